@@ -1,0 +1,77 @@
+// Package audit records security events twice: as one structured slog line
+// with a stable "event" key (for log pipelines) and as a row in the
+// directory's audit table (for admins and data-subject exports). Callers
+// pass only non-secret details; this package cannot tell a secret from a
+// name, so the rule is enforced where events are built and by tests.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+)
+
+// Event names; stable, because log alerts and scripts match on them.
+const (
+	LoginSuccess   = "login_success"
+	LoginFailure   = "login_failure"
+	LoginLockout   = "login_lockout"
+	Logout         = "logout"
+	SessionExpired = "session_expired"
+	SessionRevoked = "session_revoked"
+	UserCreated    = "user_created"
+	UserDisabled   = "user_disabled"
+	UserEnabled    = "user_enabled"
+	PasswordSet    = "password_set"
+	PolicyChanged  = "policy_changed"
+	PolicySeeded   = "policy_seeded"
+	KeyRotated     = "signing_key_rotated"
+	StoreOutage    = "store_unavailable"
+)
+
+// Recorder writes events to the log and the directory.
+type Recorder struct {
+	log  *slog.Logger
+	sink directory.Audit // may be nil (log only)
+	now  func() time.Time
+}
+
+// New returns a Recorder; sink may be nil.
+func New(log *slog.Logger, sink directory.Audit) *Recorder {
+	return &Recorder{log: log.With("component", "audit"), sink: sink, now: time.Now}
+}
+
+// Record logs e and appends it to the directory. A directory failure is
+// logged, not returned: the event is already in the log, and refusing a
+// logout because the audit table is down would help nobody.
+func (r *Recorder) Record(ctx context.Context, e directory.AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = r.now().UTC()
+	}
+	attrs := []any{"event", e.Event}
+	if e.Actor != "" {
+		attrs = append(attrs, "actor", e.Actor)
+	}
+	if e.UserID != "" {
+		attrs = append(attrs, "user_id", e.UserID)
+	}
+	if e.ClientIP != "" {
+		attrs = append(attrs, "client_ip", e.ClientIP)
+	}
+	for _, k := range slices.Sorted(maps.Keys(e.Detail)) {
+		attrs = append(attrs, k, e.Detail[k])
+	}
+	r.log.InfoContext(ctx, "audit", attrs...)
+	if r.sink == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := r.sink.AppendAudit(ctx, e); err != nil {
+		r.log.ErrorContext(ctx, "audit append failed", "event", e.Event, "error", err)
+	}
+}

@@ -1,0 +1,130 @@
+// Package directory is the durable side of Gatehouse: users, login policy
+// versions, signing keys and the audit log. This package defines the data
+// and the small interfaces consumers depend on; the SQL backend (SQLite and
+// PostgreSQL) lives in directory/sqldir and is checked by the conformance
+// suite in directory/directorytest.
+package directory
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound means no row matched.
+	ErrNotFound = errors.New("directory: not found")
+	// ErrConflict means a unique key (username, email, key id) is taken.
+	ErrConflict = errors.New("directory: already exists")
+	// ErrUnavailable wraps a database outage; callers fail closed.
+	ErrUnavailable = errors.New("directory: unavailable")
+)
+
+// User is one account. Federated identities, TOTP secrets, API keys and
+// devices hang off the user id in their own tables (added by later
+// migrations) rather than widening this struct.
+type User struct {
+	ID           string // random, stable; never reused
+	Username     string // unique, case-insensitive (stored lower-case)
+	Email        string // unique when non-empty, stored as given; compared case-insensitively
+	DisplayName  string
+	PasswordHash string // PHC-formatted argon2id; empty means no local password
+	Role         string
+	Groups       []string
+	Disabled     bool
+	Require2FA   bool     // per-user 2FA mandate
+	AllowedCIDRs []string // per-user network allowlist; empty = no restriction
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Users is the user store.
+type Users interface {
+	// CreateUser sets ID, CreatedAt, UpdatedAt and lower-cases Username
+	// in u; ErrConflict when the username or a non-empty email is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// UpdateUser overwrites every field of the user u.ID except CreatedAt,
+	// which it reads back into u, and sets UpdatedAt; ErrNotFound,
+	// ErrConflict.
+	UpdateUser(ctx context.Context, u *User) error
+	UserByID(ctx context.Context, id string) (*User, error)
+	UserByUsername(ctx context.Context, username string) (*User, error) // case-insensitive
+	UserByEmail(ctx context.Context, email string) (*User, error)       // case-insensitive; "" matches nobody
+	ListUsers(ctx context.Context) ([]User, error)                      // ordered by username
+	// DisabledUserIDs lists every disabled user's id. Gateways poll it so
+	// that disabling a user through any replica or the CLI ends that user's
+	// sessions everywhere at their next request.
+	DisabledUserIDs(ctx context.Context) ([]string, error)
+}
+
+// PolicyVersion is one stored login policy document. Versions only grow;
+// the highest is in force.
+type PolicyVersion struct {
+	Version   int64
+	Document  []byte // YAML, as validated by auth/policy
+	Actor     string // who set it ("seed", "cli:root", an admin's username)
+	CreatedAt time.Time
+}
+
+// Policies stores login policy versions.
+type Policies interface {
+	// CurrentPolicy returns the highest version, or ErrNotFound when none
+	// was ever stored.
+	CurrentPolicy(ctx context.Context) (PolicyVersion, error)
+	// PutPolicy stores doc as the next version and returns it. When
+	// ifNone is true it stores only if no version exists yet (seeding by
+	// several replicas at once), returning ErrConflict otherwise.
+	PutPolicy(ctx context.Context, doc []byte, actor string, ifNone bool) (PolicyVersion, error)
+}
+
+// AuditEvent is one security-relevant fact. Event is a stable snake_case
+// name ("login_success", "policy_changed"); Detail never holds a secret.
+type AuditEvent struct {
+	ID       int64
+	Time     time.Time
+	Event    string
+	Actor    string // who did it: username, "cli", "system"
+	UserID   string // whom it concerns, when a user
+	ClientIP string
+	Detail   map[string]string
+}
+
+// Audit is the append-only audit log.
+type Audit interface {
+	// AppendAudit stores e; a zero Time means now, and ID is assigned.
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// ListAudit returns the newest events first (by Time, then the later
+	// appended), at most limit; none when limit <= 0.
+	ListAudit(ctx context.Context, limit int) ([]AuditEvent, error)
+}
+
+// SigningKey is a key the gateway signs identity assertions with. Private
+// is the PKCS#8 DER encoding. The newest key that is not retired signs;
+// every key not retired is published in the JWKS so assertions signed just
+// before a rotation still verify.
+type SigningKey struct {
+	KID       string
+	Alg       string // "ES256"
+	Private   []byte
+	CreatedAt time.Time
+	Retired   bool
+}
+
+// Keys stores assertion signing keys.
+type Keys interface {
+	AddSigningKey(ctx context.Context, k SigningKey) error  // zero CreatedAt means now; ErrConflict on duplicate KID
+	SigningKeys(ctx context.Context) ([]SigningKey, error)  // oldest first, retired included
+	RetireSigningKey(ctx context.Context, kid string) error // idempotent; ErrNotFound for an unknown kid
+}
+
+// Directory is everything a backend provides. Times it returns are UTC
+// with millisecond precision; any failure other than the ErrNotFound and
+// ErrConflict cases wraps ErrUnavailable.
+type Directory interface {
+	Users
+	Policies
+	Audit
+	Keys
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,64 @@
+package directorytest
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+)
+
+func testSigningKeys(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	if got, err := d.SigningKeys(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("SigningKeys on empty directory: got %d keys, %v, want none", len(got), err)
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	// Added newest first, so listing must sort rather than echo insertion.
+	keys := []directory.SigningKey{
+		{KID: "k2", Alg: "ES256", Private: []byte{0x30, 0x00, 0xff, 0x00, 0x7f}, CreatedAt: t0.Add(time.Hour)},
+		{KID: "k1", Alg: "ES256", Private: []byte{0x30, 0x81, 0x87, 0x02, 0x01, 0x00}, CreatedAt: t0},
+	}
+	for _, k := range keys {
+		if err := d.AddSigningKey(ctx, k); err != nil {
+			t.Fatalf("AddSigningKey(%s): %v", k.KID, err)
+		}
+	}
+	dup := directory.SigningKey{KID: "k1", Alg: "ES256", Private: []byte{1}, CreatedAt: t0}
+	wantErr(t, "AddSigningKey duplicate kid", d.AddSigningKey(ctx, dup), directory.ErrConflict)
+
+	wantKeys(t, d, []directory.SigningKey{keys[1], keys[0]})
+
+	for range 2 { // retiring twice is not an error
+		if err := d.RetireSigningKey(ctx, "k1"); err != nil {
+			t.Fatalf("RetireSigningKey(k1): %v", err)
+		}
+	}
+	retired := keys[1]
+	retired.Retired = true
+	wantKeys(t, d, []directory.SigningKey{retired, keys[0]})
+	wantErr(t, "RetireSigningKey unknown", d.RetireSigningKey(ctx, "k3"), directory.ErrNotFound)
+}
+
+// wantKeys compares every field but prints no key material.
+func wantKeys(t *testing.T, d directory.Directory, want []directory.SigningKey) {
+	t.Helper()
+	got, err := d.SigningKeys(t.Context())
+	if err != nil {
+		t.Fatalf("SigningKeys: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("SigningKeys: got %d keys, want %d", len(got), len(want))
+	}
+	for i, g := range got {
+		w := want[i]
+		if g.KID != w.KID || g.Alg != w.Alg || g.Retired != w.Retired || !g.CreatedAt.Equal(w.CreatedAt) {
+			t.Errorf("key %d: got %s %s retired=%v at %v, want %s %s retired=%v at %v",
+				i, g.KID, g.Alg, g.Retired, g.CreatedAt, w.KID, w.Alg, w.Retired, w.CreatedAt)
+		}
+		if !bytes.Equal(g.Private, w.Private) {
+			t.Errorf("key %s: private key bytes differ after the round trip", g.KID)
+		}
+		wantUTC(t, "key "+g.KID+" CreatedAt", g.CreatedAt)
+	}
+}

@@ -1,0 +1,64 @@
+package sqldir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+)
+
+// AddSigningKey stores k; a zero k.CreatedAt means now. A KID already
+// stored is ErrConflict.
+func (db *DB) AddSigningKey(ctx context.Context, k directory.SigningKey) error {
+	if k.KID == "" || k.Alg == "" || len(k.Private) == 0 {
+		return errors.New("sqldir: add signing key: kid, alg and private key are required")
+	}
+	created := normTime(k.CreatedAt)
+	if k.CreatedAt.IsZero() {
+		created = db.timestamp()
+	}
+	const q = `INSERT INTO signing_keys (kid, alg, private, created_at, retired) VALUES ($1, $2, $3, $4, $5)`
+	_, err := db.db.ExecContext(ctx, q, k.KID, k.Alg, k.Private, toMillis(created), k.Retired)
+	return db.d.classify("add signing key", err)
+}
+
+// SigningKeys returns every key, retired ones included, oldest first.
+func (db *DB) SigningKeys(ctx context.Context) ([]directory.SigningKey, error) {
+	const q = `SELECT kid, alg, private, created_at, retired FROM signing_keys ORDER BY created_at, kid`
+	rows, err := db.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, db.d.classify("signing keys", err)
+	}
+	defer rows.Close()
+	var keys []directory.SigningKey
+	for rows.Next() {
+		var (
+			k       directory.SigningKey
+			created int64
+		)
+		if err := rows.Scan(&k.KID, &k.Alg, &k.Private, &created, &k.Retired); err != nil {
+			return nil, db.d.classify("signing keys", err)
+		}
+		k.CreatedAt = fromMillis(created)
+		keys = append(keys, k)
+	}
+	return keys, db.d.classify("signing keys", rows.Err())
+}
+
+// RetireSigningKey marks kid retired; it stays listed. Retiring a retired
+// key succeeds; an unknown kid is ErrNotFound.
+func (db *DB) RetireSigningKey(ctx context.Context, kid string) error {
+	res, err := db.db.ExecContext(ctx, `UPDATE signing_keys SET retired = TRUE WHERE kid = $1`, kid)
+	if err != nil {
+		return db.d.classify("retire signing key", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return db.d.classify("retire signing key", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqldir: retire signing key %q: %w", kid, directory.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package sqldir
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+)
+
+const userColumns = `id, username, email, display_name, password_hash, role,
+	groups, disabled, require_2fa, allowed_cidrs, created_at, updated_at`
+
+// errNoUsername rejects a user without a name before it reaches the
+// database, where an empty string would be a valid unique key.
+var errNoUsername = errors.New("sqldir: username is required")
+
+// CreateUser stores u under a new random ID, lower-casing its username. It
+// sets u.ID, u.Username, u.CreatedAt and u.UpdatedAt on success.
+func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
+	if strings.TrimSpace(u.Username) == "" {
+		return errNoUsername
+	}
+	row, err := encodeUser(u)
+	if err != nil {
+		return err
+	}
+	id := newUserID()
+	now := db.timestamp()
+	const q = `INSERT INTO users (` + userColumns + `, email_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`
+	_, err = db.db.ExecContext(ctx, q, id, row.username, u.Email, u.DisplayName,
+		u.PasswordHash, u.Role, row.groups, u.Disabled, u.Require2FA, row.cidrs,
+		toMillis(now), row.emailKey)
+	if err != nil {
+		return db.d.classify("create user", err)
+	}
+	u.ID, u.Username, u.CreatedAt, u.UpdatedAt = id, row.username, now, now
+	return nil
+}
+
+// UpdateUser overwrites every field of the user with u.ID except
+// CreatedAt, which it reads back into u along with the new UpdatedAt.
+func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
+	if strings.TrimSpace(u.Username) == "" {
+		return errNoUsername
+	}
+	row, err := encodeUser(u)
+	if err != nil {
+		return err
+	}
+	now := db.timestamp()
+	const q = `UPDATE users SET username = $2, email = $3, email_key = $4,
+		display_name = $5, password_hash = $6, role = $7, groups = $8,
+		disabled = $9, require_2fa = $10, allowed_cidrs = $11, updated_at = $12
+		WHERE id = $1 RETURNING created_at`
+	var created int64
+	err = db.db.QueryRowContext(ctx, q, u.ID, row.username, u.Email, row.emailKey,
+		u.DisplayName, u.PasswordHash, u.Role, row.groups, u.Disabled,
+		u.Require2FA, row.cidrs, toMillis(now)).Scan(&created)
+	if err != nil {
+		return db.d.classify("update user", err)
+	}
+	u.Username, u.CreatedAt, u.UpdatedAt = row.username, fromMillis(created), now
+	return nil
+}
+
+// UserByID returns the user with id, or ErrNotFound.
+func (db *DB) UserByID(ctx context.Context, id string) (*directory.User, error) {
+	return db.userWhere(ctx, "user by id", "id = $1", id)
+}
+
+// UserByUsername looks username up case-insensitively.
+func (db *DB) UserByUsername(ctx context.Context, username string) (*directory.User, error) {
+	return db.userWhere(ctx, "user by username", "username = $1", strings.ToLower(username))
+}
+
+// UserByEmail looks email up case-insensitively. An empty email matches
+// nobody, although many users have one.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*directory.User, error) {
+	if email == "" {
+		return nil, fmt.Errorf("sqldir: user by email: %w", directory.ErrNotFound)
+	}
+	return db.userWhere(ctx, "user by email", "email_key = $1", emailKey(email))
+}
+
+func (db *DB) userWhere(ctx context.Context, op, where string, arg any) (*directory.User, error) {
+	q := `SELECT ` + userColumns + ` FROM users WHERE ` + where
+	u, err := scanUser(db.db.QueryRowContext(ctx, q, arg))
+	if err != nil {
+		return nil, db.d.classify(op, err)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user ordered by username.
+func (db *DB) ListUsers(ctx context.Context) ([]directory.User, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, db.d.classify("list users", err)
+	}
+	defer rows.Close()
+	var users []directory.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, db.d.classify("list users", err)
+		}
+		users = append(users, *u)
+	}
+	return users, db.d.classify("list users", rows.Err())
+}
+
+// DisabledUserIDs lists the ids of disabled users, in id order.
+func (db *DB) DisabledUserIDs(ctx context.Context) ([]string, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT id FROM users WHERE disabled ORDER BY id`)
+	if err != nil {
+		return nil, db.d.classify("disabled users", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, db.d.classify("disabled users", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, db.d.classify("disabled users", rows.Err())
+}
+
+// userRow holds the columns of a user that are not stored as given.
+type userRow struct {
+	username, emailKey, groups, cidrs string
+}
+
+func encodeUser(u *directory.User) (userRow, error) {
+	groups, err := encodeList(u.Groups)
+	if err != nil {
+		return userRow{}, fmt.Errorf("sqldir: encode groups: %w", err)
+	}
+	cidrs, err := encodeList(u.AllowedCIDRs)
+	if err != nil {
+		return userRow{}, fmt.Errorf("sqldir: encode allowed cidrs: %w", err)
+	}
+	return userRow{
+		username: strings.ToLower(u.Username),
+		emailKey: emailKey(u.Email),
+		groups:   groups,
+		cidrs:    cidrs,
+	}, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(s scanner) (*directory.User, error) {
+	var (
+		u                directory.User
+		groups, cidrs    string
+		created, updated int64
+	)
+	err := s.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.PasswordHash,
+		&u.Role, &groups, &u.Disabled, &u.Require2FA, &cidrs, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(groups), &u.Groups); err != nil {
+		return nil, fmt.Errorf("decode groups of user %s: %w", u.ID, err)
+	}
+	if err := json.Unmarshal([]byte(cidrs), &u.AllowedCIDRs); err != nil {
+		return nil, fmt.Errorf("decode allowed cidrs of user %s: %w", u.ID, err)
+	}
+	u.Groups, u.AllowedCIDRs = nilIfEmpty(u.Groups), nilIfEmpty(u.AllowedCIDRs)
+	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return &u, nil
+}
+
+// encodeList stores nil and empty alike as "[]".
+func encodeList(l []string) (string, error) {
+	if len(l) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
+}
+
+func nilIfEmpty(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// newUserID returns 128 random bits in hex. crypto/rand.Read never fails
+// (it panics if the kernel's source does).
+func newUserID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,196 @@
+// Package watch keeps a gateway replica's view of the directory current:
+// the login policy in force and the set of disabled users. Replicas poll
+// rather than subscribe because the directory may be SQLite or PostgreSQL
+// and polling two small queries a second works the same on both; it bounds
+// how long a change takes to reach every replica (the poll interval) and
+// lets the gateway notice a directory outage and fail closed.
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
+)
+
+// Source is what the watcher reads.
+type Source interface {
+	directory.Policies
+	DisabledUserIDs(ctx context.Context) ([]string, error)
+}
+
+// Watcher polls a Source.
+type Watcher struct {
+	src      Source
+	log      *slog.Logger
+	now      func() time.Time
+	interval time.Duration
+
+	policy   atomic.Pointer[policy.Versioned]
+	disabled atomic.Pointer[map[string]struct{}]
+	lastOK   atomic.Int64 // unix nanos of the last successful poll
+
+	mu        sync.Mutex
+	onDisable []func(ctx context.Context, userID string)
+	onPolicy  []func(ctx context.Context, c *policy.Versioned)
+}
+
+// New returns a Watcher; call Refresh once, then Run.
+func New(src Source, log *slog.Logger, interval time.Duration, now func() time.Time) *Watcher {
+	if now == nil {
+		now = time.Now
+	}
+	w := &Watcher{src: src, log: log.With("component", "watch"), now: now, interval: interval}
+	w.disabled.Store(&map[string]struct{}{})
+	return w
+}
+
+// OnDisable registers f to run once for each user newly seen disabled.
+func (w *Watcher) OnDisable(f func(ctx context.Context, userID string)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.onDisable = append(w.onDisable, f)
+}
+
+// OnPolicy registers f to run when a new policy version comes into force.
+func (w *Watcher) OnPolicy(f func(ctx context.Context, c *policy.Versioned)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.onPolicy = append(w.onPolicy, f)
+}
+
+// Policy returns the policy in force; nil before the first Refresh.
+func (w *Watcher) Policy() *policy.Versioned { return w.policy.Load() }
+
+// Disabled reports whether the user was disabled at the last poll.
+func (w *Watcher) Disabled(userID string) bool {
+	_, ok := (*w.disabled.Load())[userID]
+	return ok
+}
+
+// Fresh reports whether the last successful poll is recent enough
+// (maxAge) to trust; a gateway refuses authenticated traffic otherwise,
+// because it can no longer learn about revocations.
+func (w *Watcher) Fresh(maxAge time.Duration) bool {
+	last := w.lastOK.Load()
+	return last != 0 && w.now().Sub(time.Unix(0, last)) <= maxAge
+}
+
+// Run polls until ctx ends.
+func (w *Watcher) Run(ctx context.Context) {
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := w.Refresh(ctx)
+		switch {
+		case err != nil && !failing:
+			w.log.ErrorContext(ctx, "directory poll failed; authenticated requests are refused until it recovers", "error", err)
+		case err == nil && failing:
+			w.log.InfoContext(ctx, "directory poll recovered")
+		}
+		failing = err != nil
+	}
+}
+
+// Refresh polls once.
+func (w *Watcher) Refresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, max(w.interval, time.Second))
+	defer cancel()
+	pv, err := w.src.CurrentPolicy(ctx)
+	if err != nil {
+		return fmt.Errorf("poll policy: %w", err)
+	}
+	ids, err := w.src.DisabledUserIDs(ctx)
+	if err != nil {
+		return fmt.Errorf("poll disabled users: %w", err)
+	}
+	if cur := w.policy.Load(); cur == nil || cur.Version != pv.Version {
+		p, err := policy.Parse(pv.Document)
+		if err != nil {
+			// A stored version that does not parse (written by a newer
+			// release?) must not silently loosen anything: keep the last
+			// good policy, and fail closed if there is none.
+			return fmt.Errorf("policy version %d: %w", pv.Version, err)
+		}
+		c := &policy.Versioned{Policy: p, Version: pv.Version}
+		w.policy.Store(c)
+		if cur != nil {
+			w.log.InfoContext(ctx, "login policy changed", "version", pv.Version)
+		}
+		w.mu.Lock()
+		hooks := slices.Clone(w.onPolicy)
+		w.mu.Unlock()
+		for _, f := range hooks {
+			f(ctx, c)
+		}
+	}
+	w.updateDisabled(ctx, ids)
+	w.lastOK.Store(w.now().UnixNano())
+	return nil
+}
+
+func (w *Watcher) updateDisabled(ctx context.Context, ids []string) {
+	old := *w.disabled.Load()
+	next := make(map[string]struct{}, len(ids))
+	var newly []string
+	for _, id := range ids {
+		next[id] = struct{}{}
+		if _, was := old[id]; !was {
+			newly = append(newly, id)
+		}
+	}
+	w.disabled.Store(&next)
+	slices.Sort(newly)
+	w.mu.Lock()
+	hooks := slices.Clone(w.onDisable)
+	w.mu.Unlock()
+	for _, id := range newly {
+		for _, f := range hooks {
+			f(ctx, id)
+		}
+	}
+}
+
+// Seed stores the config's policy as version 1 when the directory has
+// none. When one exists and differs from the config's, it returns a
+// warning for the log naming the command that applies the config's policy;
+// the stored policy stays in force, because it may carry admins' changes.
+func Seed(ctx context.Context, dir directory.Policies, fromConfig policy.Policy) (seeded bool, warning string, err error) {
+	cur, err := dir.CurrentPolicy(ctx)
+	if errors.Is(err, directory.ErrNotFound) {
+		doc, err := fromConfig.Marshal()
+		if err != nil {
+			return false, "", err
+		}
+		_, err = dir.PutPolicy(ctx, doc, "seed", true)
+		if errors.Is(err, directory.ErrConflict) {
+			return false, "", nil // another replica seeded first
+		}
+		return err == nil, "", err
+	}
+	if err != nil {
+		return false, "", err
+	}
+	stored, err := policy.Parse(cur.Document)
+	if err != nil {
+		return false, "", fmt.Errorf("stored policy version %d: %w", cur.Version, err)
+	}
+	if !policy.Equal(stored, fromConfig) {
+		warning = fmt.Sprintf("the config's policy section differs from the login policy in force (version %d); "+
+			"the stored policy stays in force. To apply the config's, run: gatehouse policy set --file <file with the policy section>", cur.Version)
+	}
+	return false, warning, nil
+}

@@ -1,0 +1,50 @@
+// Package auth holds what every login method produces and every later check
+// consumes: the Identity, and the sentinel errors a method returns so the
+// caller knows whether to try the next method or to stop.
+package auth
+
+import "errors"
+
+// Login method names, as they appear in X-Gatehouse-Auth-Method. A session
+// that passed several factors lists them joined with "+" (password+totp).
+const (
+	MethodPassword = "password"
+	MethodGoogle   = "google"
+	MethodOIDC     = "oidc"
+	MethodSAML     = "saml"
+	MethodAPIKey   = "apikey"
+	MethodTOTP     = "totp"
+)
+
+var (
+	// ErrNoCredentials means the request carried nothing this method reads;
+	// the caller may try the next method.
+	ErrNoCredentials = errors.New("auth: no credentials")
+	// ErrInvalidCredentials means the credentials were checked and refused;
+	// the caller must stop and must not say why.
+	ErrInvalidCredentials = errors.New("auth: invalid credentials")
+	// ErrLockedOut means too many failures for this account or client.
+	ErrLockedOut = errors.New("auth: too many attempts")
+	// ErrDisabled means the account exists but is disabled.
+	ErrDisabled = errors.New("auth: account disabled")
+)
+
+// Identity is who a request is, as established by a login method and looked
+// up in the directory. It is the one shape every method returns (password,
+// OIDC, SAML, API key), so sessions and headers never depend on the method.
+type Identity struct {
+	UserID      string   `json:"uid"`
+	Username    string   `json:"usr"`
+	Email       string   `json:"eml,omitempty"`
+	DisplayName string   `json:"dn,omitempty"`
+	Role        string   `json:"rol"`
+	Groups      []string `json:"grp,omitempty"`
+	// Methods lists the factors passed, in order (["password","totp"]).
+	Methods []string `json:"amr"`
+	// Provider is the configured provider id for federated logins
+	// ("google", "corp", "adfs"); empty for local methods.
+	Provider string `json:"idp,omitempty"`
+	// Subject is the provider's stable subject for federated logins; users
+	// are keyed by Provider+Subject, never by Subject alone.
+	Subject string `json:"sub,omitempty"`
+}

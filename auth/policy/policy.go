@@ -1,0 +1,221 @@
+// Package policy is the login policy: the document admins set (session
+// lifetimes, enabled login methods, 2FA and network rules) and the pure
+// decisions made from it. It does no I/O and reads no clock: callers pass
+// the time, so every decision is a table test away.
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Policy is the document stored, versioned, in the directory. Its YAML form
+// is the config's policy: section and the input of `gatehouse policy set`.
+type Policy struct {
+	Session Session         `yaml:"session"`
+	Methods map[string]bool `yaml:"methods,omitempty"`
+	MFA     MFA             `yaml:"mfa"`
+	Network Network         `yaml:"network"`
+}
+
+// Versioned is a policy with the directory version it was read from.
+type Versioned struct {
+	Policy  Policy
+	Version int64
+}
+
+// Session holds the two lifetimes every session is checked against on every
+// request; changing them applies to existing sessions.
+type Session struct {
+	// AbsoluteLifetime is the login expiration: time since login after
+	// which the user must log in again, however active.
+	AbsoluteLifetime time.Duration `yaml:"absolute_lifetime"`
+	// IdleTimeout ends a session not used for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// MFA is the second-factor policy (enforced by the 2FA capability).
+type MFA struct {
+	Mode           string        `yaml:"mode"` // off | optional | required
+	RequiredRoles  []string      `yaml:"required_roles,omitempty"`
+	Federated      string        `yaml:"federated"` // trust_idp | always
+	RememberDevice time.Duration `yaml:"remember_device"`
+}
+
+// Network is the network-guard policy (enforced by the network guard).
+type Network struct {
+	Allow          []string            `yaml:"allow,omitempty"`
+	AllowRoles     map[string][]string `yaml:"allow_roles,omitempty"`
+	BlockTor       string              `yaml:"block_tor"` // login | all | off
+	BlockAnonymous []string            `yaml:"block_anonymous,omitempty"`
+}
+
+// Default is the policy a new directory is seeded with when the config has
+// no policy section: NIST SP 800-63B AAL2 limits (12 h absolute, 30 min
+// idle), password login on, 2FA optional.
+func Default() Policy {
+	return Policy{
+		Session: Session{AbsoluteLifetime: 12 * time.Hour, IdleTimeout: 30 * time.Minute},
+		Methods: map[string]bool{"password": true},
+		MFA:     MFA{Mode: "optional", Federated: "trust_idp"},
+		Network: Network{BlockTor: "login"},
+	}
+}
+
+// SetDefaults fills zero fields from Default, so a partial policy section
+// means "the defaults, except…".
+func (p *Policy) SetDefaults() {
+	d := Default()
+	if p.Session.AbsoluteLifetime == 0 {
+		p.Session.AbsoluteLifetime = d.Session.AbsoluteLifetime
+	}
+	if p.Session.IdleTimeout == 0 {
+		p.Session.IdleTimeout = d.Session.IdleTimeout
+	}
+	if p.Methods == nil {
+		p.Methods = d.Methods
+	}
+	if p.MFA.Mode == "" {
+		p.MFA.Mode = d.MFA.Mode
+	}
+	if p.MFA.Federated == "" {
+		p.MFA.Federated = d.MFA.Federated
+	}
+	if p.Network.BlockTor == "" {
+		p.Network.BlockTor = d.Network.BlockTor
+	}
+}
+
+var anonymousFlags = []string{"is_anonymous", "is_anonymous_vpn", "is_public_proxy", "is_tor_exit_node", "is_hosting_provider", "is_residential_proxy"}
+
+// Validate reports every problem with its key path under prefix ("policy").
+func (p *Policy) Validate(prefix string) error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", prefix, key, fmt.Sprintf(format, args...)))
+	}
+	s := p.Session
+	if s.AbsoluteLifetime < time.Minute {
+		bad("session.absolute_lifetime", "must be at least 1m, got %s", s.AbsoluteLifetime)
+	}
+	if s.IdleTimeout < time.Minute {
+		bad("session.idle_timeout", "must be at least 1m, got %s", s.IdleTimeout)
+	}
+	if s.IdleTimeout > s.AbsoluteLifetime && s.AbsoluteLifetime >= time.Minute {
+		bad("session.idle_timeout", "(%s) must not exceed session.absolute_lifetime (%s)", s.IdleTimeout, s.AbsoluteLifetime)
+	}
+	if !slices.Contains([]string{"off", "optional", "required"}, p.MFA.Mode) {
+		bad("mfa.mode", "must be off, optional or required, got %q", p.MFA.Mode)
+	}
+	if !slices.Contains([]string{"trust_idp", "always"}, p.MFA.Federated) {
+		bad("mfa.federated", "must be trust_idp or always, got %q", p.MFA.Federated)
+	}
+	if p.MFA.RememberDevice < 0 {
+		bad("mfa.remember_device", "must not be negative")
+	}
+	for i, c := range p.Network.Allow {
+		if _, err := ParsePrefix(c); err != nil {
+			bad(fmt.Sprintf("network.allow[%d]", i), "%v", err)
+		}
+	}
+	for _, role := range sortedKeys(p.Network.AllowRoles) {
+		for i, c := range p.Network.AllowRoles[role] {
+			if _, err := ParsePrefix(c); err != nil {
+				bad(fmt.Sprintf("network.allow_roles.%s[%d]", role, i), "%v", err)
+			}
+		}
+	}
+	if !slices.Contains([]string{"login", "all", "off"}, p.Network.BlockTor) {
+		bad("network.block_tor", "must be login, all or off, got %q", p.Network.BlockTor)
+	}
+	for i, f := range p.Network.BlockAnonymous {
+		if !slices.Contains(anonymousFlags, f) {
+			bad(fmt.Sprintf("network.block_anonymous[%d]", i), "unknown flag %q; one of %v", f, anonymousFlags)
+		}
+	}
+	if !p.AnyMethod() {
+		bad("methods", "every login method is off; nobody could log in (enable password or a provider)")
+	}
+	return errors.Join(errs...)
+}
+
+// AnyMethod reports whether at least one login method is on.
+func (p *Policy) AnyMethod() bool {
+	for _, on := range p.Methods {
+		if on {
+			return true
+		}
+	}
+	return false
+}
+
+// MethodEnabled reports whether the login method or provider id is on. A
+// method the document does not name is on for configured providers and off
+// for password (so an explicit methods: map without password disables it).
+func (p *Policy) MethodEnabled(id string) bool {
+	on, named := p.Methods[id]
+	if !named {
+		return id != "password"
+	}
+	return on
+}
+
+// ParsePrefix accepts a CIDR or a single address (as a /32 or /128), with
+// IPv4-mapped IPv6 reduced to IPv4.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked(), nil
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither a CIDR nor an IP address", s)
+	}
+	a = a.Unmap().WithZone("")
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Parse decodes a policy document strictly (unknown keys are errors),
+// fills defaults and validates it.
+func Parse(doc []byte) (Policy, error) {
+	var p Policy
+	dec := yaml.NewDecoder(bytes.NewReader(doc))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return Policy{}, fmt.Errorf("policy: %w", err)
+	}
+	p.SetDefaults()
+	if err := p.Validate("policy"); err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}
+
+// Marshal renders the policy as the YAML document stored in the directory.
+func (p Policy) Marshal() ([]byte, error) {
+	return yaml.Marshal(p)
+}
+
+// Equal reports whether two policies mean the same thing.
+func Equal(a, b Policy) bool {
+	x, err1 := a.Marshal()
+	y, err2 := b.Marshal()
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/configs"
+	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
+)
+
+func cmdCheckConfig(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := e.flags("check-config")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	cfg, err := configs.Load(*cfgPath, e.vars)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(e.stdout, "warning:", w)
+	}
+	fmt.Fprintln(e.stdout, "configuration ok")
+	return nil
+}
+
+func cmdPolicy(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || (args[0] != "show" && args[0] != "set") {
+		return fmt.Errorf("%w: policy show | policy set --file F", errUsage)
+	}
+	fs, cfgPath := e.flags("policy " + args[0])
+	file := fs.String("file", "", "YAML file holding the new policy (the same shape as the config's policy: section)")
+	if _, err := parseInterspersed(fs, args[1:]); err != nil {
+		return err
+	}
+	if args[0] == "set" && *file == "" {
+		return fmt.Errorf("%w: policy set --file F", errUsage)
+	}
+	a, err := openApp(ctx, e, *cfgPath, false, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if args[0] == "show" {
+		cur, err := a.dir.CurrentPolicy(ctx)
+		if errors.Is(err, directory.ErrNotFound) {
+			return errors.New("no login policy stored yet; `gatehouse serve` seeds it from the config on first start")
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "# login policy version %d, set by %s at %s\n%s", cur.Version, cur.Actor,
+			cur.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), cur.Document)
+		return nil
+	}
+	return policySet(ctx, e, a, *file)
+}
+
+func policySet(ctx context.Context, e *env, a *app, file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	p, err := policy.Parse(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	doc, err := p.Marshal()
+	if err != nil {
+		return err
+	}
+	old, err := a.dir.CurrentPolicy(ctx)
+	if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		return err
+	}
+	pv, err := a.dir.PutPolicy(ctx, doc, cliActor(e), false)
+	if err != nil {
+		return err
+	}
+	a.audit.Record(ctx, directory.AuditEvent{Event: audit.PolicyChanged, Actor: cliActor(e),
+		Detail: map[string]string{"from_version": fmt.Sprint(old.Version), "to_version": fmt.Sprint(pv.Version)}})
+	fmt.Fprintf(e.stdout, "login policy version %d is in force; running gateways apply it within a few seconds\n", pv.Version)
+	return nil
+}
+
+func cmdKeys(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: keys list | keys rotate | keys retire KID", errUsage)
+	}
+	fs, cfgPath := e.flags("keys " + args[0])
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, e, *cfgPath, false, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	switch {
+	case args[0] == "list" && len(pos) == 0:
+		keys, err := a.dir.SigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATUS")
+		for _, k := range keys {
+			status := "active"
+			if k.Retired {
+				status = "retired"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.CreatedAt.Format("2006-01-02 15:04"), status)
+		}
+		return tw.Flush()
+	case args[0] == "rotate" && len(pos) == 0:
+		k, err := assertion.GenerateKey(ctx, a.dir, a.now())
+		if err != nil {
+			return err
+		}
+		a.audit.Record(ctx, directory.AuditEvent{Event: audit.KeyRotated, Actor: cliActor(e), Detail: map[string]string{"kid": k.KID}})
+		fmt.Fprintf(e.stdout, "new signing key %s: published in the JWKS now, used for signing after %s. Retire the old key %s after that, once its last tokens have expired.\n",
+			k.KID, assertion.ActivationDelay, "(gatehouse keys retire KID)")
+		return nil
+	case args[0] == "retire" && len(pos) == 1:
+		if err := a.dir.RetireSigningKey(ctx, pos[0]); err != nil {
+			return err
+		}
+		a.audit.Record(ctx, directory.AuditEvent{Event: audit.KeyRotated, Actor: cliActor(e), Detail: map[string]string{"retired": pos[0]}})
+		fmt.Fprintf(e.stdout, "key %s retired\n", pos[0])
+		return nil
+	}
+	return fmt.Errorf("%w: keys list | keys rotate | keys retire KID", errUsage)
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
+	"github.com/gatehouse-auth/gatehouse/configs"
+	"github.com/gatehouse-auth/gatehouse/session"
+	"github.com/gatehouse-auth/gatehouse/session/memory"
+	"github.com/gatehouse-auth/gatehouse/session/redis"
+)
+
+// app is the set of opened stores a command works with.
+type app struct {
+	cfg   *configs.Config
+	log   *slog.Logger
+	dir   *sqldir.DB
+	audit *audit.Recorder
+	store session.Backend // nil unless opened with sessions
+	now   func() time.Time
+	out   io.Writer // the terminal: stderr, for things meant for the operator's eyes only
+}
+
+// openApp loads the configuration and opens the directory, and the session
+// store when withSessions is set. Nothing stays open on error.
+func openApp(ctx context.Context, e *env, cfgPath string, withSessions bool, now func() time.Time) (*app, error) {
+	cfg, err := configs.Load(cfgPath, e.vars)
+	if err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	log := newLogger(e.stderr, cfg.Log)
+	dir, err := sqldir.Open(ctx, cfg.Directory)
+	if err != nil {
+		return nil, fmt.Errorf("open directory (%s): %w", cfg.Directory.Driver, err)
+	}
+	a := &app{cfg: cfg, log: log, dir: dir, audit: audit.New(log, dir), now: now, out: e.stderr}
+	if withSessions {
+		if a.store, err = openStore(ctx, cfg, now); err != nil {
+			dir.Close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func openStore(ctx context.Context, cfg *configs.Config, now func() time.Time) (session.Backend, error) {
+	if cfg.Session.Store == configs.StoreRedis {
+		st, err := redis.New(ctx, cfg.Session.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("open session store (redis): %w", err)
+		}
+		return st, nil
+	}
+	return memory.New(now), nil
+}
+
+func (a *app) Close() {
+	if a.store != nil {
+		a.store.Close()
+	}
+	a.dir.Close()
+}
+
+func newLogger(w io.Writer, c configs.Log) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(strings.ToUpper(c.Level))) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func cli(t *testing.T, stdin string, args ...string) (int, string) {
+	t.Helper()
+	var out strings.Builder
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &out, nil)
+	return code, out.String()
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestCheckConfig(t *testing.T) {
+	good := writeConfig(t, "directory: {driver: sqlite, dsn: x.db}\n")
+	if code, out := cli(t, "", "check-config", "--config", good); code != 0 || !strings.Contains(out, "configuration ok") {
+		t.Fatalf("good config: %d %s", code, out)
+	}
+	bad := writeConfig(t, "session: {store: redis}\ndirectory: {driver: mysql}\npolicy: {session: {idle_timeout: 1s}}\nlisten: nope\nsurprise: 1\n")
+	code, out := cli(t, "", "check-config", "--config", bad)
+	if code != 1 || !strings.Contains(out, "surprise") {
+		t.Fatalf("unknown key: got %d, want 1 naming the key\n%s", code, out)
+	}
+	bad = writeConfig(t, "session: {store: redis}\ndirectory: {driver: mysql}\npolicy: {session: {idle_timeout: 1s}}\nlisten: nope\n")
+	code, out = cli(t, "", "check-config", "--config", bad)
+	for _, key := range []string{"session.redis.addrs", "directory.driver", "policy.session.idle_timeout", "listen"} {
+		if !strings.Contains(out, key) {
+			t.Errorf("check-config output lacks %q:\n%s", key, out)
+		}
+	}
+	if code != 1 {
+		t.Fatalf("bad config: exit %d, want 1", code)
+	}
+}
+
+func TestUserCommands(t *testing.T) {
+	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n")
+	if code, out := cli(t, "s3cret-passphrase-1\n", "user", "add", "--username", "Carol", "--email", "carol@corp.example",
+		"--role", "manager", "--groups", "north,south", "--password-stdin", "--config", cfg); code != 0 {
+		t.Fatalf("user add: %d %s", code, out)
+	}
+	if code, out := cli(t, "", "user", "add", "--username", "carol", "--email", "other@corp.example", "--role", "sales", "--config", cfg); code == 0 || !strings.Contains(out, "already exists") {
+		t.Fatalf("duplicate user add: %d %s", code, out)
+	}
+	if code, out := cli(t, "short\n", "user", "add", "--username", "dave", "--role", "sales", "--password-stdin", "--config", cfg); code == 0 || !strings.Contains(out, "at least 8") {
+		t.Fatalf("short password accepted: %d %s", code, out)
+	}
+	if code, out := cli(t, "", "user", "add", "--username", "bad name", "--role", "Sales!", "--email", "a@b@c", "--config", cfg); code != 2 ||
+		!strings.Contains(out, "--username") || !strings.Contains(out, "--role") || !strings.Contains(out, "--email") {
+		t.Fatalf("invalid user add: %d %s", code, out)
+	}
+	code, out := cli(t, "", "user", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "carol") || !strings.Contains(out, "north,south") || !strings.Contains(out, "active") {
+		t.Fatalf("user list: %d %s", code, out)
+	}
+	if strings.Contains(out, "argon2") {
+		t.Fatal("user list prints password hashes")
+	}
+	if code, out := cli(t, "", "user", "disable", "carol", "--config", cfg); code != 0 {
+		t.Fatalf("disable: %d %s", code, out)
+	}
+	if _, out := cli(t, "", "user", "list", "--config", cfg); !strings.Contains(out, "disabled") {
+		t.Fatalf("list after disable: %s", out)
+	}
+	if code, out := cli(t, "another-good-passphrase\n", "user", "set-password", "carol", "--password-stdin", "--config", cfg); code != 0 {
+		t.Fatalf("set-password: %d %s", code, out)
+	}
+	if code, out := cli(t, "", "user", "disable", "nobody", "--config", cfg); code != 1 || !strings.Contains(out, `no user "nobody"`) {
+		t.Fatalf("disable unknown: %d %s", code, out)
+	}
+}
+
+func TestPolicyCommands(t *testing.T) {
+	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n")
+	if code, out := cli(t, "", "policy", "show", "--config", cfg); code != 1 || !strings.Contains(out, "no login policy") {
+		t.Fatalf("show before seeding: %d %s", code, out)
+	}
+	bad := writeConfig(t, "session: {absolute_lifetime: 1h, idle_timeout: 2h}\nmfa: {mode: sometimes}\nbogus: true\n")
+	if code, out := cli(t, "", "policy", "set", "--file", bad, "--config", cfg); code != 1 || !strings.Contains(out, "bogus") {
+		t.Fatalf("invalid policy: %d %s", code, out)
+	}
+	bad = writeConfig(t, "session: {absolute_lifetime: 1h, idle_timeout: 2h}\nmfa: {mode: sometimes}\n")
+	code, out := cli(t, "", "policy", "set", "--file", bad, "--config", cfg)
+	if code != 1 || !strings.Contains(out, "policy.session.idle_timeout") || !strings.Contains(out, "policy.mfa.mode") {
+		t.Fatalf("invalid policy: %d %s", code, out)
+	}
+	good := writeConfig(t, "session: {absolute_lifetime: 8h, idle_timeout: 15m}\n")
+	if code, out := cli(t, "", "policy", "set", "--file", good, "--config", cfg); code != 0 || !strings.Contains(out, "version 1") {
+		t.Fatalf("policy set: %d %s", code, out)
+	}
+	if code, out := cli(t, "", "policy", "show", "--config", cfg); code != 0 || !strings.Contains(out, "idle_timeout: 15m") {
+		t.Fatalf("policy show: %d %s", code, out)
+	}
+}
+
+func TestKeysCommands(t *testing.T) {
+	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n")
+	code, out := cli(t, "", "keys", "rotate", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("rotate: %d %s", code, out)
+	}
+	m := regexp.MustCompile(`new signing key (\S+):`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("rotate output names no key: %s", out)
+	}
+	kid := m[1]
+	if code, out := cli(t, "", "keys", "retire", kid, "--config", cfg); code != 0 {
+		t.Fatalf("retire %s: %d %s", kid, code, out)
+	}
+	if _, out := cli(t, "", "keys", "list", "--config", cfg); !strings.Contains(out, kid) || !strings.Contains(out, "retired") {
+		t.Fatalf("list: %s", out)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	if code, out := cli(t, "", "frobnicate"); code != 2 || !strings.Contains(out, "unknown command") {
+		t.Fatalf("got %d %s", code, out)
+	}
+	if code, out := cli(t, "", "version"); code != 0 || !strings.HasPrefix(out, "gatehouse ") {
+		t.Fatalf("version: %d %s", code, out)
+	}
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
+	"github.com/gatehouse-auth/gatehouse/session"
+)
+
+const alicePW = "correct horse battery staple"
+
+func TestLoginProxyLogout(t *testing.T) {
+	clk := newClock()
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, ""), clk)
+	alice := r.addUser(t, "alice", alicePW, "sales", "north", "south")
+	b := newBrowser(t, r.URL)
+
+	resp, _ := b.get(t, "/accounts/7?tab=notes")
+	wantLoginRedirect(t, resp, "")
+	if got := resp.Header.Get("Location"); got != "/.gatehouse/login?rd=%2Faccounts%2F7%3Ftab%3Dnotes" {
+		t.Fatalf("Location = %q", got)
+	}
+	resp, body := b.get(t, resp.Header.Get("Location"))
+	if resp.StatusCode != 200 || !strings.Contains(body, `name="password"`) || !strings.Contains(body, `value="/accounts/7?tab=notes"`) {
+		t.Fatalf("login page: %d\n%s", resp.StatusCode, body)
+	}
+	resp, _ = b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}, "rd": {"/accounts/7?tab=notes"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts/7?tab=notes" {
+		t.Fatalf("login: %d Location %q, want 303 to the original path", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	setCookie := resp.Header.Get("Set-Cookie")
+	for _, attr := range []string{"gatehouse=v1.", "Path=/", "HttpOnly", "SameSite=Lax"} {
+		if !strings.Contains(setCookie, attr) {
+			t.Errorf("Set-Cookie %q lacks %q", setCookie, attr)
+		}
+	}
+	oldCookie := b.cookie(t).Value
+
+	resp, body = b.get(t, "/accounts/7?tab=notes", "Cookie", "crm_pref=dark")
+	if resp.StatusCode != 200 || body != "crm:alice" {
+		t.Fatalf("proxied: %d %q", resp.StatusCode, body)
+	}
+	in := up.last(t)
+	want := map[string]string{
+		"X-Gatehouse-User": "alice", "X-Gatehouse-Email": "alice@corp.example", "X-Gatehouse-Role": "sales",
+		"X-Gatehouse-Groups": "north,south", "X-Gatehouse-Auth-Method": "password", "X-Forwarded-For": "127.0.0.1",
+	}
+	for k, v := range want {
+		if got := in.Header.Get(k); got != v {
+			t.Errorf("upstream %s = %q, want %q", k, got, v)
+		}
+	}
+	if in.URL.RequestURI() != "/accounts/7?tab=notes" {
+		t.Errorf("upstream path %q, want the requested one", in.URL.RequestURI())
+	}
+	if strings.Contains(in.Header.Get("Cookie"), "gatehouse=") {
+		t.Errorf("upstream received the gateway session cookie: %q", in.Header.Get("Cookie"))
+	}
+	sid := in.Header.Get("X-Gatehouse-Session")
+	if tk, err := session.ParseTicket(oldCookie); err != nil || tk.ID != sid {
+		t.Errorf("X-Gatehouse-Session %q: want the session's public id", sid)
+	}
+	claims := verifyAssertion(t, r, in.Header.Get("X-Gatehouse-Assertion"), clk.Now())
+	if claims.Subject != alice.ID || claims.Username != "alice" || claims.Session != sid || strings.Join(claims.Groups, ",") != "north,south" {
+		t.Errorf("assertion claims %+v do not match the session", claims)
+	}
+
+	resp, _ = b.do(t, "POST", "/.gatehouse/logout", url.Values{})
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "reason=logged_out") {
+		t.Fatalf("logout: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if b.cookie(t) != nil {
+		t.Error("logout did not clear the cookie")
+	}
+	// Replaying the old cookie finds no session server-side.
+	b.setCookie(oldCookie)
+	resp, _ = b.get(t, "/")
+	wantLoginRedirect(t, resp, "")
+}
+
+// verifyAssertion checks the token against the JWKS the gateway publishes
+// over HTTP, as an upstream would.
+func verifyAssertion(t *testing.T, r *replica, tok string, now time.Time) *assertion.Claims {
+	t.Helper()
+	return verifyAssertionWith(t, r, r.URL, tok, now)
+}
+
+// verifyAssertionWith verifies against r's JWKS a token whose issuer is iss.
+func verifyAssertionWith(t *testing.T, r *replica, iss, tok string, now time.Time) *assertion.Claims {
+	t.Helper()
+	resp, err := http.Get(r.URL + "/.gatehouse/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	keys, err := assertion.ParseJWKS(data)
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("jwks: %v %s", err, data)
+	}
+	c, err := assertion.Verify(tok, keys, iss, now, 0)
+	if err != nil {
+		t.Fatalf("assertion %q does not verify: %v", tok, err)
+	}
+	return c
+}
+
+func TestJSONClientGets401(t *testing.T) {
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, ""), newClock())
+	req, _ := http.NewRequest("GET", r.URL+"/api/v1/leads", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(string(body), `"error":"unauthenticated"`) || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("got %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	if up.count() != 0 {
+		t.Fatal("an unauthenticated request reached the upstream")
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	clk := newClock()
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, "policy: {session: {absolute_lifetime: 12h, idle_timeout: 30m}}\n"), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.login(t, "alice", alicePW)
+
+	// Used every 20 minutes, the session lives on past the idle timeout.
+	for range 3 {
+		clk.Advance(20 * time.Minute)
+		r.refresh(t)
+		if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+			t.Fatalf("active session refused: %d", resp.StatusCode)
+		}
+	}
+	clk.Advance(31 * time.Minute)
+	r.refresh(t)
+	resp, _ := b.get(t, "/")
+	wantLoginRedirect(t, resp, "idle_timeout")
+	_, body := b.get(t, resp.Header.Get("Location"))
+	if !strings.Contains(body, "timed out after a period of inactivity") {
+		t.Fatalf("login page does not explain the idle timeout:\n%s", body)
+	}
+}
+
+func TestAbsoluteLifetime(t *testing.T) {
+	clk := newClock()
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, "policy: {session: {absolute_lifetime: 1h, idle_timeout: 30m}}\n"), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.login(t, "alice", alicePW)
+	for range 2 {
+		clk.Advance(25 * time.Minute)
+		r.refresh(t)
+		if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+			t.Fatalf("session refused before its lifetime: %d", resp.StatusCode)
+		}
+	}
+	clk.Advance(11 * time.Minute) // 61 minutes since login, 11 idle
+	r.refresh(t)
+	resp, _ := b.get(t, "/")
+	wantLoginRedirect(t, resp, "absolute_lifetime")
+	_, body := b.get(t, resp.Header.Get("Location"))
+	if !strings.Contains(body, "maximum lifetime") {
+		t.Fatalf("login page does not explain the login expiration:\n%s", body)
+	}
+}
+
+// TestPolicyChangeAppliesToExistingSessions: shortening the idle timeout
+// ends sessions that are now idle too long, without a new login.
+func TestPolicyChangeAppliesToExistingSessions(t *testing.T) {
+	clk := newClock()
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, ""), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.login(t, "alice", alicePW)
+	clk.Advance(10 * time.Minute)
+	r.refresh(t)
+	if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+		t.Fatalf("got %d before the policy change", resp.StatusCode)
+	}
+	file := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(file, []byte("session: {absolute_lifetime: 12h, idle_timeout: 5m}\nmethods: {password: true}\n"), 0o600)
+	if code, out := runCLI(t, r, "policy", "set", "--file", file); code != 0 {
+		t.Fatalf("policy set: %d %s", code, out)
+	}
+	clk.Advance(6 * time.Minute)
+	r.refresh(t)
+	if got := r.watcher.Policy().Policy.Session.IdleTimeout; got != 5*time.Minute {
+		t.Fatalf("policy in force has idle %s, want 5m", got)
+	}
+	resp, _ := b.get(t, "/")
+	wantLoginRedirect(t, resp, "idle_timeout")
+}
+
+func TestDisabledUserSessionEnds(t *testing.T) {
+	clk := newClock()
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, ""), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.login(t, "alice", alicePW)
+	if code, out := runCLI(t, r, "user", "disable", "alice"); code != 0 {
+		t.Fatalf("user disable: %d %s", code, out)
+	}
+	r.refresh(t)
+	resp, _ := b.get(t, "/")
+	wantLoginRedirect(t, resp, "")
+	// And the disabled user cannot log in again, with the usual message.
+	resp, body := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}})
+	if resp.StatusCode != 401 || !strings.Contains(body, "Invalid username or password.") {
+		t.Fatalf("disabled login: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, ""), newClock())
+	for _, p := range []string{"/.gatehouse/healthz", "/.gatehouse/readyz"} {
+		resp, err := http.Get(r.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d", p, resp.StatusCode)
+		}
+	}
+}
+
+func TestUpstreamDownGivesClean502(t *testing.T) {
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, ""), newClock())
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.login(t, "alice", alicePW)
+	up.Close()
+	resp, body := b.get(t, "/")
+	if resp.StatusCode != http.StatusBadGateway || strings.Contains(body, "127.0.0.1") || strings.Contains(body, "connection refused") {
+		t.Fatalf("got %d, body leaks internals or wrong status:\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestDemoUpstreamShowsVerifiedIdentity(t *testing.T) {
+	r := startReplica(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "gh.db")+"}\n", newClock())
+	if !strings.Contains(r.stderr.String(), "password: ") {
+		t.Fatalf("first start did not print the admin password:\n%s", r.stderr)
+	}
+	pw := strings.Fields(r.stderr.String()[strings.Index(r.stderr.String(), "password: "):])[1]
+	if strings.Contains(logLines(r.stderr.String()), pw) {
+		t.Fatal("the admin password appears in a structured log line")
+	}
+	b := newBrowser(t, r.URL)
+	b.login(t, "admin", pw)
+	resp, body := b.get(t, "/")
+	if resp.StatusCode != 200 || !strings.Contains(body, `id="X-Gatehouse-User">admin<`) || !strings.Contains(body, `id="assertion">verified<`) {
+		t.Fatalf("demo page: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// logLines keeps only slog lines (time=…), dropping the operator banner.
+func logLines(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "time=") || strings.HasPrefix(l, "{") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func runCLI(t *testing.T, r *replica, args ...string) (int, string) {
+	t.Helper()
+	var out strings.Builder
+	args = append(args, "--config", r.cfgPath)
+	code := run(context.Background(), args, strings.NewReader(""), &out, &out, r.vars)
+	return code, out.String()
+}

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/password"
+)
+
+// clock is the injected time every part of a test replica reads.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// upstream is a real HTTP server standing in for the CRM; it records what
+// arrived so tests can check the upstream side of the proxy.
+type upstream struct {
+	*http.Server
+	URL  string
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func startUpstream(t *testing.T) *upstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &upstream{URL: "http://" + ln.Addr().String()}
+	u.Server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.reqs = append(u.reqs, r.Clone(context.Background()))
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "crm:"+r.Header.Get("X-Gatehouse-User"))
+	})}
+	go u.Serve(ln)
+	t.Cleanup(func() { u.Close() })
+	return u
+}
+
+func (u *upstream) last(t *testing.T) *http.Request {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.reqs) == 0 {
+		t.Fatal("upstream received no request")
+	}
+	return u.reqs[len(u.reqs)-1]
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.reqs)
+}
+
+// replica is one running gateway built by the same code as `serve`.
+type replica struct {
+	*server
+	URL     string
+	cfgPath string
+	vars    []string
+	stderr  *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startReplica writes config (a YAML body without listen/public_url, which
+// are added) to a file and serves it on a free loopback port.
+func startReplica(t *testing.T, config string, clk *clock, vars ...string) *replica {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	body := "listen: " + ln.Addr().String() + "\npublic_url: " + base + "\n" + config
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr, vars: vars}
+	ctx, cancel := context.WithCancel(context.Background())
+	now := time.Now
+	if clk != nil {
+		now = clk.Now
+	}
+	a, err := openApp(ctx, e, path, true, now)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	s, err := newServer(ctx, a, ln.Addr().String())
+	if err != nil {
+		t.Fatalf("new server: %v\n%s", err, stderr)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		a.Close()
+	})
+	return &replica{server: s, URL: base, cfgPath: path, vars: vars, stderr: stderr}
+}
+
+// sqliteConfig is a replica config on a fresh SQLite file and the memory
+// store, proxying to up.
+func sqliteConfig(t *testing.T, up *upstream, extra string) string {
+	return "upstream: " + up.URL + "\ndirectory: {driver: sqlite, dsn: " + filepath.Join(t.TempDir(), "gh.db") + "}\n" + extra
+}
+
+// addUser creates a user with a password straight in the replica's
+// directory.
+func (r *replica) addUser(t *testing.T, username, pw, role string, groups ...string) *directory.User {
+	t.Helper()
+	h, err := password.NewHasher(password.Default, 1).Hash(context.Background(), pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &directory.User{Username: username, Email: username + "@corp.example", Role: role, Groups: groups, PasswordHash: h}
+	if err := r.a.dir.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// refresh makes the replica poll the directory now, as its background
+// poll would within a second.
+func (r *replica) refresh(t *testing.T) {
+	t.Helper()
+	if err := r.watcher.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// browser is an HTTP client that behaves like one: it keeps cookies, sends
+// Accept: text/html and same-origin fetch metadata, and does not follow
+// redirects (tests check them).
+type browser struct {
+	*http.Client
+	base string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{base: base, Client: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(t *testing.T, method, path string, form url.Values, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", b.base)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+func (b *browser) get(t *testing.T, path string, hdr ...string) (*http.Response, string) {
+	return b.do(t, http.MethodGet, path, nil, hdr...)
+}
+
+// login posts the form and requires success.
+func (b *browser) login(t *testing.T, username, pw string) {
+	t.Helper()
+	resp, body := b.do(t, http.MethodPost, "/.gatehouse/login", url.Values{"username": {username}, "password": {pw}, "rd": {"/"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login %s: status %d, want 303\n%s", username, resp.StatusCode, body)
+	}
+}
+
+func (b *browser) cookie(t *testing.T) *http.Cookie {
+	t.Helper()
+	u, _ := url.Parse(b.base)
+	for _, c := range b.Jar.Cookies(u) {
+		if c.Name == "gatehouse" {
+			return c
+		}
+	}
+	return nil
+}
+
+func (b *browser) setCookie(value string) {
+	u, _ := url.Parse(b.base)
+	b.Jar.SetCookies(u, []*http.Cookie{{Name: "gatehouse", Value: value, Path: "/"}})
+}
+
+// wantLoginRedirect checks resp sends the browser to the login page,
+// with the given reason ("" for none).
+func wantLoginRedirect(t *testing.T, resp *http.Response, reason string) {
+	t.Helper()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/.gatehouse/login?") {
+		t.Fatalf("got %d Location %q, want 302 to the login page", resp.StatusCode, loc)
+	}
+	u, _ := url.Parse(loc)
+	if got := u.Query().Get("reason"); got != reason {
+		t.Fatalf("login redirect reason = %q, want %q (Location %q)", got, reason, loc)
+	}
+}

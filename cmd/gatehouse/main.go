@@ -1,0 +1,114 @@
+// Command gatehouse is the authentication gateway: `gatehouse serve` runs
+// it, and the admin subcommands (user, policy, keys, check-config) work on
+// the same directory and session store the configuration names.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `usage: gatehouse <command> [flags]
+
+commands:
+  serve [--config FILE]                 run the gateway
+  check-config [--config FILE]          validate a configuration and exit
+  user add --username U --email E --role R [--display-name N] [--groups a,b] [--password-stdin]
+  user list | user disable U | user enable U | user set-password U --password-stdin
+  policy show | policy set --file F
+  keys list | keys rotate | keys retire KID
+  version
+
+Every command takes --config FILE (default: $GATEHOUSE_CONFIG, else the
+embedded defaults), so admin commands reach the same stores as serve.
+`
+
+// errUsage marks a command-line mistake (exit status 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Environ()))
+}
+
+// env is what a command sees of the outside world; tests pass their own.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	vars           []string
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, vars []string) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, vars: vars}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmds := map[string]func(context.Context, *env, []string) error{
+		"serve":        cmdServe,
+		"check-config": cmdCheckConfig,
+		"user":         cmdUser,
+		"policy":       cmdPolicy,
+		"keys":         cmdKeys,
+		"version":      func(context.Context, *env, []string) error { fmt.Fprintln(stdout, "gatehouse", version); return nil },
+	}
+	f, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "gatehouse: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch err := f(ctx, e, args[1:]); {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(stderr, "gatehouse %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "gatehouse %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// flags returns a FlagSet with the common --config flag.
+func (e *env) flags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cfg := fs.String("config", e.lookup("GATEHOUSE_CONFIG"), "configuration file (default: embedded defaults)")
+	return fs, cfg
+}
+
+func (e *env) lookup(name string) string {
+	for _, kv := range e.vars {
+		if len(kv) > len(name) && kv[:len(name)] == name && kv[len(name)] == '=' {
+			return kv[len(name)+1:]
+		}
+	}
+	return ""
+}
+
+// parseInterspersed parses flags that may follow positional arguments
+// ("user disable alice --config f"), which the flag package alone does not.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

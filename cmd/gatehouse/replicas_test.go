@@ -1,0 +1,186 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory/directorytest"
+	"github.com/gatehouse-auth/gatehouse/session/storetest"
+)
+
+// productionConfig is a replica on real PostgreSQL and Redis, with a key
+// prefix and database of the test's own.
+func productionConfig(dsn, redisAddr, prefix string, up *upstream) string {
+	return fmt.Sprintf("upstream: %s\ndirectory: {driver: postgres, dsn: %q}\nsession: {store: redis, cache_ttl: 500ms, redis: {addrs: [%s], key_prefix: %q}}\n",
+		up.URL, dsn, redisAddr, prefix)
+}
+
+func TestTwoReplicasShareRedisAndPostgres(t *testing.T) {
+	dsn := directorytest.PostgresDSN(t)
+	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
+	clk := newClock()
+	up := startUpstream(t)
+	cfg := productionConfig(dsn, addr, prefix, up)
+	a := startReplica(t, cfg, clk)
+	b := startReplica(t, cfg, clk)
+	a.addUser(t, "alice", alicePW, "sales")
+
+	onA := newBrowser(t, a.URL)
+	onA.login(t, "alice", alicePW)
+	onB := newBrowser(t, b.URL)
+	onB.setCookie(onA.cookie(t).Value)
+	if resp, body := onB.get(t, "/"); resp.StatusCode != 200 || body != "crm:alice" {
+		t.Fatalf("session from replica A refused on B: %d %q", resp.StatusCode, body)
+	}
+	// The replicas agreed on one signing key although both started on an
+	// empty directory: B's assertion verifies with A's JWKS.
+	claims := verifyAssertionWith(t, a, b.URL, up.last(t).Header.Get("X-Gatehouse-Assertion"), clk.Now())
+	if claims.Username != "alice" {
+		t.Fatalf("assertion for %q", claims.Username)
+	}
+
+	if resp, _ := onA.do(t, "POST", "/.gatehouse/logout", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout on A: %d", resp.StatusCode)
+	}
+	// B may answer from its local cache for at most cache_ttl (500ms).
+	clk.Advance(500 * time.Millisecond)
+	a.refresh(t)
+	b.refresh(t)
+	resp, _ := onB.get(t, "/")
+	wantLoginRedirect(t, resp, "")
+}
+
+// TestPolicyChangeSeenByOtherReplica: a policy set through one replica's
+// stores reaches the other within 2 seconds by its own background poll.
+func TestPolicyChangeSeenByOtherReplica(t *testing.T) {
+	dsn := directorytest.PostgresDSN(t)
+	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
+	up := startUpstream(t)
+	cfg := productionConfig(dsn, addr, prefix, up)
+	a := startReplica(t, cfg, nil)
+	b := startReplica(t, cfg, nil)
+	before := b.watcher.Policy().Version
+	file := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(file, []byte("session: {absolute_lifetime: 8h, idle_timeout: 10m}\nmethods: {password: true}\n"), 0o600)
+	start := time.Now()
+	if code, out := runCLI(t, a, "policy", "set", "--file", file); code != 0 {
+		t.Fatalf("policy set: %s", out)
+	}
+	for b.watcher.Policy().Version == before {
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("replica B did not see the new policy within 2 seconds")
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the property under test, not waiting out a timer
+	}
+	if got := b.watcher.Policy().Policy.Session.IdleTimeout; got != 10*time.Minute {
+		t.Fatalf("B's idle timeout = %s, want 10m", got)
+	}
+	t.Logf("policy change reached replica B after %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestRedisOutageFailsClosed stops a real redis-server under a logged-in
+// session: requests get 503 (never the upstream), the gateway stays up,
+// and it recovers by itself when Redis returns.
+func TestRedisOutageFailsClosed(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server not installed")
+		}
+		t.Skip("redis-server not installed")
+	}
+	port := freePort(t)
+	startRedis := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitTCP(t, port)
+		return cmd
+	}
+	redis := startRedis()
+	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
+
+	clk := newClock()
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, fmt.Sprintf("session: {store: redis, cache_ttl: 0s, redis: {addrs: ['127.0.0.1:%d'], dial_timeout: 200ms, read_timeout: 200ms}}\n", port)), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.login(t, "alice", alicePW)
+
+	redis.Process.Kill()
+	redis.Wait()
+	before := up.count()
+	resp, body := b.get(t, "/")
+	if resp.StatusCode != http.StatusServiceUnavailable || up.count() != before {
+		t.Fatalf("with Redis down: got %d (upstream hit: %v), want 503 and no upstream request\n%s", resp.StatusCode, up.count() != before, body)
+	}
+	if resp, _ := b.get(t, "/.gatehouse/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("healthz with Redis down: %d, want 200 (process is up)", resp.StatusCode)
+	}
+	if resp, _ := b.get(t, "/.gatehouse/readyz"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with Redis down: %d, want 503", resp.StatusCode)
+	}
+	if resp, _ := newBrowser(t, r.URL).do(t, "POST", "/.gatehouse/login", map[string][]string{"username": {"alice"}, "password": {alicePW}}); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("login with Redis down: %d, want 503", resp.StatusCode)
+	}
+
+	redis = startRedis()
+	// Redis came back empty (no persistence): the old session is gone,
+	// and logging in works again without restarting the gateway.
+	resp, _ = b.get(t, "/")
+	wantLoginRedirect(t, resp, "")
+	b.login(t, "alice", alicePW)
+	if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+		t.Fatalf("after Redis returned: %d", resp.StatusCode)
+	}
+}
+
+// TestDirectoryOutageFailsClosed: when the directory cannot be polled the
+// replica can no longer learn of revocations, so past max staleness it
+// refuses authenticated requests.
+func TestDirectoryOutageFailsClosed(t *testing.T) {
+	clk := newClock()
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, ""), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.login(t, "alice", alicePW)
+	r.a.dir.Close()
+	if err := r.watcher.Refresh(t.Context()); err == nil {
+		t.Fatal("refresh succeeded against a closed directory")
+	}
+	clk.Advance(11 * time.Second)
+	before := up.count()
+	if resp, _ := b.get(t, "/"); resp.StatusCode != http.StatusServiceUnavailable || up.count() != before {
+		t.Fatalf("with the directory unreachable: got %d, want 503 and no upstream request", resp.StatusCode)
+	}
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func waitTCP(t *testing.T, port int) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("nothing listening on %d", port)
+}

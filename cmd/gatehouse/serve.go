@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/directory/watch"
+	"github.com/gatehouse-auth/gatehouse/auth/password"
+	"github.com/gatehouse-auth/gatehouse/proxy"
+	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
+	"github.com/gatehouse-auth/gatehouse/proxy/demo"
+	"github.com/gatehouse-auth/gatehouse/session"
+)
+
+// Intervals of the background work. The poll interval bounds how long a
+// policy change or a disabled user takes to reach every replica.
+const (
+	pollInterval    = time.Second
+	keyReload       = 10 * time.Second
+	sweepInterval   = 10 * time.Second
+	assertionTTL    = 5 * time.Minute
+	shutdownTimeout = 30 * time.Second
+)
+
+func cmdServe(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := e.flags("serve")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, e, *cfgPath, true, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv, err := newServer(ctx, a, ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	return srv.serve(ctx, ln)
+}
+
+// server is one running gateway replica: the handler, its background
+// work, and the demo upstream when configured.
+type server struct {
+	a        *app
+	gateway  *proxy.Gateway
+	watcher  *watch.Watcher
+	sessions *session.Manager
+	issuer   *assertion.Issuer
+	demo     *http.Server
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// newServer wires a replica. listenAddr is where it will be reachable (the
+// demo upstream fetches the JWKS from there).
+func newServer(ctx context.Context, a *app, listenAddr string) (*server, error) {
+	cfg, log := a.cfg, a.log
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+	seeded, warning, err := watch.Seed(ctx, a.dir, cfg.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("seed login policy: %w", err)
+	}
+	if seeded {
+		a.audit.Record(ctx, directory.AuditEvent{Event: audit.PolicySeeded, Actor: "seed"})
+	}
+	if warning != "" {
+		log.Warn(warning)
+	}
+	if err := bootstrapAdmin(ctx, a); err != nil {
+		return nil, err
+	}
+	s := &server{a: a, done: make(chan struct{})}
+	s.watcher = watch.New(a.dir, log, pollInterval, a.now)
+	if err := s.watcher.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("read login policy: %w", err)
+	}
+	s.issuer = assertion.NewIssuer(a.dir, cfg.PublicURLParsed.String(), assertionTTL, a.now)
+	if err := s.issuer.Reload(ctx); err != nil {
+		return nil, err
+	}
+	s.sessions = session.NewManager(a.store, session.Options{Now: a.now, CacheTTL: cfg.Session.CacheTTL, TouchFraction: cfg.Session.TouchFraction})
+	s.watcher.OnDisable(func(ctx context.Context, userID string) {
+		n, err := s.sessions.RevokeUser(ctx, userID)
+		if err != nil {
+			log.Error("revoke disabled user's sessions", "user_id", userID, "error", err)
+			return
+		}
+		if n > 0 {
+			a.audit.Record(ctx, directory.AuditEvent{Event: audit.SessionRevoked, Actor: "system", UserID: userID,
+				Detail: map[string]string{"reason": "user_disabled", "count": fmt.Sprint(n)}})
+		}
+	})
+	upstream := cfg.UpstreamURL
+	if upstream == nil {
+		if upstream, err = s.startDemo(cfg.PublicURLParsed, listenAddr); err != nil {
+			return nil, err
+		}
+	}
+	hasher := password.NewHasher(password.Default, cfg.Login.MaxConcurrentHashes)
+	limits := password.Limits{AccountAttempts: cfg.Login.AccountAttempts, IPAttempts: cfg.Login.IPAttempts, Window: cfg.Login.LockoutWindow}
+	s.gateway = proxy.New(proxy.Options{
+		Logger:         log,
+		PublicURL:      cfg.PublicURLParsed,
+		Upstream:       upstream,
+		TrustedProxies: cfg.TrustedProxyPrefixes,
+		Sessions:       s.sessions,
+		Password:       password.NewAuthenticator(a.dir, hasher, a.store, limits),
+		Policy:         s.watcher,
+		Audit:          a.audit,
+		Assertions:     s.issuer,
+		Ready: []proxy.Check{
+			{Name: "session_store", Ping: a.store.Ping},
+			{Name: "directory", Ping: a.dir.Ping},
+		},
+	})
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	go s.background(bg)
+	return s, nil
+}
+
+// background runs the directory poll, key reloads and cache sweeps.
+func (s *server) background(ctx context.Context) {
+	defer close(s.done)
+	go s.watcher.Run(ctx)
+	keys := time.NewTicker(keyReload)
+	sweep := time.NewTicker(sweepInterval)
+	defer keys.Stop()
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-keys.C:
+			if err := s.issuer.Reload(ctx); err != nil {
+				s.a.log.Error("reload signing keys", "error", err)
+			}
+		case <-sweep.C:
+			s.sessions.Sweep()
+			s.issuer.Sweep()
+		}
+	}
+}
+
+// startDemo runs the built-in demo CRM on a loopback port of its own, so
+// requests reach it through the real reverse proxy.
+func (s *server) startDemo(public *url.URL, gatewayAddr string) (*url.URL, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo upstream: %w", err)
+	}
+	jwks := "http://" + gatewayAddr + "/.gatehouse/jwks.json"
+	if s.a.cfg.TLS.CertFile != "" {
+		jwks = public.JoinPath("/.gatehouse/jwks.json").String()
+	}
+	s.demo = &http.Server{Handler: &demo.Handler{JWKSURL: jwks, Issuer: public.String()}, ReadHeaderTimeout: 10 * time.Second}
+	go s.demo.Serve(ln)
+	s.a.log.Info("built-in demo CRM upstream started", "addr", ln.Addr().String())
+	return &url.URL{Scheme: "http", Host: ln.Addr().String()}, nil
+}
+
+// serve accepts on ln until ctx ends, then drains in-flight requests.
+func (s *server) serve(ctx context.Context, ln net.Listener) error {
+	cfg := s.a.cfg
+	hs := &http.Server{
+		Handler:           s.gateway,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLS.CertFile != "" {
+			errc <- hs.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	s.a.log.Info("gatehouse listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURLParsed.String(),
+		"session_store", cfg.Session.Store, "directory", cfg.Directory.Driver, "version", version)
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.a.log.Info("shutting down; draining in-flight requests")
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		err = hs.Shutdown(sctx)
+	}
+	s.close()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func (s *server) close() {
+	s.cancel()
+	<-s.done
+	if s.demo != nil {
+		s.demo.Close()
+	}
+}
+
+// bootstrapAdmin creates the first admin on an empty directory, with a
+// random password shown once on the terminal. It goes to stderr as plain
+// text rather than through the structured log, so it does not travel into
+// log pipelines; the log only says that it happened.
+func bootstrapAdmin(ctx context.Context, a *app) error {
+	users, err := a.dir.ListUsers(ctx)
+	if err != nil || len(users) > 0 {
+		return err
+	}
+	pw := rand.Text()
+	hash, err := password.NewHasher(password.Default, 1).Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	u := &directory.User{Username: "admin", DisplayName: "Administrator", Role: "admin", PasswordHash: hash}
+	if err := a.dir.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, directory.ErrConflict) {
+			return nil // another replica got there first
+		}
+		return fmt.Errorf("create first admin: %w", err)
+	}
+	a.audit.Record(ctx, directory.AuditEvent{Event: audit.UserCreated, Actor: "bootstrap", UserID: u.ID,
+		Detail: map[string]string{"username": "admin", "role": "admin"}})
+	fmt.Fprintf(a.out, "\n  Gatehouse created the first user.\n    username: admin\n    password: %s\n  It is shown only this once. Change it with: gatehouse user set-password admin --password-stdin\n\n", pw)
+	a.log.Warn("empty directory: created user \"admin\"; its one-time password was printed to the terminal, not to the log")
+	return nil
+}

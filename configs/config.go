@@ -1,0 +1,168 @@
+// Package configs is the one typed configuration of Gatehouse: the Config
+// struct that composes each package's own section, Load (strict YAML, then
+// GATEHOUSE_* environment overrides, then defaults, then validation) and the
+// shipped YAML files, of which gatehouse.yaml is embedded as the defaults a
+// bare `gatehouse serve` runs on.
+//
+// Every scalar or list key can be overridden by an environment variable
+// named GATEHOUSE_ plus its key path upper-cased and joined with "_"
+// (GATEHOUSE_SESSION_STORE=redis, GATEHOUSE_SESSION_REDIS_ADDRS=a:6379,b:6379);
+// an unknown GATEHOUSE_* variable is an error, so a typo is never ignored.
+//
+// Everything that can be parsed is parsed here, once (URLs, CIDRs,
+// durations), so request handling never re-parses configuration.
+package configs
+
+import (
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/session/redis"
+)
+
+// Built-in defaults; configs/gatehouse.yaml spells out the same values and
+// a test keeps the two in step.
+const (
+	DefaultListen        = "127.0.0.1:8080"
+	DefaultPublicURL     = "http://127.0.0.1:8080"
+	DemoUpstream         = "demo"
+	StoreMemory          = "memory"
+	StoreRedis           = "redis"
+	defaultRedisCacheTTL = 500 * time.Millisecond
+	defaultTouchFraction = 20
+	defaultMaxHashes     = 4
+	defaultAccountTries  = 5
+	defaultIPTries       = 20
+	defaultLockout       = 15 * time.Minute
+)
+
+// Config is the whole configuration. Fields tagged `yaml:"-"` are derived by
+// Validate from the ones above them and cannot be set in YAML or the
+// environment.
+type Config struct {
+	// Listen is the host:port the gateway serves on.
+	Listen string `yaml:"listen"`
+	// PublicURL is the origin browsers use to reach the gateway; redirects
+	// and cookies are built from it.
+	PublicURL       string   `yaml:"public_url"`
+	PublicURLParsed *url.URL `yaml:"-"`
+	// Upstream is "demo" (the built-in demo CRM) or the CRM's http(s) URL.
+	Upstream    string   `yaml:"upstream"`
+	UpstreamURL *url.URL `yaml:"-"` // nil for the demo
+	// TrustedProxies are the CIDRs (or single IPs) whose X-Forwarded-For
+	// is believed; from anyone else the TCP peer is the client.
+	TrustedProxies       []string       `yaml:"trusted_proxies"`
+	TrustedProxyPrefixes []netip.Prefix `yaml:"-"`
+	// MetricsListen is the host:port of the separate metrics listener;
+	// empty turns metrics off.
+	MetricsListen string        `yaml:"metrics_listen"`
+	TLS           TLS           `yaml:"tls"`
+	Session       Session       `yaml:"session"`
+	Directory     sqldir.Config `yaml:"directory"`
+	Login         Login         `yaml:"login"`
+	Log           Log           `yaml:"log"`
+	// Policy seeds the login policy in the directory on first start; after
+	// that the directory's copy, changed by admins, is the one in force.
+	Policy policy.Policy `yaml:"policy"`
+	// DevInsecureCookies is true when public_url is plain http: cookies
+	// then go without Secure and without the __Host- prefix.
+	DevInsecureCookies bool `yaml:"-"`
+}
+
+// TLS makes the gateway serve HTTPS itself when both files are set. Leave
+// both empty when TLS is terminated in front of it.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Session chooses the session store and how hard the hot path leans on it.
+type Session struct {
+	// Store is "memory" (one instance, lost on restart) or "redis".
+	Store string `yaml:"store"`
+	// CacheTTL is how long a replica may answer from its local cache. It
+	// stays under 1 s so a revocation reaches every replica within 1 s.
+	// Unset means 500ms with redis and 0 (no cache) with memory; an
+	// explicit 0s in YAML or the environment turns the cache off.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// TouchFraction bounds last-seen writes to one per
+	// idle_timeout/touch_fraction, so idle tracking costs no extra round
+	// trip on most requests.
+	TouchFraction int          `yaml:"touch_fraction"`
+	Redis         redis.Config `yaml:"redis"`
+
+	// cacheTTLSet records that cache_ttl was given explicitly, so 0s can
+	// mean "off" rather than "default".
+	cacheTTLSet bool
+}
+
+// Login bounds the cost and the guessing rate of password logins.
+type Login struct {
+	// MaxConcurrentHashes caps simultaneous argon2id hashes (19 MiB each).
+	MaxConcurrentHashes int `yaml:"max_concurrent_hashes"`
+	// AccountAttempts is the failed logins per account per window before
+	// the account is locked for the rest of the window.
+	AccountAttempts int `yaml:"account_attempts"`
+	// IPAttempts is the same limit per client IP.
+	IPAttempts    int           `yaml:"ip_attempts"`
+	LockoutWindow time.Duration `yaml:"lockout_window"`
+}
+
+// Log selects the slog handler.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+// SetDefaults fills every unset field, including the nested sections, so
+// a partial file means "the defaults, except…".
+func (c *Config) SetDefaults() {
+	setString(&c.Listen, DefaultListen)
+	setString(&c.PublicURL, DefaultPublicURL)
+	setString(&c.Upstream, DemoUpstream)
+	setString(&c.Session.Store, StoreMemory)
+	if c.Session.Store == StoreRedis && c.Session.CacheTTL == 0 && !c.Session.cacheTTLSet {
+		c.Session.CacheTTL = defaultRedisCacheTTL
+	}
+	setInt(&c.Session.TouchFraction, defaultTouchFraction)
+	c.Session.Redis.SetDefaults()
+	c.Directory.SetDefaults()
+	setInt(&c.Login.MaxConcurrentHashes, defaultMaxHashes)
+	setInt(&c.Login.AccountAttempts, defaultAccountTries)
+	setInt(&c.Login.IPAttempts, defaultIPTries)
+	if c.Login.LockoutWindow == 0 {
+		c.Login.LockoutWindow = defaultLockout
+	}
+	setString(&c.Log.Level, "info")
+	setString(&c.Log.Format, "text")
+	c.Policy.SetDefaults()
+}
+
+// LogValue keeps secrets (Redis password, DSN) out of logs when the config
+// itself is logged: only the non-secret shape of the deployment is shown.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("listen", c.Listen),
+		slog.String("public_url", c.PublicURL),
+		slog.String("upstream", c.Upstream),
+		slog.String("session_store", c.Session.Store),
+		slog.String("directory_driver", c.Directory.Driver),
+		slog.Bool("tls", c.TLS.CertFile != ""),
+	)
+}
+
+func setString(p *string, def string) {
+	if *p == "" {
+		*p = def
+	}
+}
+
+func setInt(p *int, def int) {
+	if *p == 0 {
+		*p = def
+	}
+}

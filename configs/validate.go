@@ -1,0 +1,178 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
+)
+
+// Validate reports every problem at once, each as "key.path: what is wrong;
+// the fix". It also fills the derived fields (PublicURLParsed, UpstreamURL,
+// TrustedProxyPrefixes, DevInsecureCookies), so configuration is parsed
+// exactly once. It does no I/O: referenced files are opened by whoever uses
+// them. Call SetDefaults first.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(checkHostPort("listen", c.Listen))
+	if c.MetricsListen != "" {
+		add(checkHostPort("metrics_listen", c.MetricsListen))
+		if c.MetricsListen == c.Listen {
+			add(errors.New("metrics_listen: must differ from listen; metrics are served on their own listener"))
+		}
+	}
+	add(c.parsePublicURL())
+	add(c.parseUpstream())
+	add(c.parseTrustedProxies())
+	add(c.TLS.validate())
+	add(c.Session.validate())
+	add(c.Directory.Validate("directory"))
+	add(c.Login.validate())
+	add(c.Log.validate())
+	add(c.Policy.Validate("policy"))
+	return errors.Join(errs...)
+}
+
+// Warnings lists what is allowed but worth a log line at start. It reads
+// the derived fields, so call it after Validate (Load does).
+func (c *Config) Warnings() []string {
+	var w []string
+	if c.DevInsecureCookies {
+		w = append(w, "public_url is plain http: cookies are sent without Secure and without the __Host- prefix; use only for local development")
+	}
+	if c.Session.Store == StoreMemory {
+		w = append(w, `session.store is "memory": sessions are lost on restart and not shared between replicas`)
+	}
+	for i, p := range c.TrustedProxyPrefixes {
+		if p.Bits() == 0 {
+			w = append(w, fmt.Sprintf("trusted_proxies[%d]: %s trusts every peer, so any client can choose its own IP with X-Forwarded-For", i, p))
+		}
+	}
+	return w
+}
+
+func checkHostPort(key, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s: %q is not host:port; use e.g. 127.0.0.1:8080 or :8080", key, addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > 65535 {
+		return fmt.Errorf("%s: port %q must be a number 0..65535", key, port)
+	}
+	return nil
+}
+
+func (c *Config) parsePublicURL() error {
+	c.PublicURLParsed, c.DevInsecureCookies = nil, false
+	u, err := url.Parse(c.PublicURL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Opaque != "":
+		return fmt.Errorf("public_url: %q must be an absolute http(s) URL such as https://crm.example.com", c.PublicURL)
+	case u.Path != "" && u.Path != "/":
+		return fmt.Errorf("public_url: path %q is not supported; the gateway owns the whole origin, so give only scheme and host", u.Path)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return errors.New("public_url: remove the query, fragment or user info; give only scheme, host and port")
+	}
+	u.Path = ""
+	c.PublicURLParsed, c.DevInsecureCookies = u, u.Scheme == "http"
+	return nil
+}
+
+func (c *Config) parseUpstream() error {
+	c.UpstreamURL = nil
+	if c.Upstream == DemoUpstream {
+		return nil
+	}
+	u, err := url.Parse(c.Upstream)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Opaque != "":
+		return fmt.Errorf("upstream: %q must be \"demo\" or an absolute http(s) URL such as http://crm.internal:8000", c.Upstream)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return errors.New("upstream: remove the query, fragment or user info; the proxy does not send them")
+	}
+	c.UpstreamURL = u
+	return nil
+}
+
+func (c *Config) parseTrustedProxies() error {
+	c.TrustedProxyPrefixes = nil
+	var errs []error
+	for i, s := range c.TrustedProxies {
+		p, err := policy.ParsePrefix(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("trusted_proxies[%d]: %w; use a CIDR such as 10.0.0.0/8 or a single IP", i, err))
+			continue
+		}
+		c.TrustedProxyPrefixes = append(c.TrustedProxyPrefixes, p)
+	}
+	if errs != nil {
+		c.TrustedProxyPrefixes = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (t TLS) validate() error {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return errors.New("tls: set both cert_file and key_file to serve HTTPS, or neither when TLS is terminated in front")
+	}
+	return nil
+}
+
+func (s *Session) validate() error {
+	var errs []error
+	switch s.Store {
+	case StoreMemory:
+	case StoreRedis:
+		if err := s.Redis.Validate("session.redis"); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		errs = append(errs, fmt.Errorf("session.store: must be %q or %q, got %q", StoreMemory, StoreRedis, s.Store))
+	}
+	if s.CacheTTL < 0 || s.CacheTTL >= time.Second {
+		errs = append(errs, fmt.Errorf("session.cache_ttl: must be 0s..999ms so revocations reach every replica within 1s, got %s", s.CacheTTL))
+	}
+	errs = append(errs, checkRange("session.touch_fraction", s.TouchFraction, 2, 1000))
+	return errors.Join(errs...)
+}
+
+func (l Login) validate() error {
+	errs := []error{
+		checkRange("login.max_concurrent_hashes", l.MaxConcurrentHashes, 1, 64),
+		checkRange("login.account_attempts", l.AccountAttempts, 1, 1000),
+		checkRange("login.ip_attempts", l.IPAttempts, 1, 100000),
+	}
+	if l.LockoutWindow < time.Minute || l.LockoutWindow > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("login.lockout_window: must be 1m..24h, got %s", l.LockoutWindow))
+	}
+	return errors.Join(errs...)
+}
+
+func (l Log) validate() error {
+	var errs []error
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: must be debug, info, warn or error, got %q", l.Level))
+	}
+	if l.Format != "text" && l.Format != "json" {
+		errs = append(errs, fmt.Errorf("log.format: must be text or json, got %q", l.Format))
+	}
+	return errors.Join(errs...)
+}
+
+func checkRange(key string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%s: must be %d..%d, got %d", key, lo, hi, v)
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+package configs
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	doc := `
+listen: no-port
+public_url: ftp://example.com
+upstream: crm.internal
+trusted_proxies: [10.0.0.0/8, not-an-ip]
+metrics_listen: "localhost:99999"
+tls: {cert_file: cert.pem}
+session: {store: etcd, cache_ttl: 2s, touch_fraction: 1}
+directory: {driver: mysql}
+login: {max_concurrent_hashes: 65, account_attempts: -1, ip_attempts: -5, lockout_window: 10s}
+log: {level: loud, format: xml}
+policy: {session: {idle_timeout: 10s}, mfa: {mode: sometimes}}
+`
+	_, err := Parse([]byte(doc), nil)
+	if err == nil {
+		t.Fatal("got no error, want one per bad key")
+	}
+	for _, key := range []string{
+		"listen:", "public_url:", "upstream:", "trusted_proxies[1]:", "metrics_listen:",
+		"tls:", "session.store:", "session.cache_ttl:", "session.touch_fraction:",
+		"directory.driver:", "login.max_concurrent_hashes:", "login.account_attempts:",
+		"login.ip_attempts:", "login.lockout_window:", "log.level:", "log.format:",
+		"policy.session.idle_timeout:", "policy.mfa.mode:",
+	} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not mention %q:\n%v", key, err)
+		}
+	}
+}
+
+func TestRedisWithoutAddrs(t *testing.T) {
+	_, err := Parse([]byte("session: {store: redis}"), nil)
+	want := `session.redis.addrs: required when session.store is "redis"`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want an error containing %q", err, want)
+	}
+}
+
+func TestCacheTTL(t *testing.T) {
+	const redis = "session: {store: redis, redis: {addrs: [127.0.0.1:6379]}"
+	tests := []struct {
+		name, doc string
+		env       []string
+		want      time.Duration
+		wantErr   bool
+	}{
+		{"memory default is no cache", "", nil, 0, false},
+		{"redis default", redis + "}", nil, 500 * time.Millisecond, false},
+		{"redis empty value is default", redis + ", cache_ttl: }", nil, 500 * time.Millisecond, false},
+		{"redis explicit 0s turns cache off", redis + ", cache_ttl: 0s}", nil, 0, false},
+		{"redis 0s from env turns cache off", redis + "}", []string{"GATEHOUSE_SESSION_CACHE_TTL=0s"}, 0, false},
+		{"999ms accepted", redis + ", cache_ttl: 999ms}", nil, 999 * time.Millisecond, false},
+		{"1s rejected", redis + ", cache_ttl: 1s}", nil, 0, true},
+		{"negative rejected", redis + ", cache_ttl: -1ms}", nil, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.doc), tt.env)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "session.cache_ttl:") {
+					t.Errorf("got %v, want a session.cache_ttl error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Session.CacheTTL != tt.want {
+				t.Errorf("got %s, want %s", c.Session.CacheTTL, tt.want)
+			}
+		})
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	tests := []struct {
+		url          string
+		wantInsecure bool
+		wantErr      bool
+	}{
+		{"http://127.0.0.1:8080", true, false},
+		{"https://crm.example.com", false, false},
+		{"https://crm.example.com/", false, false},
+		{"https://crm.example.com/app", false, true},
+		{"https://crm.example.com?x=1", false, true},
+		{"https://user@crm.example.com", false, true},
+		{"ftp://crm.example.com", false, true},
+		{"crm.example.com", false, true},
+		{"https://:8443", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			c, err := Parse([]byte("public_url: '"+tt.url+"'"), nil)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "public_url:") {
+					t.Errorf("got %v, want a public_url error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.DevInsecureCookies != tt.wantInsecure {
+				t.Errorf("DevInsecureCookies: got %v, want %v", c.DevInsecureCookies, tt.wantInsecure)
+			}
+			warned := slices.ContainsFunc(c.Warnings(), func(w string) bool { return strings.HasPrefix(w, "public_url") })
+			if warned != tt.wantInsecure {
+				t.Errorf("public_url warning: got %v, want %v (warnings %q)", warned, tt.wantInsecure, c.Warnings())
+			}
+			if c.PublicURLParsed == nil || c.PublicURLParsed.Path != "" {
+				t.Errorf("PublicURLParsed: got %v, want a URL with an empty path", c.PublicURLParsed)
+			}
+		})
+	}
+}
+
+func TestUpstream(t *testing.T) {
+	tests := []struct {
+		upstream, wantHost string
+		wantErr            bool
+	}{
+		{"demo", "", false},
+		{"http://crm.internal:8000", "crm.internal:8000", false},
+		{"https://crm.internal/base", "crm.internal", false},
+		{"crm.internal:8000", "", true},
+		{"http://crm.internal/?debug=1", "", true},
+		{"unix:///run/crm.sock", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.upstream, func(t *testing.T) {
+			c, err := Parse([]byte("upstream: '"+tt.upstream+"'"), nil)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "upstream:") {
+					t.Errorf("got %v, want an upstream error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if c.UpstreamURL != nil {
+				got = c.UpstreamURL.Host
+			}
+			if got != tt.wantHost {
+				t.Errorf("UpstreamURL host: got %q, want %q", got, tt.wantHost)
+			}
+		})
+	}
+}
+
+func TestTrustedProxiesParsedOnce(t *testing.T) {
+	c, err := Parse([]byte("trusted_proxies: [10.0.0.0/8, 192.0.2.7, '::ffff:198.51.100.0/120', 2001:db8::/32]"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("192.0.2.7/32"),
+		netip.MustParsePrefix("198.51.100.0/24"),
+		netip.MustParsePrefix("2001:db8::/32"),
+	}
+	if !slices.Equal(c.TrustedProxyPrefixes, want) {
+		t.Errorf("got %v, want %v", c.TrustedProxyPrefixes, want)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"memory store", "", `session.store is "memory"`},
+		{"plain http", "", "public_url is plain http"},
+		{"trust everyone", "trusted_proxies: [0.0.0.0/0]", "trusted_proxies[0]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.doc), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(c.Warnings(), func(w string) bool { return strings.Contains(w, tt.want) }) {
+				t.Errorf("got %q, want a warning containing %q", c.Warnings(), tt.want)
+			}
+		})
+	}
+	c, err := Load("production.example.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("production example: got warnings %q, want none", w)
+	}
+}
+
+func TestTLSBothOrNeither(t *testing.T) {
+	tests := []struct {
+		doc     string
+		wantErr bool
+	}{
+		{"tls: {}", false},
+		{"tls: {cert_file: c.pem, key_file: k.pem}", false},
+		{"tls: {cert_file: c.pem}", true},
+		{"tls: {key_file: k.pem}", true},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.doc), nil)
+		if got := err != nil; got != tt.wantErr {
+			t.Errorf("Parse(%q): got error %v, want error %v", tt.doc, err, tt.wantErr)
+		}
+	}
+}

@@ -1,0 +1,22 @@
+package proxy
+
+import (
+	"io/fs"
+	"net/http"
+)
+
+func staticFiles() http.Handler {
+	sub, err := fs.Sub(webFS, "web")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	fsrv := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "gatehouse.css" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,67 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Incr increments key; the first increment starts the window, in one
+// script so a crash between INCR and PEXPIRE cannot leave an immortal key.
+func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
+	if window <= 0 {
+		return 0, errors.New("redis incr: window must be positive")
+	}
+	ms := max(window.Milliseconds(), 1)
+	n, err := incrWindow.Run(ctx, s.c, []string{s.counterKey(key)}, ms).Int64()
+	if err != nil {
+		return 0, storeErr("incr", err)
+	}
+	return n, nil
+}
+
+// Count returns the counter's value, 0 if absent.
+func (s *Store) Count(ctx context.Context, key string) (int64, error) {
+	v, err := s.c.Get(ctx, s.counterKey(key)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, storeErr("count", err)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, storeErr("count", err)
+	}
+	return n, nil
+}
+
+// Reset deletes the counter.
+func (s *Store) Reset(ctx context.Context, key string) error {
+	return storeErr("reset", s.c.Del(ctx, s.counterKey(key)).Err())
+}
+
+// PutOnce is SET NX PX: atomic across replicas.
+func (s *Store) PutOnce(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, errors.New("redis put nonce: ttl must be positive")
+	}
+	ok, err := s.c.SetNX(ctx, s.nonceKey(key), value, max(ttl, time.Millisecond)).Result()
+	if err != nil {
+		return false, storeErr("put nonce", err)
+	}
+	return ok, nil
+}
+
+// Take is GETDEL, so two replicas racing for one nonce cannot both win;
+// a missing key is session.ErrNotFound.
+func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.c.GetDel(ctx, s.nonceKey(key)).Bytes()
+	if err != nil {
+		return nil, storeErr("take nonce", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,121 @@
+// Package session is the session model and its storage contract: the Store
+// interface the memory and Redis backends implement, the cookie ticket that
+// names a session, the sealing that keeps a stored session useless without
+// its cookie, and the idle/absolute expiry rules.
+//
+// The design follows oauth2-proxy's ticket: the cookie carries a public id
+// and a 256-bit secret; the store keeps, under the id, the session sealed
+// with a key derived from the secret. Whoever reads the store (a Redis dump,
+// a replica, a backup) learns ids and metadata but cannot decrypt a session
+// or build a cookie for one.
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound means no live record exists under the id: never created,
+	// revoked, or expired by the store's TTL.
+	ErrNotFound = errors.New("session: not found")
+	// ErrUnavailable wraps a store outage. Callers fail closed on it.
+	ErrUnavailable = errors.New("session: store unavailable")
+)
+
+// Record is what a backend keeps for one session. Data is sealed and opaque
+// to the backend; the other fields are plain because the backend itself
+// maintains them (LastSeen, TTL) or lists them (Meta).
+type Record struct {
+	ID       string
+	UserID   string
+	Data     []byte    // sealed session; see Seal
+	Created  time.Time // login time; basis of the absolute lifetime
+	LastSeen time.Time // last recorded use; basis of the idle timeout
+	// Expires is when the backend may forget the record: the earlier of the
+	// absolute deadline and LastSeen+idle timeout, recomputed on each touch.
+	Expires time.Time
+	Meta    Meta
+}
+
+// Meta is the non-secret description of a session that lists and audit
+// show: enough for a user to recognise "that's my phone" and revoke it.
+type Meta struct {
+	ClientIP  string   `json:"ip,omitempty"`
+	UserAgent string   `json:"ua,omitempty"`
+	Methods   []string `json:"amr,omitempty"`
+}
+
+// Touch says how a Get may refresh LastSeen in the same round trip. The
+// backend writes LastSeen=Now only when Now-LastSeen >= After and the record
+// is not already idle past Idle; it then moves Expires to
+// min(Created+Absolute, Now+Idle) + Grace, and returns the record as
+// written. A record whose Expires is at or before Now is gone. A zero Touch
+// never writes.
+//
+// Grace keeps a record a while past its deadline so that the gateway, not
+// the store's TTL, is the one to end it, and can tell the user why ("timed
+// out" rather than a bare login page). A record in its grace period is
+// never touched, so it cannot come back to life.
+type Touch struct {
+	Now      time.Time
+	After    time.Duration
+	Idle     time.Duration
+	Absolute time.Duration
+	Grace    time.Duration
+}
+
+// Store keeps session records. Every method must be safe for concurrent use
+// and must report backend outages wrapped in ErrUnavailable so the gateway
+// can fail closed.
+type Store interface {
+	// Put creates or replaces the record and indexes it under its UserID.
+	Put(ctx context.Context, r Record) error
+	// Get returns the record (without touching unless t says so), or
+	// ErrNotFound. It costs at most one round trip to the backend.
+	Get(ctx context.Context, id string, t Touch) (Record, error)
+	// Delete removes the record; deleting a missing record is not an error.
+	Delete(ctx context.Context, id string) error
+	// ListUser returns the user's live records, Data omitted.
+	ListUser(ctx context.Context, userID string) ([]Record, error)
+	// DeleteUser removes every record of the user and reports how many.
+	DeleteUser(ctx context.Context, userID string) (int, error)
+	// Ping reports whether the backend is reachable.
+	Ping(ctx context.Context) error
+}
+
+// Counter keeps short-lived counters for rate limits (failed logins per
+// account and per client IP) in the same store as sessions, so limits hold
+// across replicas.
+type Counter interface {
+	// Incr adds one to key and returns the new value. The first increment
+	// starts a window: the key disappears window after it was created.
+	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	// Count returns the current value, 0 if absent.
+	Count(ctx context.Context, key string) (int64, error)
+	// Reset deletes key.
+	Reset(ctx context.Context, key string) error
+}
+
+// Nonces keeps one-time values: OIDC state, SAML request ids, used TOTP
+// steps, replayed-assertion ids. Each is consumed at most once, atomically,
+// even across replicas.
+type Nonces interface {
+	// PutOnce stores value under key for ttl unless key exists; it reports
+	// whether it stored. Use it both to record "seen" (replay caches) and to
+	// create a transaction.
+	PutOnce(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	// Take returns and deletes the value under key, or ErrNotFound.
+	Take(ctx context.Context, key string) ([]byte, error)
+}
+
+// Backend is everything a session backend provides; the memory and Redis
+// packages both satisfy it and run the same conformance suite
+// (session/storetest).
+type Backend interface {
+	Store
+	Counter
+	Nonces
+	Close() error
+}
