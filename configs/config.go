@@ -32,7 +32,7 @@ const (
 	DemoUpstream         = "demo"
 	StoreMemory          = "memory"
 	StoreRedis           = "redis"
-	defaultRedisCacheTTL = 500 * time.Millisecond
+	defaultCacheTTL      = 500 * time.Millisecond
 	defaultTouchFraction = 20
 	defaultMaxHashes     = 4
 	defaultAccountTries  = 5
@@ -86,7 +86,8 @@ type Session struct {
 	Store string `yaml:"store"`
 	// CacheTTL is how long a replica may answer from its local cache. It
 	// stays under 1 s so a revocation reaches every replica within 1 s.
-	// Unset means 500ms with redis and 0 (no cache) with memory; an
+	// Unset means 500ms (with memory it saves decrypting the session on
+	// every request; revocations there evict the cache directly); an
 	// explicit 0s in YAML or the environment turns the cache off.
 	CacheTTL time.Duration `yaml:"cache_ttl"`
 	// TouchFraction bounds last-seen writes to one per
@@ -125,8 +126,8 @@ func (c *Config) SetDefaults() {
 	setString(&c.PublicURL, DefaultPublicURL)
 	setString(&c.Upstream, DemoUpstream)
 	setString(&c.Session.Store, StoreMemory)
-	if c.Session.Store == StoreRedis && c.Session.CacheTTL == 0 && !c.Session.cacheTTLSet {
-		c.Session.CacheTTL = defaultRedisCacheTTL
+	if c.Session.CacheTTL == 0 && !c.Session.cacheTTLSet {
+		c.Session.CacheTTL = defaultCacheTTL
 	}
 	setInt(&c.Session.TouchFraction, defaultTouchFraction)
 	c.Session.Redis.SetDefaults()

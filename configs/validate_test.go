@@ -55,7 +55,7 @@ func TestCacheTTL(t *testing.T) {
 		want      time.Duration
 		wantErr   bool
 	}{
-		{"memory default is no cache", "", nil, 0, false},
+		{"memory default", "", nil, 500 * time.Millisecond, false},
 		{"redis default", redis + "}", nil, 500 * time.Millisecond, false},
 		{"redis empty value is default", redis + ", cache_ttl: }", nil, 500 * time.Millisecond, false},
 		{"redis explicit 0s turns cache off", redis + ", cache_ttl: 0s}", nil, 0, false},

@@ -195,3 +195,9 @@ func (g *Gateway) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Write(g.Assertions.JWKS())
 }
+
+// SessionLimits returns the session limits of the policy in force (for
+// benchmarks and diagnostics).
+func (g *Gateway) SessionLimits() session.Limits {
+	return g.limits(&g.Policy.Policy().Policy)
+}

@@ -48,7 +48,7 @@ type upstream struct {
 	reqs []*http.Request
 }
 
-func startUpstream(t *testing.T) *upstream {
+func startUpstream(t testing.TB) *upstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -109,9 +109,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startReplica writes config (a YAML body without listen/public_url, which
-// are added) to a file and serves it on a free loopback port.
-func startReplica(t *testing.T, config string, clk *clock, vars ...string) *replica {
+// startReplica writes config (a YAML body without listen, which is added,
+// and public_url, added unless given) to a file and serves it on a free
+// loopback port.
+func startReplica(t testing.TB, config string, clk *clock, vars ...string) *replica {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -119,7 +120,10 @@ func startReplica(t *testing.T, config string, clk *clock, vars ...string) *repl
 	}
 	base := "http://" + ln.Addr().String()
 	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
-	body := "listen: " + ln.Addr().String() + "\npublic_url: " + base + "\n" + config
+	body := "listen: " + ln.Addr().String() + "\n" + config
+	if !strings.Contains(config, "public_url:") {
+		body += "\npublic_url: " + base + "\n"
+	}
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -152,13 +156,13 @@ func startReplica(t *testing.T, config string, clk *clock, vars ...string) *repl
 
 // sqliteConfig is a replica config on a fresh SQLite file and the memory
 // store, proxying to up.
-func sqliteConfig(t *testing.T, up *upstream, extra string) string {
+func sqliteConfig(t testing.TB, up *upstream, extra string) string {
 	return "upstream: " + up.URL + "\ndirectory: {driver: sqlite, dsn: " + filepath.Join(t.TempDir(), "gh.db") + "}\n" + extra
 }
 
 // addUser creates a user with a password straight in the replica's
 // directory.
-func (r *replica) addUser(t *testing.T, username, pw, role string, groups ...string) *directory.User {
+func (r *replica) addUser(t testing.TB, username, pw, role string, groups ...string) *directory.User {
 	t.Helper()
 	h, err := password.NewHasher(password.Default, 1).Hash(context.Background(), pw)
 	if err != nil {
@@ -188,13 +192,13 @@ type browser struct {
 	base string
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t testing.TB, base string) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{base: base, Client: &http.Client{Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-func (b *browser) do(t *testing.T, method, path string, form url.Values, hdr ...string) (*http.Response, string) {
+func (b *browser) do(t testing.TB, method, path string, form url.Values, hdr ...string) (*http.Response, string) {
 	t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -222,12 +226,12 @@ func (b *browser) do(t *testing.T, method, path string, form url.Values, hdr ...
 	return resp, string(data)
 }
 
-func (b *browser) get(t *testing.T, path string, hdr ...string) (*http.Response, string) {
+func (b *browser) get(t testing.TB, path string, hdr ...string) (*http.Response, string) {
 	return b.do(t, http.MethodGet, path, nil, hdr...)
 }
 
 // login posts the form and requires success.
-func (b *browser) login(t *testing.T, username, pw string) {
+func (b *browser) login(t testing.TB, username, pw string) {
 	t.Helper()
 	resp, body := b.do(t, http.MethodPost, "/.gatehouse/login", url.Values{"username": {username}, "password": {pw}, "rd": {"/"}})
 	if resp.StatusCode != http.StatusSeeOther {
@@ -235,7 +239,7 @@ func (b *browser) login(t *testing.T, username, pw string) {
 	}
 }
 
-func (b *browser) cookie(t *testing.T) *http.Cookie {
+func (b *browser) cookie(t testing.TB) *http.Cookie {
 	t.Helper()
 	u, _ := url.Parse(b.base)
 	for _, c := range b.Jar.Cookies(u) {
