@@ -68,6 +68,7 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 			if errors.Is(err, context.Canceled) {
 				return // the client went away; nothing to answer
 			}
+			g.metrics.inc(outcomeBadGateway)
 			g.renderError(w, r, errBadGateway.with(err))
 		},
 	}
@@ -78,6 +79,7 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	cur := g.currentPolicy()
 	if cur == nil {
+		g.metrics.inc(outcomeUnavailable)
 		g.renderError(w, r, errUnavailable)
 		return
 	}
@@ -90,6 +92,7 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	switch reason, expired := session.IsExpired(err); {
 	case err == nil:
 	case expired:
+		g.metrics.inc(outcomeExpired)
 		g.Audit.Record(r.Context(), directory.AuditEvent{Event: audit.SessionExpired, ClientIP: g.clientIP.Resolve(r).String(),
 			Detail: map[string]string{"reason": string(reason)}})
 		g.unauthenticated(w, r, reason, true)
@@ -98,6 +101,7 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		g.unauthenticated(w, r, "", true)
 		return
 	default:
+		g.metrics.inc(outcomeUnavailable)
 		g.renderError(w, r, errUnavailable.with(err))
 		return
 	}
@@ -110,12 +114,16 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		g.unauthenticated(w, r, "", false)
 		return
 	}
+	g.metrics.inc(outcomeProxied)
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
 }
 
 // unauthenticated sends a browser to the login page and anything else a
 // 401 JSON body.
 func (g *Gateway) unauthenticated(w http.ResponseWriter, r *http.Request, reason session.Reason, clear bool) {
+	if reason == "" {
+		g.metrics.inc(outcomeUnauthenticated)
+	}
 	if clear {
 		g.cookie.clear(w)
 	}

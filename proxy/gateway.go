@@ -86,6 +86,7 @@ type Gateway struct {
 	cookie   cookieJar
 	proxy    *httputil.ReverseProxy
 	handler  http.Handler
+	metrics  metrics
 }
 
 // New builds the gateway handler.

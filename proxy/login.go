@@ -87,10 +87,12 @@ func (g *Gateway) loginFailed(w http.ResponseWriter, r *http.Request, err error,
 	}
 	switch {
 	case errors.Is(err, auth.ErrLockedOut):
+		g.metrics.inc(outcomeLoginLockout)
 		g.Audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginLockout, UserID: userID, ClientIP: ip, Detail: detail})
 		data.Error = msgLocked
 		g.page(w, http.StatusTooManyRequests, "login.html", data)
 	case errors.Is(err, auth.ErrInvalidCredentials):
+		g.metrics.inc(outcomeLoginFailure)
 		g.Audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
 		data.Error = msgInvalid
 		g.page(w, http.StatusUnauthorized, "login.html", data)
@@ -120,6 +122,7 @@ func (g *Gateway) startSession(w http.ResponseWriter, r *http.Request, id auth.I
 		}
 	}
 	g.cookie.set(w, t.Encode())
+	g.metrics.inc(outcomeLoginSuccess)
 	g.Audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginSuccess, Actor: id.Username, UserID: id.UserID, ClientIP: ip,
 		Detail: map[string]string{"method": joinMethods(id.Methods), "session": s.ID, "provider": id.Provider}})
 	http.Redirect(w, r, rd, http.StatusSeeOther)

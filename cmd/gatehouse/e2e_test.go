@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -293,4 +294,28 @@ func runCLI(t *testing.T, r *replica, args ...string) (int, string) {
 	args = append(args, "--config", r.cfgPath)
 	code := run(context.Background(), args, strings.NewReader(""), &out, &out, r.vars)
 	return code, out.String()
+}
+
+func TestMetricsOnSeparateListener(t *testing.T) {
+	up := startUpstream(t)
+	port := freePort(t)
+	r := startReplica(t, sqliteConfig(t, up, fmt.Sprintf("metrics_listen: 127.0.0.1:%d\n", port)), newClock())
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.login(t, "alice", alicePW)
+	b.get(t, "/")
+	if _, body := b.get(t, "/metrics"); body != "crm:alice" {
+		t.Fatalf("/metrics on the public listener: %q, want it proxied like any upstream path", body)
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`gatehouse_requests_total{outcome="proxied"} 2`, `gatehouse_logins_total{result="success"} 1`, "gatehouse_directory_fresh 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
 }

@@ -62,6 +62,7 @@ type server struct {
 	sessions *session.Manager
 	issuer   *assertion.Issuer
 	demo     *http.Server
+	metrics  *http.Server
 	cancel   context.CancelFunc
 	done     chan struct{}
 }
@@ -130,6 +131,11 @@ func newServer(ctx context.Context, a *app, listenAddr string) (*server, error) 
 			{Name: "directory", Ping: a.dir.Ping},
 		},
 	})
+	if cfg.MetricsListen != "" {
+		if err := s.startMetrics(cfg.MetricsListen); err != nil {
+			return nil, err
+		}
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	go s.background(bg)
@@ -176,6 +182,21 @@ func (s *server) startDemo(public *url.URL, gatewayAddr string) (*url.URL, error
 	return &url.URL{Scheme: "http", Host: ln.Addr().String()}, nil
 }
 
+// startMetrics serves /metrics on its own listener, so it can be bound to
+// an internal interface and never reaches the public one.
+func (s *server) startMetrics(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.gateway.MetricsHandler())
+	s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go s.metrics.Serve(ln)
+	s.a.log.Info("metrics listening", "addr", ln.Addr().String())
+	return nil
+}
+
 // serve accepts on ln until ctx ends, then drains in-flight requests.
 func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	cfg := s.a.cfg
@@ -215,8 +236,10 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 func (s *server) close() {
 	s.cancel()
 	<-s.done
-	if s.demo != nil {
-		s.demo.Close()
+	for _, hs := range []*http.Server{s.demo, s.metrics} {
+		if hs != nil {
+			hs.Close()
+		}
 	}
 }
 
