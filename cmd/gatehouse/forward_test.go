@@ -170,3 +170,53 @@ func TestGatewayPagesHardened(t *testing.T) {
 		}
 	}
 }
+
+// TestGracefulShutdownDrains: a request in flight when shutdown starts
+// completes; new connections are refused.
+func TestGracefulShutdownDrains(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		io.WriteString(w, "slow but done")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	r := startReplica(t, "upstream: http://"+ln.Addr().String()+"\ndirectory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n", newClock())
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.login(t, "alice", alicePW)
+
+	type result struct {
+		code int
+		body string
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, body := b.get(t, "/slow")
+		got <- result{resp.StatusCode, body}
+	}()
+	<-arrived
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }()
+	// Shutdown has begun once new connections are refused.
+	for {
+		c, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
+		if err != nil {
+			break
+		}
+		c.Close()
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	if res := <-got; res.code != 200 || res.body != "slow but done" {
+		t.Fatalf("in-flight request: %d %q, want it completed", res.code, res.body)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}

@@ -90,6 +90,9 @@ type replica struct {
 	cfgPath string
 	vars    []string
 	stderr  *syncBuffer
+	// stop shuts the replica down as SIGTERM would (drain, then close) and
+	// returns serve's result; later calls return the same.
+	stop func() error
 }
 
 type syncBuffer struct {
@@ -144,14 +147,22 @@ func startReplica(t testing.TB, config string, clk *clock, vars ...string) *repl
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.serve(ctx, ln) }()
+	var once sync.Once
+	var serveErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			serveErr = <-done
+		})
+		return serveErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 		a.Close()
 	})
-	return &replica{server: s, URL: base, cfgPath: path, vars: vars, stderr: stderr}
+	return &replica{server: s, URL: base, cfgPath: path, vars: vars, stderr: stderr, stop: stop}
 }
 
 // sqliteConfig is a replica config on a fresh SQLite file and the memory
