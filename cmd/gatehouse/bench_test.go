@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/session/storetest"
@@ -69,4 +71,25 @@ func BenchmarkServeUpstream(b *testing.B) {
 	}
 }
 
-
+// BenchmarkLoginRefused compares the cost of a refused login for an
+// unknown user and for a wrong password: they should match (ASVS 6.3.8),
+// since both run one argon2id verify. Reported, not asserted.
+func BenchmarkLoginRefused(b *testing.B) {
+	for _, user := range []string{"alice", "nobody"} {
+		b.Run(user, func(b *testing.B) {
+			up := startUpstream(b)
+			r := startReplica(b, sqliteConfig(b, up, "login: {account_attempts: 1000, ip_attempts: 100000}\n"), nil)
+			r.addUser(b, "alice", alicePW, "sales")
+			form := url.Values{"username": {user}, "password": {"wrong password"}}.Encode()
+			for b.Loop() {
+				req := httptest.NewRequest("POST", r.URL+"/.gatehouse/login", strings.NewReader(form))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				w := httptest.NewRecorder()
+				r.gateway.ServeHTTP(w, req)
+				if w.Code != http.StatusUnauthorized {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
+	}
+}
