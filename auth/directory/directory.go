@@ -112,7 +112,11 @@ type SigningKey struct {
 
 // Keys stores assertion signing keys.
 type Keys interface {
-	AddSigningKey(ctx context.Context, k SigningKey) error  // zero CreatedAt means now; ErrConflict on duplicate KID
+	AddSigningKey(ctx context.Context, k SigningKey) error // zero CreatedAt means now; ErrConflict on duplicate KID
+	// AddFirstSigningKey stores k only when no active key with k.Alg
+	// exists, atomically, so replicas starting together on an empty
+	// directory agree on one key; otherwise ErrConflict.
+	AddFirstSigningKey(ctx context.Context, k SigningKey) error
 	SigningKeys(ctx context.Context) ([]SigningKey, error)  // oldest first, retired included
 	RetireSigningKey(ctx context.Context, kid string) error // idempotent; ErrNotFound for an unknown kid
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -175,8 +176,10 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		}
 		return p.Masked(), nil
 	}
+	// A "/" here means a CIDR netip refused; ParseAddr would read
+	// "fe80::1%eth0/64" as a zone of "eth0/64" and lose the prefix length.
 	a, err := netip.ParseAddr(s)
-	if err != nil {
+	if err != nil || strings.Contains(s, "/") {
 		return netip.Prefix{}, fmt.Errorf("%q is neither a CIDR nor an IP address", s)
 	}
 	a = a.Unmap().WithZone("")

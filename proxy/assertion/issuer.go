@@ -62,6 +62,14 @@ const ActivationDelay = 6 * time.Minute
 // the signing key. Older keys stay published until retired, so tokens
 // already issued keep verifying.
 func GenerateKey(ctx context.Context, keys directory.Keys, now time.Time) (directory.SigningKey, error) {
+	sk, err := newSigningKey(now)
+	if err != nil {
+		return sk, err
+	}
+	return sk, keys.AddSigningKey(ctx, sk)
+}
+
+func newSigningKey(now time.Time) (directory.SigningKey, error) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return directory.SigningKey{}, err
@@ -70,8 +78,7 @@ func GenerateKey(ctx context.Context, keys directory.Keys, now time.Time) (direc
 	if err != nil {
 		return directory.SigningKey{}, err
 	}
-	sk := directory.SigningKey{KID: thumbprint(&k.PublicKey), Alg: "ES256", Private: der, CreatedAt: now.UTC()}
-	return sk, keys.AddSigningKey(ctx, sk)
+	return directory.SigningKey{KID: thumbprint(&k.PublicKey), Alg: "ES256", Private: der, CreatedAt: now.UTC()}, nil
 }
 
 // Reload reads the keys from the directory, generating the first one when
@@ -82,7 +89,13 @@ func (is *Issuer) Reload(ctx context.Context) error {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
 	if !hasActive(stored) {
-		if _, err := GenerateKey(ctx, is.keys, is.now()); err != nil && !errors.Is(err, directory.ErrConflict) {
+		// Only one of several replicas starting together stores its key;
+		// the others get ErrConflict and read that one.
+		sk, err := newSigningKey(is.now())
+		if err != nil {
+			return fmt.Errorf("create signing key: %w", err)
+		}
+		if err := is.keys.AddFirstSigningKey(ctx, sk); err != nil && !errors.Is(err, directory.ErrConflict) {
 			return fmt.Errorf("create signing key: %w", err)
 		}
 		if stored, err = is.keys.SigningKeys(ctx); err != nil {
@@ -98,8 +111,10 @@ func (is *Issuer) Reload(ctx context.Context) error {
 		}
 		parsed, err := x509.ParsePKCS8PrivateKey(sk.Private)
 		priv, ok := parsed.(*ecdsa.PrivateKey)
-		if err != nil || !ok {
-			return fmt.Errorf("signing key %s: not an ECDSA PKCS#8 key", sk.KID)
+		// The curve check keeps a P-384 key stored under "ES256" from
+		// reaching coords, which panics on anything but P-256.
+		if err != nil || !ok || priv.Curve != elliptic.P256() {
+			return fmt.Errorf("signing key %s: not a P-256 ECDSA PKCS#8 key", sk.KID)
 		}
 		ring.public[sk.KID] = &priv.PublicKey
 		set.Keys = append(set.Keys, jwkOf(sk.KID, &priv.PublicKey))
@@ -123,9 +138,11 @@ func (is *Issuer) Reload(ctx context.Context) error {
 	return nil
 }
 
+// hasActive reports whether a key this issuer can sign with exists; keys
+// of another algorithm do not count, or Reload would leave no signer.
 func hasActive(keys []directory.SigningKey) bool {
 	for _, k := range keys {
-		if !k.Retired {
+		if !k.Retired && k.Alg == "ES256" {
 			return true
 		}
 	}

@@ -36,6 +36,7 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"Audit", testAudit},
 		{"AuditLimit", testAuditLimit},
 		{"SigningKeys", testSigningKeys},
+		{"FirstSigningKeyRace", testFirstSigningKeyRace},
 		{"Ping", testPing},
 		{"CanceledContext", testCanceledContext},
 	}

@@ -2,6 +2,8 @@ package directorytest
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -61,4 +63,38 @@ func wantKeys(t *testing.T, d directory.Directory, want []directory.SigningKey) 
 		}
 		wantUTC(t, "key "+g.KID+" CreatedAt", g.CreatedAt)
 	}
+}
+
+// testFirstSigningKeyRace: replicas starting together on an empty
+// directory each try to store a first key; exactly one succeeds.
+func testFirstSigningKeyRace(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- d.AddFirstSigningKey(ctx, directory.SigningKey{KID: fmt.Sprintf("k%d", i), Alg: "ES256", Private: []byte{byte(i) + 1}})
+		}()
+	}
+	won := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !errors.Is(err, directory.ErrConflict):
+			t.Fatalf("AddFirstSigningKey: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d first keys stored, want exactly 1", won)
+	}
+	// Once that key is retired, a first key may be stored again.
+	keys, _ := d.SigningKeys(ctx)
+	if err := d.RetireSigningKey(ctx, keys[0].KID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddFirstSigningKey(ctx, directory.SigningKey{KID: "again", Alg: "ES256", Private: []byte{9}}); err != nil {
+		t.Fatalf("after retiring: %v", err)
+	}
+	wantErr(t, "AddFirstSigningKey with an active key", d.AddFirstSigningKey(ctx, directory.SigningKey{KID: "third", Alg: "ES256", Private: []byte{7}}), directory.ErrConflict)
 }

@@ -57,6 +57,7 @@ var (
 const (
 	lockMigrate int64 = 0x6761746568_01 // "gateh" + 1
 	lockPolicy  int64 = 0x6761746568_02
+	lockKeys    int64 = 0x6761746568_03
 )
 
 func dialectFor(driver string) (dialect, error) {

@@ -2,6 +2,7 @@ package sqldir
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -21,6 +22,35 @@ func (db *DB) AddSigningKey(ctx context.Context, k directory.SigningKey) error {
 	const q = `INSERT INTO signing_keys (kid, alg, private, created_at, retired) VALUES ($1, $2, $3, $4, $5)`
 	_, err := db.db.ExecContext(ctx, q, k.KID, k.Alg, k.Private, toMillis(created), k.Retired)
 	return db.d.classify("add signing key", err)
+}
+
+// errKeyExists is what AddFirstSigningKey finds when an active key exists.
+var errKeyExists = fmt.Errorf("an active signing key exists: %w", directory.ErrConflict)
+
+// AddFirstSigningKey stores k unless an active key of its algorithm
+// exists, checked and inserted in one locked transaction.
+func (db *DB) AddFirstSigningKey(ctx context.Context, k directory.SigningKey) error {
+	if k.KID == "" || k.Alg == "" || len(k.Private) == 0 {
+		return errors.New("sqldir: add signing key: kid, alg and private key are required")
+	}
+	created := normTime(k.CreatedAt)
+	if k.CreatedAt.IsZero() {
+		created = db.timestamp()
+	}
+	err := db.inTx(ctx, lockKeys, func(tx *sql.Tx) error {
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM signing_keys WHERE alg = $1 AND NOT retired`, k.Alg).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return errKeyExists
+		}
+		const q = `INSERT INTO signing_keys (kid, alg, private, created_at, retired) VALUES ($1, $2, $3, $4, $5)`
+		_, err = tx.ExecContext(ctx, q, k.KID, k.Alg, k.Private, toMillis(created), k.Retired)
+		return err
+	})
+	return db.d.classify("add first signing key", err)
 }
 
 // SigningKeys returns every key, retired ones included, oldest first.

@@ -117,6 +117,9 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poll disabled users: %w", err)
 	}
+	// Disabled users first: a policy version that does not parse must not
+	// hold up ending a disabled user's sessions.
+	w.updateDisabled(ctx, ids)
 	if cur := w.policy.Load(); cur == nil || cur.Version != pv.Version {
 		p, err := policy.Parse(pv.Document)
 		if err != nil {
@@ -137,7 +140,6 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 			f(ctx, c)
 		}
 	}
-	w.updateDisabled(ctx, ids)
 	w.lastOK.Store(w.now().UnixNano())
 	return nil
 }

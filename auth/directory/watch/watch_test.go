@@ -1,0 +1,334 @@
+package watch_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/directory/directorytest"
+	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
+	"github.com/gatehouse-auth/gatehouse/auth/directory/watch"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
+)
+
+// clock is an injected clock, safe to read from Run's goroutine.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func openDir(t *testing.T) *sqldir.DB {
+	t.Helper()
+	dir, err := sqldir.Open(t.Context(), sqldir.Config{Driver: "sqlite", DSN: directorytest.SQLitePath(t)})
+	if err != nil {
+		t.Fatalf("open directory: %v", err)
+	}
+	t.Cleanup(func() { dir.Close() })
+	return dir
+}
+
+func putPolicy(t *testing.T, dir directory.Policies, p policy.Policy) int64 {
+	t.Helper()
+	doc, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return putDoc(t, dir, doc)
+}
+
+func putDoc(t *testing.T, dir directory.Policies, doc []byte) int64 {
+	t.Helper()
+	v, err := dir.PutPolicy(t.Context(), doc, "test", false)
+	if err != nil {
+		t.Fatalf("PutPolicy: %v", err)
+	}
+	return v.Version
+}
+
+func strictPolicy() policy.Policy {
+	p := policy.Default()
+	p.MFA.Mode = "required"
+	p.Session.IdleTimeout = 5 * time.Minute
+	return p
+}
+
+// hooks records what the watcher's callbacks saw.
+type hooks struct {
+	mu       sync.Mutex
+	versions []int64
+	disabled []string
+}
+
+func (h *hooks) policy(_ context.Context, c *policy.Versioned) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.versions = append(h.versions, c.Version)
+}
+
+func (h *hooks) disable(_ context.Context, userID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.disabled = append(h.disabled, userID)
+}
+
+// takeDisabled returns and forgets the ids seen since the last call.
+func (h *hooks) takeDisabled() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := h.disabled
+	h.disabled = nil
+	return ids
+}
+
+func newWatcher(t *testing.T, dir watch.Source, clk *clock) (*watch.Watcher, *hooks) {
+	w := watch.New(dir, slog.New(slog.NewTextHandler(t.Output(), nil)), time.Second, clk.Now)
+	h := &hooks{}
+	w.OnPolicy(h.policy)
+	w.OnDisable(h.disable)
+	return w, h
+}
+
+func TestRefreshPolicy(t *testing.T) {
+	dir := openDir(t)
+	w, h := newWatcher(t, dir, newClock())
+	if w.Policy() != nil {
+		t.Fatalf("Policy before Refresh: got %+v, want nil", w.Policy())
+	}
+	putPolicy(t, dir, policy.Default())
+	for range 2 {
+		if err := w.Refresh(t.Context()); err != nil {
+			t.Fatalf("Refresh: %v", err)
+		}
+	}
+	if got := w.Policy(); got == nil || got.Version != 1 || !policy.Equal(got.Policy, policy.Default()) {
+		t.Fatalf("Policy: got %+v, want version 1, the default", got)
+	}
+	putPolicy(t, dir, strictPolicy())
+	for range 2 {
+		if err := w.Refresh(t.Context()); err != nil {
+			t.Fatalf("Refresh: %v", err)
+		}
+	}
+	if got := w.Policy(); got.Version != 2 || !policy.Equal(got.Policy, strictPolicy()) {
+		t.Errorf("Policy after change: got %+v, want version 2, the strict policy", got)
+	}
+	if want := []int64{1, 2}; !slices.Equal(h.versions, want) {
+		t.Errorf("OnPolicy calls: got versions %v, want %v (once per version)", h.versions, want)
+	}
+}
+
+func TestRefreshDisabled(t *testing.T) {
+	dir := openDir(t)
+	putPolicy(t, dir, policy.Default())
+	w, h := newWatcher(t, dir, newClock())
+	ctx := t.Context()
+	users := map[string]*directory.User{}
+	for _, name := range []string{"ann", "ben", "cat"} {
+		u := &directory.User{Username: name, Role: "sales"}
+		if err := dir.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		users[name] = u
+	}
+	setDisabled := func(name string, disabled bool) {
+		users[name].Disabled = disabled
+		if err := dir.UpdateUser(ctx, users[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := func(names ...string) []string {
+		var ids []string
+		for _, n := range names {
+			ids = append(ids, users[n].ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	steps := []struct {
+		name      string
+		change    func()
+		disabled  []string // names Disabled reports true for
+		newlySeen []string // names OnDisable is called for
+	}{
+		{"nobody disabled", func() {}, nil, nil},
+		{"disable ann and ben", func() { setDisabled("ann", true); setDisabled("ben", true) }, []string{"ann", "ben"}, []string{"ann", "ben"}},
+		{"no change", func() {}, []string{"ann", "ben"}, nil},
+		{"enable ann", func() { setDisabled("ann", false) }, []string{"ben"}, nil},
+		{"disable ann again", func() { setDisabled("ann", true) }, []string{"ann", "ben"}, []string{"ann"}},
+	}
+	for _, s := range steps {
+		s.change()
+		if err := w.Refresh(ctx); err != nil {
+			t.Fatalf("%s: Refresh: %v", s.name, err)
+		}
+		for name := range users {
+			if got, want := w.Disabled(users[name].ID), slices.Contains(s.disabled, name); got != want {
+				t.Errorf("%s: Disabled(%s): got %v, want %v", s.name, name, got, want)
+			}
+		}
+		if got, want := h.takeDisabled(), id(s.newlySeen...); !slices.Equal(got, want) {
+			t.Errorf("%s: OnDisable calls: got %v, want %v", s.name, got, want)
+		}
+	}
+}
+
+func TestFresh(t *testing.T) {
+	dir := openDir(t)
+	putPolicy(t, dir, policy.Default())
+	clk := newClock()
+	w, _ := newWatcher(t, dir, clk)
+	const maxAge = 10 * time.Second
+	if w.Fresh(maxAge) {
+		t.Errorf("Fresh before the first Refresh: got true, want false")
+	}
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		advance time.Duration
+		want    bool
+	}{
+		{0, true},
+		{maxAge, true},
+		{time.Nanosecond, false},
+	}
+	for _, s := range steps {
+		clk.Advance(s.advance)
+		if got := w.Fresh(maxAge); got != s.want {
+			t.Errorf("Fresh at +%v: got %v, want %v", s.advance, got, s.want)
+		}
+	}
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !w.Fresh(maxAge) {
+		t.Errorf("Fresh after another Refresh: got false, want true")
+	}
+}
+
+// TestRefreshUnparsableVersion: a stored version this release cannot
+// parse keeps the last good policy in force and is reported, but does not
+// stop disabled users from being seen.
+func TestRefreshUnparsableVersion(t *testing.T) {
+	dir := openDir(t)
+	putPolicy(t, dir, policy.Default())
+	clk := newClock()
+	w, h := newWatcher(t, dir, clk)
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	putDoc(t, dir, []byte("mfa: {mode: sometimes}\nfuture_key: 1\n"))
+	u := &directory.User{Username: "dan", Role: "sales", Disabled: true}
+	if err := dir.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	err := w.Refresh(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "policy version 2") {
+		t.Fatalf("Refresh over a bad version: got %v, want an error naming policy version 2", err)
+	}
+	if got := w.Policy(); got.Version != 1 || !policy.Equal(got.Policy, policy.Default()) {
+		t.Errorf("Policy after a bad version: got %+v, want version 1 kept", got)
+	}
+	if !w.Disabled(u.ID) {
+		t.Errorf("Disabled(dan) after a bad version: got false, want true")
+	}
+	if w.Fresh(30 * time.Second) {
+		t.Errorf("Fresh after a failed Refresh: got true, want false")
+	}
+	putPolicy(t, dir, strictPolicy())
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatalf("Refresh after a good version 3: %v", err)
+	}
+	if got := w.Policy(); got.Version != 3 {
+		t.Errorf("Policy after version 3: got version %d, want 3", got.Version)
+	}
+	if want := []int64{1, 3}; !slices.Equal(h.versions, want) {
+		t.Errorf("OnPolicy calls: got %v, want %v", h.versions, want)
+	}
+}
+
+// TestRefreshFirstUnparsable: with no good version ever seen, there is no
+// policy in force, so the gateway fails closed.
+func TestRefreshFirstUnparsable(t *testing.T) {
+	dir := openDir(t)
+	putDoc(t, dir, []byte("session: {idle_timeout: never}\n"))
+	w, _ := newWatcher(t, dir, newClock())
+	if err := w.Refresh(t.Context()); err == nil {
+		t.Errorf("Refresh: got nil, want an error")
+	}
+	if w.Policy() != nil || w.Fresh(time.Hour) {
+		t.Errorf("after a failed first Refresh: got policy %+v, fresh %v, want nil, false", w.Policy(), w.Fresh(time.Hour))
+	}
+}
+
+func TestRefreshNoPolicy(t *testing.T) {
+	w, _ := newWatcher(t, openDir(t), newClock())
+	if err := w.Refresh(t.Context()); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("Refresh on an empty directory: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestRefreshClosedDirectory(t *testing.T) {
+	dir := openDir(t)
+	putPolicy(t, dir, policy.Default())
+	clk := newClock()
+	w, _ := newWatcher(t, dir, clk)
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	dir.Close()
+	clk.Advance(5 * time.Second)
+	if err := w.Refresh(t.Context()); !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("Refresh on a closed directory: got %v, want ErrUnavailable", err)
+	}
+	if w.Policy() == nil || w.Policy().Version != 1 {
+		t.Errorf("Policy after a failed Refresh: got %+v, want version 1 kept", w.Policy())
+	}
+	if w.Fresh(time.Second) {
+		t.Errorf("Fresh(1s) 5s after the last good poll: got true, want false")
+	}
+}
+
+// TestRunPicksUpChange: the polling loop brings a new version into force
+// and stops when its context ends.
+func TestRunPicksUpChange(t *testing.T) {
+	dir := openDir(t)
+	putPolicy(t, dir, policy.Default())
+	w := watch.New(dir, slog.New(slog.NewTextHandler(t.Output(), nil)), 5*time.Millisecond, nil)
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	changed := make(chan int64, 1)
+	w.OnPolicy(func(_ context.Context, c *policy.Versioned) { changed <- c.Version })
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan struct{})
+	go func() {
+		w.Run(ctx)
+		close(stopped)
+	}()
+	putPolicy(t, dir, strictPolicy())
+	select {
+	case v := <-changed:
+		if v != 2 {
+			t.Errorf("OnPolicy from Run: got version %d, want 2", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not bring version 2 into force within 10s")
+	}
+	cancel()
+	<-stopped
+}
