@@ -1,0 +1,118 @@
+# Gatehouse. `make test` is the one test command (CI runs it through
+# .ci/run): it prepares the machine (services, tools, browser driver), then
+# runs every gate. Other targets: run, build, bench, load, fuzz, clean.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+GO        ?= go
+# Where `go install` puts tools.
+TOOLBIN   := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+STATICCHECK_VERSION ?= latest
+# govulncheck@latest (v1.9.0) does not install from this module proxy.
+GOVULNCHECK_VERSION ?= v1.8.0
+STATICCHECK := $(TOOLBIN)/staticcheck
+GOVULNCHECK := $(TOOLBIN)/govulncheck
+
+TEST_TIMEOUT ?= 15m
+FUZZTIME     ?= 10s
+BENCH        ?= .
+BENCH_PKGS   ?= ./...
+
+BROWSER_DIR := cmd/gatehouse/testdata/browser
+# The offline Go vulnerability database (vuln.go.dev is unreachable here);
+# the newest snapshot wins.
+VULNDB_TARBALL := $(lastword $(sort $(wildcard ../shared/vulndb/go-vulndb-osv-*.tar.gz)))
+VULNDB_DIR     := $(CURDIR)/.cache/vulndb
+
+GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path './.cache/*' -not -path '*/node_modules/*')
+
+.PHONY: test check services tools browser-deps fmt vet staticcheck gotest vulncheck \
+        run build bench load fuzz clean
+
+## test: prepare the machine, then gofmt, vet, staticcheck, race tests, govulncheck
+test: services tools browser-deps check
+
+## check: the gates alone, on a machine already prepared
+check: fmt vet staticcheck gotest vulncheck
+
+services:
+	.ci/ensure-services.sh
+
+tools: $(STATICCHECK) $(GOVULNCHECK)
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(GOVULNCHECK):
+	$(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+
+browser-deps: $(BROWSER_DIR)/node_modules/.package-lock.json
+
+# npm ci writes node_modules/.package-lock.json, so this reruns only when
+# the lock file changes.
+$(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+fmt:
+	@files=$$(gofmt -l $(GO_FILES)); \
+	if [ -n "$$files" ]; then echo "gofmt would change these files (run gofmt -w):"; echo "$$files"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+gotest:
+	$(GO) test -race -count=1 -p 2 -timeout $(TEST_TIMEOUT) ./...
+
+# A finding in code the module calls makes govulncheck exit non-zero.
+ifeq ($(VULNDB_TARBALL),)
+vulncheck: $(GOVULNCHECK)
+	@echo "vulncheck: no ../shared/vulndb/go-vulndb-osv-*.tar.gz; using the online database"
+	$(GOVULNCHECK) ./...
+else
+vulncheck: $(GOVULNCHECK) $(VULNDB_DIR)/.extracted
+	$(GOVULNCHECK) -db file://$(VULNDB_DIR)/data/osv ./...
+
+$(VULNDB_DIR)/.extracted: $(VULNDB_TARBALL)
+	rm -rf $(VULNDB_DIR) && mkdir -p $(VULNDB_DIR)
+	tar xzf $< -C $(VULNDB_DIR)
+	test -d $(VULNDB_DIR)/data/osv
+	touch $@
+endif
+
+## run: the gateway on the embedded defaults (127.0.0.1:8080, demo upstream)
+run:
+	$(GO) run ./cmd/gatehouse serve
+
+## build: bin/gatehouse
+build:
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/gatehouse ./cmd/gatehouse
+
+## bench: Go benchmarks, one package at a time so they do not share the CPUs
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 1 -p 1 -timeout 20m $(BENCH_PKGS)
+
+## load: wrk against upstream, bare proxy and gatehouse (memory, Redis); see bench/load.sh
+load: services
+	bench/load.sh
+
+## fuzz: every Fuzz target for FUZZTIME each
+fuzz:
+	@files=$$(grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | grep -v node_modules | sort || true); \
+	for f in $$files; do \
+		dir=$$(dirname "$$f"); \
+		for name in $$(grep -oE '^func Fuzz[A-Za-z0-9_]*' "$$f" | sed 's/^func //'); do \
+			echo "== $$name ($$dir)"; \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$dir"; \
+		done; \
+	done
+
+clean:
+	rm -rf bin .cache

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestBrowserLoginLogout is the end-to-end check: the real binary, started
+// the way an operator starts it, driven by Debian's Chromium through
+// testdata/browser/login.mjs (playwright-core) — redirect to login, a wrong
+// password, login, the demo CRM verifying the signed assertion, an
+// HttpOnly session cookie, logout, and a replayed cookie refused.
+func TestBrowserLoginLogout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary and a browser; skipped with -short")
+	}
+	chromium := e2eBrowser(t)
+	dir := t.TempDir()
+	bin := e2eBuild(t, dir)
+	addr := e2eFreeAddr(t)
+	base := "http://" + addr
+	cfg := filepath.Join(dir, "gatehouse.yaml")
+	e2eWriteFile(t, cfg, fmt.Sprintf(`listen: %s
+public_url: %s
+upstream: demo
+session:
+  store: memory
+directory:
+  driver: sqlite
+  dsn: %s
+`, addr, base, filepath.Join(dir, "data", "gatehouse.db")))
+
+	pw := e2eStart(t, bin, cfg)
+	e2eWaitHealthy(t, base+"/.gatehouse/healthz")
+
+	shot := filepath.Join(dir, "crm.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	node := exec.CommandContext(ctx, "node", filepath.Join("testdata", "browser", "login.mjs"), base, "admin", pw, shot, "gatehouse")
+	node.Env = append(os.Environ(), "CHROMIUM_PATH="+chromium)
+	out, err := node.CombinedOutput()
+	t.Logf("login.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser flow failed: %v", err)
+	}
+	// A copy outside the test's temp dir, for a human to look at.
+	if png, err := os.ReadFile(shot); err == nil {
+		copyTo := filepath.Join(os.TempDir(), "gatehouse-browser.png")
+		if err := os.WriteFile(copyTo, png, 0o644); err == nil {
+			t.Logf("screenshot of the CRM page: %s", copyTo)
+		}
+	}
+}
+
+// e2eBrowser returns the Chromium binary, or skips (fails under
+// CI=true) naming what is missing and how to get it.
+func e2eBrowser(t *testing.T) string {
+	t.Helper()
+	chromium := os.Getenv("CHROMIUM_PATH")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	var missing []string
+	if _, err := os.Stat(chromium); err != nil {
+		missing = append(missing, chromium+" (apt-get install chromium, or set CHROMIUM_PATH)")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = append(missing, "node (apt-get install nodejs)")
+	}
+	if _, err := os.Stat(filepath.Join("testdata", "browser", "node_modules", "playwright-core")); err != nil {
+		missing = append(missing, "testdata/browser/node_modules (npm ci in cmd/gatehouse/testdata/browser, or make test)")
+	}
+	if len(missing) == 0 {
+		return chromium
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("browser test prerequisites missing: %s", strings.Join(missing, "; "))
+	}
+	t.Skipf("browser test prerequisites missing: %s", strings.Join(missing, "; "))
+	return ""
+}
+
+// e2eBuild builds the binary from this package into dir.
+func e2eBuild(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "gatehouse")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// e2eFreeAddr returns a 127.0.0.1 port that was free a moment ago;
+// the config needs it before the server starts, for public_url.
+func e2eFreeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func e2eWriteFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
+}
+
+// e2eStart runs `gatehouse serve --config cfg` with no GATEHOUSE_*
+// variables from the test's environment, returns the first admin's
+// one-time password from the banner on stderr, and stops the server (and
+// reports its stderr on failure) when the test ends.
+func e2eStart(t *testing.T, bin, cfg string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", cfg)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GATEHOUSE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start gatehouse: %v", err)
+	}
+	log := &e2eLog{}
+	pwc := make(chan string, 1)
+	scanned := make(chan struct{})
+	go func() {
+		defer close(scanned)
+		e2eScanBanner(stderr, log, pwc)
+	}()
+	t.Cleanup(func() {
+		// SIGTERM asks for a drain; stderr reaches EOF when the process is gone.
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-scanned:
+		case <-time.After(15 * time.Second):
+			t.Errorf("gatehouse did not stop within 15s of SIGTERM; killing it")
+			_ = cmd.Process.Kill()
+			<-scanned
+		}
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("gatehouse stderr:\n%s", log.String())
+		}
+	})
+	select {
+	case pw, ok := <-pwc:
+		if !ok {
+			t.Fatalf("gatehouse exited without printing the admin password")
+		}
+		return pw
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no admin password on stderr within 60s")
+	}
+	return ""
+}
+
+// e2eScanBanner copies r into log and sends the "password:" value of the
+// first-start banner on pwc; pwc is closed when r ends.
+func e2eScanBanner(r io.Reader, log *e2eLog, pwc chan<- string) {
+	defer close(pwc)
+	sent := false
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "password: "); ok && !sent {
+			pwc <- strings.TrimSpace(v)
+			sent = true
+			line = "    password: REDACTED"
+		}
+		log.add(line)
+	}
+}
+
+// e2eWaitHealthy polls url until it answers 200: the server's readiness, not
+// a timing assumption.
+func e2eWaitHealthy(t *testing.T, url string) {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not healthy within 30s: last error %v", url, err)
+		}
+	}
+}
+
+type e2eLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *e2eLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(line)
+	l.b.WriteByte('\n')
+}
+
+func (l *e2eLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
