@@ -48,3 +48,16 @@ type Identity struct {
 	// are keyed by Provider+Subject, never by Subject alone.
 	Subject string `json:"sub,omitempty"`
 }
+
+// Failure explains a refused login for the audit log. The client sees only
+// the sentinel it wraps (ErrInvalidCredentials, ErrLockedOut), so every
+// reason looks the same from outside.
+type Failure struct {
+	Method string // the login method that refused
+	Reason string // e.g. unknown_user, wrong_password, disabled, locked_out
+	UserID string // when the account is known
+	Err    error
+}
+
+func (f *Failure) Error() string { return f.Method + " login refused: " + f.Reason }
+func (f *Failure) Unwrap() error { return f.Err }

@@ -8,7 +8,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
-	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
 
@@ -79,7 +78,7 @@ func (g *Gateway) loginSubmit(w http.ResponseWriter, r *http.Request) {
 // disabled account give the same page and status (ASVS 6.3.8); the audit
 // log keeps the real reason.
 func (g *Gateway) loginFailed(w http.ResponseWriter, r *http.Request, err error, ip string, data pageData) {
-	var f *password.Failure
+	var f *auth.Failure
 	detail := map[string]string{"method": auth.MethodPassword}
 	userID := ""
 	if errors.As(err, &f) {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -37,19 +36,9 @@ func NewAuthenticator(users directory.Users, h *Hasher, counters session.Counter
 	return &Authenticator{users: users, hasher: h, counters: counters, limits: l}
 }
 
-// Failure explains a refused login for the audit log; the client sees only
-// the sentinel error it wraps.
-type Failure struct {
-	Reason string // unknown_user, wrong_password, disabled, no_password, locked_out
-	UserID string
-	Err    error
-}
-
-func (f *Failure) Error() string { return fmt.Sprintf("password login: %s", f.Reason) }
-func (f *Failure) Unwrap() error { return f.Err }
-
-// Authenticate returns the identity for username/pw or an error wrapping
-// auth.ErrInvalidCredentials (unknown user, wrong password, disabled — all
+// Authenticate returns the identity for username/pw or an *auth.Failure
+// (reasons: unknown_user, wrong_password, disabled, no_password,
+// locked_out) wrapping auth.ErrInvalidCredentials (unknown user, wrong password, disabled — all
 // alike to the caller), auth.ErrLockedOut, or an outage
 // (session.ErrUnavailable, directory.ErrUnavailable).
 func (a *Authenticator) Authenticate(ctx context.Context, username, pw, clientIP string) (auth.Identity, error) {
@@ -59,7 +48,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, pw, clientIP
 		if err != nil {
 			return auth.Identity{}, err
 		}
-		return auth.Identity{}, &Failure{Reason: "locked_out", Err: auth.ErrLockedOut}
+		return auth.Identity{}, &auth.Failure{Method: auth.MethodPassword, Reason: "locked_out", Err: auth.ErrLockedOut}
 	}
 	if username == "" || len(pw) > MaxLength {
 		return auth.Identity{}, a.fail(ctx, acctKey, ipKey, "", "unknown_user")
@@ -84,7 +73,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, pw, clientIP
 	case !ok:
 		return auth.Identity{}, a.fail(ctx, acctKey, ipKey, u.ID, "wrong_password")
 	case u.Disabled:
-		return auth.Identity{}, &Failure{Reason: "disabled", UserID: u.ID, Err: auth.ErrInvalidCredentials}
+		return auth.Identity{}, &auth.Failure{Method: auth.MethodPassword, Reason: "disabled", UserID: u.ID, Err: auth.ErrInvalidCredentials}
 	}
 	if err := a.counters.Reset(ctx, acctKey); err != nil {
 		return auth.Identity{}, err
@@ -123,7 +112,7 @@ func (a *Authenticator) fail(ctx context.Context, acctKey, ipKey, userID, reason
 	if err != nil {
 		return err
 	}
-	f := &Failure{Reason: reason, UserID: userID, Err: auth.ErrInvalidCredentials}
+	f := &auth.Failure{Method: auth.MethodPassword, Reason: reason, UserID: userID, Err: auth.ErrInvalidCredentials}
 	if n == int64(a.limits.AccountAttempts) || m == int64(a.limits.IPAttempts) {
 		f.Reason += ",locked_out"
 	}

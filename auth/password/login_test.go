@@ -157,9 +157,9 @@ func TestAuthenticateRefused(t *testing.T) {
 			if errors.Is(err, auth.ErrLockedOut) {
 				t.Errorf("got %v, want no ErrLockedOut", err)
 			}
-			var f *Failure
+			var f *auth.Failure
 			if !errors.As(err, &f) {
-				t.Fatalf("got %T, want *Failure", err)
+				t.Fatalf("got %T, want *auth.Failure", err)
 			}
 			if f.Reason != tc.reason {
 				t.Errorf("Reason: got %q, want %q", f.Reason, tc.reason)
@@ -184,7 +184,7 @@ func TestAuthenticateLockoutAccount(t *testing.T) {
 			ctx := t.Context()
 			for i, want := range []string{base, base, base + ",locked_out"} {
 				_, err := e.auth.Authenticate(ctx, name, "wrong guess", fmt.Sprintf("192.0.2.%d", i+1))
-				var f *Failure
+				var f *auth.Failure
 				if !errors.As(err, &f) || !errors.Is(err, auth.ErrInvalidCredentials) || f.Reason != want {
 					t.Fatalf("failure %d: got %v, want ErrInvalidCredentials with reason %q", i+1, err, want)
 				}

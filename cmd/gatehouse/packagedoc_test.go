@@ -71,6 +71,7 @@ func TestPackageDependencyDirection(t *testing.T) {
 				repoModule + "/session/redis",
 				repoModule + "/session/memory",
 				repoModule + "/auth/directory/sqldir",
+				repoModule + "/auth/password",
 			},
 		},
 	}
