@@ -1,0 +1,5 @@
+//go:build !race
+
+package anonip_test
+
+const raceEnabled = false
