@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
+	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/session/redis"
 )
@@ -63,8 +64,11 @@ type Config struct {
 	TLS           TLS           `yaml:"tls"`
 	Session       Session       `yaml:"session"`
 	Directory     sqldir.Config `yaml:"directory"`
-	Login         Login         `yaml:"login"`
-	Log           Log           `yaml:"log"`
+	// Network says where the network guard's lists come from (Tor exits,
+	// anonymous-IP database, deny file); the policy says what they block.
+	Network network.Config `yaml:"network"`
+	Login   Login          `yaml:"login"`
+	Log     Log            `yaml:"log"`
 	// Policy seeds the login policy in the directory on first start; after
 	// that the directory's copy, changed by admins, is the one in force.
 	Policy policy.Policy `yaml:"policy"`
@@ -132,6 +136,7 @@ func (c *Config) SetDefaults() {
 	setInt(&c.Session.TouchFraction, defaultTouchFraction)
 	c.Session.Redis.SetDefaults()
 	c.Directory.SetDefaults()
+	c.Network.SetDefaults()
 	setInt(&c.Login.MaxConcurrentHashes, defaultMaxHashes)
 	setInt(&c.Login.AccountAttempts, defaultAccountTries)
 	setInt(&c.Login.IPAttempts, defaultIPTries)

@@ -36,6 +36,7 @@ func (c *Config) Validate() error {
 	add(c.TLS.validate())
 	add(c.Session.validate())
 	add(c.Directory.Validate("directory"))
+	add(c.Network.Validate("network"))
 	add(c.Login.validate())
 	add(c.Log.validate())
 	add(c.Policy.Validate("policy"))
@@ -51,6 +52,13 @@ func (c *Config) Warnings() []string {
 	}
 	if c.Session.Store == StoreMemory {
 		w = append(w, `session.store is "memory": sessions are lost on restart and not shared between replicas`)
+	}
+	n := c.Network
+	if c.Policy.Network.BlockTor != "off" && n.TorExitList.File == "" && n.TorExitList.URL == "" {
+		w = append(w, fmt.Sprintf("policy.network.block_tor is %q but network.tor_exit_list has no file or url: Tor exits are not blocked", c.Policy.Network.BlockTor))
+	}
+	if len(c.Policy.Network.BlockAnonymous) > 0 && n.AnonymousIPDB.File == "" {
+		w = append(w, "policy.network.block_anonymous is set but network.anonymous_ip_db.file is empty: anonymizers are not blocked")
 	}
 	for i, p := range c.TrustedProxyPrefixes {
 		if p.Bits() == 0 {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,12 @@ func (b *bufferPool) Get() []byte {
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 type ctxKey struct{}
+
+// forwarded is what serveUpstream learned that rewrite needs.
+type forwarded struct {
+	s  *session.Session
+	ip netip.Addr
+}
 
 func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
@@ -114,8 +121,12 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		g.unauthenticated(w, r, "", false)
 		return
 	}
+	ip := g.clientIP.Resolve(r)
+	if !g.networkAllowed(w, r, ip, false, s.Identity.Role, s.Identity.UserID, s.Identity.Username) {
+		return
+	}
 	g.metrics.inc(outcomeProxied)
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &forwarded{s: s, ip: ip})))
 }
 
 // unauthenticated sends a browser to the login page and anything else a
@@ -143,7 +154,8 @@ func (g *Gateway) unauthenticated(w http.ResponseWriter, r *http.Request, reason
 // hop-by-hop headers, so nothing the client names in Connection can delete
 // what is added here (the reason Director is not used).
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
-	s := pr.In.Context().Value(ctxKey{}).(*session.Session)
+	f := pr.In.Context().Value(ctxKey{}).(*forwarded)
+	s := f.s
 	pr.SetURL(g.Upstream)
 	pr.Out.Host = pr.In.Host
 	h := pr.Out.Header
@@ -154,7 +166,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	}
 	h.Del("X-Real-Ip")
 	stripCookie(pr.Out, g.cookie.name)
-	ip := g.clientIP.Resolve(pr.In).String()
+	ip := f.ip.String()
 	h.Set("X-Forwarded-For", ip)
 	h.Set("X-Real-Ip", ip)
 	h.Set("X-Forwarded-Host", pr.In.Host)

@@ -44,6 +44,13 @@ type Auditor interface {
 	Record(ctx context.Context, e directory.AuditEvent)
 }
 
+// NetworkGuard decides whether a client address may log in or make a
+// request (allowlists, deny list, Tor, anonymizers). role and userID are
+// empty before the user is known.
+type NetworkGuard interface {
+	Check(addr netip.Addr, login bool, role, userID string) policy.NetworkVerdict
+}
+
 // Sessions is the session manager the gateway uses.
 type Sessions interface {
 	Create(ctx context.Context, s *session.Session, l session.Limits) (session.Ticket, error)
@@ -70,6 +77,7 @@ type Options struct {
 	Policy         PolicySource
 	Audit          Auditor
 	Assertions     *assertion.Issuer
+	Network        NetworkGuard // nil: no network rules
 	Ready          []Check
 	// MaxStale is how old the policy view may get before authenticated
 	// requests are refused (directory outage); default 10s.

@@ -33,6 +33,9 @@ func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rd := CleanRedirect(r.URL.Query().Get("rd"))
+	if !g.networkAllowed(w, r, g.clientIP.Resolve(r), true, "", "", "") {
+		return
+	}
 	// Already logged in: go straight on.
 	if v := g.cookie.value(r); v != "" {
 		if s, err := g.Sessions.Load(r.Context(), v, g.limits(&cur.Policy)); err == nil && s.Authenticated() && !g.Policy.Disabled(s.Identity.UserID) {
@@ -65,10 +68,19 @@ func (g *Gateway) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		g.page(w, http.StatusForbidden, "login.html", data)
 		return
 	}
-	ip := g.clientIP.Resolve(r).String()
+	addr := g.clientIP.Resolve(r)
+	ip := addr.String()
+	// Organisation-wide rules first, before any password is checked; the
+	// role and user lists once the user is known.
+	if !g.networkAllowed(w, r, addr, true, "", "", "") {
+		return
+	}
 	id, err := g.Password.Authenticate(r.Context(), username, pw, ip)
 	if err != nil {
 		g.loginFailed(w, r, err, ip, data)
+		return
+	}
+	if !g.networkAllowed(w, r, addr, true, id.Role, id.UserID, id.Username) {
 		return
 	}
 	g.startSession(w, r, id, ip, rd)

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // Outcomes counted per request; a fixed set so counting is one atomic add
@@ -66,5 +68,8 @@ func (g *Gateway) MetricsHandler() http.Handler {
 		fmt.Fprintln(w, "# HELP gatehouse_directory_fresh 1 when the directory was polled recently enough to serve.")
 		fmt.Fprintln(w, "# TYPE gatehouse_directory_fresh gauge")
 		fmt.Fprintf(w, "gatehouse_directory_fresh %d\n", fresh)
+		if m, ok := g.Network.(interface{ WriteMetrics(io.Writer, time.Time) }); ok {
+			m.WriteMetrics(w, time.Now())
+		}
 	})
 }

@@ -72,7 +72,7 @@ func (g *Gateway) renderError(w http.ResponseWriter, r *http.Request, e *Error) 
 	}
 	if wantsHTML(r) {
 		g.page(w, e.Status, "message.html", pageData{Title: http.StatusText(e.Status), Message: e.Message,
-			LoginLink: e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden})
+			LoginLink: e.Status == http.StatusUnauthorized || e.Code == errForbiddenOrigin.Code})
 		return
 	}
 	writeJSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})

@@ -31,6 +31,8 @@ const (
 	PolicySeeded   = "policy_seeded"
 	KeyRotated     = "signing_key_rotated"
 	StoreOutage    = "store_unavailable"
+	NetworkBlocked = "network_blocked"
+	UserAllowlist  = "user_allowlist_changed"
 )
 
 // Recorder writes events to the log and the directory.

@@ -55,6 +55,9 @@ type Users interface {
 	// that disabling a user through any replica or the CLI ends that user's
 	// sessions everywhere at their next request.
 	DisabledUserIDs(ctx context.Context) ([]string, error)
+	// UserAllowlists returns the AllowedCIDRs of every user who has any,
+	// by user id; polled like DisabledUserIDs.
+	UserAllowlists(ctx context.Context) (map[string][]string, error)
 }
 
 // PolicyVersion is one stored login policy document. Versions only grow;

@@ -24,6 +24,8 @@ commands:
   check-config [--config FILE]          validate a configuration and exit
   user add --username U --email E --role R [--display-name N] [--groups a,b] [--password-stdin]
   user list | user disable U | user enable U | user set-password U --password-stdin
+  user allow-ips U CIDR... | user allow-ips U --clear
+  check-ip ADDR [--user U]              what the network guard decides for an address, and why
   policy show | policy set --file F
   keys list | keys rotate | keys retire KID
   version
@@ -60,6 +62,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"user":         cmdUser,
 		"policy":       cmdPolicy,
 		"keys":         cmdKeys,
+		"check-ip":     cmdCheckIP,
 		"version":      func(context.Context, *env, []string) error { fmt.Fprintln(stdout, "gatehouse", version); return nil },
 	}
 	f, ok := cmds[args[0]]

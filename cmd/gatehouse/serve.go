@@ -14,7 +14,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/directory/watch"
+	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/password"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/proxy/demo"
@@ -59,6 +61,7 @@ type server struct {
 	a        *app
 	gateway  *proxy.Gateway
 	watcher  *watch.Watcher
+	guard    *network.Guard
 	sessions *session.Manager
 	issuer   *assertion.Issuer
 	demo     *http.Server
@@ -69,7 +72,7 @@ type server struct {
 
 // newServer wires a replica. listenAddr is where it will be reachable (the
 // demo upstream fetches the JWKS from there).
-func newServer(ctx context.Context, a *app, listenAddr string) (*server, error) {
+func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err error) {
 	cfg, log := a.cfg, a.log
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
@@ -88,7 +91,24 @@ func newServer(ctx context.Context, a *app, listenAddr string) (*server, error) 
 		return nil, err
 	}
 	s := &server{a: a, done: make(chan struct{})}
+	if s.guard, err = network.New(ctx, cfg.Network, log, &http.Client{Timeout: 30 * time.Second}, a.now); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil { // nothing half-built survives an error
+			s.guard.Close()
+			if s.demo != nil {
+				s.demo.Close()
+			}
+		}
+	}()
 	s.watcher = watch.New(a.dir, log, pollInterval, a.now)
+	s.watcher.OnPolicy(func(ctx context.Context, v *policy.Versioned) {
+		if err := s.guard.SetPolicy(v); err != nil {
+			log.Error("network rules of the new policy do not build; keeping the previous ones", "version", v.Version, "error", err)
+		}
+	})
+	s.watcher.OnAllowlists(func(_ context.Context, lists map[string][]string) { s.guard.SetUserLists(lists) })
 	if err := s.watcher.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("read login policy: %w", err)
 	}
@@ -126,6 +146,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (*server, error) 
 		Policy:         s.watcher,
 		Audit:          a.audit,
 		Assertions:     s.issuer,
+		Network:        s.guard,
 		Ready: []proxy.Check{
 			{Name: "session_store", Ping: a.store.Ping},
 			{Name: "directory", Ping: a.dir.Ping},
@@ -146,6 +167,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (*server, error) 
 func (s *server) background(ctx context.Context) {
 	defer close(s.done)
 	go s.watcher.Run(ctx)
+	go s.guard.Run(ctx)
 	keys := time.NewTicker(keyReload)
 	sweep := time.NewTicker(sweepInterval)
 	defer keys.Stop()
@@ -236,6 +258,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 func (s *server) close() {
 	s.cancel()
 	<-s.done
+	s.guard.Close()
 	for _, hs := range []*http.Server{s.demo, s.metrics} {
 		if hs != nil {
 			hs.Close()

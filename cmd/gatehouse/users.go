@@ -23,11 +23,11 @@ var (
 
 func cmdUser(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: user add|list|disable|enable|set-password", errUsage)
+		return fmt.Errorf("%w: user add|list|disable|enable|set-password|allow-ips", errUsage)
 	}
 	sub := map[string]func(context.Context, *env, []string) error{
 		"add": userAdd, "list": userList, "disable": userSetDisabled(true), "enable": userSetDisabled(false),
-		"set-password": userSetPassword,
+		"set-password": userSetPassword, "allow-ips": userAllowIPs,
 	}[args[0]]
 	if sub == nil {
 		return fmt.Errorf("%w: unknown user command %q", errUsage, args[0])

@@ -30,6 +30,7 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"UpdateUser", testUpdateUser},
 		{"ListUsers", testListUsers},
 		{"DisabledUserIDs", testDisabledUserIDs},
+		{"UserAllowlists", testUserAllowlists},
 		{"Policy", testPolicy},
 		{"PolicyConcurrentPut", testPolicyConcurrentPut},
 		{"PolicySeedRace", testPolicySeedRace},

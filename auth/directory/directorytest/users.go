@@ -272,3 +272,27 @@ func testCanceledContext(t *testing.T, d directory.Directory) {
 		t.Errorf("UserByID with canceled context: got %v, want context.Canceled and not ErrNotFound", err)
 	}
 }
+
+func testUserAllowlists(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	a := mustCreate(t, d, &directory.User{Username: "a", AllowedCIDRs: []string{"10.0.0.0/8", "2001:db8::/32"}})
+	b := mustCreate(t, d, &directory.User{Username: "b"})
+	got, err := d.UserAllowlists(ctx)
+	if err != nil {
+		t.Fatalf("UserAllowlists: %v", err)
+	}
+	if len(got) != 1 || !slices.Equal(got[a.ID], a.AllowedCIDRs) {
+		t.Fatalf("UserAllowlists: got %v, want only %s's list", got, a.Username)
+	}
+	b.AllowedCIDRs = []string{"192.0.2.7"}
+	a.AllowedCIDRs = nil
+	for _, u := range []*directory.User{a, b} {
+		if err := d.UpdateUser(ctx, u); err != nil {
+			t.Fatalf("UpdateUser: %v", err)
+		}
+	}
+	got, err = d.UserAllowlists(ctx)
+	if err != nil || len(got) != 1 || !slices.Equal(got[b.ID], []string{"192.0.2.7"}) {
+		t.Fatalf("after update: got %v %v, want only %s's list", got, err, b.Username)
+	}
+}

@@ -133,6 +133,31 @@ func (db *DB) DisabledUserIDs(ctx context.Context) ([]string, error) {
 	return ids, db.d.classify("disabled users", rows.Err())
 }
 
+// UserAllowlists returns the network allowlist of every user who has one,
+// by user id. Gateways poll it so a changed list applies at once.
+func (db *DB) UserAllowlists(ctx context.Context) (map[string][]string, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT id, allowed_cidrs FROM users WHERE allowed_cidrs <> '[]' AND allowed_cidrs <> '' AND allowed_cidrs <> 'null'`)
+	if err != nil {
+		return nil, db.d.classify("user allowlists", err)
+	}
+	defer rows.Close()
+	lists := map[string][]string{}
+	for rows.Next() {
+		var id, cidrs string
+		if err := rows.Scan(&id, &cidrs); err != nil {
+			return nil, db.d.classify("user allowlists", err)
+		}
+		var l []string
+		if err := json.Unmarshal([]byte(cidrs), &l); err != nil {
+			return nil, fmt.Errorf("sqldir: user allowlists: user %s: %w", id, err)
+		}
+		if len(l) > 0 {
+			lists[id] = l
+		}
+	}
+	return lists, db.d.classify("user allowlists", rows.Err())
+}
+
 // userRow holds the columns of a user that are not stored as given.
 type userRow struct {
 	username, emailKey, groups, cidrs string

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 type Source interface {
 	directory.Policies
 	DisabledUserIDs(ctx context.Context) ([]string, error)
+	UserAllowlists(ctx context.Context) (map[string][]string, error)
 }
 
 // Watcher polls a Source.
@@ -37,9 +39,11 @@ type Watcher struct {
 	disabled atomic.Pointer[map[string]struct{}]
 	lastOK   atomic.Int64 // unix nanos of the last successful poll
 
-	mu        sync.Mutex
-	onDisable []func(ctx context.Context, userID string)
-	onPolicy  []func(ctx context.Context, c *policy.Versioned)
+	mu           sync.Mutex
+	onDisable    []func(ctx context.Context, userID string)
+	onPolicy     []func(ctx context.Context, c *policy.Versioned)
+	onAllowlists []func(ctx context.Context, lists map[string][]string)
+	allowlists   map[string][]string // last seen; guarded by mu
 }
 
 // New returns a Watcher; call Refresh once, then Run.
@@ -64,6 +68,14 @@ func (w *Watcher) OnPolicy(f func(ctx context.Context, c *policy.Versioned)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.onPolicy = append(w.onPolicy, f)
+}
+
+// OnAllowlists registers f to run with every user's network allowlist
+// whenever any of them changed (and after the first Refresh).
+func (w *Watcher) OnAllowlists(f func(ctx context.Context, lists map[string][]string)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.onAllowlists = append(w.onAllowlists, f)
 }
 
 // Policy returns the policy in force; nil before the first Refresh.
@@ -117,6 +129,11 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poll disabled users: %w", err)
 	}
+	lists, err := w.src.UserAllowlists(ctx)
+	if err != nil {
+		return fmt.Errorf("poll user allowlists: %w", err)
+	}
+	w.updateAllowlists(ctx, lists)
 	// Disabled users first: a policy version that does not parse must not
 	// hold up ending a disabled user's sessions.
 	w.updateDisabled(ctx, ids)
@@ -142,6 +159,19 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	}
 	w.lastOK.Store(w.now().UnixNano())
 	return nil
+}
+
+func (w *Watcher) updateAllowlists(ctx context.Context, lists map[string][]string) {
+	w.mu.Lock()
+	changed := w.allowlists == nil || !maps.EqualFunc(w.allowlists, lists, slices.Equal)
+	w.allowlists = lists
+	hooks := slices.Clone(w.onAllowlists)
+	w.mu.Unlock()
+	if changed {
+		for _, f := range hooks {
+			f(ctx, lists)
+		}
+	}
 }
 
 func (w *Watcher) updateDisabled(ctx context.Context, ids []string) {

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/network"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
+)
+
+// cmdCheckIP prints what the network guard decides for an address and
+// why: the tool for "I can't log in".
+func cmdCheckIP(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := e.flags("check-ip")
+	username := fs.String("user", "", "also apply this user's role and own allowlist")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: check-ip ADDR [--user U]", errUsage)
+	}
+	addr, err := netip.ParseAddr(pos[0])
+	if err != nil {
+		return fmt.Errorf("%w: %q is not an IP address", errUsage, pos[0])
+	}
+	a, err := openApp(ctx, e, *cfgPath, false, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	g, err := network.New(ctx, a.cfg.Network, a.log, &http.Client{Timeout: 30 * time.Second}, a.now)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	pv, err := a.dir.CurrentPolicy(ctx)
+	if err != nil {
+		return fmt.Errorf("read the login policy: %w", err)
+	}
+	p, err := policy.Parse(pv.Document)
+	if err != nil {
+		return err
+	}
+	if err := g.SetPolicy(&policy.Versioned{Policy: p, Version: pv.Version}); err != nil {
+		return err
+	}
+	var role, userID string
+	if *username != "" {
+		u, err := lookupUser(ctx, a, *username)
+		if err != nil {
+			return err
+		}
+		role, userID = u.Role, u.ID
+		if len(u.AllowedCIDRs) > 0 {
+			g.SetUserLists(map[string][]string{u.ID: u.AllowedCIDRs})
+		}
+		fmt.Fprintf(e.stdout, "user:             %s (role %s)\n", u.Username, u.Role)
+	}
+	_, err = g.Explain(addr, role, userID, a.now()).WriteTo(e.stdout)
+	return err
+}
+
+// userAllowIPs sets or clears a user's own network allowlist.
+func userAllowIPs(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := e.flags("user allow-ips")
+	clearList := fs.Bool("clear", false, "remove the user's allowlist (no per-user restriction)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || (*clearList == (len(pos) > 1)) {
+		return fmt.Errorf("%w: user allow-ips USERNAME CIDR... | user allow-ips USERNAME --clear", errUsage)
+	}
+	var cidrs []string
+	var errs []error
+	for _, c := range pos[1:] {
+		p, err := policy.ParsePrefix(c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cidrs = append(cidrs, p.String())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	a, err := openApp(ctx, e, *cfgPath, false, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := lookupUser(ctx, a, pos[0])
+	if err != nil {
+		return err
+	}
+	u.AllowedCIDRs = cidrs
+	if err := a.dir.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	a.audit.Record(ctx, directory.AuditEvent{Event: audit.UserAllowlist, Actor: cliActor(e), UserID: u.ID,
+		Detail: map[string]string{"cidrs": fmt.Sprint(cidrs)}})
+	if len(cidrs) == 0 {
+		fmt.Fprintf(e.stdout, "%s may connect from any address the policy allows\n", u.Username)
+	} else {
+		fmt.Fprintf(e.stdout, "%s may connect only from %v; running gateways apply it within a few seconds, to existing sessions too\n", u.Username, cidrs)
+	}
+	return nil
+}
