@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/proxy"
@@ -32,21 +31,8 @@ func main() {
 			pr.SetXForwarded()
 		},
 		Transport:  proxy.NewTransport(),
-		BufferPool: &bufferPool{},
+		BufferPool: &proxy.BufferPool{},
 	}
 	srv := &http.Server{Addr: *listen, Handler: rp, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	log.Fatal(srv.ListenAndServe())
 }
-
-// bufferPool recycles the copy buffers ReverseProxy would otherwise
-// allocate per response.
-type bufferPool struct{ p sync.Pool }
-
-func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
-	}
-	return make([]byte, 32<<10)
-}
-
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

@@ -91,25 +91,16 @@ func userAllowIPs(ctx context.Context, e *env, args []string) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	a, err := openApp(ctx, e, *cfgPath, false, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	u, err := lookupUser(ctx, a, pos[0])
-	if err != nil {
-		return err
-	}
-	u.AllowedCIDRs = cidrs
-	if err := a.dir.UpdateUser(ctx, u); err != nil {
-		return err
-	}
-	a.audit.Record(ctx, directory.AuditEvent{Event: audit.UserAllowlist, Actor: cliActor(e), UserID: u.ID,
-		Detail: map[string]string{"cidrs": fmt.Sprint(cidrs)}})
-	if len(cidrs) == 0 {
-		fmt.Fprintf(e.stdout, "%s may connect from any address the policy allows\n", u.Username)
-	} else {
-		fmt.Fprintf(e.stdout, "%s may connect only from %v; running gateways apply it within a few seconds, to existing sessions too\n", u.Username, cidrs)
-	}
-	return nil
+	return updateUser(ctx, e, *cfgPath, pos[0], func(_ *app, u *directory.User) error {
+		u.AllowedCIDRs = cidrs
+		return nil
+	}, func(a *app, u *directory.User) {
+		a.audit.Record(ctx, directory.AuditEvent{Event: audit.UserAllowlist, Actor: cliActor(e), UserID: u.ID,
+			Detail: map[string]string{"cidrs": fmt.Sprint(cidrs)}})
+		if len(cidrs) == 0 {
+			fmt.Fprintf(e.stdout, "%s may connect from any address the policy allows\n", u.Username)
+		} else {
+			fmt.Fprintf(e.stdout, "%s may connect only from %v; running gateways apply it within a few seconds, to existing sessions too\n", u.Username, cidrs)
+		}
+	})
 }

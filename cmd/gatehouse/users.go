@@ -156,28 +156,42 @@ func userSetDisabled(disabled bool) func(context.Context, *env, []string) error 
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: expected one username", errUsage)
 		}
-		a, err := openApp(ctx, e, *cfgPath, false, nil)
-		if err != nil {
-			return err
-		}
-		defer a.Close()
-		u, err := lookupUser(ctx, a, pos[0])
-		if err != nil {
-			return err
-		}
-		u.Disabled = disabled
-		if err := a.dir.UpdateUser(ctx, u); err != nil {
-			return err
-		}
-		ev, verb := audit.UserEnabled, "enabled"
-		if disabled {
-			ev, verb = audit.UserDisabled, "disabled; running gateways end their sessions within a few seconds"
-			revokeNow(ctx, e, a, u.ID)
-		}
-		a.audit.Record(ctx, directory.AuditEvent{Event: ev, Actor: cliActor(e), UserID: u.ID})
-		fmt.Fprintf(e.stdout, "user %s %s\n", u.Username, verb)
-		return nil
+		return updateUser(ctx, e, *cfgPath, pos[0], func(a *app, u *directory.User) error {
+			u.Disabled = disabled
+			return nil
+		}, func(a *app, u *directory.User) {
+			ev, verb := audit.UserEnabled, "enabled"
+			if disabled {
+				ev, verb = audit.UserDisabled, "disabled; running gateways end their sessions within a few seconds"
+				revokeNow(ctx, e, a, u.ID)
+			}
+			a.audit.Record(ctx, directory.AuditEvent{Event: ev, Actor: cliActor(e), UserID: u.ID})
+			fmt.Fprintf(e.stdout, "user %s %s\n", u.Username, verb)
+		})
 	}
+}
+
+// updateUser opens the stores, changes one user with change and saves it,
+// then runs after (audit, output) — the shape of every user subcommand
+// that edits a record.
+func updateUser(ctx context.Context, e *env, cfgPath, username string, change func(*app, *directory.User) error, after func(*app, *directory.User)) error {
+	a, err := openApp(ctx, e, cfgPath, false, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := lookupUser(ctx, a, username)
+	if err != nil {
+		return err
+	}
+	if err := change(a, u); err != nil {
+		return err
+	}
+	if err := a.dir.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	after(a, u)
+	return nil
 }
 
 func userSetPassword(ctx context.Context, e *env, args []string) error {
@@ -190,25 +204,14 @@ func userSetPassword(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 || !*stdin {
 		return fmt.Errorf("%w: user set-password USERNAME --password-stdin", errUsage)
 	}
-	a, err := openApp(ctx, e, *cfgPath, false, nil)
-	if err != nil {
+	return updateUser(ctx, e, *cfgPath, pos[0], func(a *app, u *directory.User) (err error) {
+		u.PasswordHash, err = readAndHash(ctx, e, a.cfg)
 		return err
-	}
-	defer a.Close()
-	u, err := lookupUser(ctx, a, pos[0])
-	if err != nil {
-		return err
-	}
-	if u.PasswordHash, err = readAndHash(ctx, e, a.cfg); err != nil {
-		return err
-	}
-	if err := a.dir.UpdateUser(ctx, u); err != nil {
-		return err
-	}
-	revokeNow(ctx, e, a, u.ID)
-	a.audit.Record(ctx, directory.AuditEvent{Event: audit.PasswordSet, Actor: cliActor(e), UserID: u.ID})
-	fmt.Fprintf(e.stdout, "password of %s changed; existing sessions in a shared store were ended\n", u.Username)
-	return nil
+	}, func(a *app, u *directory.User) {
+		revokeNow(ctx, e, a, u.ID)
+		a.audit.Record(ctx, directory.AuditEvent{Event: audit.PasswordSet, Actor: cliActor(e), UserID: u.ID})
+		fmt.Fprintf(e.stdout, "password of %s changed; existing sessions in a shared store were ended\n", u.Username)
+	})
 }
 
 // revokeNow ends the user's sessions directly when the store is shared
