@@ -34,8 +34,12 @@ type User struct {
 	Disabled     bool
 	Require2FA   bool     // per-user 2FA mandate
 	AllowedCIDRs []string // per-user network allowlist; empty = no restriction
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// SecurityStamp is bumped by callers whenever a credential changes
+	// (password set, 2FA reset or removed). Remember-device tokens embed
+	// it, so every one issued before the change stops working.
+	SecurityStamp int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Users is the user store.
@@ -43,10 +47,14 @@ type Users interface {
 	// CreateUser sets ID, CreatedAt, UpdatedAt and lower-cases Username
 	// in u; ErrConflict when the username or a non-empty email is taken.
 	CreateUser(ctx context.Context, u *User) error
-	// UpdateUser overwrites every field of the user u.ID except CreatedAt,
-	// which it reads back into u, and sets UpdatedAt; ErrNotFound,
-	// ErrConflict.
+	// UpdateUser overwrites every field of the user u.ID except CreatedAt
+	// and SecurityStamp, which it reads back into u, and sets UpdatedAt;
+	// ErrNotFound, ErrConflict.
 	UpdateUser(ctx context.Context, u *User) error
+	// BumpSecurityStamp increments the user's stamp atomically and returns
+	// the new value; ErrNotFound. UpdateUser never writes the stamp (it
+	// reads it back), so a stale copy cannot undo a bump.
+	BumpSecurityStamp(ctx context.Context, id string) (int64, error)
 	UserByID(ctx context.Context, id string) (*User, error)
 	UserByUsername(ctx context.Context, username string) (*User, error) // case-insensitive
 	UserByEmail(ctx context.Context, email string) (*User, error)       // case-insensitive; "" matches nobody
@@ -124,6 +132,41 @@ type Keys interface {
 	RetireSigningKey(ctx context.Context, kid string) error // idempotent; ErrNotFound for an unknown kid
 }
 
+// TOTPFactor is a user's enrolled authenticator. Secret is sealed by the
+// caller (auth/secret); the directory never sees it in clear.
+type TOTPFactor struct {
+	UserID    string
+	Secret    []byte
+	CreatedAt time.Time // zero on EnrollTOTP means now
+}
+
+// MFA stores second factors: one TOTP factor per user and that user's
+// recovery codes, kept only as hashes computed by the caller.
+type MFA interface {
+	// EnrollTOTP stores the factor, replacing any the user had, and
+	// replaces the user's recovery codes with hashes, in one transaction.
+	// ErrNotFound for an unknown user; ErrConflict when hashes repeat.
+	EnrollTOTP(ctx context.Context, f TOTPFactor, recoveryHashes [][]byte) error
+	// TOTP returns the user's factor; ErrNotFound when not enrolled.
+	TOTP(ctx context.Context, userID string) (TOTPFactor, error)
+	// UpdateTOTPSecret stores a re-sealed secret after a key rotation,
+	// keeping CreatedAt and the recovery codes; ErrNotFound when not
+	// enrolled.
+	UpdateTOTPSecret(ctx context.Context, userID string, sealed []byte) error
+	// RemoveTOTP deletes the factor and all recovery codes; removing
+	// what is not there is not an error.
+	RemoveTOTP(ctx context.Context, userID string) error
+	// UseRecoveryCode marks the user's unused code with this hash used,
+	// atomically: of two concurrent calls with the same code exactly one
+	// succeeds. ErrNotFound when no unused code matches.
+	UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error
+	// ReplaceRecoveryCodes swaps every code, used or not, for hashes;
+	// ErrNotFound when the user has no factor.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error
+	// RecoveryCodesLeft counts the unused codes; 0 for a user without any.
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+}
+
 // Directory is everything a backend provides. Times it returns are UTC
 // with millisecond precision; any failure other than the ErrNotFound and
 // ErrConflict cases wraps ErrUnavailable.
@@ -132,6 +175,7 @@ type Directory interface {
 	Policies
 	Audit
 	Keys
+	MFA
 	Ping(ctx context.Context) error
 	Close() error
 }

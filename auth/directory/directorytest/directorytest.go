@@ -38,6 +38,15 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"AuditLimit", testAuditLimit},
 		{"SigningKeys", testSigningKeys},
 		{"FirstSigningKeyRace", testFirstSigningKeyRace},
+		{"SecurityStamp", testSecurityStamp},
+		{"MFAEnroll", testMFAEnroll},
+		{"MFANotFound", testMFANotFound},
+		{"MFARemove", testMFARemove},
+		{"ConcurrentEnroll", testConcurrentEnroll},
+		{"RecoveryCodeOnce", testRecoveryCodeOnce},
+		{"RecoveryCodeRace", testRecoveryCodeRace},
+		{"ReplaceRecoveryCodes", testReplaceRecoveryCodes},
+		{"UpdateTOTPSecret", testUpdateTOTPSecret},
 		{"Ping", testPing},
 		{"CanceledContext", testCanceledContext},
 	}
@@ -91,6 +100,7 @@ func sameUser(t *testing.T, got, want *directory.User) {
 		{"Disabled", got.Disabled == want.Disabled},
 		{"Require2FA", got.Require2FA == want.Require2FA},
 		{"AllowedCIDRs", slices.Equal(got.AllowedCIDRs, want.AllowedCIDRs)},
+		{"SecurityStamp", got.SecurityStamp == want.SecurityStamp},
 		{"CreatedAt", got.CreatedAt.Equal(want.CreatedAt)},
 		{"UpdatedAt", got.UpdatedAt.Equal(want.UpdatedAt)},
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 const userColumns = `id, username, email, display_name, password_hash, role,
-	groups, disabled, require_2fa, allowed_cidrs, created_at, updated_at`
+	groups, disabled, require_2fa, allowed_cidrs, security_stamp, created_at, updated_at`
 
 // errNoUsername rejects a user without a name before it reaches the
 // database, where an empty string would be a valid unique key.
@@ -32,10 +32,10 @@ func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
 	id := newUserID()
 	now := db.timestamp()
 	const q = `INSERT INTO users (` + userColumns + `, email_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)`
 	_, err = db.db.ExecContext(ctx, q, id, row.username, u.Email, u.DisplayName,
 		u.PasswordHash, u.Role, row.groups, u.Disabled, u.Require2FA, row.cidrs,
-		toMillis(now), row.emailKey)
+		u.SecurityStamp, toMillis(now), row.emailKey)
 	if err != nil {
 		return db.d.classify("create user", err)
 	}
@@ -57,16 +57,25 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 	const q = `UPDATE users SET username = $2, email = $3, email_key = $4,
 		display_name = $5, password_hash = $6, role = $7, groups = $8,
 		disabled = $9, require_2fa = $10, allowed_cidrs = $11, updated_at = $12
-		WHERE id = $1 RETURNING created_at`
+		WHERE id = $1 RETURNING created_at, security_stamp`
 	var created int64
 	err = db.db.QueryRowContext(ctx, q, u.ID, row.username, u.Email, row.emailKey,
 		u.DisplayName, u.PasswordHash, u.Role, row.groups, u.Disabled,
-		u.Require2FA, row.cidrs, toMillis(now)).Scan(&created)
+		u.Require2FA, row.cidrs, toMillis(now)).Scan(&created, &u.SecurityStamp)
 	if err != nil {
 		return db.d.classify("update user", err)
 	}
 	u.Username, u.CreatedAt, u.UpdatedAt = row.username, fromMillis(created), now
 	return nil
+}
+
+// BumpSecurityStamp adds one to the user's stamp in a single statement, so
+// a concurrent UpdateUser (which never writes the stamp) cannot undo it.
+func (db *DB) BumpSecurityStamp(ctx context.Context, id string) (int64, error) {
+	var stamp int64
+	err := db.db.QueryRowContext(ctx, `UPDATE users SET security_stamp = security_stamp + 1, updated_at = $2 WHERE id = $1 RETURNING security_stamp`,
+		id, toMillis(db.timestamp())).Scan(&stamp)
+	return stamp, db.d.classify("bump security stamp", err)
 }
 
 // UserByID returns the user with id, or ErrNotFound.
@@ -189,7 +198,8 @@ func scanUser(s scanner) (*directory.User, error) {
 		created, updated int64
 	)
 	err := s.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.PasswordHash,
-		&u.Role, &groups, &u.Disabled, &u.Require2FA, &cidrs, &created, &updated)
+		&u.Role, &groups, &u.Disabled, &u.Require2FA, &cidrs, &u.SecurityStamp,
+		&created, &updated)
 	if err != nil {
 		return nil, err
 	}

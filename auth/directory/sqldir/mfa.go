@@ -1,0 +1,169 @@
+package sqldir
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+)
+
+// mfaLock is the advisory lock key for one user's second factors. The
+// writes that delete and re-insert recovery codes take it so that two of
+// them for the same user run one after the other: under READ COMMITTED a
+// DELETE does not see rows another open transaction inserted, and the
+// survivor would be a union of both code sets instead of the last one.
+// Keys are per user so enrolments of different users never wait on each
+// other; a hash collision only costs a wait.
+func mfaLock(userID string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("gatehouse/mfa\x00" + userID))
+	return int64(h.Sum64())
+}
+
+// EnrollTOTP stores f, replacing the user's factor, and replaces every
+// recovery code with recoveryHashes, all in one transaction. A zero
+// f.CreatedAt means now.
+func (db *DB) EnrollTOTP(ctx context.Context, f directory.TOTPFactor, recoveryHashes [][]byte) error {
+	if f.UserID == "" || len(f.Secret) == 0 {
+		return errors.New("sqldir: enroll totp: user id and sealed secret are required")
+	}
+	if err := checkHashes(recoveryHashes); err != nil {
+		return fmt.Errorf("sqldir: enroll totp: %w", err)
+	}
+	created := normTime(f.CreatedAt)
+	if f.CreatedAt.IsZero() {
+		created = db.timestamp()
+	}
+	err := db.inTx(ctx, mfaLock(f.UserID), func(tx *sql.Tx) error {
+		// Checked rather than left to the foreign key so an unknown user
+		// is ErrNotFound in both dialects, not a driver-specific error.
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, f.UserID).Scan(&one); err != nil {
+			return err
+		}
+		const upsert = `INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at`
+		if _, err := tx.ExecContext(ctx, upsert, f.UserID, f.Secret, toMillis(created)); err != nil {
+			return err
+		}
+		return replaceCodes(ctx, tx, f.UserID, recoveryHashes)
+	})
+	return db.d.classify("enroll totp", err)
+}
+
+// TOTP returns the user's factor, or ErrNotFound when none is enrolled.
+func (db *DB) TOTP(ctx context.Context, userID string) (directory.TOTPFactor, error) {
+	f := directory.TOTPFactor{UserID: userID}
+	var created int64
+	const q = `SELECT secret, created_at FROM totp_factors WHERE user_id = $1`
+	if err := db.db.QueryRowContext(ctx, q, userID).Scan(&f.Secret, &created); err != nil {
+		return directory.TOTPFactor{}, db.d.classify("totp", err)
+	}
+	f.CreatedAt = fromMillis(created)
+	return f, nil
+}
+
+// UpdateTOTPSecret overwrites the sealed secret, as after a key rotation;
+// CreatedAt and the recovery codes stay. ErrNotFound when not enrolled.
+func (db *DB) UpdateTOTPSecret(ctx context.Context, userID string, sealed []byte) error {
+	if len(sealed) == 0 {
+		return errors.New("sqldir: update totp secret: sealed secret is required")
+	}
+	res, err := db.db.ExecContext(ctx, `UPDATE totp_factors SET secret = $2 WHERE user_id = $1`, userID, sealed)
+	return db.oneRow("update totp secret", res, err)
+}
+
+// RemoveTOTP deletes the user's factor and recovery codes together.
+// Nothing to remove is not an error.
+func (db *DB) RemoveTOTP(ctx context.Context, userID string) error {
+	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM totp_factors WHERE user_id = $1`, userID)
+		return err
+	})
+	return db.d.classify("remove totp", err)
+}
+
+// UseRecoveryCode marks the unused code with hash used at now. The
+// condition on used_at in the single UPDATE is what makes a code single
+// use: a concurrent second UPDATE of the same row re-checks it after the
+// first commits (PostgreSQL) or runs after it (SQLite), and matches
+// nothing.
+func (db *DB) UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error {
+	const q = `UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND hash = $3 AND used_at IS NULL`
+	res, err := db.db.ExecContext(ctx, q, toMillis(normTime(now)), userID, hash)
+	return db.oneRow("use recovery code", res, err)
+}
+
+// ReplaceRecoveryCodes swaps all of the user's codes, used or not, for
+// hashes. ErrNotFound when the user has no factor: codes without a factor
+// would be a second factor nobody enrolled.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
+	if err := checkHashes(hashes); err != nil {
+		return fmt.Errorf("sqldir: replace recovery codes: %w", err)
+	}
+	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM totp_factors WHERE user_id = $1`, userID).Scan(&one); err != nil {
+			return err
+		}
+		return replaceCodes(ctx, tx, userID, hashes)
+	})
+	return db.d.classify("replace recovery codes", err)
+}
+
+// RecoveryCodesLeft counts the user's unused codes.
+func (db *DB) RecoveryCodesLeft(ctx context.Context, userID string) (int, error) {
+	var n int
+	const q = `SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL`
+	if err := db.db.QueryRowContext(ctx, q, userID).Scan(&n); err != nil {
+		return 0, db.d.classify("recovery codes left", err)
+	}
+	return n, nil
+}
+
+// replaceCodes deletes the user's codes and inserts hashes, inside tx.
+func replaceCodes(ctx context.Context, tx *sql.Tx, userID string, hashes [][]byte) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
+		return err
+	}
+	for _, h := range hashes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO recovery_codes (user_id, hash) VALUES ($1, $2)`, userID, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHashes rejects an empty hash, which no code could ever match and
+// which points at a caller bug rather than a stored state.
+func checkHashes(hashes [][]byte) error {
+	for i, h := range hashes {
+		if len(h) == 0 {
+			return fmt.Errorf("recovery code hash %d is empty", i)
+		}
+	}
+	return nil
+}
+
+// oneRow turns the result of an UPDATE that must touch exactly one row
+// into ErrNotFound when it touched none.
+func (db *DB) oneRow(op string, res sql.Result, err error) error {
+	if err != nil {
+		return db.d.classify(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return db.d.classify(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqldir: %s: %w", op, directory.ErrNotFound)
+	}
+	return nil
+}
