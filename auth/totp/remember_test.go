@@ -1,0 +1,119 @@
+package totp
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/secret"
+)
+
+func ring(t testing.TB, keys ...secret.Key) *secret.Keyring {
+	t.Helper()
+	k, err := secret.NewKeyring(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func key(id string, fill byte) secret.Key {
+	return secret.Key{ID: id, Bytes: bytes.Repeat([]byte{fill}, secret.KeySize)}
+}
+
+// tamper flips one bit in the decoded part i (0 payload, 1 mac) of token.
+func tamper(t *testing.T, token string, part, index int) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(parts[part])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[index] ^= 1
+	parts[part] = base64.RawURLEncoding.EncodeToString(b)
+	return strings.Join(parts, ".")
+}
+
+func TestRememberToken(t *testing.T) {
+	k := ring(t, key("k1", 1))
+	now := time.Unix(1_700_000_000, 0)
+	expires := now.Add(30 * 24 * time.Hour)
+	token := RememberToken(k, "user-1", 7, expires)
+	other := ring(t, key("k1", 2))
+
+	tests := []struct {
+		name   string
+		ring   *secret.Keyring
+		token  string
+		userID string
+		stamp  int64
+		now    time.Time
+		want   bool
+	}{
+		{"valid", k, token, "user-1", 7, now, true},
+		{"valid just before expiry", k, token, "user-1", 7, expires.Add(-time.Second), true},
+		{"remembered device cookie for another user", k, token, "user-2", 7, now, false},
+		{"user id prefix", k, token, "user-", 7, now, false},
+		{"older stamp (2FA reset since)", k, token, "user-1", 8, now, false},
+		{"newer stamp", k, token, "user-1", 6, now, false},
+		{"expired", k, token, "user-1", 7, expires, false},
+		{"tampered payload user id", k, tamper(t, token, 0, 17), "user-1", 7, now, false},
+		{"tampered payload stamp", k, tamper(t, token, 0, 8), "user-1", 7, now, false},
+		{"tampered payload expiry", k, tamper(t, token, 0, 12), "user-1", 7, now, false},
+		{"tampered mac", k, tamper(t, token, 1, 20), "user-1", 7, now, false},
+		{"tampered mac key id", k, tamper(t, token, 1, 1), "user-1", 7, now, false},
+		{"minted by another keyring", other, token, "user-1", 7, now, false},
+		{"no mac", k, strings.Split(token, ".")[0], "user-1", 7, now, false},
+		{"empty mac", k, strings.Split(token, ".")[0] + ".", "user-1", 7, now, false},
+		{"extra part", k, token + ".x", "user-1", 7, now, false},
+		{"padded base64", k, strings.Replace(token, ".", "=.", 1), "user-1", 7, now, false},
+		{"line break inside (decoder would skip it)", k, token[:10] + "\r\n" + token[10:], "user-1", 7, now, false},
+		{"empty", k, "", "user-1", 7, now, false},
+		{"garbage", k, "!!!.???", "user-1", 7, now, false},
+		{"huge", k, strings.Repeat("A", 5000) + "." + strings.Repeat("A", 50), "user-1", 7, now, false},
+		{"empty user id", k, RememberToken(k, "", 7, expires), "", 7, now, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := CheckRememberToken(tt.ring, tt.token, tt.userID, tt.stamp, tt.now); got != tt.want {
+				t.Errorf("CheckRememberToken = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRememberTokenSignedForAnotherPurpose: a MAC the keyring made for some
+// other purpose over the same bytes must not pass as a remember token.
+func TestRememberTokenSignedForAnotherPurpose(t *testing.T) {
+	k := ring(t, key("k1", 1))
+	expires := time.Unix(1_800_000_000, 0)
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(RememberToken(k, "u", 1, expires), ".")[0])
+	forged := base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(k.MAC("csrf", payload))
+	if CheckRememberToken(k, forged, "u", 1, expires.Add(-time.Hour)) {
+		t.Error("token signed for purpose csrf accepted as remember-device")
+	}
+}
+
+func TestRememberTokenAfterKeyRotation(t *testing.T) {
+	old := ring(t, key("k1", 1))
+	now := time.Unix(1_700_000_000, 0)
+	token := RememberToken(old, "user-1", 3, now.Add(time.Hour))
+
+	rotated := ring(t, key("k2", 2), key("k1", 1))
+	if !CheckRememberToken(rotated, token, "user-1", 3, now) {
+		t.Error("old token after adding a new active key = false, want true while k1 is in the ring")
+	}
+	fresh := RememberToken(rotated, "user-1", 3, now.Add(time.Hour))
+	if !CheckRememberToken(rotated, fresh, "user-1", 3, now) {
+		t.Error("token from the rotated ring = false, want true")
+	}
+	retired := ring(t, key("k2", 2))
+	if CheckRememberToken(retired, token, "user-1", 3, now) {
+		t.Error("old token after removing k1 = true, want false")
+	}
+	if !CheckRememberToken(retired, fresh, "user-1", 3, now) {
+		t.Error("new token after removing k1 = false, want true")
+	}
+}
