@@ -64,6 +64,9 @@ type Config struct {
 	TLS           TLS           `yaml:"tls"`
 	Session       Session       `yaml:"session"`
 	Directory     sqldir.Config `yaml:"directory"`
+	// Secrets names the key file that protects data at rest (TOTP seeds)
+	// and signs remember-this-device cookies.
+	Secrets Secrets `yaml:"secrets"`
 	// Network says where the network guard's lists come from (Tor exits,
 	// anonymous-IP database, deny file); the policy says what they block.
 	Network network.Config `yaml:"network"`
@@ -117,6 +120,17 @@ type Login struct {
 	LockoutWindow time.Duration `yaml:"lockout_window"`
 }
 
+// Secrets is the at-rest encryption key file: one "<id> <base64 32 bytes>"
+// line per key, the first active; add a line at the top to rotate.
+type Secrets struct {
+	KeyFile string `yaml:"key_file"`
+}
+
+// DefaultKeyFile is where the key file lives when none is configured. With
+// the SQLite directory (one instance) a missing key file is created on
+// first start, like the database beside it.
+const DefaultKeyFile = "data/gatehouse.keys"
+
 // Log selects the slog handler.
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
@@ -137,6 +151,7 @@ func (c *Config) SetDefaults() {
 	c.Session.Redis.SetDefaults()
 	c.Directory.SetDefaults()
 	c.Network.SetDefaults()
+	setString(&c.Secrets.KeyFile, DefaultKeyFile)
 	setInt(&c.Login.MaxConcurrentHashes, defaultMaxHashes)
 	setInt(&c.Login.AccountAttempts, defaultAccountTries)
 	setInt(&c.Login.IPAttempts, defaultIPTries)

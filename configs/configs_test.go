@@ -164,7 +164,7 @@ func TestMultipleDocumentsRejected(t *testing.T) {
 }
 
 func TestLogValueHidesSecrets(t *testing.T) {
-	c, err := Parse([]byte("session: {store: redis, redis: {addrs: [r:6379], password: hunter2}}\ndirectory: {driver: postgres, dsn: 'postgres://u:s3cret@db/g'}"), nil)
+	c, err := Parse([]byte("session: {store: redis, redis: {addrs: [r:6379], password: hunter2}}\ndirectory: {driver: postgres, dsn: 'postgres://u:s3cret@db/g'}\nsecrets: {key_file: /run/k}"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

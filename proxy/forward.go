@@ -121,7 +121,13 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.Authenticated() {
-		g.unauthenticated(w, r, "", false)
+		// Half-authenticated: the second factor is owed first, and the
+		// upstream is never reached until it is paid.
+		if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			http.Redirect(w, r, pendingPath(s, r.URL.RequestURI()), http.StatusFound)
+			return
+		}
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "mfa_required", "message": "Two-factor authentication is required to continue."})
 		return
 	}
 	ip := g.clientIP.Resolve(r)

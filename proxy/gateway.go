@@ -78,6 +78,7 @@ type Options struct {
 	Audit          Auditor
 	Assertions     *assertion.Issuer
 	Network        NetworkGuard // nil: no network rules
+	MFA            SecondFactor // nil: no second factor
 	Ready          []Check
 	// MaxStale is how old the policy view may get before authenticated
 	// requests are refused (directory outage); default 10s.
@@ -128,6 +129,15 @@ func (g *Gateway) routes() http.Handler {
 	own.HandleFunc("POST /.gatehouse/login", g.loginSubmit)
 	own.HandleFunc("GET /.gatehouse/logout", g.logoutPage)
 	own.HandleFunc("POST /.gatehouse/logout", g.logout)
+	if g.MFA != nil {
+		own.HandleFunc("GET /.gatehouse/2fa", g.twoFactorPage)
+		own.HandleFunc("POST /.gatehouse/2fa", g.twoFactorSubmit)
+		own.HandleFunc("GET /.gatehouse/2fa/enroll", g.enrollPage)
+		own.HandleFunc("POST /.gatehouse/2fa/enroll", g.enrollSubmit)
+		own.HandleFunc("POST /.gatehouse/account/2fa/recovery", g.accountRecovery)
+		own.HandleFunc("POST /.gatehouse/account/2fa/remove", g.accountRemove)
+	}
+	own.HandleFunc("GET /.gatehouse/account", g.accountPage)
 	own.HandleFunc("GET /.gatehouse/jwks.json", g.jwks)
 	own.HandleFunc("GET /.gatehouse/healthz", g.healthz)
 	own.HandleFunc("GET /.gatehouse/readyz", g.readyz)

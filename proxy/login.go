@@ -83,7 +83,7 @@ func (g *Gateway) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if !g.networkAllowed(w, r, addr, true, id.Role, id.UserID, id.Username) {
 		return
 	}
-	g.startSession(w, r, id, ip, rd)
+	g.afterFirstFactor(w, r, id, ip, rd, &cur.Policy)
 }
 
 // loginFailed answers a refused login. Unknown user, wrong password and
@@ -112,20 +112,22 @@ func (g *Gateway) loginFailed(w http.ResponseWriter, r *http.Request, err error,
 	}
 }
 
-// startSession creates a fresh session for id and ends any session the
-// browser already carried, so a planted cookie is never adopted (session
-// fixation) and the id always changes at login (ASVS 7.2.4).
-func (g *Gateway) startSession(w http.ResponseWriter, r *http.Request, id auth.Identity, ip, rd string) {
+// startSession creates a fresh session for id (pending names a step still
+// owed, "" for none) and ends any session the browser already carried, so
+// a planted cookie is never adopted (session fixation) and the id changes
+// at login and again when 2FA completes (ASVS 7.2.4). It reports false
+// after answering the request itself with an error.
+func (g *Gateway) startSession(w http.ResponseWriter, r *http.Request, id auth.Identity, ip, pending string) (*session.Session, bool) {
 	cur := g.currentPolicy()
 	if cur == nil {
 		g.renderError(w, r, errUnavailable)
-		return
+		return nil, false
 	}
-	s := &session.Session{Identity: id, ClientIP: ip, Agent: truncate(r.UserAgent(), 256)}
+	s := &session.Session{Identity: id, ClientIP: ip, Agent: truncate(r.UserAgent(), 256), Pending: pending}
 	t, err := g.Sessions.Create(r.Context(), s, g.limits(&cur.Policy))
 	if err != nil {
 		g.renderError(w, r, errUnavailable.with(err))
-		return
+		return nil, false
 	}
 	if old := g.cookie.value(r); old != "" {
 		if ot, err := session.ParseTicket(old); err == nil {
@@ -133,6 +135,15 @@ func (g *Gateway) startSession(w http.ResponseWriter, r *http.Request, id auth.I
 		}
 	}
 	g.cookie.set(w, t.Encode())
+	return s, true
+}
+
+// loggedIn completes a login whose every factor is done.
+func (g *Gateway) loggedIn(w http.ResponseWriter, r *http.Request, id auth.Identity, ip, rd string) {
+	s, ok := g.startSession(w, r, id, ip, "")
+	if !ok {
+		return
+	}
 	g.metrics.inc(outcomeLoginSuccess)
 	g.Audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginSuccess, Actor: id.Username, UserID: id.UserID, ClientIP: ip,
 		Detail: map[string]string{"method": joinMethods(id.Methods), "session": s.ID, "provider": id.Provider}})

@@ -94,6 +94,15 @@ type pageData struct {
 	Username        string
 	PasswordEnabled bool
 	LoginLink       bool
+	// 2FA pages
+	Remember  string       // remember-device period offered, "" when off
+	QR        template.URL // data: URI of the enrolment QR code
+	Secret    string
+	Codes     []string
+	Enrolled  bool
+	Removable bool
+	CanEnroll bool
+	CodesLeft int
 }
 
 // page renders a gateway page with headers that keep it out of caches and
@@ -102,7 +111,7 @@ func (g *Gateway) page(w http.ResponseWriter, status int, name string, d pageDat
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")

@@ -32,7 +32,17 @@ const (
 	KeyRotated     = "signing_key_rotated"
 	StoreOutage    = "store_unavailable"
 	NetworkBlocked = "network_blocked"
-	UserAllowlist  = "user_allowlist_changed"
+	// Second factor.
+	MFARequired      = "mfa_required"
+	MFASuccess       = "mfa_success"
+	MFAFailure       = "mfa_failure"
+	MFALockout       = "mfa_lockout"
+	MFAEnrolled      = "mfa_enrolled"
+	MFARemoved       = "mfa_removed"
+	MFARecoveryReset = "mfa_recovery_codes_regenerated"
+	MFAReset         = "mfa_reset"
+	MFARequirement   = "mfa_requirement_changed"
+	UserAllowlist    = "user_allowlist_changed"
 )
 
 // Recorder writes events to the log and the directory.

@@ -167,6 +167,22 @@ type MFA interface {
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 }
 
+// Revocation asks every gateway replica to end the sessions a user had
+// when it was recorded (At); sessions created later are not touched.
+type Revocation struct {
+	ID     int64
+	UserID string
+	At     time.Time
+}
+
+// Revocations carries "log this user out everywhere" from the process that
+// decides it (the CLI, an admin) to every replica, whatever the session
+// store: replicas poll recent rows.
+type Revocations interface {
+	RevokeUserSessions(ctx context.Context, userID string) (Revocation, error)
+	RecentRevocations(ctx context.Context, since time.Time) ([]Revocation, error) // oldest first
+}
+
 // Directory is everything a backend provides. Times it returns are UTC
 // with millisecond precision; any failure other than the ErrNotFound and
 // ErrConflict cases wraps ErrUnavailable.
@@ -176,6 +192,7 @@ type Directory interface {
 	Audit
 	Keys
 	MFA
+	Revocations
 	Ping(ctx context.Context) error
 	Close() error
 }

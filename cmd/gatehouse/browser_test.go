@@ -40,7 +40,9 @@ session:
 directory:
   driver: sqlite
   dsn: %s
-`, addr, base, filepath.Join(dir, "data", "gatehouse.db")))
+secrets:
+  key_file: %s
+`, addr, base, filepath.Join(dir, "data", "gatehouse.db"), filepath.Join(dir, "data", "gatehouse.keys")))
 
 	pw := e2eStart(t, bin, cfg)
 	e2eWaitHealthy(t, base+"/.gatehouse/healthz")
@@ -230,4 +232,38 @@ func (l *e2eLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestBrowserTOTP: with 2FA required by policy, Chromium enrols (the script
+// reads the secret from the page and computes the codes itself), logs out
+// and logs in again with a code. It may wait up to one 30 s TOTP step,
+// because the step used at enrolment is spent.
+func TestBrowserTOTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary and a browser; skipped with -short")
+	}
+	chromium := e2eBrowser(t)
+	dir := t.TempDir()
+	bin := e2eBuild(t, dir)
+	addr := e2eFreeAddr(t)
+	base := "http://" + addr
+	cfg := filepath.Join(dir, "gatehouse.yaml")
+	e2eWriteFile(t, cfg, fmt.Sprintf(`listen: %s
+public_url: %s
+directory: {driver: sqlite, dsn: %s}
+secrets: {key_file: %s}
+policy: {mfa: {mode: required}}
+`, addr, base, filepath.Join(dir, "data", "gatehouse.db"), filepath.Join(dir, "data", "gatehouse.keys")))
+	pw := e2eStart(t, bin, cfg)
+	e2eWaitHealthy(t, base+"/.gatehouse/healthz")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	node := exec.CommandContext(ctx, "node", filepath.Join("testdata", "browser", "totp.mjs"), base, "admin", pw, filepath.Join(dir, "totp.png"))
+	node.Env = append(os.Environ(), "CHROMIUM_PATH="+chromium)
+	out, err := node.CombinedOutput()
+	t.Logf("totp.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser 2FA flow failed: %v", err)
+	}
 }

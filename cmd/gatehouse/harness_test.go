@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -127,6 +129,9 @@ func startReplica(t testing.TB, config string, clk *clock, vars ...string) *repl
 	if !strings.Contains(config, "public_url:") {
 		body += "\npublic_url: " + base + "\n"
 	}
+	if !strings.Contains(config, "secrets:") {
+		body += "\nsecrets: {key_file: " + keyFile(t) + "}\n"
+	}
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +168,18 @@ func startReplica(t testing.TB, config string, clk *clock, vars ...string) *repl
 		a.Close()
 	})
 	return &replica{server: s, URL: base, cfgPath: path, vars: vars, stderr: stderr, stop: stop}
+}
+
+// keyFile writes a fresh at-rest key file, as an operator would.
+func keyFile(t testing.TB) string {
+	t.Helper()
+	k := make([]byte, 32)
+	rand.Read(k)
+	p := filepath.Join(t.TempDir(), "gatehouse.keys")
+	if err := os.WriteFile(p, []byte("k1 "+base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // sqliteConfig is a replica config on a fresh SQLite file and the memory

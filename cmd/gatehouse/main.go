@@ -25,6 +25,7 @@ commands:
   user add --username U --email E --role R [--display-name N] [--groups a,b] [--password-stdin]
   user list | user disable U | user enable U | user set-password U --password-stdin
   user allow-ips U CIDR... | user allow-ips U --clear
+  user logout U | user reset-2fa U | user require-2fa U on|off
   check-ip ADDR [--user U]              what the network guard decides for an address, and why
   policy show | policy set --file F
   keys list | keys rotate | keys retire KID

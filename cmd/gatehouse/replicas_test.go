@@ -17,9 +17,9 @@ import (
 
 // productionConfig is a replica on real PostgreSQL and Redis, with a key
 // prefix and database of the test's own.
-func productionConfig(dsn, redisAddr, prefix string, up *upstream) string {
-	return fmt.Sprintf("upstream: %s\ndirectory: {driver: postgres, dsn: %q}\nsession: {store: redis, cache_ttl: 500ms, redis: {addrs: [%s], key_prefix: %q}}\n",
-		up.URL, dsn, redisAddr, prefix)
+func productionConfig(t testing.TB, dsn, redisAddr, prefix string, up *upstream) string {
+	return fmt.Sprintf("upstream: %s\ndirectory: {driver: postgres, dsn: %q}\nsession: {store: redis, cache_ttl: 500ms, redis: {addrs: [%s], key_prefix: %q}}\nsecrets: {key_file: %s}\n",
+		up.URL, dsn, redisAddr, prefix, keyFile(t))
 }
 
 func TestTwoReplicasShareRedisAndPostgres(t *testing.T) {
@@ -27,7 +27,7 @@ func TestTwoReplicasShareRedisAndPostgres(t *testing.T) {
 	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
 	clk := newClock()
 	up := startUpstream(t)
-	cfg := productionConfig(dsn, addr, prefix, up)
+	cfg := productionConfig(t, dsn, addr, prefix, up)
 	a := startReplica(t, cfg, clk)
 	b := startReplica(t, cfg, clk)
 	a.addUser(t, "alice", alicePW, "sales")
@@ -63,7 +63,7 @@ func TestPolicyChangeSeenByOtherReplica(t *testing.T) {
 	dsn := directorytest.PostgresDSN(t)
 	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
 	up := startUpstream(t)
-	cfg := productionConfig(dsn, addr, prefix, up)
+	cfg := productionConfig(t, dsn, addr, prefix, up)
 	a := startReplica(t, cfg, nil)
 	b := startReplica(t, cfg, nil)
 	before := b.watcher.Policy().Version

@@ -14,9 +14,11 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/directory/watch"
+	"github.com/gatehouse-auth/gatehouse/auth/mfa"
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/proxy/demo"
@@ -128,12 +130,30 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 				Detail: map[string]string{"reason": "user_disabled", "count": fmt.Sprint(n)}})
 		}
 	})
+	s.watcher.OnRevoke(func(ctx context.Context, r directory.Revocation) {
+		n, err := s.sessions.RevokeUserBefore(ctx, r.UserID, r.At)
+		if err != nil {
+			log.Error("end a user's sessions", "user_id", r.UserID, "error", err)
+			return
+		}
+		if n > 0 {
+			a.audit.Record(ctx, directory.AuditEvent{Event: audit.SessionRevoked, Actor: "system", UserID: r.UserID,
+				Detail: map[string]string{"reason": "revocation", "count": fmt.Sprint(n)}})
+		}
+	})
 	upstream := cfg.UpstreamURL
 	if upstream == nil {
 		if upstream, err = s.startDemo(cfg.PublicURLParsed, listenAddr); err != nil {
 			return nil, err
 		}
 	}
+	// A single SQLite-backed instance may make its own key on first start;
+	// replicas sharing PostgreSQL must be given one (check-config says so).
+	keys, err := secret.LoadKeyring(cfg.Secrets.KeyFile, cfg.Directory.Driver == "sqlite")
+	if err != nil {
+		return nil, fmt.Errorf("secrets.key_file: %w", err)
+	}
+	second := mfa.New(a.dir, keys, a.store, mfa.Limits{Attempts: cfg.Login.AccountAttempts, Window: cfg.Login.LockoutWindow}, "Gatehouse", a.now)
 	hasher := password.NewHasher(password.Default, cfg.Login.MaxConcurrentHashes)
 	limits := password.Limits{AccountAttempts: cfg.Login.AccountAttempts, IPAttempts: cfg.Login.IPAttempts, Window: cfg.Login.LockoutWindow}
 	s.gateway = proxy.New(proxy.Options{
@@ -147,6 +167,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		Audit:          a.audit,
 		Assertions:     s.issuer,
 		Network:        s.guard,
+		MFA:            second,
 		Ready: []proxy.Check{
 			{Name: "session_store", Ping: a.store.Ping},
 			{Name: "directory", Ping: a.dir.Ping},

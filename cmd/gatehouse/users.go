@@ -23,11 +23,12 @@ var (
 
 func cmdUser(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: user add|list|disable|enable|set-password|allow-ips", errUsage)
+		return fmt.Errorf("%w: user add|list|disable|enable|set-password|allow-ips|logout|reset-2fa|require-2fa", errUsage)
 	}
 	sub := map[string]func(context.Context, *env, []string) error{
 		"add": userAdd, "list": userList, "disable": userSetDisabled(true), "enable": userSetDisabled(false),
 		"set-password": userSetPassword, "allow-ips": userAllowIPs,
+		"logout": userLogout, "reset-2fa": userReset2FA, "require-2fa": userRequire2FA,
 	}[args[0]]
 	if sub == nil {
 		return fmt.Errorf("%w: unknown user command %q", errUsage, args[0])
@@ -209,30 +210,23 @@ func userSetPassword(ctx context.Context, e *env, args []string) error {
 		return err
 	}, func(a *app, u *directory.User) {
 		revokeNow(ctx, e, a, u.ID)
+		if _, err := a.dir.BumpSecurityStamp(ctx, u.ID); err != nil { // forget remembered devices
+			fmt.Fprintf(e.stderr, "warning: remembered devices not reset: %v\n", err)
+		}
 		a.audit.Record(ctx, directory.AuditEvent{Event: audit.PasswordSet, Actor: cliActor(e), UserID: u.ID})
-		fmt.Fprintf(e.stdout, "password of %s changed; existing sessions in a shared store were ended\n", u.Username)
+		fmt.Fprintf(e.stdout, "password of %s changed; their sessions end within a few seconds\n", u.Username)
 	})
 }
 
-// revokeNow ends the user's sessions directly when the store is shared
-// (Redis). With the memory store only the serving process holds sessions;
-// disabling still reaches it through the directory poll.
+// revokeNow records in the directory that the user's current sessions
+// must end; every running gateway polls it and ends them within about a
+// second, whatever its session store.
 func revokeNow(ctx context.Context, e *env, a *app, userID string) {
-	if a.cfg.Session.Store != configs.StoreRedis {
+	if _, err := a.dir.RevokeUserSessions(ctx, userID); err != nil {
+		fmt.Fprintf(e.stderr, "warning: could not record the session revocation: %v\n", err)
 		return
 	}
-	st, err := openStore(ctx, a.cfg, a.now)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "warning: could not reach the session store to end sessions now: %v\n", err)
-		return
-	}
-	defer st.Close()
-	if n, err := st.DeleteUser(ctx, userID); err != nil {
-		fmt.Fprintf(e.stderr, "warning: ending sessions: %v\n", err)
-	} else if n > 0 {
-		a.audit.Record(ctx, directory.AuditEvent{Event: audit.SessionRevoked, Actor: cliActor(e), UserID: userID,
-			Detail: map[string]string{"count": fmt.Sprint(n)}})
-	}
+	a.audit.Record(ctx, directory.AuditEvent{Event: audit.SessionRevoked, Actor: cliActor(e), UserID: userID})
 }
 
 func lookupUser(ctx context.Context, a *app, username string) (*directory.User, error) {

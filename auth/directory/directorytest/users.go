@@ -296,3 +296,29 @@ func testUserAllowlists(t *testing.T, d directory.Directory) {
 		t.Fatalf("after update: got %v %v, want only %s's list", got, err, b.Username)
 	}
 }
+
+func testRevocations(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	start := time.Now().Add(-time.Second)
+	a, err := d.RevokeUserSessions(ctx, "u1")
+	if err != nil {
+		t.Fatalf("RevokeUserSessions: %v", err)
+	}
+	b, err := d.RevokeUserSessions(ctx, "u2")
+	if err != nil {
+		t.Fatalf("RevokeUserSessions: %v", err)
+	}
+	if a.ID == b.ID || a.At.IsZero() {
+		t.Fatalf("revocations %+v %+v: want distinct ids and a time", a, b)
+	}
+	got, err := d.RecentRevocations(ctx, start)
+	if err != nil {
+		t.Fatalf("RecentRevocations: %v", err)
+	}
+	if len(got) != 2 || got[0].UserID != "u1" || got[1].UserID != "u2" || got[0].ID != a.ID {
+		t.Fatalf("RecentRevocations: got %+v, want u1 then u2", got)
+	}
+	if got, err := d.RecentRevocations(ctx, time.Now().Add(time.Hour)); err != nil || len(got) != 0 {
+		t.Fatalf("RecentRevocations in the future: %v %v, want none", got, err)
+	}
+}

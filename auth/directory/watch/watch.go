@@ -26,7 +26,13 @@ type Source interface {
 	directory.Policies
 	DisabledUserIDs(ctx context.Context) ([]string, error)
 	UserAllowlists(ctx context.Context) (map[string][]string, error)
+	RecentRevocations(ctx context.Context, since time.Time) ([]directory.Revocation, error)
 }
+
+// revocationWindow is how far back each poll looks for revocations. It is
+// much longer than the poll interval so a row committed late (sequence
+// order is not commit order) is still seen; seen ids are remembered.
+const revocationWindow = 5 * time.Minute
 
 // Watcher polls a Source.
 type Watcher struct {
@@ -44,6 +50,8 @@ type Watcher struct {
 	onPolicy     []func(ctx context.Context, c *policy.Versioned)
 	onAllowlists []func(ctx context.Context, lists map[string][]string)
 	allowlists   map[string][]string // last seen; guarded by mu
+	onRevoke     []func(ctx context.Context, r directory.Revocation)
+	revoked      map[int64]time.Time // revocation ids acted on; guarded by mu
 }
 
 // New returns a Watcher; call Refresh once, then Run.
@@ -76,6 +84,14 @@ func (w *Watcher) OnAllowlists(f func(ctx context.Context, lists map[string][]st
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.onAllowlists = append(w.onAllowlists, f)
+}
+
+// OnRevoke registers f to run once for each revocation recorded in the
+// directory ("end this user's sessions created before At").
+func (w *Watcher) OnRevoke(f func(ctx context.Context, r directory.Revocation)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.onRevoke = append(w.onRevoke, f)
 }
 
 // Policy returns the policy in force; nil before the first Refresh.
@@ -134,6 +150,11 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 		return fmt.Errorf("poll user allowlists: %w", err)
 	}
 	w.updateAllowlists(ctx, lists)
+	revs, err := w.src.RecentRevocations(ctx, w.now().Add(-revocationWindow))
+	if err != nil {
+		return fmt.Errorf("poll revocations: %w", err)
+	}
+	w.applyRevocations(ctx, revs)
 	// Disabled users first: a policy version that does not parse must not
 	// hold up ending a disabled user's sessions.
 	w.updateDisabled(ctx, ids)
@@ -159,6 +180,32 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	}
 	w.lastOK.Store(w.now().UnixNano())
 	return nil
+}
+
+func (w *Watcher) applyRevocations(ctx context.Context, revs []directory.Revocation) {
+	w.mu.Lock()
+	if w.revoked == nil {
+		w.revoked = map[int64]time.Time{}
+	}
+	var fresh []directory.Revocation
+	for _, r := range revs {
+		if _, seen := w.revoked[r.ID]; !seen {
+			w.revoked[r.ID] = r.At
+			fresh = append(fresh, r)
+		}
+	}
+	for id, at := range w.revoked {
+		if w.now().Sub(at) > 2*revocationWindow {
+			delete(w.revoked, id)
+		}
+	}
+	hooks := slices.Clone(w.onRevoke)
+	w.mu.Unlock()
+	for _, r := range fresh {
+		for _, f := range hooks {
+			f(ctx, r)
+		}
+	}
 }
 
 func (w *Watcher) updateAllowlists(ctx context.Context, lists map[string][]string) {

@@ -1,0 +1,24 @@
+package auth
+
+// Second-factor method names beyond MethodTOTP, as they appear in
+// X-Gatehouse-Auth-Method after the first factor ("password+totp").
+const (
+	MethodRecoveryCode     = "recovery_code"
+	MethodRememberedDevice = "remembered_device"
+)
+
+// MFAStatus is a user's second-factor state, as the login flow needs it.
+type MFAStatus struct {
+	Required      bool  // the per-user mandate
+	Enrolled      bool  // a TOTP factor is set up
+	Stamp         int64 // the user's security stamp (remembered devices die when it changes)
+	RecoveryCodes int   // unused recovery codes left
+}
+
+// Enrollment is what a TOTP enrolment page shows: the secret for manual
+// entry, the otpauth:// URI and its QR code as PNG.
+type Enrollment struct {
+	Base32 string
+	URI    string
+	PNG    []byte
+}
