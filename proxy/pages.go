@@ -97,6 +97,7 @@ type pageData struct {
 	// 2FA pages
 	Remember  string       // remember-device period offered, "" when off
 	QR        template.URL // data: URI of the enrolment QR code
+	OTPAuth   template.URL // the otpauth:// URI the QR code encodes
 	Secret    string
 	Codes     []string
 	Enrolled  bool

@@ -239,7 +239,7 @@ func (g *Gateway) renderEnroll(w http.ResponseWriter, r *http.Request, s *sessio
 		g.renderError(w, r, errUnavailable.with(err))
 		return
 	}
-	d := pageData{Title: "Set up two-factor authentication", Redirect: rd, Error: errMsg, Secret: e.Base32,
+	d := pageData{Title: "Set up two-factor authentication", Redirect: rd, Error: errMsg, Secret: e.Base32, OTPAuth: template.URL(e.URI),
 		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.PNG))}
 	if s.Pending == pendingEnroll {
 		d.Notice = "Your organisation requires two-factor authentication. Set it up to continue."

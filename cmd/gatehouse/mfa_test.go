@@ -37,7 +37,8 @@ func enrol(t *testing.T, b *browser, clk *clock) (authenticator, []string) {
 	t.Helper()
 	resp, body := b.get(t, "/.gatehouse/2fa/enroll")
 	m := secretRe.FindStringSubmatch(body)
-	if resp.StatusCode != 200 || m == nil || !strings.Contains(body, `src="data:image/png;base64,`) {
+	if resp.StatusCode != 200 || m == nil || !strings.Contains(body, `src="data:image/png;base64,`) ||
+		!strings.Contains(body, `href="otpauth://totp/Gatehouse:`) || !strings.Contains(body, "issuer=Gatehouse") {
 		t.Fatalf("enrolment page: %d\n%s", resp.StatusCode, body)
 	}
 	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1])
@@ -363,6 +364,23 @@ func TestRememberedDevice(t *testing.T) {
 	r.addUser(t, "bob", alicePW, "sales")
 	r.a.dir.EnrollTOTP(t.Context(), mustTOTP(t, r, "alice", "bob"), nil)
 	loginTo(t, c, "bob", "/.gatehouse/2fa")
+
+	// An admin's 2FA reset forgets remembered devices: after re-enrolling,
+	// the old device cookie no longer skips the prompt.
+	b.do(t, "POST", "/.gatehouse/logout", nil)
+	if code, out := runCLI(t, r, "user", "reset-2fa", "alice"); code != 0 {
+		t.Fatal(out)
+	}
+	r.refresh(t)
+	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll") // required, factor gone: enrol again
+	nextStep(t, r, clk)                              // the last step is spent
+	app, _ = enrol(t, b, clk)
+	b.do(t, "POST", "/.gatehouse/logout", nil)
+	loginTo(t, b, "alice", "/.gatehouse/2fa") // the remembered device was forgotten
+	nextStep(t, r, clk)
+	b.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.code(0)}, "remember": {"1"}})
+	b.do(t, "POST", "/.gatehouse/logout", nil)
+	loginTo(t, b, "alice", "/")
 
 	// A password change forgets remembered devices.
 	if code, out := cliStdin(t, r, "a new long passphrase\n", "user", "set-password", "alice", "--password-stdin"); code != 0 {
