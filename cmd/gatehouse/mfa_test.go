@@ -455,3 +455,58 @@ func cliStdin(t *testing.T, r *replica, stdin string, args ...string) (int, stri
 }
 
 type directoryFactor = directory.TOTPFactor
+
+func TestCSRFOnAccountFormsRefused(t *testing.T) {
+	clk := newClock()
+	r, _ := mfaReplica(t, clk, "{mode: optional}")
+	b := newBrowser(t, r.URL)
+	loginTo(t, b, "alice", "/")
+	app, _ := enrol(t, b, clk)
+	nextStep(t, r, clk)
+	for _, path := range []string{"/.gatehouse/account/2fa/remove", "/.gatehouse/account/2fa/recovery", "/.gatehouse/2fa/enroll", "/.gatehouse/2fa"} {
+		resp, _ := b.do(t, "POST", path, url.Values{"code": {app.code(0)}}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: %d, want 403", path, resp.StatusCode)
+		}
+	}
+	if _, body := b.get(t, "/.gatehouse/account"); !strings.Contains(body, "On. 10 recovery codes left.") {
+		t.Fatal("a cross-site request changed the account")
+	}
+}
+
+// TestNoSecretsInLogs runs a whole login with 2FA, a failed login and a
+// logout, then searches everything the replica logged for the secrets it
+// handled: password, session cookie, TOTP seed and code, recovery codes.
+func TestNoSecretsInLogs(t *testing.T) {
+	clk := newClock()
+	r, _ := mfaReplica(t, clk, "{mode: required}")
+	b := newBrowser(t, r.URL)
+	b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {"wrong " + alicePW}})
+	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
+	pending := b.cookie(t).Value
+	app, codes := enrol(t, b, clk)
+	full := b.cookie(t).Value
+	nextStep(t, r, clk)
+	c := newBrowser(t, r.URL)
+	loginTo(t, c, "alice", "/.gatehouse/2fa")
+	code := app.code(0)
+	c.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}})
+	d := newBrowser(t, r.URL)
+	loginTo(t, d, "alice", "/.gatehouse/2fa")
+	d.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}}) // replay, refused and logged
+	b.do(t, "POST", "/.gatehouse/logout", nil)
+	logs := r.stderr.String()
+	secrets := map[string]string{
+		"password": alicePW, "pending cookie": pending, "session cookie": full, "totp code": code,
+		"totp seed (base32)": base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(app.secret),
+		"recovery code":      codes[0],
+	}
+	for name, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("the %s appears in the logs", name)
+		}
+	}
+	if !strings.Contains(logs, "event=mfa_failure") || !strings.Contains(logs, "event=login_failure") {
+		t.Fatalf("the flow was not logged at all; the test would prove nothing:\n%s", logs)
+	}
+}
