@@ -167,6 +167,13 @@ type MFA interface {
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 }
 
+// Identities links users to their identities at external providers,
+// keyed by provider id and subject together (ASVS 6.8.1).
+type Identities interface {
+	LinkIdentity(ctx context.Context, provider, subject, userID string) error // ErrConflict when linked already
+	UserByIdentity(ctx context.Context, provider, subject string) (*User, error)
+}
+
 // Revocation asks every gateway replica to end the sessions a user had
 // when it was recorded (At); sessions created later are not touched.
 type Revocation struct {
@@ -193,6 +200,7 @@ type Directory interface {
 	Keys
 	MFA
 	Revocations
+	Identities
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -32,6 +32,7 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"DisabledUserIDs", testDisabledUserIDs},
 		{"UserAllowlists", testUserAllowlists},
 		{"Revocations", testRevocations},
+		{"Identities", testIdentities},
 		{"Policy", testPolicy},
 		{"PolicyConcurrentPut", testPolicyConcurrentPut},
 		{"PolicySeedRace", testPolicySeedRace},

@@ -322,3 +322,26 @@ func testRevocations(t *testing.T, d directory.Directory) {
 		t.Fatalf("RecentRevocations in the future: %v %v, want none", got, err)
 	}
 }
+
+func testIdentities(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	alice := mustCreate(t, d, &directory.User{Username: "alice"})
+	bob := mustCreate(t, d, &directory.User{Username: "bob"})
+	if err := d.LinkIdentity(ctx, "corp", "sub-1", alice.ID); err != nil {
+		t.Fatalf("LinkIdentity: %v", err)
+	}
+	if u, err := d.UserByIdentity(ctx, "corp", "sub-1"); err != nil || u.ID != alice.ID {
+		t.Fatalf("UserByIdentity: %v %v, want alice", u, err)
+	}
+	// The same subject at another provider is another identity.
+	if _, err := d.UserByIdentity(ctx, "google", "sub-1"); !errors.Is(err, directory.ErrNotFound) {
+		t.Fatalf("subject at another provider: %v, want ErrNotFound", err)
+	}
+	if err := d.LinkIdentity(ctx, "google", "sub-1", bob.ID); err != nil {
+		t.Fatalf("LinkIdentity at another provider: %v", err)
+	}
+	wantErr(t, "LinkIdentity taken", d.LinkIdentity(ctx, "corp", "sub-1", bob.ID), directory.ErrConflict)
+	if u, _ := d.UserByIdentity(ctx, "google", "sub-1"); u == nil || u.ID != bob.ID {
+		t.Fatalf("google sub-1 is %v, want bob", u)
+	}
+}

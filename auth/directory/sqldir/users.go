@@ -97,9 +97,9 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*directory.User, e
 	return db.userWhere(ctx, "user by email", "email_key = $1", emailKey(email))
 }
 
-func (db *DB) userWhere(ctx context.Context, op, where string, arg any) (*directory.User, error) {
+func (db *DB) userWhere(ctx context.Context, op, where string, args ...any) (*directory.User, error) {
 	q := `SELECT ` + userColumns + ` FROM users WHERE ` + where
-	u, err := scanUser(db.db.QueryRowContext(ctx, q, arg))
+	u, err := scanUser(db.db.QueryRowContext(ctx, q, args...))
 	if err != nil {
 		return nil, db.d.classify(op, err)
 	}

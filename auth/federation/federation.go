@@ -1,0 +1,237 @@
+// Package federation turns a verified identity from an external provider
+// (Google, an OIDC provider, ADFS over SAML) into a directory user: found
+// by its link (provider + subject, ASVS 6.8.1), else by a configured rule
+// (verified email or UPN), else created just in time when the provider
+// allows it; the provider's groups can set the role and sales groups.
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+)
+
+// Claims is what a provider vouched for, from a verified token or
+// assertion only.
+type Claims struct {
+	Provider      string // the configured provider id
+	Method        string // auth.MethodGoogle, MethodOIDC, MethodSAML
+	Subject       string // the provider's stable id (OIDC sub, SAML NameID or UPN)
+	Email         string
+	EmailVerified bool // OIDC email_verified; a SAML IdP's asserted email counts as verified
+	UPN           string
+	Name          string
+	Groups        []string
+	MFA           bool // the provider asserted multi-factor authentication (amr/acr, AuthnContext)
+}
+
+// Rule is a provider's mapping configuration.
+type Rule struct {
+	Match    string                  `yaml:"match"` // email (default) | upn | subject
+	JIT      JIT                     `yaml:"jit"`
+	GroupMap map[string]GroupMapping `yaml:"group_map"`
+}
+
+// JIT creates unknown users on first login.
+type JIT struct {
+	Enabled bool   `yaml:"enabled"`
+	Role    string `yaml:"role"`
+}
+
+// GroupMapping is what one provider group grants.
+type GroupMapping struct {
+	Role   string   `yaml:"role"`
+	Groups []string `yaml:"groups"`
+}
+
+var (
+	// ErrNoAccount: no user matches and the provider does not create users.
+	ErrNoAccount = errors.New("federation: no account for this identity")
+	// ErrUnverifiedEmail: matching by email needs a verified email.
+	ErrUnverifiedEmail = errors.New("federation: email not verified by the provider")
+	// ErrBadEmail: the email (or UPN) is not one plain address.
+	ErrBadEmail = errors.New("federation: not a plain email address")
+	// ErrDisabled: the matched user is disabled.
+	ErrDisabled = errors.New("federation: account disabled")
+)
+
+// Store is what resolving needs of the directory.
+type Store interface {
+	directory.Identities
+	UserByEmail(ctx context.Context, email string) (*directory.User, error)
+	CreateUser(ctx context.Context, u *directory.User) error
+	UpdateUser(ctx context.Context, u *directory.User) error
+}
+
+// Outcome says what Resolve did, for the audit log.
+type Outcome struct {
+	Created bool // a user was created just in time
+	Linked  bool // the identity was linked to a user for the first time
+	Updated bool // role or groups changed from the provider's groups
+}
+
+// Resolve finds (or creates) the user for c under r.
+func Resolve(ctx context.Context, st Store, c Claims, r Rule) (*directory.User, Outcome, error) {
+	var out Outcome
+	if c.Provider == "" || c.Subject == "" {
+		return nil, out, errors.New("federation: claims without provider or subject")
+	}
+	u, err := st.UserByIdentity(ctx, c.Provider, c.Subject)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		if u, err = match(ctx, st, c, r); err != nil {
+			return nil, out, err
+		}
+		if u == nil {
+			if !r.JIT.Enabled {
+				return nil, out, ErrNoAccount
+			}
+			if u, err = create(ctx, st, c, r); err != nil {
+				return nil, out, err
+			}
+			out.Created = true
+		}
+		if err := st.LinkIdentity(ctx, c.Provider, c.Subject, u.ID); err != nil {
+			return nil, out, err
+		}
+		out.Linked = true
+	case err != nil:
+		return nil, out, err
+	}
+	if u.Disabled {
+		return nil, out, ErrDisabled
+	}
+	if applyGroups(u, c.Groups, r.GroupMap) && !out.Created {
+		if err := st.UpdateUser(ctx, u); err != nil {
+			return nil, out, err
+		}
+		out.Updated = true
+	}
+	return u, out, nil
+}
+
+// match finds an existing user by the rule; nil when none.
+func match(ctx context.Context, st Store, c Claims, r Rule) (*directory.User, error) {
+	var addr string
+	switch r.Match {
+	case "", "email":
+		if c.Email == "" {
+			return nil, nil
+		}
+		if !c.EmailVerified {
+			return nil, ErrUnverifiedEmail
+		}
+		addr = c.Email
+	case "upn":
+		addr = c.UPN
+	case "subject":
+		return nil, nil // only an existing link matches by subject
+	default:
+		return nil, fmt.Errorf("federation: unknown match rule %q", r.Match)
+	}
+	if addr == "" {
+		return nil, nil
+	}
+	want, ok := CleanEmail(addr)
+	if !ok {
+		return nil, ErrBadEmail
+	}
+	u, err := st.UserByEmail(ctx, want)
+	if errors.Is(err, directory.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The directory compares case-insensitively; the local part must match
+	// exactly, only the domain may differ in case.
+	if got, _ := CleanEmail(u.Email); got != want {
+		return nil, nil
+	}
+	return u, nil
+}
+
+func create(ctx context.Context, st Store, c Claims, r Rule) (*directory.User, error) {
+	email, ok := CleanEmail(c.Email)
+	if !ok || !c.EmailVerified {
+		email = ""
+	}
+	name := email
+	if name == "" {
+		if name, ok = CleanEmail(c.UPN); !ok {
+			return nil, fmt.Errorf("federation: cannot create a user without a verified email or a UPN: %w", ErrNoAccount)
+		}
+	}
+	u := &directory.User{Username: strings.ToLower(name), Email: email, DisplayName: c.Name, Role: r.JIT.Role}
+	applyGroups(u, c.Groups, r.GroupMap)
+	if err := st.CreateUser(ctx, u); err != nil {
+		return nil, fmt.Errorf("federation: create user: %w", err)
+	}
+	return u, nil
+}
+
+// applyGroups sets the role from the first mapped provider group (in
+// sorted order, so the result never depends on map iteration) and adds the
+// mapped sales groups; it reports whether anything changed.
+func applyGroups(u *directory.User, idpGroups []string, m map[string]GroupMapping) bool {
+	if len(m) == 0 {
+		return false
+	}
+	sorted := slices.Sorted(slices.Values(idpGroups))
+	role, groups := "", slices.Clone(u.Groups)
+	for _, g := range sorted {
+		gm, ok := m[g]
+		if !ok {
+			continue
+		}
+		if role == "" && gm.Role != "" {
+			role = gm.Role
+		}
+		for _, sg := range gm.Groups {
+			if !slices.Contains(groups, sg) {
+				groups = append(groups, sg)
+			}
+		}
+	}
+	slices.Sort(groups)
+	changed := !slices.Equal(groups, u.Groups) || (role != "" && role != u.Role)
+	if role != "" {
+		u.Role = role
+	}
+	u.Groups = groups
+	return changed
+}
+
+// CleanEmail accepts one plain address — exactly one "@", a local part
+// without spaces, quotes, angle brackets, commas or control characters, a
+// dotted domain — and returns it with the domain lower-cased. Tricks like
+// "a@evil.com@corp.com", "<a@corp.com>" or "a@corp.com, b@x" are refused.
+func CleanEmail(s string) (string, bool) {
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") || len(s) > 254 {
+		return "", false
+	}
+	if strings.ContainsFunc(s, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || strings.ContainsRune("\"'<>(),;:[]\\", r)
+	}) {
+		return "", false
+	}
+	domain = strings.ToLower(domain)
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return "", false
+	}
+	return local + "@" + domain, true
+}
+
+// IdentityFor is the session identity of a federated login.
+func IdentityFor(u *directory.User, c Claims) auth.Identity {
+	return auth.Identity{
+		UserID: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName,
+		Role: u.Role, Groups: u.Groups, Methods: []string{c.Method}, Provider: c.Provider, Subject: c.Subject,
+	}
+}
