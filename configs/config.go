@@ -64,6 +64,8 @@ type Config struct {
 	TLS           TLS           `yaml:"tls"`
 	Session       Session       `yaml:"session"`
 	Directory     sqldir.Config `yaml:"directory"`
+	// Providers are the external identity providers (Google, OIDC, SAML).
+	Providers []Provider `yaml:"providers"`
 	// Secrets names the key file that protects data at rest (TOTP seeds)
 	// and signs remember-this-device cookies.
 	Secrets Secrets `yaml:"secrets"`
@@ -151,6 +153,9 @@ func (c *Config) SetDefaults() {
 	c.Session.Redis.SetDefaults()
 	c.Directory.SetDefaults()
 	c.Network.SetDefaults()
+	for i := range c.Providers {
+		c.Providers[i].setDefaults()
+	}
 	setString(&c.Secrets.KeyFile, DefaultKeyFile)
 	setInt(&c.Login.MaxConcurrentHashes, defaultMaxHashes)
 	setInt(&c.Login.AccountAttempts, defaultAccountTries)

@@ -117,7 +117,7 @@ func TestUnknownOrDuplicateKeyIsAnError(t *testing.T) {
 		{"session: {stor: redis}", "line 1: session.stor: unknown key"},
 		{"session:\n  redis: {address: x}", "line 2: session.redis.address: unknown key"},
 		{"policy: {network: {block_tors: all}}", "policy.network.block_tors: unknown key"},
-		{"providers: []", "providers: unknown key"},
+		{"providers: [{id: corp, type: oidc, client_idd: x}]", "client_idd: unknown key"},
 		{"listen: a:1\nlisten: b:2", `mapping key "listen" already defined`},
 	}
 	for _, tt := range tests {

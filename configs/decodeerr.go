@@ -44,8 +44,14 @@ func sectionPaths(t reflect.Type, prefix string, into map[string]string) map[str
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		key, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-		if sf.IsExported() && key != "-" && key != "" && sf.Type.Kind() == reflect.Struct {
-			sectionPaths(sf.Type, prefix+key+".", into)
+		if !sf.IsExported() || key == "-" || key == "" {
+			continue
+		}
+		switch ft := sf.Type; {
+		case ft.Kind() == reflect.Struct:
+			sectionPaths(ft, prefix+key+".", into)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			sectionPaths(ft.Elem(), prefix+key+"[].", into) // providers[].client_id
 		}
 	}
 	return into

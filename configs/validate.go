@@ -37,6 +37,12 @@ func (c *Config) Validate() error {
 	add(c.Session.validate())
 	add(c.Directory.Validate("directory"))
 	add(c.Network.Validate("network"))
+	add(validateProviders(c.Providers))
+	ids := make([]string, len(c.Providers))
+	for i, p := range c.Providers {
+		ids[i] = p.ID
+	}
+	add(c.Policy.CheckMethods("policy", ids))
 	if c.Directory.Driver == "postgres" && c.Secrets.KeyFile == DefaultKeyFile {
 		add(fmt.Errorf("secrets.key_file: set a key file every replica shares when directory.driver is \"postgres\" (replicas that each made their own key could not read each other's TOTP seeds); create one with: printf 'k1 %%s\\n' \"$(head -c32 /dev/urandom | base64)\" > FILE && chmod 600 FILE"))
 	}

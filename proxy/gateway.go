@@ -79,6 +79,7 @@ type Options struct {
 	Assertions     *assertion.Issuer
 	Network        NetworkGuard // nil: no network rules
 	MFA            SecondFactor // nil: no second factor
+	Providers      []FederatedLogin
 	Ready          []Check
 	// MaxStale is how old the policy view may get before authenticated
 	// requests are refused (directory outage); default 10s.
@@ -138,6 +139,10 @@ func (g *Gateway) routes() http.Handler {
 		own.HandleFunc("POST /.gatehouse/account/2fa/remove", g.accountRemove)
 	}
 	own.HandleFunc("GET /.gatehouse/account", g.accountPage)
+	own.HandleFunc("GET /.gatehouse/login/{id}", g.providerLogin)
+	own.HandleFunc("GET /.gatehouse/oidc/{id}/callback", g.providerCallback)
+	own.HandleFunc("POST /.gatehouse/saml/{id}/acs", g.providerCallback)
+	own.HandleFunc("GET /.gatehouse/saml/{id}/metadata", g.samlMetadata)
 	own.HandleFunc("GET /.gatehouse/jwks.json", g.jwks)
 	own.HandleFunc("GET /.gatehouse/healthz", g.healthz)
 	own.HandleFunc("GET /.gatehouse/readyz", g.readyz)
@@ -148,6 +153,10 @@ func (g *Gateway) routes() http.Handler {
 	// requests (Sec-Fetch-Site / Origin checks). Proxied requests are the
 	// upstream's to judge; the session cookie is SameSite=Lax.
 	cop := http.NewCrossOriginProtection()
+	// The IdP's POST to the SAML ACS is cross-site by design; it is
+	// protected by the assertion's signature, InResponseTo bound to a
+	// request this gateway made, and a replay cache instead.
+	cop.AddInsecureBypassPattern("POST /.gatehouse/saml/{id}/acs")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.renderError(w, r, errForbiddenOrigin)
 	}))

@@ -46,6 +46,7 @@ func (g *Gateway) loginPage(w http.ResponseWriter, r *http.Request) {
 	g.page(w, http.StatusOK, "login.html", pageData{
 		Title: "Log in", Redirect: rd, Notice: notices[r.URL.Query().Get("reason")],
 		PasswordEnabled: cur.Policy.MethodEnabled(auth.MethodPassword),
+		Providers:       g.buttons(cur.Policy.MethodEnabled, rd),
 	})
 }
 
@@ -83,7 +84,7 @@ func (g *Gateway) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if !g.networkAllowed(w, r, addr, true, id.Role, id.UserID, id.Username) {
 		return
 	}
-	g.afterFirstFactor(w, r, id, ip, rd, &cur.Policy)
+	g.afterFirstFactor(w, r, id, ip, rd, &cur.Policy, false)
 }
 
 // loginFailed answers a refused login. Unknown user, wrong password and

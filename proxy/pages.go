@@ -93,6 +93,7 @@ type pageData struct {
 	Redirect        string
 	Username        string
 	PasswordEnabled bool
+	Providers       []providerButton
 	LoginLink       bool
 	// 2FA pages
 	Remember  string       // remember-device period offered, "" when off

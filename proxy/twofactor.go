@@ -45,7 +45,7 @@ const (
 // session), the user's second factor, or enrolment in one. Until then the
 // session is pending: it reaches nothing but the 2FA pages and expires in
 // minutes.
-func (g *Gateway) afterFirstFactor(w http.ResponseWriter, r *http.Request, id auth.Identity, ip, rd string, p *policy.Policy) {
+func (g *Gateway) afterFirstFactor(w http.ResponseWriter, r *http.Request, id auth.Identity, ip, rd string, p *policy.Policy, idpMFA bool) {
 	if g.MFA == nil {
 		g.loggedIn(w, r, id, ip, rd)
 		return
@@ -55,7 +55,8 @@ func (g *Gateway) afterFirstFactor(w http.ResponseWriter, r *http.Request, id au
 		g.renderError(w, r, errUnavailable.with(err))
 		return
 	}
-	step := p.DecideMFA(policy.MFAInput{Role: id.Role, UserRequires: st.Required, Enrolled: st.Enrolled, Federated: id.Provider != ""})
+	step := p.DecideMFA(policy.MFAInput{Role: id.Role, UserRequires: st.Required, Enrolled: st.Enrolled,
+		Federated: id.Provider != "", IdPAssertedMFA: idpMFA})
 	if step == policy.MFAPrompt && p.MFA.RememberDevice > 0 {
 		if c, err := r.Cookie(g.deviceCookie()); err == nil && g.MFA.CheckRemember(c.Value, id.UserID, st.Stamp) {
 			id.Methods = append(slices.Clone(id.Methods), auth.MethodRememberedDevice)

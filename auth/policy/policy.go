@@ -140,20 +140,18 @@ func (p *Policy) Validate(prefix string) error {
 			bad(fmt.Sprintf("network.block_anonymous[%d]", i), "unknown flag %q; one of %v", f, anonymousFlags)
 		}
 	}
-	if !p.AnyMethod() {
-		bad("methods", "every login method is off; nobody could log in (enable password or a provider)")
-	}
 	return errors.Join(errs...)
 }
 
-// AnyMethod reports whether at least one login method is on.
-func (p *Policy) AnyMethod() bool {
-	for _, on := range p.Methods {
-		if on {
-			return true
-		}
+// CheckMethods reports an error when, with these configured providers,
+// nobody could log in: password off and every provider off. It lives
+// apart from Validate because the policy alone does not know which
+// providers are configured.
+func (p *Policy) CheckMethods(prefix string, providerIDs []string) error {
+	if p.MethodEnabled("password") || slices.ContainsFunc(providerIDs, p.MethodEnabled) {
+		return nil
 	}
-	return false
+	return fmt.Errorf("%s.methods: every login method is off; nobody could log in (enable password or a configured provider)", prefix)
 }
 
 // MethodEnabled reports whether the login method or provider id is on. A

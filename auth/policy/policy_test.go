@@ -83,10 +83,6 @@ func TestValidateKeyPaths(t *testing.T) {
 			[]string{"policy.network.block_tor:"}},
 		{"block_anonymous flag", func(p *policy.Policy) { p.Network.BlockAnonymous = []string{"is_tor_exit_node", "is_evil"} },
 			[]string{"policy.network.block_anonymous[1]:", `"is_evil"`}},
-		{"every method off", func(p *policy.Policy) { p.Methods = map[string]bool{"password": false, "google": false} },
-			[]string{"policy.methods:"}},
-		{"methods empty", func(p *policy.Policy) { p.Methods = map[string]bool{} },
-			[]string{"policy.methods:"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,7 +133,6 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"policy.network.allow_roles.zed[0]:",
 		"policy.network.block_tor:",
 		"policy.network.block_anonymous[0]:",
-		"policy.methods:",
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {
@@ -344,6 +339,26 @@ func TestEqual(t *testing.T) {
 		tc.edit(&p)
 		if got := policy.Equal(base, p); got != tc.want {
 			t.Errorf("Equal(%s): got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestCheckMethods(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		methods   map[string]bool
+		providers []string
+		ok        bool
+	}{
+		{"password on", map[string]bool{"password": true}, nil, true},
+		{"everything off", map[string]bool{"password": false, "google": false}, []string{"google"}, false},
+		{"empty map: password off, no providers", map[string]bool{}, nil, false},
+		{"password off, a configured provider on by default", map[string]bool{"password": false}, []string{"corp"}, true},
+		{"password off, provider named off", map[string]bool{"password": false, "corp": false}, []string{"corp"}, false},
+	} {
+		p := policy.Policy{Methods: tc.methods}
+		if err := p.CheckMethods("policy", tc.providers); (err == nil) != tc.ok {
+			t.Errorf("%s: got %v, want ok=%v", tc.name, err, tc.ok)
 		}
 	}
 }

@@ -71,6 +71,13 @@ func policySet(ctx context.Context, e *env, a *app, file string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
+	var ids []string
+	for _, pr := range a.cfg.Providers {
+		ids = append(ids, pr.ID)
+	}
+	if err := p.CheckMethods("policy", ids); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
 	doc, err := p.Marshal()
 	if err != nil {
 		return err

@@ -119,10 +119,23 @@ func (s *syncBuffer) String() string {
 // loopback port.
 func startReplica(t testing.TB, config string, clk *clock, vars ...string) *replica {
 	t.Helper()
+	return startReplicaOn(t, listenLocal(t), config, clk, vars...)
+}
+
+// listenLocal reserves the replica's address before it starts, for tests
+// that must tell an IdP the gateway's callback URL first.
+func listenLocal(t testing.TB) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// startReplicaOn is startReplica on a listener the test already holds.
+func startReplicaOn(t testing.TB, ln net.Listener, config string, clk *clock, vars ...string) *replica {
+	t.Helper()
 	base := "http://" + ln.Addr().String()
 	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
 	body := "listen: " + ln.Addr().String() + "\n" + config

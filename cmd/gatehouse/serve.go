@@ -154,6 +154,10 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		return nil, fmt.Errorf("secrets.key_file: %w", err)
 	}
 	second := mfa.New(a.dir, keys, a.store, mfa.Limits{Attempts: cfg.Login.AccountAttempts, Window: cfg.Login.LockoutWindow}, "Gatehouse", a.now)
+	providers, err := openProviders(ctx, a, a.store)
+	if err != nil {
+		return nil, err
+	}
 	hasher := password.NewHasher(password.Default, cfg.Login.MaxConcurrentHashes)
 	limits := password.Limits{AccountAttempts: cfg.Login.AccountAttempts, IPAttempts: cfg.Login.IPAttempts, Window: cfg.Login.LockoutWindow}
 	s.gateway = proxy.New(proxy.Options{
@@ -168,6 +172,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		Assertions:     s.issuer,
 		Network:        s.guard,
 		MFA:            second,
+		Providers:      providers,
 		Ready: []proxy.Check{
 			{Name: "session_store", Ping: a.store.Ping},
 			{Name: "directory", Ping: a.dir.Ping},
