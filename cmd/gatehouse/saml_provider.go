@@ -1,12 +1,99 @@
 package main
 
 import (
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
 
+	crewsaml "github.com/crewjam/saml"
+	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/federation"
+	"github.com/gatehouse-auth/gatehouse/auth/saml"
 	"github.com/gatehouse-auth/gatehouse/configs"
+	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
 
+// mfaContexts are AuthnContextClassRef values that say the IdP used more
+// than a password (ADFS's multipleauthn, and the SAML 2.0 classes).
+var mfaContexts = []string{
+	"http://schemas.microsoft.com/claims/multipleauthn",
+	"urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
+	"urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
+	"urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard",
+	"urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI",
+}
+
 func openSAML(a *app, p configs.Provider, tx session.Nonces) (*federatedLogin, error) {
-	return nil, errors.New("saml providers: not wired yet")
+	meta, err := os.ReadFile(p.IDPMetadataFile)
+	if err != nil {
+		return nil, fmt.Errorf("idp_metadata_file: %w", err)
+	}
+	pair, err := tls.LoadX509KeyPair(p.SPCertFile, p.SPKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("sp_cert_file/sp_key_file: %w", err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("sp_cert_file: %w", err)
+	}
+	signer, ok := pair.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("sp_key_file: not a signing key")
+	}
+	base := a.cfg.PublicURLParsed.JoinPath("/.gatehouse/saml", p.ID)
+	c, err := saml.New(saml.Config{ID: p.ID, ACSURL: base.JoinPath("acs").String(), MetadataURL: base.JoinPath("metadata").String(),
+		IDPMetadata: meta, SPCert: cert, SPKey: signer, AllowIDPInitiated: p.AllowIDPInitiated, ClockSkew: p.ClockSkew}, tx, a.now)
+	if err != nil {
+		return nil, err
+	}
+	return &federatedLogin{cfg: p, dir: a.dir, meta: c.Metadata,
+		start: c.StartWithBinding,
+		finish: func(r *http.Request, binding string) (federation.Claims, string, error) {
+			res, err := c.ACSWithBinding(r, binding)
+			if err != nil {
+				return federation.Claims{}, "", samlRefusal(p, err)
+			}
+			subject := res.NameID
+			if res.NameIDFormat == "urn:oasis:names:tc:SAML:2.0:nameid-format:transient" || subject == "" {
+				subject = res.UPN // transient NameIDs change per login: never a stable key
+			}
+			if subject == "" {
+				subject = res.Email
+			}
+			return federation.Claims{Provider: p.ID, Method: auth.MethodSAML, Subject: subject, Email: res.Email,
+				EmailVerified: res.Email != "", UPN: res.UPN, Name: res.Name, Groups: res.Groups,
+				MFA: slices.Contains(mfaContexts, res.AuthnContext)}, res.Redirect, nil
+		},
+	}, nil
+}
+
+// samlRefusal turns a refused response into one page for every kind (the
+// audit log has the kind); anything else is internal (503).
+func samlRefusal(p configs.Provider, err error) error {
+	var se *saml.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	reason := "invalid_response"
+	for _, k := range []struct {
+		err    error
+		reason string
+	}{{saml.ErrUnsolicited, "unsolicited"}, {saml.ErrReplay, "replay"}, {saml.ErrAudience, "audience"}, {saml.ErrNoIdentity, "no_identity"}} {
+		if errors.Is(err, k.err) {
+			reason = k.reason
+		}
+	}
+	msg := fmt.Sprintf("The sign-in response from %s could not be accepted. Please start again from the login page.", p.Label)
+	var bad crewsaml.ErrBadStatus
+	if errors.As(err, &bad) {
+		msg, reason = fmt.Sprintf("%s did not complete the sign-in.", p.Label), "idp_status"
+	}
+	return &proxy.Error{Status: http.StatusUnauthorized, Code: "federated_" + reason, Message: msg,
+		Err: &auth.Failure{Method: auth.MethodSAML, Reason: reason, Err: fmt.Errorf("%w: %w", auth.ErrInvalidCredentials, err)}}
 }

@@ -1,0 +1,267 @@
+package saml
+
+import (
+	"crypto"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/beevik/etree"
+	crewsaml "github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+const (
+	// maxResponseBytes bounds the base64 SAMLResponse (and with it the
+	// form body). A real ADFS response with a few dozen group claims is
+	// 10-30 KiB; 256 KiB leaves room and keeps parsing cheap. The POST
+	// binding is never deflated, so nothing here is ever inflated.
+	maxResponseBytes = 256 << 10
+
+	// issueTransit is how old an IssueInstant may be before clock skew is
+	// added: the time a browser takes to carry the response from the IdP.
+	issueTransit = 90 * time.Second
+
+	// maxReplayTTL caps how long an assertion id is remembered. Beyond it
+	// the IssueInstant window (at most skew in the future, issueTransit +
+	// skew in the past) has closed anyway, whatever NotOnOrAfter says.
+	maxReplayTTL = 24 * time.Hour
+
+	protocolNS  = "urn:oasis:names:tc:SAML:2.0:protocol"
+	assertionNS = "urn:oasis:names:tc:SAML:2.0:assertion"
+	bearer      = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+)
+
+// verifier is the validation core shared by ACS and the corpus tests: one
+// IdP, one SP entity id, one ACS URL. It checks a base64 SAMLResponse and
+// returns the assertion crewjam verified; nothing else is ever read from
+// the document.
+type verifier struct {
+	sp   crewsaml.ServiceProvider
+	acs  url.URL
+	now  func() time.Time
+	skew time.Duration
+}
+
+// verifierConfig is what the core needs. Key is optional and only used to
+// decrypt an EncryptedAssertion.
+type verifierConfig struct {
+	IDPMetadata []byte
+	EntityID    string
+	ACSURL      string
+	Key         crypto.Signer
+	Now         func() time.Time
+	Skew        time.Duration
+}
+
+func newVerifier(c verifierConfig) (*verifier, error) {
+	ed, err := parseIDPMetadata(c.IDPMetadata)
+	if err != nil {
+		return nil, err
+	}
+	acs, err := absoluteURL(c.ACSURL)
+	if err != nil {
+		return nil, fmt.Errorf("acs url: %w", err)
+	}
+	v := &verifier{acs: *acs, now: c.Now, skew: c.Skew}
+	v.sp = crewsaml.ServiceProvider{
+		EntityID:                    c.EntityID,
+		Key:                         c.Key,
+		AcsURL:                      *acs,
+		IDPMetadata:                 ed,
+		AuthnNameIDFormat:           crewsaml.UnspecifiedNameIDFormat,
+		ValidateAudienceRestriction: strictAudience(c.EntityID),
+		SignatureVerifier:           clockedSignatures{now: c.Now},
+	}
+	applyClockSkew(c.Skew)
+	return v, nil
+}
+
+// verify checks samlResponse (the POSTed form value) against the request
+// ids this browser is allowed to answer. An empty list accepts nothing; a
+// list holding "" accepts only a response with no InResponseTo
+// (IdP-initiated). crewjam's own AllowIDPInitiated is never set: it would
+// skip InResponseTo checks for every response, solicited ones included.
+func (v *verifier) verify(samlResponse string, requestIDs []string) (*crewsaml.Assertion, error) {
+	if len(samlResponse) > maxResponseBytes {
+		return nil, refuse(ErrInvalidResponse, "response of %d bytes exceeds %d", len(samlResponse), maxResponseBytes)
+	}
+	raw, err := base64.StdEncoding.DecodeString(samlResponse)
+	if err != nil {
+		return nil, refuse(ErrInvalidResponse, "decode base64: %w", err)
+	}
+	if err := preflight(raw); err != nil {
+		return nil, &Error{Kind: ErrInvalidResponse, Reason: err}
+	}
+	a, err := v.parse(raw, requestIDs)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.strict(a); err != nil {
+		return nil, &Error{Kind: ErrInvalidResponse, Reason: err}
+	}
+	return a, nil
+}
+
+// parse runs crewjam. Its validateAssertion dereferences Subject,
+// Conditions and SubjectConfirmationData without nil checks, so a signed
+// assertion missing one of them panics; that is turned into a refusal.
+func (v *verifier) parse(raw []byte, requestIDs []string) (a *crewsaml.Assertion, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			a, err = nil, refuse(ErrInvalidResponse, "malformed assertion: %v", r)
+		}
+	}()
+	a, err = v.sp.ParseXMLResponse(raw, requestIDs, v.acs)
+	if err == nil {
+		return a, nil
+	}
+	reason := err
+	var ire *crewsaml.InvalidResponseError
+	if errors.As(err, &ire) {
+		reason = ire.PrivateErr // never ire itself: it holds the whole XML
+	}
+	if errors.Is(reason, errAudienceMismatch) {
+		return nil, &Error{Kind: ErrAudience, Reason: reason}
+	}
+	return nil, &Error{Kind: ErrInvalidResponse, Reason: reason}
+}
+
+// preflight refuses shapes crewjam would tolerate: a DTD, a root that is
+// not a protocol Response, and more than one assertion. crewjam returns
+// the first assertion that verifies and ignores the rest, which is safe,
+// but no IdP we support sends two, and refusing is simpler to reason
+// about than which one won (CVE-2022-41912, XSW).
+func preflight(raw []byte) error {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return fmt.Errorf("parse xml: %w", err)
+	}
+	for _, tok := range doc.Child {
+		if _, ok := tok.(*etree.Directive); ok {
+			return errors.New("document type declarations are refused")
+		}
+	}
+	root := doc.Root()
+	if root == nil || root.Tag != "Response" || root.NamespaceURI() != protocolNS {
+		return errors.New("root element is not a SAML protocol Response")
+	}
+	n := 0
+	for _, el := range root.ChildElements() {
+		if el.NamespaceURI() == assertionNS && (el.Tag == "Assertion" || el.Tag == "EncryptedAssertion") {
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Errorf("response holds %d assertions, want at most one", n)
+	}
+	return nil
+}
+
+// strict adds what crewjam leaves optional: an assertion id (the replay
+// cache keys on it), a bearer subject confirmation (crewjam checks
+// Recipient and InResponseTo only on the confirmations present, so none
+// at all would skip both), and an IssueInstant not in the future (crewjam
+// only bounds it in the past).
+func (v *verifier) strict(a *crewsaml.Assertion) error {
+	if a.ID == "" {
+		return errors.New("assertion has no ID")
+	}
+	if !hasBearer(a) {
+		return errors.New("assertion has no bearer SubjectConfirmation")
+	}
+	if a.IssueInstant.After(v.now().Add(v.skew)) {
+		return fmt.Errorf("assertion IssueInstant %s is in the future", a.IssueInstant.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func hasBearer(a *crewsaml.Assertion) bool {
+	if a.Subject == nil {
+		return false
+	}
+	for _, sc := range a.Subject.SubjectConfirmations {
+		if sc.Method == bearer && sc.SubjectConfirmationData != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// replayTTL is how long the assertion id must be remembered: until the
+// last NotOnOrAfter it carries, plus skew, never beyond maxReplayTTL.
+func (v *verifier) replayTTL(a *crewsaml.Assertion) time.Duration {
+	last := a.IssueInstant.Add(issueTransit)
+	if a.Conditions != nil && a.Conditions.NotOnOrAfter.After(last) {
+		last = a.Conditions.NotOnOrAfter
+	}
+	for _, sc := range a.Subject.SubjectConfirmations {
+		if d := sc.SubjectConfirmationData; d != nil && d.NotOnOrAfter.After(last) {
+			last = d.NotOnOrAfter
+		}
+	}
+	ttl := last.Add(v.skew).Sub(v.now())
+	return min(max(ttl, time.Minute), maxReplayTTL)
+}
+
+// strictAudience replaces crewjam's check, which passes an assertion with
+// no AudienceRestriction at all. Ours requires at least one, and every one
+// must name us (SAML core 2.5.1.4: several restrictions are a logical AND).
+func strictAudience(entityID string) func(*crewsaml.Assertion) error {
+	return func(a *crewsaml.Assertion) error {
+		if a.Conditions == nil || len(a.Conditions.AudienceRestrictions) == 0 {
+			return errAudienceMismatch
+		}
+		for _, r := range a.Conditions.AudienceRestrictions {
+			if r.Audience.Value != entityID {
+				return errAudienceMismatch
+			}
+		}
+		return nil
+	}
+}
+
+// clockedSignatures gives goxmldsig the connector's clock (for the IdP
+// certificate's validity period) instead of crewjam's package-level Clock.
+type clockedSignatures struct{ now func() time.Time }
+
+func (c clockedSignatures) VerifySignature(vc *dsig.ValidationContext, el *etree.Element) error {
+	vc.Clock = dsig.NewFakeClockAt(c.now())
+	if _, err := vc.Validate(el); err != nil {
+		return fmt.Errorf("cannot validate signature on %s: %w", el.Tag, err)
+	}
+	return nil
+}
+
+var globalsMu sync.Mutex
+
+// applyClockSkew sets crewjam's package-level tolerances, which it reads
+// on every response and which no per-provider field replaces. They are
+// process-wide: the last connector built decides for all, so every SAML
+// provider should use the same clock_skew. They are written only when the
+// value changes, so building connectors at start-up with one skew never
+// races with responses being checked.
+func applyClockSkew(skew time.Duration) {
+	globalsMu.Lock()
+	defer globalsMu.Unlock()
+	if crewsaml.MaxClockSkew != skew {
+		crewsaml.MaxClockSkew = skew
+	}
+	if d := issueTransit + skew; crewsaml.MaxIssueDelay != d {
+		crewsaml.MaxIssueDelay = d
+	}
+}
+
+func absoluteURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if !u.IsAbs() || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an absolute URL", s)
+	}
+	return u, nil
+}
