@@ -53,6 +53,10 @@ ensure_packages() {
   # ask Debian only for what is absent.
   need node nodejs
   need npm npm
+  # Interop tests: identity providers nobody here wrote (Debian's python).
+  need xmlsec1 xmlsec1
+  /usr/bin/python3 -c 'import saml2' 2>/dev/null || missing+=(python3-pysaml2)
+  /usr/bin/python3 -c 'import authlib, flask' 2>/dev/null || missing+=(python3-authlib python3-flask)
   if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
   fi
