@@ -31,6 +31,8 @@ type Provider struct {
 
 	// saml
 	IDPMetadataFile   string        `yaml:"idp_metadata_file"`
+	IDPMetadataURL    string        `yaml:"idp_metadata_url"` // fetched at start; needs idp_cert_file
+	IDPCertFile       string        `yaml:"idp_cert_file"`    // PEM: the only IdP signing certificates trusted
 	SPCertFile        string        `yaml:"sp_cert_file"`
 	SPKeyFile         string        `yaml:"sp_key_file"`
 	AllowIDPInitiated bool          `yaml:"allow_idp_initiated"`
@@ -109,8 +111,14 @@ func validateProviders(ps []Provider) error {
 				bad("scopes", "must include openid")
 			}
 		case "saml":
-			if p.IDPMetadataFile == "" {
-				bad("idp_metadata_file", "required for type saml (pinned IdP metadata with its signing certificate)")
+			switch {
+			case (p.IDPMetadataFile == "") == (p.IDPMetadataURL == ""):
+				bad("idp_metadata_file", "set exactly one of idp_metadata_file (pinned metadata) and idp_metadata_url (with idp_cert_file)")
+			case p.IDPMetadataURL != "" && p.IDPCertFile == "":
+				bad("idp_cert_file", "required with idp_metadata_url: metadata fetched over the network is trusted only with a pinned certificate")
+			}
+			if u, err := url.Parse(p.IDPMetadataURL); p.IDPMetadataURL != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname())))) {
+				bad("idp_metadata_url", "must be an https:// URL")
 			}
 			if p.SPCertFile == "" || p.SPKeyFile == "" {
 				bad("sp_cert_file", "sp_cert_file and sp_key_file are required for type saml")

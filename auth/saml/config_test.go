@@ -141,3 +141,22 @@ func TestErrorsCarryNoXML(t *testing.T) {
 		t.Fatalf("got %v, want a refusal without the XML", err)
 	}
 }
+
+// TestPinnedCertificates: metadata from a URL is accepted only when every
+// signing certificate in it is pinned, so a tampered download cannot add
+// an attacker's key.
+func TestPinnedCertificates(t *testing.T) {
+	idp := samltest.New(t, samltest.User{NameID: "alice@corp.example"})
+	_, other := samltest.NewKeyPair(t)
+	r := newRig(t) // for SP key material and URLs
+	cfg := r.cfg
+	cfg.IDPMetadata = idp.Metadata()
+	cfg.PinnedCerts = []*x509.Certificate{idp.Cert}
+	if _, err := New(cfg, r.store, r.clock.Now); err != nil {
+		t.Fatalf("metadata signed by the pinned certificate: %v", err)
+	}
+	cfg.PinnedCerts = []*x509.Certificate{other}
+	if _, err := New(cfg, r.store, r.clock.Now); err == nil || !strings.Contains(err.Error(), "not one of the pinned") {
+		t.Fatalf("metadata with an unpinned certificate: %v", err)
+	}
+}

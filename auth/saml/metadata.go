@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	crewsaml "github.com/crewjam/saml"
@@ -102,4 +103,22 @@ func keep[T any](in []T, ok func(T) bool) []T {
 		}
 	}
 	return out
+}
+
+// checkPinned refuses metadata whose signing certificates are not all
+// among the pinned ones (nothing pinned: nothing to check).
+func checkPinned(ed *crewsaml.EntityDescriptor, pinned []*x509.Certificate) error {
+	if len(pinned) == 0 {
+		return nil
+	}
+	certs, err := signingCerts(ed)
+	if err != nil {
+		return err
+	}
+	for _, c := range certs {
+		if !slices.ContainsFunc(pinned, c.Equal) {
+			return fmt.Errorf("idp metadata: signing certificate %q (serial %s) is not one of the pinned certificates (idp_cert_file)", c.Subject, c.SerialNumber)
+		}
+	}
+	return nil
 }

@@ -105,9 +105,13 @@ type Config struct {
 	EntityID            string // SP entity id; defaults to MetadataURL
 	ACSURL, MetadataURL string
 	IDPMetadata         []byte // pinned IdP metadata XML
-	SPCert              *x509.Certificate
-	SPKey               crypto.Signer // RSA (what ADFS verifies) or ECDSA
-	AllowIDPInitiated   bool
+	// PinnedCerts, when set, are the only IdP signing certificates to
+	// trust: metadata fetched from a URL must list no other, so a tampered
+	// download cannot slip in an attacker's key.
+	PinnedCerts       []*x509.Certificate
+	SPCert            *x509.Certificate
+	SPKey             crypto.Signer // RSA (what ADFS verifies) or ECDSA
+	AllowIDPInitiated bool
 	// ClockSkew is process-wide in effect (see the package doc); zero
 	// means DefaultClockSkew.
 	ClockSkew time.Duration
@@ -180,7 +184,7 @@ func New(cfg Config, tx Transactions, now func() time.Time) (*Connector, error) 
 		return nil, fmt.Errorf("saml provider %q: sp_key_file: %w", cfg.ID, err)
 	}
 	v, err := newVerifier(verifierConfig{
-		IDPMetadata: cfg.IDPMetadata, EntityID: cfg.EntityID, ACSURL: cfg.ACSURL,
+		IDPMetadata: cfg.IDPMetadata, PinnedCerts: cfg.PinnedCerts, EntityID: cfg.EntityID, ACSURL: cfg.ACSURL,
 		Key: cfg.SPKey, Now: now, Skew: cfg.ClockSkew,
 	})
 	if err != nil {

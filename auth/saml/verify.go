@@ -2,6 +2,7 @@ package saml
 
 import (
 	"crypto"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -50,6 +51,7 @@ type verifier struct {
 // decrypt an EncryptedAssertion.
 type verifierConfig struct {
 	IDPMetadata []byte
+	PinnedCerts []*x509.Certificate
 	EntityID    string
 	ACSURL      string
 	Key         crypto.Signer
@@ -60,6 +62,9 @@ type verifierConfig struct {
 func newVerifier(c verifierConfig) (*verifier, error) {
 	ed, err := parseIDPMetadata(c.IDPMetadata)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkPinned(ed, c.PinnedCerts); err != nil {
 		return nil, err
 	}
 	acs, err := absoluteURL(c.ACSURL)

@@ -100,7 +100,7 @@ func openProviders(ctx context.Context, a *app, tx session.Nonces) ([]proxy.Fede
 		case "google", "oidc":
 			f, err = openOIDC(ctx, a, p, tx)
 		case "saml":
-			f, err = openSAML(a, p, tx)
+			f, err = openSAML(ctx, a, p, tx)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.ID, err)

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
+	"time"
 
 	crewsaml "github.com/crewjam/saml"
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -29,10 +33,16 @@ var mfaContexts = []string{
 	"urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI",
 }
 
-func openSAML(a *app, p configs.Provider, tx session.Nonces) (*federatedLogin, error) {
-	meta, err := os.ReadFile(p.IDPMetadataFile)
+func openSAML(ctx context.Context, a *app, p configs.Provider, tx session.Nonces) (*federatedLogin, error) {
+	meta, err := idpMetadata(ctx, p)
 	if err != nil {
-		return nil, fmt.Errorf("idp_metadata_file: %w", err)
+		return nil, err
+	}
+	var pinned []*x509.Certificate
+	if p.IDPCertFile != "" {
+		if pinned, err = readCerts(p.IDPCertFile); err != nil {
+			return nil, fmt.Errorf("idp_cert_file: %w", err)
+		}
 	}
 	pair, err := tls.LoadX509KeyPair(p.SPCertFile, p.SPKeyFile)
 	if err != nil {
@@ -48,7 +58,7 @@ func openSAML(a *app, p configs.Provider, tx session.Nonces) (*federatedLogin, e
 	}
 	base := a.cfg.PublicURLParsed.JoinPath("/.gatehouse/saml", p.ID)
 	c, err := saml.New(saml.Config{ID: p.ID, ACSURL: base.JoinPath("acs").String(), MetadataURL: base.JoinPath("metadata").String(),
-		IDPMetadata: meta, SPCert: cert, SPKey: signer, AllowIDPInitiated: p.AllowIDPInitiated, ClockSkew: p.ClockSkew}, tx, a.now)
+		IDPMetadata: meta, PinnedCerts: pinned, SPCert: cert, SPKey: signer, AllowIDPInitiated: p.AllowIDPInitiated, ClockSkew: p.ClockSkew}, tx, a.now)
 	if err != nil {
 		return nil, err
 	}
@@ -96,4 +106,61 @@ func samlRefusal(p configs.Provider, err error) error {
 	}
 	return &proxy.Error{Status: http.StatusUnauthorized, Code: "federated_" + reason, Message: msg,
 		Err: &auth.Failure{Method: auth.MethodSAML, Reason: reason, Err: fmt.Errorf("%w: %w", auth.ErrInvalidCredentials, err)}}
+}
+
+// idpMetadata reads the pinned file, or fetches the URL once at start (its
+// certificates are then checked against idp_cert_file by saml.New).
+func idpMetadata(ctx context.Context, p configs.Provider) ([]byte, error) {
+	if p.IDPMetadataFile != "" {
+		b, err := os.ReadFile(p.IDPMetadataFile)
+		if err != nil {
+			return nil, fmt.Errorf("idp_metadata_file: %w", err)
+		}
+		return b, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.IDPMetadataURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("idp_metadata_url: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("idp_metadata_url: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("idp_metadata_url: %s answered %s", p.IDPMetadataURL, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("idp_metadata_url: %w", err)
+	}
+	return b, nil
+}
+
+func readCerts(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		if block, data = pem.Decode(data); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM certificate")
+	}
+	return certs, nil
 }
