@@ -171,6 +171,25 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
 	return m.store.DeleteUser(ctx, userID)
 }
 
+// RevokeUserBefore ends the user's sessions created before t (a
+// revocation recorded at t must not end a login made after it).
+func (m *Manager) RevokeUserBefore(ctx context.Context, userID string, t time.Time) (int, error) {
+	recs, err := m.store.ListUser(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Created.Before(t) {
+			if err := m.Revoke(ctx, r.ID); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
 // List returns the user's live sessions' metadata.
 func (m *Manager) List(ctx context.Context, userID string) ([]Record, error) {
 	return m.store.ListUser(ctx, userID)

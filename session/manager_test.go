@@ -144,3 +144,23 @@ func TestRevokeUser(t *testing.T) {
 		t.Errorf("other user's session: %v", err)
 	}
 }
+
+// TestRevokeUserBeforeSparesLaterLogins: a revocation recorded at t ends
+// the sessions that existed then, not a login made afterwards.
+func TestRevokeUserBeforeSparesLaterLogins(t *testing.T) {
+	clk, m, _ := newManagers(t, 0)
+	old := create(t, m, &session.Session{Identity: auth.Identity{UserID: "u1"}})
+	clk.Advance(time.Second)
+	at := clk.Now()
+	clk.Advance(time.Second)
+	later := create(t, m, &session.Session{Identity: auth.Identity{UserID: "u1"}})
+	if n, err := m.RevokeUserBefore(context.Background(), "u1", at); err != nil || n != 1 {
+		t.Fatalf("RevokeUserBefore: %d %v, want 1", n, err)
+	}
+	if _, err := m.Load(context.Background(), old, limits); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("session from before the revocation: %v", err)
+	}
+	if _, err := m.Load(context.Background(), later, limits); err != nil {
+		t.Errorf("session from after the revocation: %v", err)
+	}
+}
