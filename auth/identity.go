@@ -59,5 +59,12 @@ type Failure struct {
 	Err    error
 }
 
-func (f *Failure) Error() string { return f.Method + " login refused: " + f.Reason }
+// Error includes the cause: it goes to the log (never to the client), and
+// causes are built to be safe to log (no tokens, codes or passwords).
+func (f *Failure) Error() string {
+	if f.Err == nil {
+		return f.Method + " login refused: " + f.Reason
+	}
+	return f.Method + " login refused: " + f.Reason + ": " + f.Err.Error()
+}
 func (f *Failure) Unwrap() error { return f.Err }

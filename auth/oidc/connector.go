@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -68,7 +69,7 @@ func New(ctx context.Context, cfg Config, tx Transactions, client *http.Client, 
 	if err != nil {
 		return nil, fmt.Errorf("oidc %s discovery: %w", cfg.ID, err)
 	}
-	endpoint, requireIss, err := endpoints(p)
+	endpoint, requireIss, err := endpoints(p, cfg.ClientID, cfg.ClientSecret)
 	if err != nil {
 		return nil, fmt.Errorf("oidc %s discovery: %w", cfg.ID, err)
 	}
@@ -88,7 +89,7 @@ func New(ctx context.Context, cfg Config, tx Transactions, client *http.Client, 
 // authentication style is fixed from the advertised methods rather than
 // auto-detected, because auto-detection retries a refused code a second
 // time with the other style, which looks like code replay to the provider.
-func endpoints(p *gooidc.Provider) (oauth2.Endpoint, bool, error) {
+func endpoints(p *gooidc.Provider, clientID, secret string) (oauth2.Endpoint, bool, error) {
 	var meta struct {
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 		IssParam    bool     `json:"authorization_response_iss_parameter_supported"`
@@ -103,7 +104,15 @@ func endpoints(p *gooidc.Provider) (oauth2.Endpoint, bool, error) {
 	if err := secureURL(e.TokenURL); err != nil {
 		return e, false, fmt.Errorf("token_endpoint: %w", err)
 	}
+	// RFC 6749 §2.3.1 form-encodes the credentials inside the Basic
+	// header, and x/oauth2 does; some servers (authlib 1.2, older Spring)
+	// do not decode them, so a secret with + / = % & fails there. When the
+	// provider also takes client_secret_post, such credentials go in the
+	// body, where everyone agrees on the encoding.
+	escapes := url.QueryEscape(clientID) != clientID || url.QueryEscape(secret) != secret
 	switch {
+	case escapes && slices.Contains(meta.AuthMethods, "client_secret_post"):
+		e.AuthStyle = oauth2.AuthStyleInParams
 	case len(meta.AuthMethods) == 0, slices.Contains(meta.AuthMethods, "client_secret_basic"):
 		// client_secret_basic is the default when the list is absent
 		// (OpenID Connect Discovery §3).
