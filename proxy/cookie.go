@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -42,15 +43,37 @@ func (c cookieJar) clear(w http.ResponseWriter) {
 // value returns the session cookie's value, "" when absent. When a client
 // sends the name twice (a cookie planted by a sibling subdomain on the
 // non-__Host- dev name), the request is treated as carrying none.
+//
+// It scans the Cookie lines itself instead of parsing every cookie
+// (r.CookiesNamed allocates each one): this runs on every request.
 func (c cookieJar) value(r *http.Request) string {
 	var v string
 	n := 0
-	for _, ck := range r.CookiesNamed(c.name) {
-		v = ck.Value
-		n++
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			if len(part) > len(c.name) && part[len(c.name)] == '=' && part[:len(c.name)] == c.name {
+				v = part[len(c.name)+1:]
+				n++
+			}
+		}
 	}
-	if n != 1 {
+	if n != 1 || !validCookieValue(v) {
 		return ""
 	}
 	return v
+}
+
+// validCookieValue is RFC 6265's cookie-octet set, which net/http also
+// enforces; anything else is treated as no cookie.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if b < 0x21 || b > 0x7e || b == '"' || b == ',' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -230,29 +230,32 @@ func isGatehouseHeader(k string) bool {
 
 // stripCookie removes the gateway's session cookie from the outbound
 // Cookie header: the upstream has no use for it and must not be able to
-// leak or replay it.
+// leak or replay it. Other cookies pass unchanged.
 func stripCookie(r *http.Request, name string) {
-	lines := r.Header.Values("Cookie")
-	found := false
-	for _, l := range lines {
-		if strings.Contains(l, name) {
-			found = true
-		}
-	}
-	if !found {
+	lines := r.Header["Cookie"]
+	if len(lines) == 0 {
 		return
 	}
-	var keep []string
-	for _, c := range r.Cookies() {
-		if c.Name != name {
-			keep = append(keep, c.Name+"="+c.Value)
+	var b strings.Builder
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			if part == "" || (strings.HasPrefix(part, name) && len(part) > len(name) && part[len(name)] == '=') {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(part)
 		}
 	}
-	if len(keep) == 0 {
+	if b.Len() == 0 {
 		r.Header.Del("Cookie")
 		return
 	}
-	r.Header.Set("Cookie", strings.Join(keep, "; "))
+	r.Header["Cookie"] = []string{b.String()}
 }
 
 // headerSafe drops control characters so an identity value can never end a

@@ -34,3 +34,29 @@ func TestHeaderSafe(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestCookieValue(t *testing.T) {
+	jar := cookieJar{name: "gatehouse"}
+	for _, tc := range []struct {
+		lines []string
+		want  string
+	}{
+		{[]string{"gatehouse=v1.abc"}, "v1.abc"},
+		{[]string{"a=1; gatehouse=v1.abc; b=2"}, "v1.abc"},
+		{[]string{"a=1", "gatehouse=v1.abc"}, "v1.abc"},
+		{[]string{"gatehouse-device=x; gatehouse=v1.abc"}, "v1.abc"},
+		{[]string{"gatehouse=one; gatehouse=two"}, ""}, // planted duplicate: none
+		{[]string{"xgatehouse=v1.abc"}, ""},
+		{[]string{"gatehouse=\"quoted\""}, ""},
+		{nil, ""},
+	} {
+		r := &http.Request{Header: http.Header{"Cookie": tc.lines}}
+		if got := jar.value(r); got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.lines, got, tc.want)
+		}
+	}
+	r := &http.Request{Header: http.Header{"Cookie": {"a=1; gatehouse=v1.abc; b=2"}}}
+	if n := testing.AllocsPerRun(100, func() { jar.value(r) }); n != 0 {
+		t.Errorf("value allocates %v times", n)
+	}
+}
