@@ -43,6 +43,15 @@ func applyEnv(cfg *Config, env []string) error {
 	walkEnvFields(reflect.ValueOf(cfg).Elem(), envPrefix, func(name string, v reflect.Value) {
 		fields[name] = v
 	})
+	// A configured provider's scalar keys are addressed by its id, so a
+	// secret can come from the environment:
+	// GATEHOUSE_PROVIDERS_GOOGLE_CLIENT_SECRET for providers[id=google].
+	for i := range cfg.Providers {
+		id := strings.ToUpper(strings.ReplaceAll(cfg.Providers[i].ID, "-", "_"))
+		walkEnvFields(reflect.ValueOf(&cfg.Providers[i]).Elem(), envPrefix+"PROVIDERS_"+id+"_", func(name string, v reflect.Value) {
+			fields[name] = v
+		})
+	}
 	var errs []error
 	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")

@@ -44,3 +44,18 @@ func TestProvidersInvalid(t *testing.T) {
 		}
 	}
 }
+
+func TestProviderSecretFromEnvironment(t *testing.T) {
+	c, err := Parse([]byte(`providers:
+  - {id: corp-sso, type: oidc, issuer: "https://login.corp.example", client_id: x}
+`), []string{"GATEHOUSE_PROVIDERS_CORP_SSO_CLIENT_SECRET=from-env"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Providers[0].ClientSecret; got != "from-env" {
+		t.Fatalf("client_secret = %q, want it from the environment", got)
+	}
+	if _, err := Parse([]byte("providers: []\n"), []string{"GATEHOUSE_PROVIDERS_NOPE_CLIENT_SECRET=x"}); err == nil {
+		t.Fatal("a variable for a provider that is not configured was accepted")
+	}
+}
