@@ -139,16 +139,25 @@ func (g *Gateway) startSession(w http.ResponseWriter, r *http.Request, id auth.I
 	return s, true
 }
 
-// loggedIn completes a login whose every factor is done.
+// loggedIn completes a login whose every factor is done and sends the
+// browser on to rd.
 func (g *Gateway) loggedIn(w http.ResponseWriter, r *http.Request, id auth.Identity, ip, rd string) {
+	if g.completeLogin(w, r, id, ip) {
+		http.Redirect(w, r, rd, http.StatusSeeOther)
+	}
+}
+
+// completeLogin creates the full session, counts and audits the login; it
+// reports false after answering the request itself with an error.
+func (g *Gateway) completeLogin(w http.ResponseWriter, r *http.Request, id auth.Identity, ip string) bool {
 	s, ok := g.startSession(w, r, id, ip, "")
 	if !ok {
-		return
+		return false
 	}
 	g.metrics.inc(outcomeLoginSuccess)
 	g.Audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginSuccess, Actor: id.Username, UserID: id.UserID, ClientIP: ip,
 		Detail: map[string]string{"method": joinMethods(id.Methods), "session": s.ID, "provider": id.Provider}})
-	http.Redirect(w, r, rd, http.StatusSeeOther)
+	return true
 }
 
 func (g *Gateway) logoutPage(w http.ResponseWriter, r *http.Request) {

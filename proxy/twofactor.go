@@ -158,18 +158,29 @@ func nextFor(s *session.Session, rd string) string {
 	return rd
 }
 
-func (g *Gateway) twoFactorSubmit(w http.ResponseWriter, r *http.Request) {
+// stepForm is the start of every 2FA form post: the session, its posted
+// form and rd, when the session is at a step allowed here; otherwise it
+// answers (redirecting the session to where it belongs) and reports false.
+func (g *Gateway) stepForm(w http.ResponseWriter, r *http.Request, allowed func(*session.Session) bool) (*session.Session, *policy.Versioned, string, bool) {
 	s, cur := g.currentSession(w, r)
 	if s == nil {
-		return
+		return nil, nil, "", false
 	}
 	if err := parseForm(w, r); err != nil {
 		g.renderError(w, r, err)
-		return
+		return nil, nil, "", false
 	}
 	rd := CleanRedirect(r.PostForm.Get("rd"))
-	if s.Pending != pending2FA {
+	if !allowed(s) {
 		http.Redirect(w, r, nextFor(s, rd), http.StatusSeeOther)
+		return nil, nil, "", false
+	}
+	return s, cur, rd, true
+}
+
+func (g *Gateway) twoFactorSubmit(w http.ResponseWriter, r *http.Request) {
+	s, cur, rd, ok := g.stepForm(w, r, func(s *session.Session) bool { return s.Pending == pending2FA })
+	if !ok {
 		return
 	}
 	ip := g.clientIP.Resolve(r).String()
@@ -249,17 +260,8 @@ func (g *Gateway) renderEnroll(w http.ResponseWriter, r *http.Request, s *sessio
 }
 
 func (g *Gateway) enrollSubmit(w http.ResponseWriter, r *http.Request) {
-	s, cur := g.currentSession(w, r)
-	if s == nil {
-		return
-	}
-	if err := parseForm(w, r); err != nil {
-		g.renderError(w, r, err)
-		return
-	}
-	rd := CleanRedirect(r.PostForm.Get("rd"))
-	if s.Pending == pending2FA {
-		http.Redirect(w, r, nextFor(s, rd), http.StatusSeeOther)
+	s, cur, rd, ok := g.stepForm(w, r, func(s *session.Session) bool { return s.Pending != pending2FA })
+	if !ok {
 		return
 	}
 	ip := g.clientIP.Resolve(r).String()
@@ -284,13 +286,9 @@ func (g *Gateway) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		// Enrolment proved the factor: this login is now complete.
 		id := s.Identity
 		id.Methods = append(slices.Clone(id.Methods), auth.MethodTOTP)
-		ns, ok := g.startSession(w, r, id, ip, "")
-		if !ok {
+		if !g.completeLogin(w, r, id, ip) {
 			return
 		}
-		g.metrics.inc(outcomeLoginSuccess)
-		g.Audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginSuccess, Actor: id.Username, UserID: id.UserID, ClientIP: ip,
-			Detail: map[string]string{"method": joinMethods(id.Methods), "session": ns.ID}})
 		next = rd
 	}
 	g.page(w, http.StatusOK, "codes.html", pageData{Title: "Recovery codes", Codes: codes, Redirect: next})

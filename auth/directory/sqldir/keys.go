@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 )
@@ -12,16 +13,25 @@ import (
 // AddSigningKey stores k; a zero k.CreatedAt means now. A KID already
 // stored is ErrConflict.
 func (db *DB) AddSigningKey(ctx context.Context, k directory.SigningKey) error {
-	if k.KID == "" || k.Alg == "" || len(k.Private) == 0 {
-		return errors.New("sqldir: add signing key: kid, alg and private key are required")
-	}
-	created := normTime(k.CreatedAt)
-	if k.CreatedAt.IsZero() {
-		created = db.timestamp()
+	created, err := db.keyCreated(k)
+	if err != nil {
+		return err
 	}
 	const q = `INSERT INTO signing_keys (kid, alg, private, created_at, retired) VALUES ($1, $2, $3, $4, $5)`
-	_, err := db.db.ExecContext(ctx, q, k.KID, k.Alg, k.Private, toMillis(created), k.Retired)
+	_, err = db.db.ExecContext(ctx, q, k.KID, k.Alg, k.Private, toMillis(created), k.Retired)
 	return db.d.classify("add signing key", err)
+}
+
+// keyCreated checks a key to add and returns its creation time (zero
+// means now).
+func (db *DB) keyCreated(k directory.SigningKey) (time.Time, error) {
+	if k.KID == "" || k.Alg == "" || len(k.Private) == 0 {
+		return time.Time{}, errors.New("sqldir: add signing key: kid, alg and private key are required")
+	}
+	if k.CreatedAt.IsZero() {
+		return db.timestamp(), nil
+	}
+	return normTime(k.CreatedAt), nil
 }
 
 // errKeyExists is what AddFirstSigningKey finds when an active key exists.
@@ -30,14 +40,11 @@ var errKeyExists = fmt.Errorf("an active signing key exists: %w", directory.ErrC
 // AddFirstSigningKey stores k unless an active key of its algorithm
 // exists, checked and inserted in one locked transaction.
 func (db *DB) AddFirstSigningKey(ctx context.Context, k directory.SigningKey) error {
-	if k.KID == "" || k.Alg == "" || len(k.Private) == 0 {
-		return errors.New("sqldir: add signing key: kid, alg and private key are required")
+	created, err := db.keyCreated(k)
+	if err != nil {
+		return err
 	}
-	created := normTime(k.CreatedAt)
-	if k.CreatedAt.IsZero() {
-		created = db.timestamp()
-	}
-	err := db.inTx(ctx, lockKeys, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, lockKeys, func(tx *sql.Tx) error {
 		var n int
 		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM signing_keys WHERE alg = $1 AND NOT retired`, k.Alg).Scan(&n)
 		if err != nil {
