@@ -36,6 +36,7 @@ type Provider struct {
 	SPCertFile        string        `yaml:"sp_cert_file"`
 	SPKeyFile         string        `yaml:"sp_key_file"`
 	AllowIDPInitiated bool          `yaml:"allow_idp_initiated"`
+	AllowSHA1         bool          `yaml:"allow_sha1"` // accept SHA-1 signatures (off: collisions are practical)
 	ClockSkew         time.Duration `yaml:"clock_skew"`
 
 	// common: how an identity finds its directory user

@@ -160,3 +160,21 @@ func TestPinnedCertificates(t *testing.T) {
 		t.Fatalf("metadata with an unpinned certificate: %v", err)
 	}
 }
+
+func TestSHA1SignaturesDetected(t *testing.T) {
+	for file, want := range map[string]bool{
+		"testdata/corpus/adfs/rubysaml_adfs_response_sha1.xml":   true,
+		"testdata/corpus/adfs/rubysaml_adfs_response_sha256.xml": false,
+		"testdata/corpus/adfs/rubysaml_adfs_response_sha512.xml": false,
+	} {
+		raw := readFile(t, file)
+		if got := sha1Algorithm(raw) != ""; got != want {
+			t.Errorf("%s: SHA-1 detected %v, want %v", file, got, want)
+		}
+	}
+	// RSA-OAEP's SHA-1 digest (key transport, not a signature) is not flagged.
+	enc := []byte(`<EncryptedKey><EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"><DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/></EncryptionMethod></EncryptedKey>`)
+	if alg := sha1Algorithm(enc); alg != "" {
+		t.Errorf("key-transport digest flagged as a SHA-1 signature: %s", alg)
+	}
+}

@@ -108,7 +108,10 @@ type Config struct {
 	// PinnedCerts, when set, are the only IdP signing certificates to
 	// trust: metadata fetched from a URL must list no other, so a tampered
 	// download cannot slip in an attacker's key.
-	PinnedCerts       []*x509.Certificate
+	PinnedCerts []*x509.Certificate
+	// AllowSHA1 accepts signatures over SHA-1 (refused by default: SHA-1
+	// collisions are practical). Only for IdPs that cannot sign SHA-256.
+	AllowSHA1         bool
 	SPCert            *x509.Certificate
 	SPKey             crypto.Signer // RSA (what ADFS verifies) or ECDSA
 	AllowIDPInitiated bool
@@ -184,7 +187,7 @@ func New(cfg Config, tx Transactions, now func() time.Time) (*Connector, error) 
 		return nil, fmt.Errorf("saml provider %q: sp_key_file: %w", cfg.ID, err)
 	}
 	v, err := newVerifier(verifierConfig{
-		IDPMetadata: cfg.IDPMetadata, PinnedCerts: cfg.PinnedCerts, EntityID: cfg.EntityID, ACSURL: cfg.ACSURL,
+		IDPMetadata: cfg.IDPMetadata, PinnedCerts: cfg.PinnedCerts, AllowSHA1: cfg.AllowSHA1, EntityID: cfg.EntityID, ACSURL: cfg.ACSURL,
 		Key: cfg.SPKey, Now: now, Skew: cfg.ClockSkew,
 	})
 	if err != nil {

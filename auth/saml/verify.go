@@ -1,12 +1,16 @@
 package saml
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,10 +45,11 @@ const (
 // returns the assertion crewjam verified; nothing else is ever read from
 // the document.
 type verifier struct {
-	sp   crewsaml.ServiceProvider
-	acs  url.URL
-	now  func() time.Time
-	skew time.Duration
+	sp        crewsaml.ServiceProvider
+	acs       url.URL
+	now       func() time.Time
+	skew      time.Duration
+	allowSHA1 bool
 }
 
 // verifierConfig is what the core needs. Key is optional and only used to
@@ -52,6 +57,7 @@ type verifier struct {
 type verifierConfig struct {
 	IDPMetadata []byte
 	PinnedCerts []*x509.Certificate
+	AllowSHA1   bool
 	EntityID    string
 	ACSURL      string
 	Key         crypto.Signer
@@ -71,7 +77,7 @@ func newVerifier(c verifierConfig) (*verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acs url: %w", err)
 	}
-	v := &verifier{acs: *acs, now: c.Now, skew: c.Skew}
+	v := &verifier{acs: *acs, now: c.Now, skew: c.Skew, allowSHA1: c.AllowSHA1}
 	v.sp = crewsaml.ServiceProvider{
 		EntityID:                    c.EntityID,
 		Key:                         c.Key,
@@ -100,6 +106,11 @@ func (v *verifier) verify(samlResponse string, requestIDs []string) (*crewsaml.A
 	}
 	if err := preflight(raw); err != nil {
 		return nil, &Error{Kind: ErrInvalidResponse, Reason: err}
+	}
+	if !v.allowSHA1 {
+		if alg := sha1Algorithm(raw); alg != "" {
+			return nil, refuse(ErrInvalidResponse, "signed with SHA-1 (%s); ask the IdP for SHA-256, or set allow_sha1 for this provider", alg)
+		}
 	}
 	a, err := v.parse(raw, requestIDs)
 	if err != nil {
@@ -269,4 +280,51 @@ func absoluteURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("%q is not an absolute URL", s)
 	}
 	return u, nil
+}
+
+// sha1URIs are the XML-DSig algorithms that rest on SHA-1, whose chosen-
+// prefix collisions are practical: a signature over SHA-1 no longer binds
+// the signed content.
+var sha1URIs = []string{
+	"http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+	"http://www.w3.org/2000/09/xmldsig#dsa-sha1",
+	"http://www.w3.org/2000/09/xmldsig#hmac-sha1",
+	"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
+	"http://www.w3.org/2000/09/xmldsig#sha1",
+}
+
+// sha1Algorithm returns the first SHA-1 algorithm named by a signature's
+// SignatureMethod or by a DigestMethod inside a signature Reference (the
+// SHA-1 digest RSA-OAEP key transport uses in encrypted assertions is not
+// a signature and is left alone). It can only refuse more, never accept
+// anything crewjam would not.
+func sha1Algorithm(raw []byte) string {
+	d := xml.NewDecoder(bytes.NewReader(raw))
+	var stack []string
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return "" // malformed input is crewjam's to refuse
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			parent := ""
+			if len(stack) > 0 {
+				parent = stack[len(stack)-1]
+			}
+			stack = append(stack, t.Name.Local)
+			if t.Name.Local != "SignatureMethod" && !(t.Name.Local == "DigestMethod" && parent == "Reference") {
+				continue
+			}
+			for _, a := range t.Attr {
+				if a.Name.Local == "Algorithm" && slices.Contains(sha1URIs, strings.TrimSpace(a.Value)) {
+					return a.Value
+				}
+			}
+		case xml.EndElement:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
 }

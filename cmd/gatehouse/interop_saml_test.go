@@ -53,6 +53,7 @@ func needPySAML2(t *testing.T) {
 type pyIdPOptions struct {
 	signResponse bool   // sign the Response as well as the Assertion
 	alg          string // "sha1" (pysaml2 7's default) or "sha256", for signature and digest
+	allowSHA1    bool   // the gateway provider's allow_sha1
 }
 
 // pyIdP is the running pysaml2 IdP subprocess.
@@ -163,8 +164,8 @@ func pySAML2Replica(t *testing.T, o pyIdPOptions) (*replica, *upstream, *pyIdP) 
 	interopWrite(t, k, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	up := startUpstream(t)
 	r := startReplica(t, sqliteConfig(t, up, fmt.Sprintf(
-		"providers:\n  - {id: adfs, type: saml, label: ADFS, idp_metadata_file: %s, sp_cert_file: %s, sp_key_file: %s}\n",
-		idpMeta, crt, k)), newClock())
+		"providers:\n  - {id: adfs, type: saml, label: ADFS, idp_metadata_file: %s, sp_cert_file: %s, sp_key_file: %s, allow_sha1: %v}\n",
+		idpMeta, crt, k, o.allowSHA1)), newClock())
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", r.stderr)
@@ -238,13 +239,29 @@ func pySAML2Post(t *testing.T, b *browser, idp *pyIdP, action string, fields url
 	return resp
 }
 
+// TestSAMLInteropSHA1RefusedByDefault: pysaml2's default SHA-1 signature
+// is refused unless the provider sets allow_sha1.
+func TestSAMLInteropSHA1RefusedByDefault(t *testing.T) {
+	needPySAML2(t)
+	r, _, idp := pySAML2Replica(t, pyIdPOptions{alg: "sha1"})
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	action, fields := pySAML2Login(t, b, idp, "/")
+	if resp := pySAML2Post(t, b, idp, action, fields); resp.StatusCode != http.StatusUnauthorized || b.cookie(t) != nil {
+		t.Fatalf("SHA-1 signed response without allow_sha1: got %d, want 401 and no session", resp.StatusCode)
+	}
+	if !strings.Contains(r.stderr.String(), "signed with SHA-1") {
+		t.Fatal("the log does not say why the response was refused")
+	}
+}
+
 func TestSAMLInteropPySAML2(t *testing.T) {
 	needPySAML2(t)
 	for _, tc := range []struct {
 		name string
 		o    pyIdPOptions
 	}{
-		{"assertion_signed_sha1_default", pyIdPOptions{alg: "sha1"}},
+		{"assertion_signed_sha1_allowed", pyIdPOptions{alg: "sha1", allowSHA1: true}},
 		{"assertion_signed_sha256", pyIdPOptions{alg: "sha256"}},
 		{"response_and_assertion_signed_sha256", pyIdPOptions{signResponse: true, alg: "sha256"}},
 	} {

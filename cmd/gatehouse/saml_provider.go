@@ -58,7 +58,7 @@ func openSAML(ctx context.Context, a *app, p configs.Provider, tx session.Nonces
 	}
 	base := a.cfg.PublicURLParsed.JoinPath("/.gatehouse/saml", p.ID)
 	c, err := saml.New(saml.Config{ID: p.ID, ACSURL: base.JoinPath("acs").String(), MetadataURL: base.JoinPath("metadata").String(),
-		IDPMetadata: meta, PinnedCerts: pinned, SPCert: cert, SPKey: signer, AllowIDPInitiated: p.AllowIDPInitiated, ClockSkew: p.ClockSkew}, tx, a.now)
+		IDPMetadata: meta, PinnedCerts: pinned, SPCert: cert, SPKey: signer, AllowIDPInitiated: p.AllowIDPInitiated, AllowSHA1: p.AllowSHA1, ClockSkew: p.ClockSkew}, tx, a.now)
 	if err != nil {
 		return nil, err
 	}
