@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -282,15 +281,13 @@ func absoluteURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// sha1URIs are the XML-DSig algorithms that rest on SHA-1, whose chosen-
-// prefix collisions are practical: a signature over SHA-1 no longer binds
-// the signed content.
-var sha1URIs = []string{
-	"http://www.w3.org/2000/09/xmldsig#rsa-sha1",
-	"http://www.w3.org/2000/09/xmldsig#dsa-sha1",
-	"http://www.w3.org/2000/09/xmldsig#hmac-sha1",
-	"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
-	"http://www.w3.org/2000/09/xmldsig#sha1",
+// isSHA1 reports whether an XML-DSig algorithm URI rests on SHA-1
+// (xmldsig#rsa-sha1, xmldsig#sha1, and the xmldsig-more / xmlenc aliases
+// seen in real ADFS output). SHA-1 chosen-prefix collisions are practical:
+// a signature over SHA-1 no longer binds the signed content.
+func isSHA1(uri string) bool {
+	u := strings.ToLower(strings.TrimSpace(uri))
+	return strings.HasSuffix(u, "#sha1") || strings.HasSuffix(u, "-sha1")
 }
 
 // sha1Algorithm returns the first SHA-1 algorithm named by a signature's
@@ -317,7 +314,7 @@ func sha1Algorithm(raw []byte) string {
 				continue
 			}
 			for _, a := range t.Attr {
-				if a.Name.Local == "Algorithm" && slices.Contains(sha1URIs, strings.TrimSpace(a.Value)) {
+				if a.Name.Local == "Algorithm" && isSHA1(a.Value) {
 					return a.Value
 				}
 			}
