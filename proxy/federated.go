@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -20,6 +22,9 @@ import (
 type FederatedLogin interface {
 	ID() string
 	Label() string
+	// Protocol is "oidc" or "saml": which callback and metadata routes
+	// belong to this provider (the others answer 404 for its id).
+	Protocol() string
 	// Start returns where to send the browser to log in, remembering rd.
 	// binding is a secret only this browser holds (a short-lived cookie):
 	// Finish must present it again, so a callback URL from someone else's
@@ -62,7 +67,7 @@ func (g *Gateway) provider(id string) FederatedLogin {
 
 // providerLogin starts a federated login: GET /.gatehouse/login/{id}?rd=…
 func (g *Gateway) providerLogin(w http.ResponseWriter, r *http.Request) {
-	p, ok := g.enabledProvider(w, r)
+	p, ok := g.enabledProvider(w, r, "")
 	if !ok {
 		return
 	}
@@ -101,14 +106,16 @@ func (g *Gateway) setBinding(w http.ResponseWriter, value string, ttl time.Durat
 	http.SetCookie(w, c)
 }
 
-func (g *Gateway) enabledProvider(w http.ResponseWriter, r *http.Request) (FederatedLogin, bool) {
+// enabledProvider finds the route's provider; protocol, when not empty,
+// must be the provider's (an OIDC id at the SAML ACS is not a provider).
+func (g *Gateway) enabledProvider(w http.ResponseWriter, r *http.Request, protocol string) (FederatedLogin, bool) {
 	cur := g.currentPolicy()
 	if cur == nil {
 		g.renderError(w, r, errUnavailable)
 		return nil, false
 	}
 	p := g.provider(r.PathValue("id"))
-	if p == nil {
+	if p == nil || (protocol != "" && p.Protocol() != protocol) {
 		g.renderError(w, r, errNoProvider)
 		return nil, false
 	}
@@ -119,13 +126,18 @@ func (g *Gateway) enabledProvider(w http.ResponseWriter, r *http.Request) (Feder
 	return p, true
 }
 
-// providerCallback finishes a federated login: the OIDC redirect back, or
-// the SAML POST to the ACS.
-func (g *Gateway) providerCallback(w http.ResponseWriter, r *http.Request) {
-	p, ok := g.enabledProvider(w, r)
-	if !ok {
-		return
+// providerCallback finishes a federated login of the given protocol: the
+// OIDC redirect back, or the SAML POST to the ACS.
+func (g *Gateway) providerCallback(protocol string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := g.enabledProvider(w, r, protocol)
+		if ok {
+			g.finishFederated(w, r, p)
+		}
 	}
+}
+
+func (g *Gateway) finishFederated(w http.ResponseWriter, r *http.Request, p FederatedLogin) {
 	addr := g.clientIP.Resolve(r)
 	ip := addr.String()
 	var binding string
@@ -153,8 +165,12 @@ func (g *Gateway) providerCallback(w http.ResponseWriter, r *http.Request) {
 	if !g.networkAllowed(w, r, addr, true, id.Role, id.UserID, id.Username) {
 		return
 	}
-	for k, v := range res.Detail {
-		g.log.InfoContext(r.Context(), "federated login", "provider", p.ID(), k, v, "user_id", id.UserID)
+	if len(res.Detail) > 0 {
+		attrs := []any{"provider", p.ID(), "user_id", id.UserID}
+		for _, k := range slices.Sorted(maps.Keys(res.Detail)) {
+			attrs = append(attrs, k, res.Detail[k])
+		}
+		g.log.InfoContext(r.Context(), "federated login", attrs...)
 	}
 	cur := g.currentPolicy()
 	if cur == nil {
@@ -168,7 +184,7 @@ func (g *Gateway) providerCallback(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) samlMetadata(w http.ResponseWriter, r *http.Request) {
 	p := g.provider(r.PathValue("id"))
 	m, ok := p.(SAMLMetadata)
-	if !ok {
+	if !ok || p.Protocol() != "saml" {
 		g.renderError(w, r, errNoProvider)
 		return
 	}

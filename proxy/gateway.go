@@ -140,8 +140,8 @@ func (g *Gateway) routes() http.Handler {
 	}
 	own.HandleFunc("GET /.gatehouse/account", g.accountPage)
 	own.HandleFunc("GET /.gatehouse/login/{id}", g.providerLogin)
-	own.HandleFunc("GET /.gatehouse/oidc/{id}/callback", g.providerCallback)
-	own.HandleFunc("POST /.gatehouse/saml/{id}/acs", g.providerCallback)
+	own.HandleFunc("GET /.gatehouse/oidc/{id}/callback", g.providerCallback("oidc"))
+	own.HandleFunc("POST /.gatehouse/saml/{id}/acs", g.providerCallback("saml"))
 	own.HandleFunc("GET /.gatehouse/saml/{id}/metadata", g.samlMetadata)
 	own.HandleFunc("GET /.gatehouse/jwks.json", g.jwks)
 	own.HandleFunc("GET /.gatehouse/healthz", g.healthz)

@@ -210,6 +210,8 @@ func TestPolicyChangeAppliesToExistingSessions(t *testing.T) {
 	}
 	resp, _ := b.get(t, "/")
 	wantLoginRedirect(t, resp, "idle_timeout")
+	wantAudit(t, r, "policy_changed", "")
+	wantAudit(t, r, "session_expired", "")
 }
 
 func TestDisabledUserSessionEnds(t *testing.T) {
@@ -225,6 +227,8 @@ func TestDisabledUserSessionEnds(t *testing.T) {
 	r.refresh(t)
 	resp, _ := b.get(t, "/")
 	wantLoginRedirect(t, resp, "")
+	wantAudit(t, r, "user_disabled", "")
+	wantAudit(t, r, "session_revoked", "")
 	// And the disabled user cannot log in again, with the usual message.
 	resp, body := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}})
 	if resp.StatusCode != 401 || !strings.Contains(body, "Invalid username or password.") {

@@ -153,3 +153,29 @@ func TestOIDCIdPMFATrusted(t *testing.T) {
 		t.Fatalf("federated: always: %q, want enrolment", resp.Header.Get("Location"))
 	}
 }
+
+// TestProviderRoutesBelongToTheirProtocol: an OIDC provider's id at the
+// SAML routes (and the other way round) is not a provider.
+func TestProviderRoutesBelongToTheirProtocol(t *testing.T) {
+	r, _, _ := oidcReplica(t, "")
+	b := newBrowser(t, r.URL)
+	if resp, _ := b.get(t, "/.gatehouse/saml/corp/metadata"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("SAML metadata of an OIDC provider: %d, want 404", resp.StatusCode)
+	}
+	if resp, _ := b.do(t, "POST", "/.gatehouse/saml/corp/acs", url.Values{"SAMLResponse": {"x"}}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("SAML ACS of an OIDC provider: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestOpenRedirectThroughFederatedLogin: rd survives the trip to the IdP
+// only as a path on this origin.
+func TestOpenRedirectThroughFederatedLogin(t *testing.T) {
+	r, _, idp := oidcReplica(t, "")
+	r.addUser(t, "alice", alicePW, "sales")
+	for _, rd := range []string{"//evil.example", "https://evil.example/", "/\\evil.example"} {
+		resp, body, _ := oidcLogin(t, newBrowser(t, r.URL), idp, rd)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+			t.Errorf("rd %q: got %d %q, want 303 to /\n%s", rd, resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+	}
+}

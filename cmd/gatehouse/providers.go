@@ -23,6 +23,7 @@ import (
 // finds the user, and errors become pages a user can act on.
 type federatedLogin struct {
 	cfg    configs.Provider
+	proto  string // "oidc" or "saml"
 	dir    federation.Store
 	start  func(ctx context.Context, rd, binding string) (string, error)
 	finish func(r *http.Request, binding string) (federation.Claims, string, error)
@@ -31,6 +32,8 @@ type federatedLogin struct {
 
 func (f *federatedLogin) ID() string    { return f.cfg.ID }
 func (f *federatedLogin) Label() string { return f.cfg.Label }
+
+func (f *federatedLogin) Protocol() string { return f.proto }
 
 func (f *federatedLogin) Start(ctx context.Context, rd, binding string) (string, error) {
 	return f.start(ctx, rd, binding)
@@ -125,7 +128,7 @@ func openOIDC(ctx context.Context, a *app, p configs.Provider, tx session.Nonces
 	if err != nil {
 		return nil, err
 	}
-	return &federatedLogin{cfg: p, dir: a.dir,
+	return &federatedLogin{cfg: p, proto: "oidc", dir: a.dir,
 		start: c.StartBound,
 		finish: func(r *http.Request, binding string) (federation.Claims, string, error) {
 			res, err := c.CallbackBound(r.Context(), r.URL.Query(), binding)

@@ -62,7 +62,7 @@ func openSAML(ctx context.Context, a *app, p configs.Provider, tx session.Nonces
 	if err != nil {
 		return nil, err
 	}
-	return &federatedLogin{cfg: p, dir: a.dir, meta: c.Metadata,
+	return &federatedLogin{cfg: p, proto: "saml", dir: a.dir, meta: c.Metadata,
 		start: c.StartWithBinding,
 		finish: func(r *http.Request, binding string) (federation.Claims, string, error) {
 			res, err := c.ACSWithBinding(r, binding)
