@@ -55,6 +55,11 @@ func TestCookieValue(t *testing.T) {
 			t.Errorf("%q: got %q, want %q", tc.lines, got, tc.want)
 		}
 	}
+}
+
+// TestCookieValueDoesNotAllocate: it runs on every proxied request.
+func TestCookieValueDoesNotAllocate(t *testing.T) {
+	jar := cookieJar{name: "gatehouse"}
 	r := &http.Request{Header: http.Header{"Cookie": {"a=1; gatehouse=v1.abc; b=2"}}}
 	if n := testing.AllocsPerRun(100, func() { jar.value(r) }); n != 0 {
 		t.Errorf("value allocates %v times", n)

@@ -103,6 +103,24 @@ func TestAnonymousFlagBitsAgree(t *testing.T) {
 	}
 }
 
+// TestGuardCheckDoesNotAllocate: the guard runs on every request.
+func TestGuardCheckDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race; make test runs this without it")
+	}
+	g := newGuard(t, Config{
+		TorExitList:   TorExitList{File: write(t, "tor.txt", "185.220.101.4\n")},
+		AnonymousIPDB: AnonymousIPDB{File: testDB},
+		DenyFile:      write(t, "deny.txt", "203.0.113.0/24\n"),
+	}, policy.Policy{Network: policy.Network{Allow: []string{"0.0.0.0/0"}, AllowRoles: map[string][]string{"admin": {"10.0.0.0/8"}},
+		BlockTor: "all", BlockAnonymous: []string{"is_public_proxy"}}})
+	g.SetUserLists(map[string][]string{"u1": {"198.51.100.0/24"}})
+	a := netip.MustParseAddr("198.51.100.7")
+	if n := testing.AllocsPerRun(200, func() { g.Check(a, false, "sales", "u1") }); n != 0 {
+		t.Fatalf("Check allocates %v times per call, want 0", n)
+	}
+}
+
 func TestDenyFileReloadKeepsLastGood(t *testing.T) {
 	path := write(t, "deny.txt", "203.0.113.0/24\n")
 	g := newGuard(t, Config{DenyFile: path}, policy.Policy{})
