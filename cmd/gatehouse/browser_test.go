@@ -23,46 +23,64 @@ import (
 // password, login, the demo CRM verifying the signed assertion, an
 // HttpOnly session cookie, logout, and a replayed cookie refused.
 func TestBrowserLoginLogout(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the binary and a browser; skipped with -short")
-	}
-	chromium := e2eBrowser(t)
-	dir := t.TempDir()
-	bin := e2eBuild(t, dir)
-	addr := e2eFreeAddr(t)
-	base := "http://" + addr
-	cfg := filepath.Join(dir, "gatehouse.yaml")
-	e2eWriteFile(t, cfg, fmt.Sprintf(`listen: %s
-public_url: %s
-upstream: demo
-session:
-  store: memory
-directory:
-  driver: sqlite
-  dsn: %s
-secrets:
-  key_file: %s
-`, addr, base, filepath.Join(dir, "data", "gatehouse.db"), filepath.Join(dir, "data", "gatehouse.keys")))
-
-	pw := e2eStart(t, bin, cfg)
-	e2eWaitHealthy(t, base+"/.gatehouse/healthz")
-
-	shot := filepath.Join(dir, "crm.png")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	node := exec.CommandContext(ctx, "node", filepath.Join("testdata", "browser", "login.mjs"), base, "admin", pw, shot, "gatehouse")
-	node.Env = append(os.Environ(), "CHROMIUM_PATH="+chromium)
-	out, err := node.CombinedOutput()
-	t.Logf("login.mjs:\n%s", out)
-	if err != nil {
-		t.Fatalf("browser flow failed: %v", err)
-	}
+	e := newE2E(t)
+	pw := e.start("")
+	shot := filepath.Join(e.dir, "crm.png")
+	e.node("login.mjs", e.base, "admin", pw, shot, "gatehouse")
 	// A copy outside the test's temp dir, for a human to look at.
 	if png, err := os.ReadFile(shot); err == nil {
 		copyTo := filepath.Join(os.TempDir(), "gatehouse-browser.png")
 		if err := os.WriteFile(copyTo, png, 0o644); err == nil {
 			t.Logf("screenshot of the CRM page: %s", copyTo)
 		}
+	}
+}
+
+// e2eRun is one browser test: the built binary, its address and, once
+// started, its config.
+type e2eRun struct {
+	t                                   *testing.T
+	chromium, dir, bin, addr, base, cfg string
+}
+
+// newE2E skips under -short (and without a browser, outside CI), builds
+// the binary and reserves an address.
+func newE2E(t *testing.T) *e2eRun {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the binary and a browser; skipped with -short")
+	}
+	e := &e2eRun{t: t, chromium: e2eBrowser(t), dir: t.TempDir()}
+	e.bin = e2eBuild(t, e.dir)
+	e.addr = e2eFreeAddr(t)
+	e.base = "http://" + e.addr
+	return e
+}
+
+// start writes a config (embedded defaults on a fresh SQLite directory,
+// plus extra), starts the binary and returns the first admin's password.
+func (e *e2eRun) start(extra string) string {
+	e.t.Helper()
+	e.cfg = filepath.Join(e.dir, "gatehouse.yaml")
+	e2eWriteFile(e.t, e.cfg, fmt.Sprintf("listen: %s\npublic_url: %s\nupstream: demo\nsession: {store: memory}\ndirectory: {driver: sqlite, dsn: %s}\nsecrets: {key_file: %s}\n%s",
+		e.addr, e.base, filepath.Join(e.dir, "data", "gatehouse.db"), filepath.Join(e.dir, "data", "gatehouse.keys"), extra))
+	pw := e2eStart(e.t, e.bin, e.cfg)
+	e2eWaitHealthy(e.t, e.base+"/.gatehouse/healthz")
+	return pw
+}
+
+// node runs a testdata/browser script against Chromium and fails the
+// test when it does.
+func (e *e2eRun) node(script string, args ...string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join("testdata", "browser", script)}, args...)...)
+	cmd.Env = append(os.Environ(), "CHROMIUM_PATH="+e.chromium)
+	out, err := cmd.CombinedOutput()
+	e.t.Logf("%s:\n%s", script, out)
+	if err != nil {
+		e.t.Fatalf("browser flow %s failed: %v", script, err)
 	}
 }
 
@@ -239,31 +257,7 @@ func (l *e2eLog) String() string {
 // and logs in again with a code. It may wait up to one 30 s TOTP step,
 // because the step used at enrolment is spent.
 func TestBrowserTOTP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the binary and a browser; skipped with -short")
-	}
-	chromium := e2eBrowser(t)
-	dir := t.TempDir()
-	bin := e2eBuild(t, dir)
-	addr := e2eFreeAddr(t)
-	base := "http://" + addr
-	cfg := filepath.Join(dir, "gatehouse.yaml")
-	e2eWriteFile(t, cfg, fmt.Sprintf(`listen: %s
-public_url: %s
-directory: {driver: sqlite, dsn: %s}
-secrets: {key_file: %s}
-policy: {mfa: {mode: required}}
-`, addr, base, filepath.Join(dir, "data", "gatehouse.db"), filepath.Join(dir, "data", "gatehouse.keys")))
-	pw := e2eStart(t, bin, cfg)
-	e2eWaitHealthy(t, base+"/.gatehouse/healthz")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	node := exec.CommandContext(ctx, "node", filepath.Join("testdata", "browser", "totp.mjs"), base, "admin", pw, filepath.Join(dir, "totp.png"))
-	node.Env = append(os.Environ(), "CHROMIUM_PATH="+chromium)
-	out, err := node.CombinedOutput()
-	t.Logf("totp.mjs:\n%s", out)
-	if err != nil {
-		t.Fatalf("browser 2FA flow failed: %v", err)
-	}
+	e := newE2E(t)
+	pw := e.start("policy: {mfa: {mode: required}}\n")
+	e.node("totp.mjs", e.base, "admin", pw, filepath.Join(e.dir, "totp.png"))
 }
