@@ -184,3 +184,29 @@ func waitTCP(t *testing.T, port int) {
 	}
 	t.Fatalf("nothing listening on %d", port)
 }
+
+// TestRevocationWhileReplicasRestartIsApplied: a logout-everywhere
+// recorded while no replica runs (a rolling restart) is carried out by the
+// next replica to start, not marked seen and forgotten.
+func TestRevocationWhileReplicasRestartIsApplied(t *testing.T) {
+	dsn := directorytest.PostgresDSN(t)
+	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
+	up := startUpstream(t)
+	cfg := productionConfig(t, dsn, addr, prefix, up)
+	a := startReplica(t, cfg, nil)
+	a.addUser(t, "alice", alicePW, "sales")
+	onA := newBrowser(t, a.URL)
+	onA.login(t, "alice", alicePW)
+	cookie := onA.cookie(t).Value
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runCLI(t, a, "user", "logout", "alice"); code != 0 {
+		t.Fatalf("user logout: %s", out)
+	}
+	b := startReplica(t, cfg, nil)
+	onB := newBrowser(t, b.URL)
+	onB.setCookie(cookie)
+	resp, _ := onB.get(t, "/")
+	wantLoginRedirect(t, resp, "")
+}

@@ -104,13 +104,12 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			}
 		}
 	}()
-	s.watcher = watch.New(a.dir, log, pollInterval, a.now)
-	s.watcher.OnPolicy(func(ctx context.Context, v *policy.Versioned) {
-		if err := s.guard.SetPolicy(v); err != nil {
-			log.Error("network rules of the new policy do not build; keeping the previous ones", "version", v.Version, "error", err)
-		}
-	})
-	s.watcher.OnAllowlists(func(_ context.Context, lists map[string][]string) { s.guard.SetUserLists(lists) })
+	s.sessions = session.NewManager(a.store, session.Options{Now: a.now, CacheTTL: cfg.Session.CacheTTL, TouchFraction: cfg.Session.TouchFraction})
+	// Every hook is registered before the first poll, so disabled users,
+	// revocations and lists already in the directory are applied at start
+	// too (a revocation recorded while every replica was restarting must
+	// not be marked seen without being carried out).
+	s.watcher = s.newWatcher()
 	if err := s.watcher.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("read login policy: %w", err)
 	}
@@ -118,29 +117,6 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	if err := s.issuer.Reload(ctx); err != nil {
 		return nil, err
 	}
-	s.sessions = session.NewManager(a.store, session.Options{Now: a.now, CacheTTL: cfg.Session.CacheTTL, TouchFraction: cfg.Session.TouchFraction})
-	s.watcher.OnDisable(func(ctx context.Context, userID string) {
-		n, err := s.sessions.RevokeUser(ctx, userID)
-		if err != nil {
-			log.Error("revoke disabled user's sessions", "user_id", userID, "error", err)
-			return
-		}
-		if n > 0 {
-			a.audit.Record(ctx, directory.AuditEvent{Event: audit.SessionRevoked, Actor: "system", UserID: userID,
-				Detail: map[string]string{"reason": "user_disabled", "count": fmt.Sprint(n)}})
-		}
-	})
-	s.watcher.OnRevoke(func(ctx context.Context, r directory.Revocation) {
-		n, err := s.sessions.RevokeUserBefore(ctx, r.UserID, r.At)
-		if err != nil {
-			log.Error("end a user's sessions", "user_id", r.UserID, "error", err)
-			return
-		}
-		if n > 0 {
-			a.audit.Record(ctx, directory.AuditEvent{Event: audit.SessionRevoked, Actor: "system", UserID: r.UserID,
-				Detail: map[string]string{"reason": "revocation", "count": fmt.Sprint(n)}})
-		}
-	})
 	upstream := cfg.UpstreamURL
 	if upstream == nil {
 		if upstream, err = s.startDemo(cfg.PublicURLParsed, listenAddr); err != nil {
@@ -187,6 +163,37 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	s.cancel = cancel
 	go s.background(bg)
 	return s, nil
+}
+
+// newWatcher polls the directory and applies what changed: the policy and
+// the users' network lists to the guard, disabled users and revocations to
+// the sessions.
+func (s *server) newWatcher() *watch.Watcher {
+	a, log := s.a, s.a.log
+	w := watch.New(a.dir, log, pollInterval, a.now)
+	w.OnPolicy(func(ctx context.Context, v *policy.Versioned) {
+		if err := s.guard.SetPolicy(v); err != nil {
+			log.Error("network rules of the new policy do not build; keeping the previous ones", "version", v.Version, "error", err)
+		}
+	})
+	w.OnAllowlists(func(_ context.Context, lists map[string][]string) { s.guard.SetUserLists(lists) })
+	ended := func(ctx context.Context, userID, reason string, n int, err error) {
+		if err != nil {
+			log.Error("end a user's sessions", "user_id", userID, "reason", reason, "error", err)
+		} else if n > 0 {
+			a.audit.Record(ctx, directory.AuditEvent{Event: audit.SessionRevoked, Actor: "system", UserID: userID,
+				Detail: map[string]string{"reason": reason, "count": fmt.Sprint(n)}})
+		}
+	}
+	w.OnDisable(func(ctx context.Context, userID string) {
+		n, err := s.sessions.RevokeUser(ctx, userID)
+		ended(ctx, userID, "user_disabled", n, err)
+	})
+	w.OnRevoke(func(ctx context.Context, r directory.Revocation) {
+		n, err := s.sessions.RevokeUserBefore(ctx, r.UserID, r.At)
+		ended(ctx, r.UserID, "revocation", n, err)
+	})
+	return w
 }
 
 // background runs the directory poll, key reloads and cache sweeps.
