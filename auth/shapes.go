@@ -1,0 +1,113 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// The shapes of login methods. Like Dex's connectors they are split by how
+// they interact: a request Authenticator reads a credential the client
+// sends on every request (the session cookie; later API keys and DPoP
+// tokens), a PasswordLogin checks a username and password typed into the
+// gateway's own form, and a RedirectLogin sends the browser to an identity
+// provider and finishes when it comes back.
+
+// Credential is what an Authenticator established about one request.
+type Credential struct {
+	// Kind names the credential ("session"; later "apikey", "token").
+	Kind string
+	// ID is the credential's public, log-safe id (the session id).
+	ID       string
+	Identity Identity
+	// Pending is a login step still owed ("2fa", "2fa_enroll"); a
+	// credential with a pending step never reaches the upstream.
+	Pending string
+	// Created is when the credential was issued (the login time).
+	Created time.Time
+	// Deadline is when the credential ends whatever happens (the
+	// absolute lifetime); zero when it has none.
+	Deadline time.Time
+}
+
+// Credential kinds.
+const KindSession = "session"
+
+// Authenticator reads one kind of credential from a request. It answers
+// ErrNoCredentials when the request carries none of its kind (the pipeline
+// then asks the next one), ErrInvalidCredentials when it carries one that
+// does not verify, *Expired when it names a credential that has ended, and
+// any other error when the check could not be made (a store outage: the
+// pipeline refuses the request).
+type Authenticator interface {
+	Authenticate(r *http.Request) (Credential, error)
+}
+
+// Expired reports a credential that was valid and has ended; Reason says
+// why (idle, absolute, revoked), for the page that asks to log in again.
+type Expired struct{ Reason string }
+
+func (e *Expired) Error() string { return "auth: credential ended: " + e.Reason }
+
+// PasswordLogin is a password-shaped login method: the local password
+// today, the delegated "API" provider later.
+type PasswordLogin interface {
+	Authenticate(ctx context.Context, username, password, clientIP string) (Identity, error)
+}
+
+// RedirectLogin is a redirect-shaped login method: an external identity
+// provider (Google, OIDC, SAML) offered as a button on the login page.
+// Implementations verify the protocol and map the result to a directory
+// user; the gateway runs the rest of the login (network rules, 2FA,
+// session) exactly as for a password.
+type RedirectLogin interface {
+	ID() string
+	Label() string
+	// Protocol is "oidc" or "saml": which callback and metadata routes
+	// belong to this provider (the others answer 404 for its id).
+	Protocol() string
+	// Start returns where to send the browser to log in, remembering rd.
+	// binding is a secret only this browser holds (a short-lived cookie):
+	// Finish must present it again, so a callback URL from someone else's
+	// login cannot log this browser in (login CSRF).
+	Start(ctx context.Context, rd, binding string) (string, error)
+	// Finish completes the login from the provider's callback (OIDC) or
+	// POST (SAML). Errors the user should see are *Refusal.
+	Finish(r *http.Request, binding string) (FederatedResult, error)
+}
+
+// MetadataProvider is implemented by SAML providers: the SP metadata to
+// give the IdP administrator.
+type MetadataProvider interface {
+	Metadata() ([]byte, error)
+}
+
+// FederatedResult is a completed federated first factor.
+type FederatedResult struct {
+	Identity Identity
+	Redirect string
+	// MFA is true when the provider asserted multi-factor authentication
+	// in what it signed; policy mfa.federated decides whether it counts.
+	MFA    bool
+	Detail map[string]string // for the audit event (e.g. created, linked)
+}
+
+// Refusal is a refused login the user is told about in words they can act
+// on ("your account is not set up here"). Status is the HTTP status the
+// page is served with; Code is a stable machine code; Message is fixed
+// text safe to show. Err is for the log and the audit reason only.
+type Refusal struct {
+	Status  int
+	Code    string
+	Message string
+	Err     error
+}
+
+func (r *Refusal) Error() string {
+	if r.Err != nil {
+		return r.Code + ": " + r.Err.Error()
+	}
+	return r.Code
+}
+
+func (r *Refusal) Unwrap() error { return r.Err }
