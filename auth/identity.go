@@ -47,6 +47,10 @@ type Identity struct {
 	// Subject is the provider's stable subject for federated logins; users
 	// are keyed by Provider+Subject, never by Subject alone.
 	Subject string `json:"sub,omitempty"`
+	// IdPMFA is true when the identity provider asserted multi-factor
+	// authentication for this login (OIDC amr, SAML AuthnContext), which
+	// policy mfa.federated: trust_idp accepts as the second factor.
+	IdPMFA bool `json:"idpmfa,omitempty"`
 }
 
 // Failure explains a refused login for the audit log. The client sees only

@@ -6,15 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/auth/audit"
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
-	"github.com/gatehouse-auth/gatehouse/session"
+	"github.com/gatehouse-auth/gatehouse/proxy/web"
 )
 
 // Identity headers sent upstream. Inbound copies, in any spelling, are
@@ -60,128 +58,179 @@ func (b *BufferPool) Get() []byte {
 
 func (b *BufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
-type ctxKey struct{}
-
-// forwarded is what serveUpstream learned that rewrite needs.
-type forwarded struct {
-	s  *session.Session
-	ip netip.Addr
-}
-
-func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
+func (g *Gateway) newReverseProxy(t http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:    g.rewrite,
-		Transport:  g.Transport,
+		Transport:  t,
 		BufferPool: &BufferPool{},
 		ErrorLog:   nil,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if errors.Is(err, context.Canceled) {
-				return // the client went away; nothing to answer
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return // the client went away, or a tunnel's session ended
 			}
 			g.metrics.inc(outcomeBadGateway)
-			g.renderError(w, r, errBadGateway.with(err))
+			g.render.Error(w, r, web.ErrBadGateway.With(err))
 		},
 	}
 }
 
-// serveUpstream is the hot path: authenticate from the cookie, then
-// forward. Any check that cannot be made refuses the request.
+var errUpgrade = &web.Error{Status: http.StatusBadRequest, Code: "upgrade_refused",
+	Message: "Only WebSocket upgrades are forwarded."}
+
+// serveUpstream is the hot path: authenticate, apply the session rules,
+// the network guard and authorization, then forward. Any check that
+// cannot be made refuses the request.
 func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	cur := g.currentPolicy()
 	if cur == nil {
 		g.metrics.inc(outcomeUnavailable)
-		g.renderError(w, r, errUnavailable)
+		g.render.Error(w, r, web.ErrUnavailable)
 		return
 	}
-	v := g.cookie.value(r)
-	if v == "" {
-		g.unauthenticated(w, r, "", false)
-		return
-	}
-	s, err := g.Sessions.Load(r.Context(), v, g.limits(&cur.Policy))
-	switch reason, expired := session.IsExpired(err); {
-	case err == nil:
-	case expired:
-		g.metrics.inc(outcomeExpired)
-		g.Audit.Record(r.Context(), directory.AuditEvent{Event: audit.SessionExpired, ClientIP: g.clientIP.Resolve(r).String(),
-			Detail: map[string]string{"reason": string(reason)}})
-		g.unauthenticated(w, r, reason, true)
-		return
-	case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformed):
-		g.unauthenticated(w, r, "", true)
-		return
-	default:
+	c := &Caller{Policy: cur}
+	r = WithCaller(r, c)
+	c.IP = g.clientIP.Resolve(r)
+	if err := g.identify(r, c); err != nil {
 		g.metrics.inc(outcomeUnavailable)
-		g.renderError(w, r, errUnavailable.with(err))
+		g.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	if g.Policy.Disabled(s.Identity.UserID) {
-		g.Sessions.Revoke(r.Context(), s.ID)
-		g.unauthenticated(w, r, "revoked", true)
+	if !c.SignedIn() {
+		g.unauthenticated(w, r, c.Ended)
 		return
 	}
-	if !s.Authenticated() {
+	if !c.Complete() {
 		// Half-authenticated: the second factor is owed first, and the
 		// upstream is never reached until it is paid.
-		if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			http.Redirect(w, r, pendingPath(s, r.URL.RequestURI()), http.StatusFound)
+		if web.WantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			http.Redirect(w, r, PendingPath(c.Pending, r.URL.RequestURI()), http.StatusFound)
 			return
 		}
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "mfa_required", "message": "Two-factor authentication is required to continue."})
+		web.JSON(w, http.StatusUnauthorized, map[string]string{"error": "mfa_required", "message": "Two-factor authentication is required to continue."})
 		return
 	}
-	ip := g.clientIP.Resolve(r)
-	if !g.networkAllowed(w, r, ip, false, s.Identity.Role, s.Identity.UserID, s.Identity.Username) {
+	if !g.CheckNetwork(w, r, false, &c.Identity) {
+		return
+	}
+	if g.authorize != nil {
+		if err := g.authorize(c, r); err != nil {
+			var e *web.Error
+			if !errors.As(err, &e) {
+				e = web.ErrForbidden.With(err)
+			}
+			g.render.Error(w, r, e)
+			return
+		}
+	}
+	if up := r.Header.Get("Upgrade"); up != "" {
+		if !headerHasToken(r.Header, "Connection", "upgrade") || !strings.EqualFold(strings.TrimSpace(up), "websocket") {
+			// h2c and other protocols would carry requests the gateway
+			// never sees (review finding F3); only WebSocket is forwarded.
+			g.render.Error(w, r, errUpgrade)
+			return
+		}
+		g.serveTunnel(w, r, c)
 		return
 	}
 	g.metrics.inc(outcomeProxied)
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &forwarded{s: s, ip: ip})))
+	g.proxy.ServeHTTP(w, r)
+}
+
+// serveTunnel forwards a WebSocket upgrade and keeps it only as long as
+// its session: the tunnel is closed at the session's absolute deadline and
+// as soon as a re-check finds the session ended (logout, revocation,
+// disabled user, idle timeout) — the re-check runs every TunnelCheck, the
+// same bound a revocation takes to reach every replica. An open tunnel
+// counts as use of the session (the re-check touches it like a request).
+func (g *Gateway) serveTunnel(w http.ResponseWriter, r *http.Request, c *Caller) {
+	ctx, cancel := context.WithDeadline(r.Context(), c.Deadline)
+	defer cancel()
+	if c.Kind == auth.KindSession {
+		go g.watchTunnel(ctx, cancel, c)
+	}
+	g.metrics.inc(outcomeProxied)
+	g.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+func (g *Gateway) watchTunnel(ctx context.Context, cancel context.CancelFunc, c *Caller) {
+	t := time.NewTicker(g.tunnelCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur := g.currentPolicy()
+		if cur == nil || g.policy.Disabled(c.Identity.UserID) {
+			cancel()
+			return
+		}
+		s, err := g.sessions.Load(ctx, c.cookie, g.Limits(&cur.Policy))
+		if err != nil || s.ID != c.ID || !s.Authenticated() {
+			// Ended, revoked, or not checkable (store outage): fail closed.
+			cancel()
+			return
+		}
+	}
+}
+
+// headerHasToken reports whether a comma-separated header lists token.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h[name] {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // unauthenticated sends a browser to the login page and anything else a
-// 401 JSON body.
-func (g *Gateway) unauthenticated(w http.ResponseWriter, r *http.Request, reason session.Reason, clear bool) {
-	if reason == "" {
+// 401 JSON body; ended says why a credential it carried no longer counts.
+func (g *Gateway) unauthenticated(w http.ResponseWriter, r *http.Request, ended string) {
+	if ended == "" || ended == endedInvalid {
 		g.metrics.inc(outcomeUnauthenticated)
 	}
-	if clear {
-		g.cookie.clear(w)
+	if ended != "" {
+		g.cookies.ClearSession(w)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		http.Redirect(w, r, loginURL(r.URL.RequestURI(), reason), http.StatusFound)
+	if web.WantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		http.Redirect(w, r, LoginURL(r.URL.RequestURI(), ended), http.StatusFound)
 		return
 	}
-	e := errUnauthenticated
-	if reason != "" {
-		e = &Error{Status: http.StatusUnauthorized, Code: "session_expired", Message: notices[string(reason)]}
+	e := web.ErrUnauthenticated
+	if msg, ok := Notices[ended]; ok && ended != "logged_out" {
+		e = &web.Error{Status: http.StatusUnauthorized, Code: "session_expired", Message: msg}
 	}
-	writeJSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+	web.JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
 }
 
 // rewrite builds the outbound request. It runs after ReverseProxy removed
 // hop-by-hop headers, so nothing the client names in Connection can delete
 // what is added here (the reason Director is not used).
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
-	f := pr.In.Context().Value(ctxKey{}).(*forwarded)
-	s := f.s
-	pr.SetURL(g.Upstream)
-	pr.Out.Host = pr.In.Host
+	c := CallerOf(pr.In)
+	pr.SetURL(g.upstream)
+	// The upstream sees the gateway's public name, never a Host the
+	// client chose (also from an absolute-form request line).
+	pr.Out.Host = g.public.Host
 	h := pr.Out.Header
 	for k := range h {
-		if isGatehouseHeader(k) {
+		if isGatehouseHeader(k) || isSpoofableHeader(k) {
 			delete(h, k)
 		}
 	}
-	h.Del("X-Real-Ip")
-	stripCookie(pr.Out, g.cookie.name)
-	ip := f.ip.String()
+	web.StripGatewayCookies(h)
+	ip := c.IP.String()
 	h.Set("X-Forwarded-For", ip)
 	h.Set("X-Real-Ip", ip)
-	h.Set("X-Forwarded-Host", pr.In.Host)
-	h.Set("X-Forwarded-Proto", g.PublicURL.Scheme)
+	h.Set("X-Forwarded-Host", g.public.Host)
+	h.Set("X-Forwarded-Proto", g.public.Scheme)
 
-	id := &s.Identity
+	id := &c.Identity
 	methods := joinMethods(id.Methods)
 	groups := strings.Join(id.Groups, ",")
 	h[HeaderUser] = []string{headerSafe(id.Username)}
@@ -189,10 +238,10 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	h[HeaderRole] = []string{headerSafe(id.Role)}
 	h[HeaderGroups] = []string{headerSafe(groups)}
 	h[HeaderAuthMethod] = []string{methods}
-	h[HeaderSession] = []string{s.ID}
-	tok, err := g.Assertions.Token(s.ID, func(c *assertion.Claims) {
-		c.Subject, c.Username, c.Email, c.Role = id.UserID, id.Username, id.Email, id.Role
-		c.Groups, c.Methods = id.Groups, id.Methods
+	h[HeaderSession] = []string{c.ID}
+	tok, err := g.assertions.Token(c.ID, func(cl *assertion.Claims) {
+		cl.Subject, cl.Username, cl.Email, cl.Role = id.UserID, id.Username, id.Email, id.Role
+		cl.Groups, cl.Methods = id.Groups, id.Methods
 	})
 	if err != nil {
 		// Without an assertion the upstream would see unverifiable
@@ -209,8 +258,45 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 // isGatehouseHeader matches X-Gatehouse-* case-insensitively with "_"
 // standing for "-", because some upstream stacks (CGI, PHP, nginx with
 // underscores_in_headers) treat X_Gatehouse_User as X-Gatehouse-User.
-func isGatehouseHeader(k string) bool {
-	const p = "x-gatehouse-"
+func isGatehouseHeader(k string) bool { return headerHasPrefix(k, "x-gatehouse-") }
+
+// spoofableHeaders are headers common web stacks read as the client's
+// address, the logged-in user or the request path (review finding F14).
+// The client may not set them: the gateway removes them and sets the ones
+// it vouches for (X-Forwarded-For, X-Real-Ip, X-Forwarded-Host/Proto).
+var spoofableHeaders = []string{
+	"forwarded", "x-forwarded-for", "x-real-ip", "true-client-ip", "x-client-ip", "cf-connecting-ip",
+	"fastly-client-ip", "x-cluster-client-ip", "x-original-forwarded-for",
+	"remote-user", "x-remote-user", "x-forwarded-user", "x-forwarded-email", "x-forwarded-preferred-username",
+	"x-forwarded-groups", "x-forwarded-access-token", "x-user", "x-email", "x-webauth-user", "x-ms-client-principal-name",
+	"x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri", "x-forwarded-path",
+	"x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-server",
+	"x-forwarded-scheme", "x-forwarded-ssl", "x-url-scheme", "front-end-https",
+}
+
+// spoofablePrefixes are header families with the same standing
+// (oauth2-proxy's and Authelia's X-Auth-Request-*, Remote-*).
+var spoofablePrefixes = []string{"x-auth-request-", "remote-"}
+
+// isSpoofableHeader matches those names as isGatehouseHeader does: any
+// letter case, "_" for "-".
+func isSpoofableHeader(k string) bool {
+	for _, p := range spoofablePrefixes {
+		if headerHasPrefix(k, p) {
+			return true
+		}
+	}
+	for _, n := range spoofableHeaders {
+		if len(k) == len(n) && headerHasPrefix(k, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// headerHasPrefix compares k's start with the lower-case prefix p,
+// folding case and reading "_" as "-", without allocating.
+func headerHasPrefix(k, p string) bool {
 	if len(k) < len(p) {
 		return false
 	}
@@ -226,36 +312,6 @@ func isGatehouseHeader(k string) bool {
 		}
 	}
 	return true
-}
-
-// stripCookie removes the gateway's session cookie from the outbound
-// Cookie header: the upstream has no use for it and must not be able to
-// leak or replay it. Other cookies pass unchanged.
-func stripCookie(r *http.Request, name string) {
-	lines := r.Header["Cookie"]
-	if len(lines) == 0 {
-		return
-	}
-	var b strings.Builder
-	for _, line := range lines {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			if part == "" || (strings.HasPrefix(part, name) && len(part) > len(name) && part[len(name)] == '=') {
-				continue
-			}
-			if b.Len() > 0 {
-				b.WriteString("; ")
-			}
-			b.WriteString(part)
-		}
-	}
-	if b.Len() == 0 {
-		r.Header.Del("Cookie")
-		return
-	}
-	r.Header["Cookie"] = []string{b.String()}
 }
 
 // headerSafe drops control characters so an identity value can never end a

@@ -1,12 +1,18 @@
-// Package proxy is Gatehouse's HTTP front: it resolves the client address,
-// serves the gateway's own routes under /.gatehouse/ (login, logout, JWKS,
-// health), authenticates every other request from its session cookie, and
-// forwards it to the upstream with verified identity headers and a signed
-// assertion — failing closed whenever a check cannot be made.
+// Package proxy is Gatehouse's request pipeline. Every request goes through
+// the same steps, once: client address (trusted proxies only) → network
+// guard → authenticate (an ordered list of auth.Authenticator, today the
+// session cookie) → session rules (disabled user, a second factor the
+// policy now demands, a step still owed) → authorize → forward to the
+// upstream with verified identity headers and a signed assertion. Any check
+// that cannot be made refuses the request.
 //
-// It depends on interfaces (session manager, password checker, policy
-// source, audit) and the pure policy package, never on a concrete backend;
-// cmd/gatehouse wires the concrete parts together.
+// The gateway's own pages are not here: route sets (proxy/login,
+// proxy/account) mount themselves on the gateway's Mux, declaring for each
+// route what the pipeline must have established first (Access), and read
+// the result as the request's Caller. This package never imports them;
+// cmd/gatehouse mounts them. It depends on interfaces (sessions, policy
+// source, audit, network guard) and the pure policy package, never on a
+// concrete login method or backend.
 package proxy
 
 import (
@@ -22,13 +28,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
+	"github.com/gatehouse-auth/gatehouse/proxy/web"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
-
-// PasswordChecker is the local password login method.
-type PasswordChecker interface {
-	Authenticate(ctx context.Context, username, password, clientIP string) (auth.Identity, error)
-}
 
 // PolicySource says which login policy is in force and which users are
 // disabled, as last read from the directory.
@@ -51,11 +53,20 @@ type NetworkGuard interface {
 	Check(addr netip.Addr, login bool, role, userID string) policy.NetworkVerdict
 }
 
-// Sessions is the session manager the gateway uses.
+// Sessions is the session manager: what the pipeline and the login pages
+// need of it.
 type Sessions interface {
 	Create(ctx context.Context, s *session.Session, l session.Limits) (session.Ticket, error)
 	Load(ctx context.Context, cookie string, l session.Limits) (*session.Session, error)
 	Revoke(ctx context.Context, id string) error
+}
+
+// Assertions signs the X-Gatehouse-Assertion once per session and
+// publishes the keys that verify it.
+type Assertions interface {
+	Token(sid string, fill func(*assertion.Claims)) (string, error)
+	Forget(sid string)
+	JWKS() []byte
 }
 
 // Check is a named readiness probe (a store ping).
@@ -73,51 +84,86 @@ type Options struct {
 	Transport      http.RoundTripper // default: NewTransport()
 	TrustedProxies []netip.Prefix
 	Sessions       Sessions
-	Password       PasswordChecker
 	Policy         PolicySource
 	Audit          Auditor
-	Assertions     *assertion.Issuer
+	Assertions     Assertions
 	Network        NetworkGuard // nil: no network rules
-	MFA            SecondFactor // nil: no second factor
-	Providers      []FederatedLogin
-	Ready          []Check
+	// Authenticators run in order after the session cookie; each passes
+	// with auth.ErrNoCredentials to the next.
+	Authenticators []auth.Authenticator
+	// Authorize decides whether a caller may make a request to the
+	// upstream; nil allows every authenticated caller. An error that is
+	// a *web.Error is shown as it is; any other refuses with 403.
+	Authorize func(c *Caller, r *http.Request) error
+	Ready     []Check
 	// MaxStale is how old the policy view may get before authenticated
 	// requests are refused (directory outage); default 10s.
 	MaxStale time.Duration
 	// PendingLifetime bounds half-authenticated sessions; default 5m.
 	PendingLifetime time.Duration
+	// TunnelCheck is how often an open WebSocket re-checks its session;
+	// default 1s, the revocation bound.
+	TunnelCheck time.Duration
 }
 
-// Gateway is the HTTP handler.
+// Gateway is the HTTP handler: the pipeline and the mux its route sets
+// mount on.
 type Gateway struct {
-	Options
-	log      *slog.Logger
+	log             *slog.Logger
+	public          *url.URL
+	upstream        *url.URL
+	sessions        Sessions
+	policy          PolicySource
+	audit           Auditor
+	assertions      Assertions
+	network         NetworkGuard
+	authenticators  []auth.Authenticator
+	authorize       func(*Caller, *http.Request) error
+	ready           []Check
+	maxStale        time.Duration
+	pendingLifetime time.Duration
+	tunnelCheck     time.Duration
+
 	clientIP ClientIP
-	cookie   cookieJar
+	cookies  web.Cookies
+	render   *web.Renderer
 	proxy    *httputil.ReverseProxy
-	handler  http.Handler
 	metrics  metrics
+
+	own     *http.ServeMux
+	handler http.Handler
 }
 
-// New builds the gateway handler.
+// New builds the gateway. Route sets are added with Mount before it
+// serves.
 func New(o Options) *Gateway {
-	if o.MaxStale == 0 {
-		o.MaxStale = 10 * time.Second
-	}
-	if o.PendingLifetime == 0 {
-		o.PendingLifetime = 5 * time.Minute
-	}
-	if o.Transport == nil {
-		o.Transport = NewTransport()
-	}
 	g := &Gateway{
-		Options:  o,
-		log:      o.Logger.With("component", "gateway"),
-		clientIP: NewClientIP(o.TrustedProxies),
-		cookie:   newCookieJar(o.PublicURL),
+		log: o.Logger.With("component", "gateway"), public: o.PublicURL, upstream: o.Upstream,
+		sessions: o.Sessions, policy: o.Policy, audit: o.Audit, assertions: o.Assertions, network: o.Network,
+		authorize: o.Authorize, ready: o.Ready, maxStale: o.MaxStale, pendingLifetime: o.PendingLifetime,
+		tunnelCheck: o.TunnelCheck,
+		clientIP:    NewClientIP(o.TrustedProxies),
+		cookies:     web.NewCookies(o.PublicURL),
 	}
-	g.proxy = g.newReverseProxy()
+	if g.maxStale == 0 {
+		g.maxStale = 10 * time.Second
+	}
+	if g.pendingLifetime == 0 {
+		g.pendingLifetime = 5 * time.Minute
+	}
+	if g.tunnelCheck == 0 {
+		g.tunnelCheck = time.Second
+	}
+	transport := o.Transport
+	if transport == nil {
+		transport = NewTransport()
+	}
+	g.render = web.NewRenderer(g.log, g.clientIP.Resolve)
+	g.authenticators = append([]auth.Authenticator{&sessionCookie{g: g}}, o.Authenticators...)
+	g.proxy = g.newReverseProxy(transport)
+	g.own = http.NewServeMux()
 	g.handler = g.routes()
+	(&Mux{g: g}).mountBuiltin()
 	return g
 }
 
@@ -125,30 +171,6 @@ func New(o Options) *Gateway {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
 
 func (g *Gateway) routes() http.Handler {
-	own := http.NewServeMux()
-	own.HandleFunc("GET /.gatehouse/login", g.loginPage)
-	own.HandleFunc("POST /.gatehouse/login", g.loginSubmit)
-	own.HandleFunc("GET /.gatehouse/logout", g.logoutPage)
-	own.HandleFunc("POST /.gatehouse/logout", g.logout)
-	if g.MFA != nil {
-		own.HandleFunc("GET /.gatehouse/2fa", g.twoFactorPage)
-		own.HandleFunc("POST /.gatehouse/2fa", g.twoFactorSubmit)
-		own.HandleFunc("GET /.gatehouse/2fa/enroll", g.enrollPage)
-		own.HandleFunc("POST /.gatehouse/2fa/enroll", g.enrollSubmit)
-		own.HandleFunc("POST /.gatehouse/account/2fa/recovery", g.accountRecovery)
-		own.HandleFunc("POST /.gatehouse/account/2fa/remove", g.accountRemove)
-	}
-	own.HandleFunc("GET /.gatehouse/account", g.accountPage)
-	own.HandleFunc("GET /.gatehouse/login/{id}", g.providerLogin)
-	own.HandleFunc("GET /.gatehouse/oidc/{id}/callback", g.providerCallback("oidc"))
-	own.HandleFunc("POST /.gatehouse/saml/{id}/acs", g.providerCallback("saml"))
-	own.HandleFunc("GET /.gatehouse/saml/{id}/metadata", g.samlMetadata)
-	own.HandleFunc("GET /.gatehouse/jwks.json", g.jwks)
-	own.HandleFunc("GET /.gatehouse/healthz", g.healthz)
-	own.HandleFunc("GET /.gatehouse/readyz", g.readyz)
-	own.Handle("GET /.gatehouse/static/", http.StripPrefix("/.gatehouse/static/", staticFiles()))
-	own.HandleFunc("/.gatehouse/", func(w http.ResponseWriter, r *http.Request) { g.renderError(w, r, errNotFound) })
-
 	// Every state-changing gateway route refuses cross-origin browser
 	// requests (Sec-Fetch-Site / Origin checks). Proxied requests are the
 	// upstream's to judge; the session cookie is SameSite=Lax.
@@ -158,9 +180,9 @@ func (g *Gateway) routes() http.Handler {
 	// request this gateway made, and a replay cache instead.
 	cop.AddInsecureBypassPattern("POST /.gatehouse/saml/{id}/acs")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.renderError(w, r, errForbiddenOrigin)
+		g.render.Error(w, r, web.ErrCrossOrigin)
 	}))
-	guarded := g.securityHeaders(cop.Handler(own))
+	guarded := g.securityHeaders(cop.Handler(g.own))
 
 	mux := http.NewServeMux()
 	mux.Handle("/.gatehouse/", guarded)
@@ -170,7 +192,7 @@ func (g *Gateway) routes() http.Handler {
 
 // securityHeaders adds HSTS on https deployments to every gateway response.
 func (g *Gateway) securityHeaders(next http.Handler) http.Handler {
-	if g.PublicURL.Scheme != "https" {
+	if g.public.Scheme != "https" {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -179,53 +201,41 @@ func (g *Gateway) securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// limits turns the policy in force into session limits.
-func (g *Gateway) limits(p *policy.Policy) session.Limits {
-	return session.Limits{Absolute: p.Session.AbsoluteLifetime, Idle: p.Session.IdleTimeout, Pending: g.PendingLifetime}
-}
-
-// currentPolicy returns the policy to act on, or nil when the view of the
-// directory is too stale to trust (fail closed).
-func (g *Gateway) currentPolicy() *policy.Versioned {
-	cur := g.Policy.Policy()
-	if cur == nil || !g.Policy.Fresh(g.MaxStale) {
-		return nil
-	}
-	return cur
-}
-
-func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	failed := map[string]string{}
-	for _, c := range g.Ready {
-		if err := c.Ping(ctx); err != nil {
-			failed[c.Name] = "unreachable"
-			g.log.WarnContext(ctx, "readiness check failed", "check", c.Name, "error", err)
-		}
-	}
-	if !g.Policy.Fresh(g.MaxStale) {
-		failed["policy"] = "stale"
-	}
-	if len(failed) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-func (g *Gateway) jwks(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	w.Write(g.Assertions.JWKS())
+// Limits turns a policy into session limits.
+func (g *Gateway) Limits(p *policy.Policy) session.Limits {
+	return session.Limits{Absolute: p.Session.AbsoluteLifetime, Idle: p.Session.IdleTimeout, Pending: g.pendingLifetime}
 }
 
 // SessionLimits returns the session limits of the policy in force (for
 // benchmarks and diagnostics).
 func (g *Gateway) SessionLimits() session.Limits {
-	return g.limits(&g.Policy.Policy().Policy)
+	return g.Limits(&g.policy.Policy().Policy)
 }
+
+// currentPolicy returns the policy to act on, or nil when the view of the
+// directory is too stale to trust (fail closed).
+func (g *Gateway) currentPolicy() *policy.Versioned {
+	cur := g.policy.Policy()
+	if cur == nil || !g.policy.Fresh(g.maxStale) {
+		return nil
+	}
+	return cur
+}
+
+// Render is the page and error renderer the route sets share.
+func (g *Gateway) Render() *web.Renderer { return g.render }
+
+// Cookies is the gateway's cookie set.
+func (g *Gateway) Cookies() web.Cookies { return g.cookies }
+
+// Sessions is the session manager the pipeline authenticates with.
+func (g *Gateway) Sessions() Sessions { return g.sessions }
+
+// Audit is the audit recorder.
+func (g *Gateway) Audit() Auditor { return g.audit }
+
+// Assertions is the assertion issuer.
+func (g *Gateway) Assertions() Assertions { return g.assertions }
+
+// Logger is the gateway's logger.
+func (g *Gateway) Logger() *slog.Logger { return g.log }

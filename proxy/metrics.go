@@ -39,6 +39,21 @@ type metrics struct {
 
 func (m *metrics) inc(o int) { m.counts[o].Add(1) }
 
+// Login results, counted by the login pages with CountLogin.
+const (
+	LoginSuccess = outcomeLoginSuccess
+	LoginFailure = outcomeLoginFailure
+	LoginLockout = outcomeLoginLockout
+)
+
+// CountLogin counts a login attempt's result (LoginSuccess, LoginFailure,
+// LoginLockout).
+func (g *Gateway) CountLogin(result int) {
+	if result >= outcomeLoginSuccess && result < numOutcomes {
+		g.metrics.inc(result)
+	}
+}
+
 // MetricsHandler serves the counters in the Prometheus text format, for
 // the separate metrics listener (metrics_listen).
 func (g *Gateway) MetricsHandler() http.Handler {
@@ -57,18 +72,18 @@ func (g *Gateway) MetricsHandler() http.Handler {
 		fmt.Fprintln(w, "# HELP gatehouse_policy_version Login policy version in force.")
 		fmt.Fprintln(w, "# TYPE gatehouse_policy_version gauge")
 		var v int64
-		if cur := g.Policy.Policy(); cur != nil {
+		if cur := g.policy.Policy(); cur != nil {
 			v = cur.Version
 		}
 		fmt.Fprintf(w, "gatehouse_policy_version %d\n", v)
 		fresh := 0
-		if g.Policy.Fresh(g.MaxStale) {
+		if g.policy.Fresh(g.maxStale) {
 			fresh = 1
 		}
 		fmt.Fprintln(w, "# HELP gatehouse_directory_fresh 1 when the directory was polled recently enough to serve.")
 		fmt.Fprintln(w, "# TYPE gatehouse_directory_fresh gauge")
 		fmt.Fprintf(w, "gatehouse_directory_fresh %d\n", fresh)
-		if m, ok := g.Network.(interface{ WriteMetrics(io.Writer, time.Time) }); ok {
+		if m, ok := g.network.(interface{ WriteMetrics(io.Writer, time.Time) }); ok {
 			m.WriteMetrics(w, time.Now())
 		}
 	})

@@ -96,7 +96,7 @@ func TestOpenRedirectAfterLogin(t *testing.T) {
 	up := startUpstream(t)
 	r := startReplica(t, sqliteConfig(t, up, ""), newClock())
 	r.addUser(t, "alice", alicePW, "sales")
-	f, err := os.Open("../../proxy/testdata/oauth2-proxy_openredirects.txt")
+	f, err := os.Open("../../proxy/web/testdata/oauth2-proxy_openredirects.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

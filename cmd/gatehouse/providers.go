@@ -14,7 +14,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
 	"github.com/gatehouse-auth/gatehouse/auth/oidc"
 	"github.com/gatehouse-auth/gatehouse/configs"
-	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
 
@@ -39,14 +38,14 @@ func (f *federatedLogin) Start(ctx context.Context, rd, binding string) (string,
 	return f.start(ctx, rd, binding)
 }
 
-func (f *federatedLogin) Finish(r *http.Request, binding string) (proxy.FederatedResult, error) {
+func (f *federatedLogin) Finish(r *http.Request, binding string) (auth.FederatedResult, error) {
 	claims, rd, err := f.finish(r, binding)
 	if err != nil {
-		return proxy.FederatedResult{}, err
+		return auth.FederatedResult{}, err
 	}
 	u, out, err := federation.Resolve(r.Context(), f.dir, claims, f.cfg.Rule())
 	if err != nil {
-		return proxy.FederatedResult{}, f.refusal(claims.Method, err)
+		return auth.FederatedResult{}, f.refusal(claims.Method, err)
 	}
 	detail := map[string]string{}
 	if out.Created {
@@ -55,7 +54,7 @@ func (f *federatedLogin) Finish(r *http.Request, binding string) (proxy.Federate
 	if out.Linked {
 		detail["identity_linked"] = "true"
 	}
-	return proxy.FederatedResult{Identity: federation.IdentityFor(u, claims), Redirect: rd, MFA: claims.MFA, Detail: detail}, nil
+	return auth.FederatedResult{Identity: federation.IdentityFor(u, claims), Redirect: rd, MFA: claims.MFA, Detail: detail}, nil
 }
 
 // refusal maps a mapping error to what the user is told.
@@ -76,7 +75,7 @@ func (f *federatedLogin) refusal(method string, err error) error {
 			if strings.Contains(msg, "%s") {
 				msg = fmt.Sprintf(msg, f.cfg.Label)
 			}
-			return &proxy.Error{Status: http.StatusForbidden, Code: "federated_" + r.reason, Message: msg,
+			return &auth.Refusal{Status: http.StatusForbidden, Code: "federated_" + r.reason, Message: msg,
 				Err: &auth.Failure{Method: method, Reason: r.reason, Err: auth.ErrInvalidCredentials}}
 		}
 	}
@@ -92,8 +91,8 @@ func (f *federatedLogin) Metadata() ([]byte, error) {
 }
 
 // openProviders builds every configured provider, in config order.
-func openProviders(ctx context.Context, a *app, tx session.Nonces) ([]proxy.FederatedLogin, error) {
-	var out []proxy.FederatedLogin
+func openProviders(ctx context.Context, a *app, tx session.Nonces) ([]auth.RedirectLogin, error) {
+	var out []auth.RedirectLogin
 	for _, p := range a.cfg.Providers {
 		var (
 			f   *federatedLogin
@@ -162,7 +161,7 @@ func oidcRefusal(p configs.Provider, method string, err error) error {
 			if strings.Contains(msg, "%s") {
 				msg = fmt.Sprintf(msg, p.Label)
 			}
-			return &proxy.Error{Status: c.status, Code: "federated_" + c.reason, Message: msg,
+			return &auth.Refusal{Status: c.status, Code: "federated_" + c.reason, Message: msg,
 				Err: &auth.Failure{Method: method, Reason: c.reason, Err: fmt.Errorf("%w: %w", auth.ErrInvalidCredentials, err)}}
 		}
 	}

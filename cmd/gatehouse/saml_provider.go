@@ -19,7 +19,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
 	"github.com/gatehouse-auth/gatehouse/auth/saml"
 	"github.com/gatehouse-auth/gatehouse/configs"
-	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
 
@@ -104,7 +103,7 @@ func samlRefusal(p configs.Provider, err error) error {
 	if errors.As(err, &bad) {
 		msg, reason = fmt.Sprintf("%s did not complete the sign-in.", p.Label), "idp_status"
 	}
-	return &proxy.Error{Status: http.StatusUnauthorized, Code: "federated_" + reason, Message: msg,
+	return &auth.Refusal{Status: http.StatusUnauthorized, Code: "federated_" + reason, Message: msg,
 		Err: &auth.Failure{Method: auth.MethodSAML, Reason: reason, Err: fmt.Errorf("%w: %w", auth.ErrInvalidCredentials, err)}}
 }
 

@@ -20,8 +20,10 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/proxy"
+	"github.com/gatehouse-auth/gatehouse/proxy/account"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/proxy/demo"
+	"github.com/gatehouse-auth/gatehouse/proxy/login"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
 
@@ -142,18 +144,19 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		Upstream:       upstream,
 		TrustedProxies: cfg.TrustedProxyPrefixes,
 		Sessions:       s.sessions,
-		Password:       password.NewAuthenticator(a.dir, hasher, a.store, limits),
 		Policy:         s.watcher,
 		Audit:          a.audit,
 		Assertions:     s.issuer,
 		Network:        s.guard,
-		MFA:            second,
-		Providers:      providers,
 		Ready: []proxy.Check{
 			{Name: "session_store", Ping: a.store.Ping},
 			{Name: "directory", Ping: a.dir.Ping},
 		},
 	})
+	s.gateway.Mount(
+		login.New(s.gateway, login.Options{Password: password.NewAuthenticator(a.dir, hasher, a.store, limits), MFA: second, Providers: providers}),
+		account.New(s.gateway, second),
+	)
 	if cfg.MetricsListen != "" {
 		if err := s.startMetrics(cfg.MetricsListen); err != nil {
 			return nil, err

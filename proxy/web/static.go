@@ -1,12 +1,15 @@
-package proxy
+package web
 
 import (
 	"io/fs"
 	"net/http"
 )
 
-func staticFiles() http.Handler {
-	sub, err := fs.Sub(webFS, "web")
+// Static serves the gateway's stylesheet (mounted under
+// /.gatehouse/static/ with the prefix stripped); nothing else in the
+// embedded tree is served.
+func Static() http.Handler {
+	sub, err := fs.Sub(files, ".")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}

@@ -1,9 +1,10 @@
-package proxy
+package web
 
 import (
 	"bufio"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -86,4 +87,31 @@ func FuzzCleanRedirect(f *testing.F) {
 			s = d
 		}
 	})
+}
+
+// TestRedirectDecodedThreeTimesRefused: a target that becomes "//evil.com"
+// or a gateway action only after a third (or later) round of decoding is
+// refused too (review finding F10: two rounds were checked, and the
+// /.gatehouse/ exclusion after one only).
+func TestRedirectDecodedThreeTimesRefused(t *testing.T) {
+	for _, rd := range []string{
+		"/%25252f%25252fevil.com", "/%2525252f%2525252fevil.com", "/%252egatehouse/logout", "/%2egatehouse/logout",
+		"/%25252egatehouse/logout", "/.GATEHOUSE/logout", "/.gatehouse/Account", "/%2Egatehouse/account",
+		"/.gatehouse/account/../logout", "/.gatehouse/oidc/corp/callback?code=x", "/.gatehouse/api/v1/users",
+		"/.gatehouse/login", "/.gatehouse", strings.Repeat("%25", 12) + "2f",
+	} {
+		if got := CleanRedirect(rd); got != "/" {
+			t.Errorf("CleanRedirect(%q) = %q, want /", rd, got)
+		}
+	}
+}
+
+// TestRedirectToReturnPathKept: after logging in, a browser may come back
+// to the gateway's own pages that are meant to be returned to.
+func TestRedirectToReturnPathKept(t *testing.T) {
+	for _, rd := range []string{"/.gatehouse/account", "/.gatehouse/account?tab=2fa"} {
+		if got := CleanRedirect(rd); got != rd {
+			t.Errorf("CleanRedirect(%q) = %q, want it kept", rd, got)
+		}
+	}
 }

@@ -1,0 +1,136 @@
+// Package account is the self-service page of a logged-in user: their
+// second-factor status, enrolment, new recovery codes, and turning 2FA
+// off when the policy allows. Every change asks for a current code.
+package account
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/proxy"
+	"github.com/gatehouse-auth/gatehouse/proxy/login"
+	"github.com/gatehouse-auth/gatehouse/proxy/web"
+)
+
+// SecondFactor is what the account page needs of the second factor
+// (auth/mfa).
+type SecondFactor interface {
+	Status(ctx context.Context, userID string) (auth.MFAStatus, error)
+	Verify(ctx context.Context, userID, code string) (method string, err error)
+	Remove(ctx context.Context, userID string) error
+	RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error)
+}
+
+// Pages is the account route set.
+type Pages struct {
+	render *web.Renderer
+	audit  proxy.Auditor
+	mfa    SecondFactor
+}
+
+// New returns the account pages of gw; mfa nil means no second factor.
+func New(gw *proxy.Gateway, mfa SecondFactor) *Pages {
+	return &Pages{render: gw.Render(), audit: gw.Audit(), mfa: mfa}
+}
+
+// Mount implements proxy.Routes.
+func (p *Pages) Mount(m *proxy.Mux) {
+	m.Handle("GET /.gatehouse/account", proxy.FullSession, p.page)
+	if p.mfa != nil {
+		m.Handle("POST /.gatehouse/account/2fa/recovery", proxy.FullSession, p.recovery)
+		m.Handle("POST /.gatehouse/account/2fa/remove", proxy.FullSession, p.remove)
+	}
+}
+
+func (p *Pages) page(w http.ResponseWriter, r *http.Request) {
+	p.renderAccount(w, r, "", "", http.StatusOK)
+}
+
+func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, notice, errMsg string, status int) {
+	c := proxy.CallerOf(r)
+	d := web.PageData{Title: "Your account", Username: c.Identity.Username, Notice: notice, Error: errMsg}
+	if p.mfa != nil {
+		st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
+		if err != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+		pol := &c.Policy.Policy
+		d.Enrolled, d.CodesLeft = st.Enrolled, st.RecoveryCodes
+		d.CanEnroll = pol.MFA.Mode != "off"
+		d.Removable = pol.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required})
+	}
+	p.render.Page(w, status, "account.html", d)
+}
+
+// recovery replaces the recovery codes after a current code.
+func (p *Pages) recovery(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.codeCheck(w, r)
+	if !ok {
+		return
+	}
+	codes, err := p.mfa.RegenerateRecoveryCodes(r.Context(), c.Identity.UserID)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFARecoveryReset, Actor: c.Identity.Username, UserID: c.Identity.UserID,
+		ClientIP: c.IP.String()})
+	p.render.Page(w, http.StatusOK, "codes.html", web.PageData{Title: "New recovery codes", Codes: codes, Redirect: "/.gatehouse/account"})
+}
+
+// remove turns 2FA off after a current code, when policy allows.
+func (p *Pages) remove(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.codeCheck(w, r)
+	if !ok {
+		return
+	}
+	st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	if !c.Policy.Policy.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required}) {
+		p.renderAccount(w, r, "", "Your organisation requires two-factor authentication for your account.", http.StatusForbidden)
+		return
+	}
+	if err := p.mfa.Remove(r.Context(), c.Identity.UserID); err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFARemoved, Actor: c.Identity.Username, UserID: c.Identity.UserID,
+		ClientIP: c.IP.String()})
+	p.renderAccount(w, r, "Two-factor authentication is off.", "", http.StatusOK)
+}
+
+// codeCheck checks the posted current code, answering the request itself
+// when it fails.
+func (p *Pages) codeCheck(w http.ResponseWriter, r *http.Request) (*proxy.Caller, bool) {
+	c := proxy.CallerOf(r)
+	if err := web.ParseForm(w, r); err != nil {
+		p.render.Error(w, r, err)
+		return nil, false
+	}
+	_, err := p.mfa.Verify(r.Context(), c.Identity.UserID, r.PostForm.Get("code"))
+	if err == nil {
+		return c, true
+	}
+	status, msg, event, ok := login.CodeRefusal(err)
+	if !ok {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return nil, false
+	}
+	detail := map[string]string{}
+	var f *auth.Failure
+	if errors.As(err, &f) {
+		detail["reason"] = f.Reason
+	}
+	p.audit.Record(r.Context(), directory.AuditEvent{Event: event, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(), Detail: detail})
+	p.render.Page(w, status, "account.html", web.PageData{Title: "Your account", Username: c.Identity.Username, Enrolled: true, Error: msg})
+	return nil, false
+}

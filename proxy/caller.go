@@ -1,0 +1,174 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"slices"
+
+	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/session"
+)
+
+// Caller is what the pipeline established about one request, once: the
+// client address, the policy in force, and the credential (zero when the
+// request carries none). Route handlers read it with CallerOf instead of
+// loading the session again.
+type Caller struct {
+	auth.Credential
+	IP     netip.Addr
+	Policy *policy.Versioned
+	// Ended says why a credential the request carried is no longer valid
+	// (idle_timeout, absolute_lifetime, revoked, mfa_required), "" otherwise.
+	Ended string
+
+	cookie string // the session cookie value, for re-checks of tunnels
+}
+
+// SignedIn reports whether the request carries a live credential (possibly
+// with a step still owed).
+func (c *Caller) SignedIn() bool { return c != nil && c.ID != "" }
+
+// Complete reports whether every login step is done, so the caller may
+// reach the upstream.
+func (c *Caller) Complete() bool { return c.SignedIn() && c.Pending == "" }
+
+type callerKey struct{}
+
+// CallerOf returns the request's Caller; nil only for routes mounted with
+// Access Public.
+func CallerOf(r *http.Request) *Caller {
+	c, _ := r.Context().Value(callerKey{}).(*Caller)
+	return c
+}
+
+// WithCaller returns r carrying c (for tests of route handlers).
+func WithCaller(r *http.Request, c *Caller) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+}
+
+// Pending steps a half-authenticated session owes.
+const (
+	Pending2FA    = "2fa"
+	PendingEnroll = "2fa_enroll"
+)
+
+// Reasons a credential ended, beyond the session package's idle/absolute.
+const (
+	EndedRevoked     = "revoked"
+	EndedMFARequired = "mfa_required"
+	// endedInvalid is a credential that did not verify (unknown, forged).
+	endedInvalid = "invalid"
+)
+
+// errAuthFailed is an authentication that could not be made (a store
+// outage); it is kept apart from a credential that is simply not valid.
+var errAuthFailed = errors.New("proxy: authentication could not be checked")
+
+// identify runs the authenticators and the session rules and fills c. It
+// returns an error only when a check could not be made: the caller must
+// then refuse the request (fail closed).
+func (g *Gateway) identify(r *http.Request, c *Caller) error {
+	for _, a := range g.authenticators {
+		cred, err := a.Authenticate(r)
+		var ended *auth.Expired
+		switch {
+		case err == nil:
+			c.Credential = cred
+			return g.sessionRules(r, c)
+		case errors.Is(err, auth.ErrNoCredentials):
+			continue
+		case errors.As(err, &ended):
+			c.Ended = ended.Reason
+			g.metrics.inc(outcomeExpired)
+			g.audit.Record(r.Context(), directory.AuditEvent{Event: audit.SessionExpired, ClientIP: c.IP.String(),
+				Detail: map[string]string{"reason": ended.Reason}})
+			return nil
+		case errors.Is(err, auth.ErrInvalidCredentials):
+			c.Ended = endedInvalid
+			return nil
+		default:
+			return errors.Join(errAuthFailed, err)
+		}
+	}
+	return nil
+}
+
+// sessionRules are the checks every credential passes after it verified,
+// in exactly one place: a disabled user's credential ends, and so does a
+// session without a second factor once the policy demands one.
+func (g *Gateway) sessionRules(r *http.Request, c *Caller) error {
+	id := &c.Identity
+	if g.policy.Disabled(id.UserID) {
+		return g.end(r, c, EndedRevoked)
+	}
+	if p := &c.Policy.Policy; c.Pending == "" && p.MFARequired(policy.MFAInput{Role: id.Role}) && !secondFactorDone(p, id) {
+		// Turning on mandatory 2FA applies to sessions that exist already
+		// (review finding F16): they end, and the next login asks for it.
+		return g.end(r, c, EndedMFARequired)
+	}
+	return nil
+}
+
+// end revokes the caller's credential and leaves it signed out.
+func (g *Gateway) end(r *http.Request, c *Caller, reason string) error {
+	if c.Kind == auth.KindSession {
+		if err := g.sessions.Revoke(r.Context(), c.ID); err != nil {
+			return errors.Join(errAuthFailed, err)
+		}
+		g.assertions.Forget(c.ID)
+	}
+	g.audit.Record(r.Context(), directory.AuditEvent{Event: audit.SessionRevoked, Actor: "system", UserID: c.Identity.UserID,
+		ClientIP: c.IP.String(), Detail: map[string]string{"reason": reason, "session": c.ID}})
+	c.Credential = auth.Credential{}
+	c.Ended = reason
+	return nil
+}
+
+// secondFactors are the methods that satisfy a 2FA mandate.
+var secondFactors = []string{auth.MethodTOTP, auth.MethodRecoveryCode, auth.MethodRememberedDevice}
+
+// secondFactorDone reports whether a login passed a second factor the
+// policy accepts: one of ours, or the IdP's own under trust_idp.
+func secondFactorDone(p *policy.Policy, id *auth.Identity) bool {
+	if id.IdPMFA && p.MFA.Federated == "trust_idp" {
+		return true
+	}
+	for _, m := range id.Methods {
+		if slices.Contains(secondFactors, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// sessionCookie is the session-cookie authenticator: the first in every
+// pipeline.
+type sessionCookie struct{ g *Gateway }
+
+func (a *sessionCookie) Authenticate(r *http.Request) (auth.Credential, error) {
+	g := a.g
+	v := g.cookies.Session(r)
+	if v == "" {
+		return auth.Credential{}, auth.ErrNoCredentials
+	}
+	c := CallerOf(r)
+	l := g.Limits(&c.Policy.Policy)
+	s, err := g.sessions.Load(r.Context(), v, l)
+	switch reason, expired := session.IsExpired(err); {
+	case err == nil:
+	case expired:
+		return auth.Credential{}, &auth.Expired{Reason: string(reason)}
+	case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformed):
+		return auth.Credential{}, auth.ErrInvalidCredentials
+	default:
+		return auth.Credential{}, err
+	}
+	c.cookie = v
+	return auth.Credential{Kind: auth.KindSession, ID: s.ID, Identity: s.Identity, Pending: s.Pending,
+		Created: s.Created, Deadline: s.Created.Add(l.Absolute)}, nil
+}

@@ -1,0 +1,232 @@
+// Package login is the interactive login flow of the gateway's own pages:
+// the password form, federated logins (the provider buttons, OIDC
+// callbacks, the SAML ACS and metadata), the second-factor prompt and
+// enrolment, and logout. It mounts its routes on the pipeline's Mux and
+// reads each request's Caller from it, so it never loads a session itself.
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/proxy"
+	"github.com/gatehouse-auth/gatehouse/proxy/web"
+	"github.com/gatehouse-auth/gatehouse/session"
+)
+
+// SecondFactor is the TOTP second factor (auth/mfa).
+type SecondFactor interface {
+	Status(ctx context.Context, userID string) (auth.MFAStatus, error)
+	StartEnrollment(ctx context.Context, sid string, id auth.Identity) (auth.Enrollment, error)
+	ConfirmEnrollment(ctx context.Context, sid string, id auth.Identity, code string) ([]string, error)
+	Verify(ctx context.Context, userID, code string) (method string, err error)
+	RememberToken(userID string, stamp int64, expires time.Time) string
+	CheckRemember(token, userID string, stamp int64) bool
+}
+
+// Options are the login methods the pages offer.
+type Options struct {
+	Password  auth.PasswordLogin
+	MFA       SecondFactor // nil: no second factor
+	Providers []auth.RedirectLogin
+}
+
+// Pages is the login route set.
+type Pages struct {
+	gw        *proxy.Gateway
+	render    *web.Renderer
+	cookies   web.Cookies
+	sessions  proxy.Sessions
+	audit     proxy.Auditor
+	password  auth.PasswordLogin
+	mfa       SecondFactor
+	providers []auth.RedirectLogin
+}
+
+// New returns the login pages of gw.
+func New(gw *proxy.Gateway, o Options) *Pages {
+	return &Pages{gw: gw, render: gw.Render(), cookies: gw.Cookies(), sessions: gw.Sessions(), audit: gw.Audit(),
+		password: o.Password, mfa: o.MFA, providers: o.Providers}
+}
+
+// Mount implements proxy.Routes.
+func (p *Pages) Mount(m *proxy.Mux) {
+	m.Handle("GET /.gatehouse/login", proxy.Anyone, p.loginPage)
+	m.Handle("POST /.gatehouse/login", proxy.Anyone, p.loginSubmit)
+	m.Handle("GET /.gatehouse/logout", proxy.Public, p.logoutPage)
+	m.Handle("POST /.gatehouse/logout", proxy.Exit, p.logout)
+	if p.mfa != nil {
+		m.Handle("GET /.gatehouse/2fa", proxy.AnySession, p.twoFactorPage)
+		m.Handle("POST /.gatehouse/2fa", proxy.AnySession, p.twoFactorSubmit)
+		m.Handle("GET /.gatehouse/2fa/enroll", proxy.AnySession, p.enrollPage)
+		m.Handle("POST /.gatehouse/2fa/enroll", proxy.AnySession, p.enrollSubmit)
+	}
+	m.Handle("GET /.gatehouse/login/{id}", proxy.Anyone, p.providerLogin)
+	m.Handle("GET /.gatehouse/oidc/{id}/callback", proxy.Anyone, p.providerCallback("oidc"))
+	m.Handle("POST /.gatehouse/saml/{id}/acs", proxy.Anyone, p.providerCallback("saml"))
+	m.Handle("GET /.gatehouse/saml/{id}/metadata", proxy.Public, p.samlMetadata)
+}
+
+const (
+	msgInvalid = "Invalid username or password."
+	msgLocked  = "Too many failed attempts. Please wait a few minutes and try again."
+)
+
+func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
+	c := proxy.CallerOf(r)
+	rd := web.CleanRedirect(r.URL.Query().Get("rd"))
+	// Already logged in: go straight on.
+	if c.Complete() {
+		http.Redirect(w, r, rd, http.StatusSeeOther)
+		return
+	}
+	pol := &c.Policy.Policy
+	p.render.Page(w, http.StatusOK, "login.html", web.PageData{
+		Title: "Log in", Redirect: rd, Notice: proxy.Notices[r.URL.Query().Get("reason")],
+		PasswordEnabled: pol.MethodEnabled(auth.MethodPassword),
+		Providers:       p.buttons(pol.MethodEnabled, rd),
+	})
+}
+
+func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	c := proxy.CallerOf(r)
+	if err := web.ParseForm(w, r); err != nil {
+		p.render.Error(w, r, err)
+		return
+	}
+	rd := web.CleanRedirect(r.PostForm.Get("rd"))
+	username, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
+	data := web.PageData{Title: "Log in", Redirect: rd, Username: username, PasswordEnabled: true}
+	if !c.Policy.Policy.MethodEnabled(auth.MethodPassword) {
+		data.PasswordEnabled, data.Username = false, ""
+		p.render.Page(w, http.StatusForbidden, "login.html", data)
+		return
+	}
+	ip := c.IP.String()
+	// Organisation-wide login rules first, before any password is
+	// checked (a signed-in caller passed the pipeline under its own
+	// user's rules); the role and user lists once the user is known.
+	if c.SignedIn() && !p.gw.CheckNetwork(w, r, true, nil) {
+		return
+	}
+	id, err := p.password.Authenticate(r.Context(), username, pw, ip)
+	if err != nil {
+		p.loginFailed(w, r, err, ip, data)
+		return
+	}
+	if !p.gw.CheckNetwork(w, r, true, &id) {
+		return
+	}
+	p.afterFirstFactor(w, r, id, rd)
+}
+
+// loginFailed answers a refused login. Unknown user, wrong password and
+// disabled account give the same page and status (ASVS 6.3.8); the audit
+// log keeps the real reason.
+func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, err error, ip string, data web.PageData) {
+	var f *auth.Failure
+	detail := map[string]string{"method": auth.MethodPassword}
+	userID := ""
+	if errors.As(err, &f) {
+		detail["reason"], userID = f.Reason, f.UserID
+	}
+	switch {
+	case errors.Is(err, auth.ErrLockedOut):
+		p.gw.CountLogin(proxy.LoginLockout)
+		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginLockout, UserID: userID, ClientIP: ip, Detail: detail})
+		data.Error = msgLocked
+		p.render.Page(w, http.StatusTooManyRequests, "login.html", data)
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		p.gw.CountLogin(proxy.LoginFailure)
+		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
+		data.Error = msgInvalid
+		p.render.Page(w, http.StatusUnauthorized, "login.html", data)
+	default:
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+	}
+}
+
+// startSession creates a fresh session for id (pending names a step still
+// owed, "" for none) and ends the session the browser already carried,
+// so a planted cookie is never adopted (session fixation) and the id
+// changes at login and again when 2FA completes (ASVS 7.2.4). Only a
+// session the cookie actually opened is ended: its public id alone (in
+// headers, assertions, audit lines) can end nothing (review finding F2).
+// It reports false after answering the request itself with an error.
+func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, id auth.Identity, pending string) (*session.Session, bool) {
+	c := proxy.CallerOf(r)
+	s := &session.Session{Identity: id, ClientIP: c.IP.String(), Agent: truncate(r.UserAgent(), 256), Pending: pending}
+	t, err := p.sessions.Create(r.Context(), s, p.gw.Limits(&c.Policy.Policy))
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return nil, false
+	}
+	if c.SignedIn() && c.Kind == auth.KindSession {
+		p.sessions.Revoke(r.Context(), c.ID) // best effort: it may already be gone
+		p.gw.Assertions().Forget(c.ID)
+	}
+	p.cookies.SetSession(w, t.Encode())
+	return s, true
+}
+
+// loggedIn completes a login whose every factor is done and sends the
+// browser on to rd.
+func (p *Pages) loggedIn(w http.ResponseWriter, r *http.Request, id auth.Identity, rd string) {
+	if p.completeLogin(w, r, id) {
+		http.Redirect(w, r, rd, http.StatusSeeOther)
+	}
+}
+
+// completeLogin creates the full session, counts and audits the login; it
+// reports false after answering the request itself with an error.
+func (p *Pages) completeLogin(w http.ResponseWriter, r *http.Request, id auth.Identity) bool {
+	s, ok := p.startSession(w, r, id, "")
+	if !ok {
+		return false
+	}
+	p.gw.CountLogin(proxy.LoginSuccess)
+	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginSuccess, Actor: id.Username, UserID: id.UserID, ClientIP: s.ClientIP,
+		Detail: map[string]string{"method": joinMethods(id.Methods), "session": s.ID, "provider": id.Provider}})
+	return true
+}
+
+func (p *Pages) logoutPage(w http.ResponseWriter, r *http.Request) {
+	p.render.Page(w, http.StatusOK, "logout.html", web.PageData{Title: "Log out"})
+}
+
+// logout ends the session server-side, then clears the cookie. A store
+// outage is reported rather than pretending the session ended (the
+// pipeline answers 503 when it cannot check the cookie at all).
+func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {
+	c := proxy.CallerOf(r)
+	if c.SignedIn() && c.Kind == auth.KindSession {
+		if err := p.sessions.Revoke(r.Context(), c.ID); err != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+		p.gw.Assertions().Forget(c.ID)
+		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.Logout, Actor: c.Identity.Username, UserID: c.Identity.UserID,
+			ClientIP: c.IP.String(), Detail: map[string]string{"session": c.ID}})
+	}
+	p.cookies.ClearSession(w)
+	if web.WantsHTML(r) || r.Header.Get("Content-Type") == "application/x-www-form-urlencoded" {
+		http.Redirect(w, r, "/.gatehouse/login?reason=logged_out", http.StatusSeeOther)
+		return
+	}
+	web.JSON(w, http.StatusOK, map[string]string{"status": "logged_out"})
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func joinMethods(m []string) string { return strings.Join(m, "+") }

@@ -1,0 +1,245 @@
+package login
+
+import (
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/proxy"
+	"github.com/gatehouse-auth/gatehouse/proxy/web"
+)
+
+const (
+	msgBadCode    = "That code is not right. Check the time on your phone and try again."
+	msgCodeLocked = "Too many wrong codes. Please wait a few minutes and try again."
+)
+
+// afterFirstFactor decides what a login still owes: nothing (a full
+// session), the user's second factor, or enrolment in one. Until then the
+// session is pending: it reaches nothing but the 2FA pages and expires in
+// minutes.
+func (p *Pages) afterFirstFactor(w http.ResponseWriter, r *http.Request, id auth.Identity, rd string) {
+	if p.mfa == nil {
+		p.loggedIn(w, r, id, rd)
+		return
+	}
+	pol := &proxy.CallerOf(r).Policy.Policy
+	st, err := p.mfa.Status(r.Context(), id.UserID)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	step := pol.DecideMFA(policy.MFAInput{Role: id.Role, UserRequires: st.Required, Enrolled: st.Enrolled,
+		Federated: id.Provider != "", IdPAssertedMFA: id.IdPMFA})
+	if step == policy.MFAPrompt && pol.MFA.RememberDevice > 0 {
+		if v := p.cookies.Device(r); v != "" && p.mfa.CheckRemember(v, id.UserID, st.Stamp) {
+			id.Methods = append(slices.Clone(id.Methods), auth.MethodRememberedDevice)
+			step = policy.MFANone
+		}
+	}
+	switch step {
+	case policy.MFANone:
+		p.loggedIn(w, r, id, rd)
+	case policy.MFAPrompt:
+		p.pendingLogin(w, r, id, proxy.Pending2FA, "/.gatehouse/2fa?"+url.Values{"rd": {rd}}.Encode())
+	case policy.MFAEnroll:
+		p.pendingLogin(w, r, id, proxy.PendingEnroll, "/.gatehouse/2fa/enroll?"+url.Values{"rd": {rd}}.Encode())
+	}
+}
+
+func (p *Pages) pendingLogin(w http.ResponseWriter, r *http.Request, id auth.Identity, pending, next string) {
+	s, ok := p.startSession(w, r, id, pending)
+	if !ok {
+		return
+	}
+	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFARequired, Actor: id.Username, UserID: id.UserID, ClientIP: s.ClientIP,
+		Detail: map[string]string{"step": pending, "session": s.ID}})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// nextFor sends a caller that is not where it should be to its place.
+func nextFor(c *proxy.Caller, rd string) string {
+	if c.Pending != "" {
+		return proxy.PendingPath(c.Pending, rd)
+	}
+	return rd
+}
+
+func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
+	c := proxy.CallerOf(r)
+	rd := web.CleanRedirect(r.URL.Query().Get("rd"))
+	if c.Pending != proxy.Pending2FA {
+		http.Redirect(w, r, nextFor(c, rd), http.StatusSeeOther)
+		return
+	}
+	p.render.Page(w, http.StatusOK, "twofa.html", twoFactorData(&c.Policy.Policy, rd))
+}
+
+func twoFactorData(pol *policy.Policy, rd string) web.PageData {
+	d := web.PageData{Title: "Two-factor authentication", Redirect: rd}
+	if pp := pol.MFA.RememberDevice; pp > 0 {
+		d.Remember = humanDuration(pp)
+	}
+	return d
+}
+
+// stepForm is the start of every 2FA form post: the posted form and rd,
+// when the caller is at a step allowed here; otherwise it answers
+// (redirecting the caller to where it belongs) and reports false.
+func (p *Pages) stepForm(w http.ResponseWriter, r *http.Request, allowed func(*proxy.Caller) bool) (*proxy.Caller, string, bool) {
+	c := proxy.CallerOf(r)
+	if err := web.ParseForm(w, r); err != nil {
+		p.render.Error(w, r, err)
+		return nil, "", false
+	}
+	rd := web.CleanRedirect(r.PostForm.Get("rd"))
+	if !allowed(c) {
+		http.Redirect(w, r, nextFor(c, rd), http.StatusSeeOther)
+		return nil, "", false
+	}
+	return c, rd, true
+}
+
+func (p *Pages) twoFactorSubmit(w http.ResponseWriter, r *http.Request) {
+	c, rd, ok := p.stepForm(w, r, func(c *proxy.Caller) bool { return c.Pending == proxy.Pending2FA })
+	if !ok {
+		return
+	}
+	pol := &c.Policy.Policy
+	method, err := p.mfa.Verify(r.Context(), c.Identity.UserID, r.PostForm.Get("code"))
+	if err != nil {
+		p.codeFailed(w, r, err, "twofa.html", twoFactorData(pol, rd))
+		return
+	}
+	id := c.Identity
+	id.Methods = append(slices.Clone(id.Methods), method)
+	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFASuccess, Actor: id.Username, UserID: id.UserID, ClientIP: c.IP.String(),
+		Detail: map[string]string{"method": method}})
+	if r.PostForm.Get("remember") == "1" && pol.MFA.RememberDevice > 0 {
+		if st, err := p.mfa.Status(r.Context(), id.UserID); err == nil {
+			p.cookies.SetDevice(w, p.mfa.RememberToken(id.UserID, st.Stamp, time.Now().Add(pol.MFA.RememberDevice)), pol.MFA.RememberDevice)
+		}
+	}
+	p.loggedIn(w, r, id, rd)
+}
+
+// CodeRefusal maps a refused second-factor code to what the user sees and
+// the audit event: the same message for a wrong or replayed code, 429
+// when the user's limit is reached. ok is false for an error that is not
+// a refusal (a store outage).
+func CodeRefusal(err error) (status int, msg, event string, ok bool) {
+	switch {
+	case errors.Is(err, auth.ErrLockedOut):
+		return http.StatusTooManyRequests, msgCodeLocked, audit.MFALockout, true
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return http.StatusUnauthorized, msgBadCode, audit.MFAFailure, true
+	}
+	return 0, "", "", false
+}
+
+// codeFailed answers a refused second-factor code on page.
+func (p *Pages) codeFailed(w http.ResponseWriter, r *http.Request, err error, page string, d web.PageData) {
+	c := proxy.CallerOf(r)
+	status, msg, event, ok := CodeRefusal(err)
+	if !ok {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	detail := map[string]string{}
+	var f *auth.Failure
+	if errors.As(err, &f) {
+		detail["reason"] = f.Reason
+	}
+	p.audit.Record(r.Context(), directory.AuditEvent{Event: event, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(), Detail: detail})
+	d.Error = msg
+	p.render.Page(w, status, page, d)
+}
+
+// enrollPage shows the QR code: to a session that must enrol, or to a
+// fully logged-in user enrolling by choice.
+func (p *Pages) enrollPage(w http.ResponseWriter, r *http.Request) {
+	p.renderEnroll(w, r, web.CleanRedirect(r.URL.Query().Get("rd")), "", http.StatusOK)
+}
+
+func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg string, status int) {
+	c := proxy.CallerOf(r)
+	if c.Pending == proxy.Pending2FA || (c.Pending == "" && c.Policy.Policy.MFA.Mode == "off") {
+		http.Redirect(w, r, nextFor(c, rd), http.StatusSeeOther)
+		return
+	}
+	if c.Pending == "" {
+		if st, err := p.mfa.Status(r.Context(), c.Identity.UserID); err != nil || st.Enrolled {
+			http.Redirect(w, r, "/.gatehouse/account", http.StatusSeeOther)
+			return
+		}
+	}
+	e, err := p.mfa.StartEnrollment(r.Context(), c.ID, c.Identity)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	d := web.PageData{Title: "Set up two-factor authentication", Redirect: rd, Error: errMsg, Secret: e.Base32, OTPAuth: template.URL(e.URI),
+		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.PNG))}
+	if c.Pending == proxy.PendingEnroll {
+		d.Notice = "Your organisation requires two-factor authentication. Set it up to continue."
+	}
+	p.render.Page(w, status, "enroll.html", d)
+}
+
+func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
+	c, rd, ok := p.stepForm(w, r, func(c *proxy.Caller) bool { return c.Pending != proxy.Pending2FA })
+	if !ok {
+		return
+	}
+	ip := c.IP.String()
+	codes, err := p.mfa.ConfirmEnrollment(r.Context(), c.ID, c.Identity, r.PostForm.Get("code"))
+	switch {
+	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrLockedOut):
+		msg := msgBadCode
+		if errors.Is(err, auth.ErrLockedOut) {
+			msg = msgCodeLocked
+		}
+		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFAFailure, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: ip,
+			Detail: map[string]string{"step": "enrol"}})
+		p.renderEnroll(w, r, rd, msg, http.StatusUnauthorized)
+		return
+	case err != nil:
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFAEnrolled, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: ip})
+	next := "/.gatehouse/account"
+	if c.Pending == proxy.PendingEnroll {
+		// Enrolment proved the factor: this login is now complete.
+		id := c.Identity
+		id.Methods = append(slices.Clone(id.Methods), auth.MethodTOTP)
+		if !p.completeLogin(w, r, id) {
+			return
+		}
+		next = rd
+	}
+	p.render.Page(w, http.StatusOK, "codes.html", web.PageData{Title: "Recovery codes", Codes: codes, Redirect: next})
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		n := int(d / (24 * time.Hour))
+		if n == 1 {
+			return "1 day"
+		}
+		return strconv.Itoa(n) + " days"
+	case d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + " hours"
+	}
+	return d.String()
+}

@@ -1,0 +1,209 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/proxy/web"
+	"github.com/gatehouse-auth/gatehouse/session"
+)
+
+// Access is what the pipeline must establish before a gateway route runs.
+type Access int
+
+const (
+	// Public routes get no Caller and no network rule: health checks,
+	// the JWKS, static files, SAML metadata.
+	Public Access = iota
+	// Exit routes get the Caller when the request carries a credential
+	// and no network rule, so a user can always end their own session.
+	Exit
+	// Anyone routes get the Caller when there is one, under the same
+	// network verdict as the upstream: org-wide login rules without a
+	// credential, the user's full rules with one (login pages,
+	// federated callbacks).
+	Anyone
+	// AnySession routes need a session, even one with a step still owed
+	// (the 2FA pages); without one the browser goes to the login page.
+	AnySession
+	// FullSession routes need a complete session (self-service pages); a
+	// session owing a step is sent to that step first.
+	FullSession
+)
+
+// Routes is a set of the gateway's own routes. cmd/gatehouse mounts each
+// set on the gateway (as Dex's server mounts its handlers), so this
+// package never imports the sets.
+type Routes interface {
+	Mount(m *Mux)
+}
+
+// Mux is where route sets mount their routes under /.gatehouse/.
+type Mux struct{ g *Gateway }
+
+// Mount adds route sets to the gateway.
+func (g *Gateway) Mount(sets ...Routes) {
+	for _, s := range sets {
+		s.Mount(&Mux{g: g})
+	}
+}
+
+// Handle mounts h on pattern (a net/http pattern under /.gatehouse/) after
+// the pipeline steps a requires.
+func (m *Mux) Handle(pattern string, a Access, h http.HandlerFunc) {
+	g := m.g
+	if a == Public {
+		g.own.Handle(pattern, h)
+		return
+	}
+	g.own.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur := g.currentPolicy()
+		if cur == nil {
+			g.metrics.inc(outcomeUnavailable)
+			g.render.Error(w, r, web.ErrUnavailable)
+			return
+		}
+		c := &Caller{IP: g.clientIP.Resolve(r), Policy: cur}
+		r = WithCaller(r, c)
+		if err := g.identify(r, c); err != nil {
+			g.metrics.inc(outcomeUnavailable)
+			g.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+		if c.Ended != "" {
+			g.cookies.ClearSession(w)
+		}
+		if a != Exit {
+			var id *auth.Identity
+			if c.SignedIn() {
+				id = &c.Identity
+			}
+			if !g.CheckNetwork(w, r, !c.SignedIn(), id) {
+				return
+			}
+		}
+		switch {
+		case a >= AnySession && !c.SignedIn():
+			to := "/.gatehouse/login"
+			if c.Ended != "" && c.Ended != endedInvalid {
+				to = LoginURL("/", c.Ended)
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
+			return
+		case a == FullSession && !c.Complete():
+			http.Redirect(w, r, PendingPath(c.Pending, "/"), http.StatusSeeOther)
+			return
+		}
+		h(w, r)
+	}))
+}
+
+// mountBuiltin mounts the routes the pipeline itself answers.
+func (m *Mux) mountBuiltin() {
+	g := m.g
+	m.Handle("GET /.gatehouse/jwks.json", Public, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Write(g.assertions.JWKS())
+	})
+	m.Handle("GET /.gatehouse/healthz", Public, func(w http.ResponseWriter, r *http.Request) {
+		web.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.Handle("GET /.gatehouse/readyz", Public, g.readyz)
+	g.own.Handle("GET /.gatehouse/static/", http.StripPrefix("/.gatehouse/static/", web.Static()))
+	m.Handle("/.gatehouse/", Public, func(w http.ResponseWriter, r *http.Request) { g.render.Error(w, r, web.ErrNotFound) })
+}
+
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	failed := map[string]string{}
+	for _, c := range g.ready {
+		if err := c.Ping(ctx); err != nil {
+			failed[c.Name] = "unreachable"
+			g.log.WarnContext(ctx, "readiness check failed", "check", c.Name, "error", err)
+		}
+	}
+	if !g.policy.Fresh(g.maxStale) {
+		failed["policy"] = "stale"
+	}
+	if len(failed) > 0 {
+		web.JSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
+		return
+	}
+	web.JSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// CheckNetwork runs the network guard for the request's client and, when
+// it refuses, answers the request and records the block. login selects
+// the login-time rules (block_tor: login); id is nil before the user is
+// known. It reports whether the caller may go on.
+func (g *Gateway) CheckNetwork(w http.ResponseWriter, r *http.Request, login bool, id *auth.Identity) bool {
+	if g.network == nil {
+		return true
+	}
+	ip := g.clientIP.Resolve(r)
+	if c := CallerOf(r); c != nil {
+		ip = c.IP
+	}
+	var role, userID, username string
+	if id != nil {
+		role, userID, username = id.Role, id.UserID, id.Username
+	}
+	v := g.network.Check(ip, login, role, userID)
+	if v.Allow {
+		return true
+	}
+	detail := map[string]string{"rule": v.Rule, "login": boolString(login)}
+	if v.Detail != "" {
+		detail["detail"] = v.Detail
+	}
+	g.audit.Record(r.Context(), directory.AuditEvent{Event: audit.NetworkBlocked, Actor: username, UserID: userID, ClientIP: ip.String(), Detail: detail})
+	if v.Rule == policy.RuleUnverifiable {
+		g.render.Error(w, r, web.ErrUnavailable)
+		return false
+	}
+	g.render.Error(w, r, web.ErrNetworkBlocked)
+	return false
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// Notices are the fixed texts the login page shows for ?reason=; the page
+// never echoes text from the URL.
+var Notices = map[string]string{
+	string(session.ReasonIdle):     "Your session timed out after a period of inactivity. Please log in again.",
+	string(session.ReasonAbsolute): "Your session reached its maximum lifetime (login expiration). Please log in again.",
+	"logged_out":                   "You have been logged out.",
+	EndedRevoked:                   "Your session was ended. Please log in again.",
+	EndedMFARequired:               "Your organisation now requires two-factor authentication. Please log in again to set it up.",
+}
+
+// LoginURL is where a browser without a valid session is sent.
+func LoginURL(original, reason string) string {
+	q := url.Values{"rd": {web.CleanRedirect(original)}}
+	if _, ok := Notices[reason]; ok {
+		q.Set("reason", reason)
+	}
+	return "/.gatehouse/login?" + q.Encode()
+}
+
+// PendingPath is where a session owing a step must go.
+func PendingPath(pending, rd string) string {
+	path := "/.gatehouse/2fa?"
+	if pending == PendingEnroll {
+		path = "/.gatehouse/2fa/enroll?"
+	}
+	return path + url.Values{"rd": {web.CleanRedirect(rd)}}.Encode()
+}

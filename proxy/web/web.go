@@ -1,0 +1,175 @@
+// Package web is what every gateway page has in common: rendering pages
+// and JSON, errors safe to show a client, the gateway's cookies, and the
+// rule for where a browser may be sent after logging in. The route sets
+// (proxy/login, proxy/account) and the pipeline (proxy) use it; it knows
+// nothing of sessions or login methods.
+package web
+
+import (
+	"embed"
+	"encoding/json"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+//go:embed *.html gatehouse.css
+var files embed.FS
+
+var pages = template.Must(template.ParseFS(files, "*.html"))
+
+// Error is what a client may be told about a refused request: a status, a
+// stable machine code and a message safe to show. Err is for the log
+// only; its text never reaches a response.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Err.Error()
+	}
+	return e.Code
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// With returns a copy of e carrying the internal cause for the log.
+func (e *Error) With(err error) *Error {
+	c := *e
+	c.Err = err
+	return &c
+}
+
+// Errors the gateway answers with; messages are fixed strings.
+var (
+	ErrUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+		Message: "The sign-in service is temporarily unavailable. Please try again in a moment."}
+	ErrBadGateway = &Error{Status: http.StatusBadGateway, Code: "bad_gateway",
+		Message: "The application is not responding. Please try again in a moment."}
+	ErrUnauthenticated = &Error{Status: http.StatusUnauthorized, Code: "unauthenticated",
+		Message: "Authentication required."}
+	ErrCrossOrigin = &Error{Status: http.StatusForbidden, Code: "cross_origin",
+		Message: "This request came from another site and was refused."}
+	ErrNotFound   = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "Not found."}
+	ErrBadRequest = &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "The form could not be read."}
+	// ErrNetworkBlocked deliberately does not say which list matched: that
+	// would tell an attacker what to route around. The audit log has it.
+	ErrNetworkBlocked = &Error{Status: http.StatusForbidden, Code: "network_blocked",
+		Message: "Access from this network is not allowed. If you think this is wrong, contact your administrator."}
+	ErrForbidden = &Error{Status: http.StatusForbidden, Code: "forbidden",
+		Message: "You do not have access to this."}
+)
+
+// WantsHTML reports whether the client is a browser navigating (Accept
+// includes text/html), which gets pages and redirects instead of JSON.
+func WantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// Renderer writes pages and errors and logs why a request was refused.
+type Renderer struct {
+	log      *slog.Logger
+	clientIP func(*http.Request) netip.Addr
+}
+
+// NewRenderer returns a Renderer; clientIP names the client in log lines.
+func NewRenderer(log *slog.Logger, clientIP func(*http.Request) netip.Addr) *Renderer {
+	return &Renderer{log: log, clientIP: clientIP}
+}
+
+// Error answers with e as a page or JSON, logging the cause.
+func (rd *Renderer) Error(w http.ResponseWriter, r *http.Request, e *Error) {
+	level := slog.LevelInfo
+	if e.Status >= 500 {
+		level = slog.LevelError
+	}
+	rd.log.Log(r.Context(), level, "request refused", "status", e.Status, "code", e.Code,
+		"path", r.URL.Path, "client_ip", rd.clientIP(r).String(), "error", errText(e.Err))
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	if WantsHTML(r) {
+		rd.Page(w, e.Status, "message.html", PageData{Title: http.StatusText(e.Status), Message: e.Message,
+			LoginLink: e.Status == http.StatusUnauthorized || e.Code == ErrCrossOrigin.Code})
+		return
+	}
+	JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// PageData is what the page templates read.
+type PageData struct {
+	Title           string
+	Message         string
+	Notice          string
+	Error           string
+	Redirect        string
+	Username        string
+	PasswordEnabled bool
+	Providers       []ProviderButton
+	LoginLink       bool
+	// 2FA pages
+	Remember  string       // remember-device period offered, "" when off
+	QR        template.URL // data: URI of the enrolment QR code
+	OTPAuth   template.URL // the otpauth:// URI the QR code encodes
+	Secret    string
+	Codes     []string
+	Enrolled  bool
+	Removable bool
+	CanEnroll bool
+	CodesLeft int
+}
+
+// ProviderButton is a login page button.
+type ProviderButton struct {
+	ID, Label, Href string
+}
+
+// Page renders a gateway page with headers that keep it out of caches and
+// frames and allow no script at all.
+func (rd *Renderer) Page(w http.ResponseWriter, status int, name string, d PageData) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, name, d); err != nil {
+		rd.log.Error("render page", "page", name, "error", err)
+	}
+}
+
+// JSON answers with v as a JSON body that no cache keeps.
+func JSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// MaxForm bounds every form the gateway reads.
+const MaxForm = 16 << 10
+
+// ParseForm reads a bounded form body.
+func ParseForm(w http.ResponseWriter, r *http.Request) *Error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxForm)
+	if err := r.ParseForm(); err != nil {
+		return ErrBadRequest.With(err)
+	}
+	return nil
+}
