@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -90,5 +91,42 @@ func TestPackageDependencyDirection(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPipelineLayering enforces the seams of the request pipeline (issue
+// 8): no package under proxy/ (but the gatewaytest harness, which wires a
+// real gateway for tests) imports a concrete login method or backend; the
+// pipeline itself imports none of the route sets that mount on it; and
+// nothing under auth/ imports anything under proxy/, so login methods and
+// token services never depend on the HTTP front.
+func TestPipelineLayering(t *testing.T) {
+	concrete := []string{
+		"/auth/password", "/auth/oidc", "/auth/saml", "/auth/mfa", "/auth/totp", "/auth/federation", "/auth/lockout",
+		"/auth/admin", "/auth/network", "/auth/directory/sqldir", "/auth/directory/watch", "/auth/secret",
+		"/session/redis", "/session/memory",
+	}
+	routeSets := []string{"/proxy/login", "/proxy/account"}
+	for _, pkg := range runGoList(t, "./...") {
+		rel := strings.TrimPrefix(pkg, repoModule)
+		inProxy := strings.HasPrefix(rel, "/proxy")
+		inAuth := strings.HasPrefix(rel, "/auth")
+		if (!inProxy && !inAuth) || rel == "/proxy/gatewaytest" {
+			continue
+		}
+		for _, d := range runGoList(t, "-deps", pkg) {
+			drel, ok := strings.CutPrefix(d, repoModule)
+			if !ok || d == pkg {
+				continue
+			}
+			switch {
+			case inAuth && strings.HasPrefix(drel, "/proxy"):
+				t.Errorf("%s imports %s: auth/ must not depend on the HTTP front", rel, drel)
+			case inProxy && slices.Contains(concrete, drel):
+				t.Errorf("%s imports the concrete %s: proxy/ sees interfaces; cmd/gatehouse wires concrete parts", rel, drel)
+			case rel == "/proxy" && slices.Contains(routeSets, drel):
+				t.Errorf("proxy imports the route set %s: cmd/gatehouse mounts route sets", drel)
+			}
+		}
 	}
 }
