@@ -104,6 +104,15 @@ type Options struct {
 	// TunnelCheck is how often an open WebSocket re-checks its session;
 	// default 1s, the revocation bound.
 	TunnelCheck time.Duration
+	// PageTimeout bounds reading a gateway page's request (a login form
+	// trickled a byte at a time is cut off); the response gets three
+	// times as long. Default 10s.
+	PageTimeout time.Duration
+	// MaxPages bounds gateway page requests in flight (all but the
+	// health, key and static routes); past it they are answered 503 at
+	// once, so a flood of slow logins cannot starve the process. Default
+	// 256.
+	MaxPages int
 }
 
 // Gateway is the HTTP handler: the pipeline and the mux its route sets
@@ -123,6 +132,8 @@ type Gateway struct {
 	maxStale        time.Duration
 	pendingLifetime time.Duration
 	tunnelCheck     time.Duration
+	pageTimeout     time.Duration
+	pages           chan struct{}
 
 	clientIP ClientIP
 	cookies  web.Cookies
@@ -141,9 +152,9 @@ func New(o Options) *Gateway {
 		log: o.Logger.With("component", "gateway"), public: o.PublicURL, upstream: o.Upstream,
 		sessions: o.Sessions, policy: o.Policy, audit: o.Audit, assertions: o.Assertions, network: o.Network,
 		authorize: o.Authorize, ready: o.Ready, maxStale: o.MaxStale, pendingLifetime: o.PendingLifetime,
-		tunnelCheck: o.TunnelCheck,
-		clientIP:    NewClientIP(o.TrustedProxies),
-		cookies:     web.NewCookies(o.PublicURL),
+		tunnelCheck: o.TunnelCheck, pageTimeout: o.PageTimeout,
+		clientIP: NewClientIP(o.TrustedProxies),
+		cookies:  web.NewCookies(o.PublicURL),
 	}
 	if g.maxStale == 0 {
 		g.maxStale = 10 * time.Second
@@ -154,6 +165,13 @@ func New(o Options) *Gateway {
 	if g.tunnelCheck == 0 {
 		g.tunnelCheck = time.Second
 	}
+	if g.pageTimeout == 0 {
+		g.pageTimeout = 10 * time.Second
+	}
+	if o.MaxPages == 0 {
+		o.MaxPages = 256
+	}
+	g.pages = make(chan struct{}, o.MaxPages)
 	transport := o.Transport
 	if transport == nil {
 		transport = NewTransport()

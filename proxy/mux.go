@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -63,6 +64,22 @@ func (m *Mux) Handle(pattern string, a Access, h http.HandlerFunc) {
 		return
 	}
 	g.own.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Bounded in time and in number (review finding F6): a body
+		// trickled a byte at a time fails at the read deadline, and
+		// past MaxPages in flight the answer is an immediate 503 — the
+		// health and key routes (Public) stay out of the count.
+		select {
+		case g.pages <- struct{}{}:
+			defer func() { <-g.pages }()
+		default:
+			g.metrics.inc(outcomeUnavailable)
+			g.render.Error(w, r, web.ErrUnavailable.With(errBusy))
+			return
+		}
+		rc := http.NewResponseController(w)
+		now := time.Now()
+		rc.SetReadDeadline(now.Add(g.pageTimeout))
+		rc.SetWriteDeadline(now.Add(3 * g.pageTimeout))
 		cur := g.currentPolicy()
 		if cur == nil {
 			g.metrics.inc(outcomeUnavailable)
@@ -103,6 +120,8 @@ func (m *Mux) Handle(pattern string, a Access, h http.HandlerFunc) {
 		h(w, r)
 	}))
 }
+
+var errBusy = errors.New("too many gateway page requests in flight")
 
 // mountBuiltin mounts the routes the pipeline itself answers.
 func (m *Mux) mountBuiltin() {

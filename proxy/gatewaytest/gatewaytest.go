@@ -123,6 +123,10 @@ type Options struct {
 	Store session.Backend
 	// TrustedProxies whose X-Forwarded-For is believed.
 	TrustedProxies string
+	// PageTimeout and MaxPages bound gateway page requests (defaults as
+	// in proxy.Options).
+	PageTimeout time.Duration
+	MaxPages    int
 }
 
 // Gateway is a running test gateway and its parts.
@@ -224,7 +228,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	g.Gateway = proxy.New(proxy.Options{
 		Logger: log, PublicURL: public, Upstream: up, TrustedProxies: trusted,
 		Sessions: g.Sessions, Policy: g.Watcher, Audit: rec, Assertions: issuer, Network: g.Guard,
-		TunnelCheck: 50 * time.Millisecond,
+		TunnelCheck: 50 * time.Millisecond, PageTimeout: o.PageTimeout, MaxPages: o.MaxPages,
 	})
 	hasher := password.NewHasher(password.Default, 4)
 	pw := password.NewAuthenticator(dir, hasher, store, password.Limits{AccountAttempts: 5, IPAttempts: 20, Window: 15 * time.Minute})

@@ -21,6 +21,9 @@ var errNoProvider = &web.Error{Status: http.StatusNotFound, Code: "unknown_provi
 var errProviderOff = &web.Error{Status: http.StatusForbidden, Code: "method_disabled",
 	Message: "This sign-in method is turned off by your organisation's login policy."}
 
+// maxCallback bounds the body of a provider's callback (the SAML POST).
+const maxCallback = 1 << 20
+
 // loginBindingTTL is how long a federated login may take at the IdP.
 const loginBindingTTL = 10 * time.Minute
 
@@ -82,6 +85,9 @@ func (p *Pages) finishFederated(w http.ResponseWriter, r *http.Request, pr auth.
 	ip := c.IP.String()
 	binding := p.cookies.Binding(r)
 	p.cookies.SetBinding(w, "", 0)
+	// A SAML response is a few KiB; nothing a provider sends back needs
+	// more than this, and the form parser would otherwise take 10 MiB.
+	r.Body = http.MaxBytesReader(w, r.Body, maxCallback)
 	res, err := pr.Finish(r, binding)
 	if err != nil {
 		detail := map[string]string{"provider": pr.ID()}
