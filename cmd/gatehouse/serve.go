@@ -154,7 +154,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		},
 	})
 	s.gateway.Mount(
-		login.New(s.gateway, login.Options{Password: password.NewAuthenticator(a.dir, hasher, a.store, limits), MFA: second, Providers: providers}),
+		login.New(s.gateway, login.Options{Password: password.NewAuthenticator(a.dir, hasher, a.store, limits), MFA: second, Providers: providers, Starts: a.store}),
 		account.New(s.gateway, second),
 	)
 	if cfg.MetricsListen != "" {

@@ -233,7 +233,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	hasher := password.NewHasher(password.Default, 4)
 	pw := password.NewAuthenticator(dir, hasher, store, password.Limits{AccountAttempts: 5, IPAttempts: 20, Window: 15 * time.Minute})
 	g.Gateway.Mount(
-		login.New(g.Gateway, login.Options{Password: pw, MFA: g.MFA, Providers: o.Providers}),
+		login.New(g.Gateway, login.Options{Password: pw, MFA: g.MFA, Providers: o.Providers, Starts: store}),
 		account.New(g.Gateway, g.MFA),
 	)
 	g.Server.Config.Handler = g.Gateway

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"time"
@@ -42,7 +43,11 @@ func (p *Pages) providerLogin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if proxy.CallerOf(r).SignedIn() && !p.gw.CheckNetwork(w, r, true, nil) {
+	c := proxy.CallerOf(r)
+	if c.SignedIn() && !p.gw.CheckNetwork(w, r, true, nil) {
+		return
+	}
+	if !p.allowStart(w, r, c.IP) {
 		return
 	}
 	binding := rand.Text()
@@ -53,6 +58,36 @@ func (p *Pages) providerLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	p.cookies.SetBinding(w, binding, loginBindingTTL)
 	http.Redirect(w, r, to, http.StatusFound)
+}
+
+var errTooManyStarts = &web.Error{Status: http.StatusTooManyRequests, Code: "too_many_logins",
+	Message: "Too many sign-in attempts from your network. Please wait a few minutes and try again."}
+
+// allowStart bounds the federated logins one client network may start:
+// each start keeps a few KiB of state (state, nonce, PKCE verifier or the
+// SAML request id) in the shared store for ten minutes, and before this
+// bound one client could create thousands a second (review finding F7).
+// IPv6 clients count per /64, the block one subscriber usually holds.
+func (p *Pages) allowStart(w http.ResponseWriter, r *http.Request, ip netip.Addr) bool {
+	if p.starts == nil {
+		return true
+	}
+	key := ip
+	if ip.Is6() {
+		if pf, err := ip.Prefix(64); err == nil {
+			key = pf.Addr()
+		}
+	}
+	n, err := p.starts.Incr(r.Context(), "prelogin:"+key.String(), p.window)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return false
+	}
+	if n > int64(p.maxStarts) {
+		p.render.Error(w, r, errTooManyStarts)
+		return false
+	}
+	return true
 }
 
 // enabledProvider finds the route's provider; protocol, when not empty,

@@ -35,6 +35,14 @@ type Options struct {
 	Password  auth.PasswordLogin
 	MFA       SecondFactor // nil: no second factor
 	Providers []auth.RedirectLogin
+	// Starts counts federated login starts per client network in the
+	// shared store, so the server-side state an anonymous client can
+	// create stays bounded (nil: no bound; see MaxStarts).
+	Starts session.Counter
+	// MaxStarts is how many federated logins one client network may
+	// start per StartWindow; default 30 per 10 minutes.
+	MaxStarts   int
+	StartWindow time.Duration
 }
 
 // Pages is the login route set.
@@ -47,12 +55,21 @@ type Pages struct {
 	password  auth.PasswordLogin
 	mfa       SecondFactor
 	providers []auth.RedirectLogin
+	starts    session.Counter
+	maxStarts int
+	window    time.Duration
 }
 
 // New returns the login pages of gw.
 func New(gw *proxy.Gateway, o Options) *Pages {
+	if o.MaxStarts == 0 {
+		o.MaxStarts = 30
+	}
+	if o.StartWindow == 0 {
+		o.StartWindow = 10 * time.Minute
+	}
 	return &Pages{gw: gw, render: gw.Render(), cookies: gw.Cookies(), sessions: gw.Sessions(), audit: gw.Audit(),
-		password: o.Password, mfa: o.MFA, providers: o.Providers}
+		password: o.Password, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow}
 }
 
 // Mount implements proxy.Routes.
