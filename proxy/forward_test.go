@@ -204,7 +204,7 @@ func TestWebSocketClosedWhenSessionEnds(t *testing.T) {
 	t.Run("absolute lifetime", func(t *testing.T) {
 		g, b := loggedIn(t, gatewaytest.Options{Upstream: wsUpstream, Policy: "session: {absolute_lifetime: 1h, idle_timeout: 30m}"})
 		conn := openTunnel(t, g, b)
-		g.Clock.Advance(61 * time.Minute)
+		g.Advance(t, 61*time.Minute)
 		waitClosed(t, conn, 2*time.Second)
 	})
 }

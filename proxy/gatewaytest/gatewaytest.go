@@ -384,3 +384,11 @@ func parsePrefixes(t testing.TB, list string) []netip.Prefix {
 	}
 	return out
 }
+
+// Advance moves the gateway's clock on and polls the directory, as the
+// background poll would have done meanwhile (a stale view fails closed).
+func (g *Gateway) Advance(t testing.TB, d time.Duration) {
+	t.Helper()
+	g.Clock.Advance(d)
+	g.Refresh(t)
+}
