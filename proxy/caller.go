@@ -75,18 +75,17 @@ var errAuthFailed = errors.New("proxy: authentication could not be checked")
 func (g *Gateway) identify(r *http.Request, c *Caller) error {
 	for _, a := range g.authenticators {
 		cred, err := a.Authenticate(r)
-		var ended *auth.Expired
 		switch {
 		case err == nil:
 			c.Credential = cred
 			return g.sessionRules(r, c)
 		case errors.Is(err, auth.ErrNoCredentials):
 			continue
-		case errors.As(err, &ended):
-			c.Ended = ended.Reason
+		case isExpired(err):
+			c.Ended = expiredReason(err)
 			g.metrics.inc(outcomeExpired)
 			g.audit.Record(r.Context(), directory.AuditEvent{Event: audit.SessionExpired, ClientIP: c.IP.String(),
-				Detail: map[string]string{"reason": ended.Reason}})
+				Detail: map[string]string{"reason": c.Ended}})
 			return nil
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			c.Ended = endedInvalid
@@ -96,6 +95,18 @@ func (g *Gateway) identify(r *http.Request, c *Caller) error {
 		}
 	}
 	return nil
+}
+
+// isExpired and expiredReason keep errors.As off the success path: its
+// target escapes, which would cost an allocation on every request.
+func isExpired(err error) bool { return expiredReason(err) != "" }
+
+func expiredReason(err error) string {
+	var e *auth.Expired
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
 }
 
 // sessionRules are the checks every credential passes after it verified,

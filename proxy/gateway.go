@@ -61,14 +61,6 @@ type Sessions interface {
 	Revoke(ctx context.Context, id string) error
 }
 
-// Assertions signs the X-Gatehouse-Assertion once per session and
-// publishes the keys that verify it.
-type Assertions interface {
-	Token(sid string, fill func(*assertion.Claims)) (string, error)
-	Forget(sid string)
-	JWKS() []byte
-}
-
 // Check is a named readiness probe (a store ping).
 type Check struct {
 	Name string
@@ -86,8 +78,11 @@ type Options struct {
 	Sessions       Sessions
 	Policy         PolicySource
 	Audit          Auditor
-	Assertions     Assertions
-	Network        NetworkGuard // nil: no network rules
+	// Assertions signs the X-Gatehouse-Assertion once per session. A
+	// concrete type, not an interface: through an interface the claims
+	// callback would escape and cost an allocation per request.
+	Assertions *assertion.Issuer
+	Network    NetworkGuard // nil: no network rules
 	// Authenticators run in order after the session cookie; each passes
 	// with auth.ErrNoCredentials to the next.
 	Authenticators []auth.Authenticator
@@ -124,7 +119,7 @@ type Gateway struct {
 	sessions        Sessions
 	policy          PolicySource
 	audit           Auditor
-	assertions      Assertions
+	assertions      *assertion.Issuer
 	network         NetworkGuard
 	authenticators  []auth.Authenticator
 	authorize       func(*Caller, *http.Request) error
@@ -253,7 +248,7 @@ func (g *Gateway) Sessions() Sessions { return g.sessions }
 func (g *Gateway) Audit() Auditor { return g.audit }
 
 // Assertions is the assertion issuer.
-func (g *Gateway) Assertions() Assertions { return g.assertions }
+func (g *Gateway) Assertions() *assertion.Issuer { return g.assertions }
 
 // Logger is the gateway's logger.
 func (g *Gateway) Logger() *slog.Logger { return g.log }
