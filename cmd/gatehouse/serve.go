@@ -147,7 +147,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		Audit:          a.audit,
 		Assertions:     s.issuer,
 		Network:        s.guard,
-		MFA:            second,
+		MFA:            proxyMFA{second, s.watcher},
 		Providers:      providers,
 		Ready: []proxy.Check{
 			{Name: "session_store", Ping: a.store.Ping},
@@ -163,6 +163,31 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	s.cancel = cancel
 	go s.background(bg)
 	return s, nil
+}
+
+// proxyMFA fits mfa.Service to the proxy's SecondFactor interface until
+// the proxy passes what the new methods take: the remember-device
+// lifetime of the policy in force (read here from the watcher, the same
+// source as the proxy's) and the session to keep when factors change.
+// No EndOtherSessions hook is wired yet, so the empty keep ends nothing;
+// drop this adapter when wiring the hook, or the user's own session
+// would end too.
+type proxyMFA struct {
+	*mfa.Service
+	policy *watch.Watcher
+}
+
+func (m proxyMFA) CheckRemember(token, userID string, stamp int64) bool {
+	cur := m.policy.Policy()
+	return cur != nil && m.Service.CheckRemember(token, userID, stamp, cur.Policy.MFA.RememberDevice)
+}
+
+func (m proxyMFA) Remove(ctx context.Context, userID string) error {
+	return m.Service.Remove(ctx, userID, "")
+}
+
+func (m proxyMFA) RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error) {
+	return m.Service.RegenerateRecoveryCodes(ctx, userID, "")
 }
 
 // newWatcher polls the directory and applies what changed: the policy and
