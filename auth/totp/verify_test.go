@@ -132,7 +132,7 @@ func TestCodeReplaySequential(t *testing.T) {
 	if _, err := v.Verify(t.Context(), "u1", testSecret, code); !errors.Is(err, ErrReplayed) {
 		t.Errorf("second Verify: got %v, want ErrReplayed", err)
 	}
-	// The claim is per user: another account with the same secret (an
+	// The mark is per user: another account with the same secret (an
 	// admin's test account, say) is not blocked by it.
 	if _, err := v.Verify(t.Context(), "u2", testSecret, code); err != nil {
 		t.Errorf("Verify for another user: %v, want accepted", err)
@@ -140,7 +140,7 @@ func TestCodeReplaySequential(t *testing.T) {
 }
 
 // TestCodeReplayUntilItLeavesTheWindow moves the clock to the last second
-// in which the used step is still inside the window: the claim must still
+// in which the used step is still inside the window: the mark must still
 // be there (its TTL outlives the window).
 func TestCodeReplayUntilItLeavesTheWindow(t *testing.T) {
 	stepStart := time.Unix(int64(Step(start))*30, 0)
@@ -275,7 +275,7 @@ func BenchmarkVerify(b *testing.B) {
 	for b.Loop() {
 		i++
 		// A fresh user each time so every iteration takes the success
-		// path: three HMACs and one claim.
+		// path: three HMACs and one mark update.
 		if _, err := v.Verify(ctx, "u"+strconv.Itoa(i), testSecret, code); err != nil {
 			b.Fatal(err)
 		}
