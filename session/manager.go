@@ -190,6 +190,30 @@ func (m *Manager) RevokeUserBefore(ctx context.Context, userID string, t time.Ti
 	return n, nil
 }
 
+// RevokeUserExcept ends every session of the user but keep (none kept
+// when keep is empty): what a change of the user's factors does to the
+// sessions that did not make it (ASVS 7.4.3).
+func (m *Manager) RevokeUserExcept(ctx context.Context, userID, keep string) (int, error) {
+	if keep == "" {
+		return m.RevokeUser(ctx, userID)
+	}
+	recs, err := m.store.ListUser(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range recs {
+		if r.ID == keep {
+			continue
+		}
+		if err := m.Revoke(ctx, r.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // List returns the user's live sessions' metadata.
 func (m *Manager) List(ctx context.Context, userID string) ([]Record, error) {
 	return m.store.ListUser(ctx, userID)

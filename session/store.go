@@ -110,12 +110,49 @@ type Nonces interface {
 	Take(ctx context.Context, key string) ([]byte, error)
 }
 
+// Attempts is a budget of attempts per key, kept in the same counters as
+// Counter (Count reads it, Reset clears it). auth/lockout takes an attempt
+// before checking a credential, so that however many requests race, no
+// more than the limit are ever checked in one window, on any replica; it
+// gives back an attempt that must not count (a success, an outage).
+type Attempts interface {
+	// Reserve adds one to key unless its count has already reached limit
+	// (then it adds nothing), in one atomic step. The first addition
+	// starts the window, as Incr does. limit must be positive.
+	Reserve(ctx context.Context, key string, limit int64, window time.Duration) (Reservation, error)
+	// Release subtracts one from key when r was taken and the key is
+	// still in the window r was taken in and above zero. An attempt
+	// reserved in a window that has ended is never taken off the next
+	// one, so a release cannot hand an attacker an extra attempt.
+	Release(ctx context.Context, key string, r Reservation) error
+}
+
+// Reservation is the outcome of Attempts.Reserve.
+type Reservation struct {
+	Count  int64 // the counter after the call
+	Taken  bool  // false: the budget was spent and nothing was added
+	Window int64 // identifies the counter's window; opaque, for Release
+}
+
+// Watermarks keeps one rising number per key, such as the last TOTP time
+// step each user spent: a value at or below the mark is refused, so an
+// older one-time code cannot be used after a newer one (RFC 6238 §5.2).
+type Watermarks interface {
+	// SetIfGreater stores value under key for ttl when the key is absent
+	// or holds a smaller value, atomically across replicas, and reports
+	// whether it stored. Values must lie within ±2^53 (Redis compares
+	// them as Lua numbers, which are doubles).
+	SetIfGreater(ctx context.Context, key string, value int64, ttl time.Duration) (bool, error)
+}
+
 // Backend is everything a session backend provides; the memory and Redis
 // packages both satisfy it and run the same conformance suite
 // (session/storetest).
 type Backend interface {
 	Store
 	Counter
+	Attempts
 	Nonces
+	Watermarks
 	Close() error
 }

@@ -147,6 +147,11 @@ type MFA interface {
 	// replaces the user's recovery codes with hashes, in one transaction.
 	// ErrNotFound for an unknown user; ErrConflict when hashes repeat.
 	EnrollTOTP(ctx context.Context, f TOTPFactor, recoveryHashes [][]byte) error
+	// EnrollFirstTOTP is EnrollTOTP for a user who has no factor: it
+	// stores nothing and returns ErrConflict when one exists, checked and
+	// written atomically, so an enrolment started before the user enrolled
+	// elsewhere cannot replace that factor and its recovery codes.
+	EnrollFirstTOTP(ctx context.Context, f TOTPFactor, recoveryHashes [][]byte) error
 	// TOTP returns the user's factor; ErrNotFound when not enrolled.
 	TOTP(ctx context.Context, userID string) (TOTPFactor, error)
 	// UpdateTOTPSecret stores a re-sealed secret after a key rotation,

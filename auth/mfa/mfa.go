@@ -1,8 +1,13 @@
 // Package mfa is the second factor as a service: TOTP enrolment with a
 // confirmation code, verification with replay protection and failed-attempt
 // limits, single-use recovery codes, and remember-this-device tokens. It
-// ties the primitives (auth/totp, auth/secret) to the directory and the
-// session store; the HTTP flow lives in proxy.
+// ties the primitives (auth/totp, auth/secret, auth/lockout) to the
+// directory and the session store; the HTTP flow lives in proxy.
+//
+// Every change to a user's factors (enrolling one, removing it, new
+// recovery codes) ends the user's other sessions through the
+// EndOtherSessions hook (ASVS 7.4.3): whoever else was logged in as the
+// user, perhaps with a password that leaked, has to face the new factor.
 package mfa
 
 import (
@@ -13,6 +18,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/lockout"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/totp"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -35,6 +41,10 @@ var (
 	ErrNotEnrolled = errors.New("mfa: not enrolled")
 	// ErrNoEnrollment means no enrolment was started for this session, or it expired.
 	ErrNoEnrollment = errors.New("mfa: no enrolment in progress")
+	// ErrAlreadyEnrolled means the user enrolled a factor (elsewhere)
+	// after this enrolment began; the enrolment is dropped and the
+	// factor the user has stays. Send the user to their account page.
+	ErrAlreadyEnrolled = auth.ErrAlreadyEnrolled
 )
 
 // Store is what the service needs of the directory.
@@ -50,32 +60,54 @@ type Limits struct {
 	Window   time.Duration
 }
 
+// State is what the service needs of the session store, shared by every
+// replica: attempt counters, pending enrolments and the last TOTP step
+// each user used.
+type State interface {
+	lockout.Store
+	session.Nonces
+	session.Watermarks
+}
+
+// EndOthers ends every session of userID except keepSessionID (none when
+// it is empty), on every replica.
+type EndOthers func(ctx context.Context, userID, keepSessionID string) error
+
+// Option configures a Service.
+type Option func(*Service)
+
+// EndOtherSessions sets the hook that ends the user's other sessions
+// after a change to their factors. Without it nothing is ended.
+func EndOtherSessions(f EndOthers) Option {
+	return func(s *Service) { s.endOthers = f }
+}
+
 // Service is the second factor. Safe for concurrent use.
 type Service struct {
-	store    Store
-	keys     *secret.Keyring
-	verifier *totp.Verifier
-	state    interface {
-		session.Counter
-		session.Nonces
-	}
-	limits Limits
-	issuer string
-	now    func() time.Time
+	store     Store
+	keys      *secret.Keyring
+	verifier  *totp.Verifier
+	state     State
+	limiter   *lockout.Limiter
+	limits    Limits
+	issuer    string
+	now       func() time.Time
+	endOthers EndOthers
 }
 
 // New wires a Service. state is the session store (counters and one-time
 // values shared by every replica); issuer names the account in
 // authenticator apps.
-func New(store Store, keys *secret.Keyring, state interface {
-	session.Counter
-	session.Nonces
-}, limits Limits, issuer string, now func() time.Time) *Service {
+func New(store Store, keys *secret.Keyring, state State, limits Limits, issuer string, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, keys: keys, state: state, limits: limits, issuer: issuer, now: now,
-		verifier: &totp.Verifier{Nonces: state, Now: now}}
+	s := &Service{store: store, keys: keys, state: state, limits: limits, issuer: issuer, now: now,
+		limiter: lockout.New(state, limits.Window), verifier: &totp.Verifier{Marks: state, Now: now}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Status reads the user's second-factor state.
@@ -128,76 +160,112 @@ func (s *Service) enrollment(secretBytes []byte, account string) (auth.Enrollmen
 }
 
 // ConfirmEnrollment checks a code from the new authenticator and, when it
-// is right, stores the factor and returns fresh recovery codes (shown
-// once). The step the code used is recorded, so it cannot log in again.
+// is right and the user still has no factor, stores the factor and returns
+// fresh recovery codes (shown once), then ends the user's other sessions,
+// keeping sid. The step the code used is recorded, so it cannot log in
+// again. If the user enrolled elsewhere since this enrolment began it
+// returns ErrAlreadyEnrolled and changes nothing: only the current factor
+// may change the current factor.
 func (s *Service) ConfirmEnrollment(ctx context.Context, sid string, id auth.Identity, code string) ([]string, error) {
-	if err := s.checkLock(ctx, id.UserID); err != nil {
+	att, err := s.reserve(ctx, id.UserID)
+	if err != nil {
 		return nil, err
 	}
 	key := "enrol:" + sid
 	sealed, err := s.state.Take(ctx, key)
 	if errors.Is(err, session.ErrNotFound) {
-		return nil, ErrNoEnrollment
+		return nil, cancel(ctx, att, ErrNoEnrollment)
 	}
 	if err != nil {
-		return nil, err
+		return nil, cancel(ctx, att, err)
 	}
 	plain, _, err := s.keys.Open(sealed, []byte(id.UserID))
 	if err != nil {
-		return nil, ErrNoEnrollment
+		return nil, cancel(ctx, att, ErrNoEnrollment)
+	}
+	// Checked here too (the write checks again, atomically) so that a
+	// stale page does not spend the user's current TOTP step.
+	switch _, err := s.store.TOTP(ctx, id.UserID); {
+	case err == nil:
+		return nil, cancel(ctx, att, ErrAlreadyEnrolled)
+	case !errors.Is(err, directory.ErrNotFound):
+		return nil, cancel(ctx, att, err)
 	}
 	if _, err := s.verifier.Verify(ctx, id.UserID, plain, code); err != nil {
+		if wrongCode(err) {
+			err = s.failed(att, id.UserID, err)
+		} else {
+			err = cancel(ctx, att, err)
+		}
 		// Put the pending secret back so the user can try again.
 		if _, perr := s.state.PutOnce(ctx, key, sealed, enrolTTL); perr != nil {
-			return nil, perr
+			return nil, errors.Join(err, perr)
 		}
-		return nil, s.failed(ctx, id.UserID, err)
+		return nil, err
 	}
 	codes, hashes := totp.NewRecoveryCodes(RecoveryCodeCount)
 	f := directory.TOTPFactor{UserID: id.UserID, Secret: s.keys.Seal(plain, []byte(id.UserID)), CreatedAt: s.now()}
-	if err := s.store.EnrollTOTP(ctx, f, hashes); err != nil {
+	switch err := s.store.EnrollFirstTOTP(ctx, f, hashes); {
+	case errors.Is(err, directory.ErrConflict):
+		return nil, cancel(ctx, att, ErrAlreadyEnrolled)
+	case err != nil:
+		return nil, cancel(ctx, att, err)
+	}
+	if err := att.Succeeded(ctx); err != nil {
 		return nil, err
 	}
-	return codes, s.state.Reset(ctx, lockKey(id.UserID))
+	if err := s.endOtherSessions(ctx, id.UserID, sid); err != nil {
+		return nil, err
+	}
+	return codes, nil
 }
 
 // Verify checks a TOTP code or a recovery code and says which it was.
-// Wrong codes count towards the user's limit; a replayed TOTP step is
-// refused like a wrong code.
+// The attempt is reserved against the user's limit before any code is
+// compared, so concurrent guesses cannot outrun it; wrong codes stay
+// counted, and a replayed or older TOTP step is refused like a wrong
+// code.
 func (s *Service) Verify(ctx context.Context, userID, code string) (string, error) {
-	if err := s.checkLock(ctx, userID); err != nil {
+	att, err := s.reserve(ctx, userID)
+	if err != nil {
 		return "", err
 	}
 	if rc, ok := totp.NormalizeRecoveryCode(code); ok {
 		switch err := s.store.UseRecoveryCode(ctx, userID, totp.HashRecoveryCode(rc), s.now()); {
 		case err == nil:
-			return MethodRecovery, s.state.Reset(ctx, lockKey(userID))
+			return MethodRecovery, att.Succeeded(ctx)
 		case errors.Is(err, directory.ErrNotFound):
-			return "", s.failed(ctx, userID, auth.ErrInvalidCredentials)
+			return "", s.failed(att, userID, auth.ErrInvalidCredentials)
 		default:
-			return "", err
+			return "", cancel(ctx, att, err)
 		}
 	}
 	f, err := s.store.TOTP(ctx, userID)
 	if errors.Is(err, directory.ErrNotFound) {
-		return "", ErrNotEnrolled
+		return "", cancel(ctx, att, ErrNotEnrolled)
 	}
 	if err != nil {
-		return "", err
+		return "", cancel(ctx, att, err)
 	}
 	plain, stale, err := s.keys.Open(f.Secret, []byte(userID))
 	if err != nil {
-		return "", fmt.Errorf("open totp secret of %s: %w", userID, err)
+		return "", cancel(ctx, att, fmt.Errorf("open totp secret of %s: %w", userID, err))
 	}
 	if _, err := s.verifier.Verify(ctx, userID, plain, code); err != nil {
-		return "", s.failed(ctx, userID, err)
+		if !wrongCode(err) {
+			return "", cancel(ctx, att, err)
+		}
+		return "", s.failed(att, userID, err)
+	}
+	if err := att.Succeeded(ctx); err != nil {
+		return "", err
 	}
 	if stale { // sealed under an older key: re-seal under the active one
 		if err := s.store.UpdateTOTPSecret(ctx, userID, s.keys.Seal(plain, []byte(userID))); err != nil {
 			return "", err
 		}
 	}
-	return MethodTOTP, s.state.Reset(ctx, lockKey(userID))
+	return MethodTOTP, nil
 }
 
 // Failure reasons for the audit log.
@@ -207,10 +275,25 @@ const (
 	ReasonLocked    = "locked_out"
 )
 
-func (s *Service) failed(ctx context.Context, userID string, cause error) error {
-	if _, err := s.state.Incr(ctx, lockKey(userID), s.limits.Window); err != nil {
-		return err
+// wrongCode tells a verdict on the code (count it) from a store failure
+// (the code was never judged).
+func wrongCode(err error) bool {
+	return errors.Is(err, totp.ErrInvalidCode) || errors.Is(err, totp.ErrReplayed)
+}
+
+// reserve takes one attempt from the user's budget before any code is
+// compared; a spent budget is a locked_out failure.
+func (s *Service) reserve(ctx context.Context, userID string) (*lockout.Attempt, error) {
+	att, err := s.limiter.Reserve(ctx, lockout.SecondFactor(userID, s.limits.Attempts))
+	if errors.Is(err, auth.ErrLockedOut) {
+		return nil, &auth.Failure{Method: MethodTOTP, Reason: ReasonLocked, UserID: userID, Err: err}
 	}
+	return att, err
+}
+
+// failed keeps the attempt counted and describes the refusal.
+func (s *Service) failed(att *lockout.Attempt, userID string, cause error) error {
+	att.Failed()
 	reason := ReasonWrongCode
 	if errors.Is(cause, totp.ErrReplayed) {
 		reason = ReasonReplayed
@@ -218,26 +301,27 @@ func (s *Service) failed(ctx context.Context, userID string, cause error) error 
 	return &auth.Failure{Method: MethodTOTP, Reason: reason, UserID: userID, Err: auth.ErrInvalidCredentials}
 }
 
-func (s *Service) checkLock(ctx context.Context, userID string) error {
-	n, err := s.state.Count(ctx, lockKey(userID))
-	if err != nil {
-		return err
+// cancel gives back an attempt whose code was never judged and returns
+// err, or the store's error too if that fails.
+func cancel(ctx context.Context, att *lockout.Attempt, err error) error {
+	if cerr := att.Cancel(ctx); cerr != nil {
+		return errors.Join(err, cerr)
 	}
-	if n >= int64(s.limits.Attempts) {
-		return &auth.Failure{Method: MethodTOTP, Reason: ReasonLocked, UserID: userID, Err: auth.ErrLockedOut}
-	}
-	return nil
+	return err
 }
 
-func lockKey(userID string) string { return "mfa:" + userID }
-
-// Remove deletes the user's factor and recovery codes and bumps the
-// security stamp, which ends every remembered device.
-func (s *Service) Remove(ctx context.Context, userID string) error {
+// Remove deletes the user's factor and recovery codes, bumps the
+// security stamp, which ends every remembered device, and ends the user's
+// sessions except keepSessionID: the session that removed the factor when
+// the user did it, none ("") when an admin resets the factor.
+func (s *Service) Remove(ctx context.Context, userID, keepSessionID string) error {
 	if err := s.store.RemoveTOTP(ctx, userID); err != nil {
 		return err
 	}
-	return s.BumpStamp(ctx, userID)
+	if err := s.BumpStamp(ctx, userID); err != nil {
+		return err
+	}
+	return s.endOtherSessions(ctx, userID, keepSessionID)
 }
 
 // BumpStamp invalidates the user's remembered devices (after a password
@@ -247,21 +331,41 @@ func (s *Service) BumpStamp(ctx context.Context, userID string) error {
 	return err
 }
 
-// RegenerateRecoveryCodes replaces the user's codes.
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error) {
+// RegenerateRecoveryCodes replaces the user's codes and ends the user's
+// sessions except keepSessionID (the one asking).
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, keepSessionID string) ([]string, error) {
 	codes, hashes := totp.NewRecoveryCodes(RecoveryCodeCount)
 	if err := s.store.ReplaceRecoveryCodes(ctx, userID, hashes); err != nil {
+		return nil, err
+	}
+	if err := s.endOtherSessions(ctx, userID, keepSessionID); err != nil {
 		return nil, err
 	}
 	return codes, nil
 }
 
-// RememberToken signs a remember-this-device cookie value.
-func (s *Service) RememberToken(userID string, stamp int64, expires time.Time) string {
-	return totp.RememberToken(s.keys, userID, stamp, expires)
+// endOtherSessions runs the hook, if any. The factor change is already
+// stored when it fails; the error tells the caller the other sessions may
+// live on, so the request must not report success.
+func (s *Service) endOtherSessions(ctx context.Context, userID, keepSessionID string) error {
+	if s.endOthers == nil {
+		return nil
+	}
+	if err := s.endOthers(ctx, userID, keepSessionID); err != nil {
+		return fmt.Errorf("mfa: end other sessions of %s: %w", userID, err)
+	}
+	return nil
 }
 
-// CheckRemember verifies a remember-this-device cookie value for the user.
-func (s *Service) CheckRemember(token, userID string, stamp int64) bool {
-	return totp.CheckRememberToken(s.keys, token, userID, stamp, s.now())
+// RememberToken signs a remember-this-device cookie value, issued now.
+func (s *Service) RememberToken(userID string, stamp int64, expires time.Time) string {
+	return totp.RememberToken(s.keys, userID, stamp, s.now(), expires)
+}
+
+// CheckRemember verifies a remember-this-device cookie value for the user
+// under the current policy's lifetime for remembered devices (maxAge,
+// policy mfa.remember_device): a token older than that is refused even if
+// it was issued under a longer one.
+func (s *Service) CheckRemember(token, userID string, stamp int64, maxAge time.Duration) bool {
+	return totp.CheckRememberToken(s.keys, token, userID, stamp, s.now(), maxAge)
 }

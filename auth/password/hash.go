@@ -1,8 +1,9 @@
 // Package password is local password login: argon2id hashing in the PHC
 // string format, a bound on concurrent hashes so a login flood cannot
-// exhaust memory, failed-attempt limits per account and per client IP kept
-// in the shared session store, and responses that do not reveal whether an
-// account exists.
+// exhaust memory and a bound on the queue waiting for them so it cannot
+// hold every connection either, failed-attempt limits per account and per
+// client IP (auth/lockout, reserved before the hash), and responses that
+// do not reveal whether an account exists.
 package password
 
 import (
@@ -13,9 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/gatehouse-auth/gatehouse/auth"
 )
 
 // Params are argon2id cost parameters. Default is OWASP's second
@@ -42,17 +46,38 @@ const (
 // ErrMalformedHash means a stored hash is not a PHC argon2id string.
 var ErrMalformedHash = errors.New("password: malformed hash")
 
-// Hasher hashes and verifies with at most N hashes in flight; each costs
-// 19 MiB, so the bound is also a memory bound.
+// ErrBusy means the hash queue is full: the caller is answered at once
+// instead of waiting behind a flood. It wraps auth.ErrLockedOut, so the
+// gateway answers 429 as for any other "too many attempts".
+var ErrBusy = fmt.Errorf("password: too many logins waiting for a hash: %w", auth.ErrLockedOut)
+
+// QueuedPerSlot is how many callers NewHasher lets wait for each hashing
+// slot. At the production cost a hash takes tens of milliseconds, so a
+// full queue clears in well under a second; anything beyond it is a flood.
+const QueuedPerSlot = 8
+
+// Hasher hashes and verifies with at most N hashes in flight and a
+// bounded number of callers waiting; each hash costs 19 MiB, so the bound
+// is also a memory bound, and the queue bound keeps a flood from holding
+// every connection (and every honest login behind it) for minutes.
 type Hasher struct {
-	params Params
-	slots  chan struct{}
-	dummy  string // verified against for unknown users, to equalise timing
+	params    Params
+	slots     chan struct{}
+	waiting   atomic.Int64
+	maxQueued int64
+	dummy     string // verified against for unknown users, to equalise timing
 }
 
-// NewHasher returns a Hasher allowing maxConcurrent hashes at once.
+// NewHasher returns a Hasher allowing maxConcurrent hashes at once and
+// QueuedPerSlot*maxConcurrent callers waiting for one.
 func NewHasher(p Params, maxConcurrent int) *Hasher {
-	h := &Hasher{params: p, slots: make(chan struct{}, max(1, maxConcurrent))}
+	return NewHasherQueue(p, maxConcurrent, QueuedPerSlot*max(1, maxConcurrent))
+}
+
+// NewHasherQueue is NewHasher with an explicit bound on waiting callers;
+// a caller that finds maxQueued others waiting gets ErrBusy at once.
+func NewHasherQueue(p Params, maxConcurrent, maxQueued int) *Hasher {
+	h := &Hasher{params: p, slots: make(chan struct{}, max(1, maxConcurrent)), maxQueued: int64(max(0, maxQueued))}
 	h.dummy = h.hash(randomBytes(24))
 	return h
 }
@@ -91,7 +116,19 @@ func (h *Hasher) NeedsRehash(encoded string) bool {
 	return err != nil || p != h.params
 }
 
+// acquire takes a slot: at once if one is free, else by joining the
+// queue unless it is full.
 func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.maxQueued {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
 	select {
 	case h.slots <- struct{}{}:
 		return nil

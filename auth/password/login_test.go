@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/directory/directorytest"
 	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
+	"github.com/gatehouse-auth/gatehouse/auth/lockout"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/session/memory"
 )
@@ -36,27 +37,33 @@ func newClock() *clock {
 func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
+// counters is what the tests need of the session store.
+type counters interface {
+	lockout.Store
+	session.Counter
+}
+
 // recorder passes through to the real memory store and remembers which
 // keys were used, so a test can check no username reaches the store.
 type recorder struct {
-	session.Counter
+	counters
 	mu   sync.Mutex
 	keys []string
 }
 
-func (r *recorder) Incr(ctx context.Context, key string, w time.Duration) (int64, error) {
+func (r *recorder) Reserve(ctx context.Context, key string, limit int64, w time.Duration) (session.Reservation, error) {
 	r.note(key)
-	return r.Counter.Incr(ctx, key, w)
+	return r.counters.Reserve(ctx, key, limit, w)
 }
 
-func (r *recorder) Count(ctx context.Context, key string) (int64, error) {
+func (r *recorder) Release(ctx context.Context, key string, res session.Reservation) error {
 	r.note(key)
-	return r.Counter.Count(ctx, key)
+	return r.counters.Release(ctx, key, res)
 }
 
 func (r *recorder) Reset(ctx context.Context, key string) error {
 	r.note(key)
-	return r.Counter.Reset(ctx, key)
+	return r.counters.Reset(ctx, key)
 }
 
 func (r *recorder) note(key string) {
@@ -108,7 +115,7 @@ func newLoginEnv(t *testing.T, l Limits) *loginEnv {
 			t.Fatalf("create user %s: %v", u.Username, err)
 		}
 	}
-	rec := &recorder{Counter: store}
+	rec := &recorder{counters: store}
 	return &loginEnv{auth: NewAuthenticator(dir, h, rec, l), dir: dir, store: store, counters: rec, clock: clk, alice: users[0]}
 }
 
@@ -245,7 +252,7 @@ func TestAuthenticateSuccessResetsAccountOnly(t *testing.T) {
 	if _, err := e.auth.Authenticate(ctx, "alice", alicePW, ip); err != nil {
 		t.Fatalf("login: %v", err)
 	}
-	acct, _ := e.store.Count(ctx, "login:acct:"+digest("alice"))
+	acct, _ := e.store.Count(ctx, lockout.Account("alice", 0).Name)
 	byIP, _ := e.store.Count(ctx, "login:ip:"+ip)
 	if acct != 0 || byIP != 2 {
 		t.Errorf("after success: got account count %d, IP count %d, want 0, 2", acct, byIP)

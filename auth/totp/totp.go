@@ -7,24 +7,23 @@
 // steps, and one step of tolerance either side (RFC 6238 §5.2), so a code
 // is good for about 90 seconds. The library pquerna/otp checks codes but
 // neither stops replay nor says which step matched, so Verify computes the
-// codes itself and records each accepted step in the session store.
+// codes itself and records the accepted step in the session store.
 //
 // # Replay
 //
-// "Each time step is accepted at most once per user": a successful Verify
-// claims "totp:<user>:<step>" with an atomic put-if-absent (SET NX on
-// Redis), so a second use of the same code, sequential or concurrent, on
-// any replica, finds the step taken and gets ErrReplayed. This also
-// consumes the step used to confirm enrolment, provided the enrolment page
-// verifies through the same Verifier and user id.
-//
-// The claim is per step, not "newer than the last step used": after a code
-// for step s is used, the still-unused code of step s-1 is accepted until
-// it leaves the window (at most 60 s). That keeps RFC 6238 §5.2 ("MUST NOT
-// accept the second attempt of the OTP") and ASVS 6.5.1 (single use) with
-// one round trip; a monotonic rule would need a compare-and-set the
-// session.Nonces contract does not offer. Per-user attempt limits are the
-// caller's, as for passwords.
+// "A step is accepted only if it is newer than every step this user has
+// used" (RFC 6238 §5.2: the verifier "MUST NOT accept the second attempt
+// of the OTP after the successful validation has been issued for the
+// first OTP"). A successful Verify raises the user's mark "totp:<user>"
+// to the step with an atomic compare-and-set (session.Watermarks; a Lua
+// script on Redis) and fails unless it raised it. So a second use of the
+// same code, sequential or concurrent, on any replica, gets ErrReplayed,
+// and so does a code of an older step that is still inside the window
+// once a newer one was used (the step-N code an onlooker saw after the
+// user logged in with the step-N+1 code). This also consumes the step
+// used to confirm enrolment, provided the enrolment page verifies through
+// the same Verifier and user id. Per-user attempt limits are the
+// caller's, as for passwords (auth/lockout).
 package totp
 
 import (
@@ -54,31 +53,33 @@ const (
 	Algorithm = "SHA1"
 )
 
-// claimTTL outlives the longest time a step can still be accepted (its
-// own period plus Skew periods after it) with a margin for clock
-// differences between gateway replicas and the store.
-const claimTTL = (Skew*2 + 2) * Period
+// markTTL outlives the longest time the marked step, or any older one,
+// can still be accepted (its own period plus Skew periods after it) with
+// a margin for clock differences between gateway replicas and the store;
+// after that no step at or below the mark matches a code anyway.
+const markTTL = (Skew*2 + 2) * Period
 
 var (
 	// ErrInvalidCode means the code is malformed or matches no step in
 	// the window. Count it as a failed attempt.
 	ErrInvalidCode = errors.New("totp: invalid code")
-	// ErrReplayed means the code is right but its step was already used
-	// by this user. Treat it as a failed attempt too: either an attacker
-	// replays an observed code or the user double-submitted.
+	// ErrReplayed means the code is right but its step is not newer than
+	// the last one this user used. Treat it as a failed attempt too:
+	// either an attacker replays an observed code or the user
+	// double-submitted.
 	ErrReplayed = errors.New("totp: code already used")
 )
 
-// Nonces is the one-time store Verify records used steps in;
-// session.Nonces satisfies it.
-type Nonces interface {
-	PutOnce(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+// Marks is the store Verify records each user's last accepted step in;
+// session.Watermarks satisfies it.
+type Marks interface {
+	SetIfGreater(ctx context.Context, key string, value int64, ttl time.Duration) (bool, error)
 }
 
-// Verifier checks codes and remembers which steps each user has used.
+// Verifier checks codes and remembers the last step each user used.
 type Verifier struct {
-	Nonces Nonces
-	Now    func() time.Time // time.Now when nil
+	Marks Marks
+	Now   func() time.Time // time.Now when nil
 }
 
 // Step is the RFC 6238 counter for t: whole periods since the Unix epoch.
@@ -91,8 +92,8 @@ func Step(t time.Time) uint64 {
 }
 
 // Verify accepts code if it is exactly Digits ASCII digits, matches one of
-// the steps now-Skew..now+Skew (server time only), and that step has not
-// been used by userID before; it returns the step. Nothing is trimmed: a
+// the steps now-Skew..now+Skew (server time only), and that step is newer
+// than any step userID used before; it returns the step. Nothing is trimmed: a
 // code with spaces, a sign, other lengths or non-ASCII digits is
 // ErrInvalidCode without any HMAC being computed. A store failure is
 // returned wrapped and must be treated as a refusal.
@@ -103,19 +104,20 @@ func (v *Verifier) Verify(ctx context.Context, userID string, secret []byte, cod
 	if userID == "" || len(secret) == 0 {
 		return 0, errors.New("totp verify: empty user id or secret")
 	}
-	if v.Nonces == nil {
-		return 0, errors.New("totp verify: no nonce store configured")
+	if v.Marks == nil {
+		return 0, errors.New("totp verify: no step store configured")
 	}
 	steps := matchingSteps(secret, code, v.now())
 	if len(steps) == 0 {
 		return 0, ErrInvalidCode
 	}
 	// Two steps of the window share a code about once in 10^6 logins;
-	// trying each in turn keeps that user from a spurious refusal.
+	// trying each in turn, oldest first, keeps that user from a spurious
+	// refusal without raising the mark further than needed.
 	for _, step := range steps {
-		ok, err := v.Nonces.PutOnce(ctx, claimKey(userID, step), nil, claimTTL)
+		ok, err := v.Marks.SetIfGreater(ctx, markKey(userID), int64(step), markTTL)
 		if err != nil {
-			return 0, fmt.Errorf("totp verify: claim step: %w", err)
+			return 0, fmt.Errorf("totp verify: record step: %w", err)
 		}
 		if ok {
 			return step, nil
@@ -131,9 +133,7 @@ func (v *Verifier) now() time.Time {
 	return v.Now()
 }
 
-func claimKey(userID string, step uint64) string {
-	return "totp:" + userID + ":" + strconv.FormatUint(step, 10)
-}
+func markKey(userID string) string { return "totp:" + userID }
 
 func wellFormed(code string) bool {
 	if len(code) != Digits {

@@ -39,7 +39,7 @@ func newVerifier(t testing.TB, clk *clock) *Verifier {
 	t.Helper()
 	store := memory.New(clk.now)
 	t.Cleanup(func() { store.Close() })
-	return &Verifier{Nonces: store, Now: clk.now}
+	return &Verifier{Marks: store, Now: clk.now}
 }
 
 // codeAt is the code an authenticator app shows at t.
@@ -72,13 +72,13 @@ func TestVerifyWindow(t *testing.T) {
 	}
 }
 
-// countingNonces records whether Verify reached the store.
-type countingNonces struct {
+// countingMarks records whether Verify reached the store.
+type countingMarks struct {
 	calls atomic.Int32
 	err   error
 }
 
-func (c *countingNonces) PutOnce(context.Context, string, []byte, time.Duration) (bool, error) {
+func (c *countingMarks) SetIfGreater(context.Context, string, int64, time.Duration) (bool, error) {
 	c.calls.Add(1)
 	return c.err == nil, c.err
 }
@@ -97,8 +97,8 @@ func TestVerifyRejectsMalformedCodes(t *testing.T) {
 		fullWidth, arabicIndic, good[:5] + "\x00", "0x" + good[:4],
 	} {
 		t.Run(strconv.Quote(code), func(t *testing.T) {
-			store := &countingNonces{}
-			v := &Verifier{Nonces: store, Now: newClock(start).now}
+			store := &countingMarks{}
+			v := &Verifier{Marks: store, Now: newClock(start).now}
 			if _, err := v.Verify(t.Context(), "u1", testSecret, code); !errors.Is(err, ErrInvalidCode) {
 				t.Errorf("Verify: got %v, want ErrInvalidCode", err)
 			}
@@ -110,8 +110,8 @@ func TestVerifyRejectsMalformedCodes(t *testing.T) {
 }
 
 func TestVerifyWrongCodeDoesNotClaim(t *testing.T) {
-	store := &countingNonces{}
-	v := &Verifier{Nonces: store, Now: newClock(start).now}
+	store := &countingMarks{}
+	v := &Verifier{Marks: store, Now: newClock(start).now}
 	wrong := Code([]byte("another secret 1234"), Step(start), Digits, Algorithm)
 	if _, err := v.Verify(t.Context(), "u1", testSecret, wrong); !errors.Is(err, ErrInvalidCode) {
 		t.Fatalf("Verify(wrong code): got %v, want ErrInvalidCode", err)
@@ -132,7 +132,7 @@ func TestCodeReplaySequential(t *testing.T) {
 	if _, err := v.Verify(t.Context(), "u1", testSecret, code); !errors.Is(err, ErrReplayed) {
 		t.Errorf("second Verify: got %v, want ErrReplayed", err)
 	}
-	// The claim is per user: another account with the same secret (an
+	// The mark is per user: another account with the same secret (an
 	// admin's test account, say) is not blocked by it.
 	if _, err := v.Verify(t.Context(), "u2", testSecret, code); err != nil {
 		t.Errorf("Verify for another user: %v, want accepted", err)
@@ -140,7 +140,7 @@ func TestCodeReplaySequential(t *testing.T) {
 }
 
 // TestCodeReplayUntilItLeavesTheWindow moves the clock to the last second
-// in which the used step is still inside the window: the claim must still
+// in which the used step is still inside the window: the mark must still
 // be there (its TTL outlives the window).
 func TestCodeReplayUntilItLeavesTheWindow(t *testing.T) {
 	stepStart := time.Unix(int64(Step(start))*30, 0)
@@ -193,7 +193,7 @@ func TestCodeReplayConcurrentRedis(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	// Redis expires keys on its own clock, so the verifier uses real time.
 	clk := newClock(time.Now())
-	replayConcurrently(t, &Verifier{Nonces: store, Now: clk.now}, clk)
+	replayConcurrently(t, &Verifier{Marks: store, Now: clk.now}, clk)
 }
 
 // replayConcurrently sends one valid code from 20 goroutines at once, as
@@ -230,8 +230,8 @@ func replayConcurrently(t *testing.T, v *Verifier, clk *clock) {
 }
 
 func TestVerifyStoreOutageFailsClosed(t *testing.T) {
-	outage := &countingNonces{err: errors.Join(session.ErrUnavailable, errors.New("dial tcp: connection refused"))}
-	v := &Verifier{Nonces: outage, Now: newClock(start).now}
+	outage := &countingMarks{err: errors.Join(session.ErrUnavailable, errors.New("dial tcp: connection refused"))}
+	v := &Verifier{Marks: outage, Now: newClock(start).now}
 	step, err := v.Verify(t.Context(), "u1", testSecret, codeAt(start))
 	if err == nil {
 		t.Fatalf("Verify with the store down: accepted step %d, want an error", step)
@@ -275,7 +275,7 @@ func BenchmarkVerify(b *testing.B) {
 	for b.Loop() {
 		i++
 		// A fresh user each time so every iteration takes the success
-		// path: three HMACs and one claim.
+		// path: three HMACs and one mark update.
 		if _, err := v.Verify(ctx, "u"+strconv.Itoa(i), testSecret, code); err != nil {
 			b.Fatal(err)
 		}

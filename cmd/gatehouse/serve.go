@@ -131,7 +131,12 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	if err != nil {
 		return nil, fmt.Errorf("secrets.key_file: %w", err)
 	}
-	second := mfa.New(a.dir, keys, a.store, mfa.Limits{Attempts: cfg.Login.AccountAttempts, Window: cfg.Login.LockoutWindow}, "Gatehouse", a.now)
+	// Changing a factor ends the user's other sessions (ASVS 7.4.3).
+	endOthers := mfa.EndOtherSessions(func(ctx context.Context, userID, keep string) error {
+		_, err := s.sessions.RevokeUserExcept(ctx, userID, keep)
+		return err
+	})
+	second := mfa.New(a.dir, keys, a.store, mfa.Limits{Attempts: cfg.Login.AccountAttempts, Window: cfg.Login.LockoutWindow}, "Gatehouse", a.now, endOthers)
 	providers, err := openProviders(ctx, a, a.store)
 	if err != nil {
 		return nil, err

@@ -22,8 +22,10 @@ import (
 type SecondFactor interface {
 	Status(ctx context.Context, userID string) (auth.MFAStatus, error)
 	Verify(ctx context.Context, userID, code string) (method string, err error)
-	Remove(ctx context.Context, userID string) error
-	RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error)
+	// Remove and RegenerateRecoveryCodes end the user's other sessions,
+	// keeping keepSessionID (the one that made the change).
+	Remove(ctx context.Context, userID, keepSessionID string) error
+	RegenerateRecoveryCodes(ctx context.Context, userID, keepSessionID string) ([]string, error)
 }
 
 // Pages is the account route set.
@@ -74,7 +76,7 @@ func (p *Pages) recovery(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	codes, err := p.mfa.RegenerateRecoveryCodes(r.Context(), c.Identity.UserID)
+	codes, err := p.mfa.RegenerateRecoveryCodes(r.Context(), c.Identity.UserID, c.ID)
 	if err != nil {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
@@ -99,7 +101,7 @@ func (p *Pages) remove(w http.ResponseWriter, r *http.Request) {
 		p.renderAccount(w, r, "", "Your organisation requires two-factor authentication for your account.", http.StatusForbidden)
 		return
 	}
-	if err := p.mfa.Remove(r.Context(), c.Identity.UserID); err != nil {
+	if err := p.mfa.Remove(r.Context(), c.Identity.UserID, c.ID); err != nil {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}

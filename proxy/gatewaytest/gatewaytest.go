@@ -211,7 +211,11 @@ func Start(t testing.TB, o Options) *Gateway {
 	if g.Keys, err = secret.NewKeyring(secret.Key{ID: "k1", Bytes: key}); err != nil {
 		t.Fatal(err)
 	}
-	g.MFA = mfa.New(dir, g.Keys, store, mfa.Limits{Attempts: 5, Window: 15 * time.Minute}, "Gatehouse", clk.Now)
+	g.MFA = mfa.New(dir, g.Keys, store, mfa.Limits{Attempts: 5, Window: 15 * time.Minute}, "Gatehouse", clk.Now,
+		mfa.EndOtherSessions(func(ctx context.Context, userID, keep string) error {
+			_, err := g.Sessions.RevokeUserExcept(ctx, userID, keep)
+			return err
+		}))
 	issuer := assertion.NewIssuer(dir, "http://gatehouse.test", 5*time.Minute, clk.Now)
 	if err := issuer.Reload(ctx); err != nil {
 		t.Fatal(err)

@@ -27,7 +27,10 @@ type SecondFactor interface {
 	ConfirmEnrollment(ctx context.Context, sid string, id auth.Identity, code string) ([]string, error)
 	Verify(ctx context.Context, userID, code string) (method string, err error)
 	RememberToken(userID string, stamp int64, expires time.Time) string
-	CheckRemember(token, userID string, stamp int64) bool
+	// CheckRemember refuses a token older than maxAge, the policy's
+	// remember_device in force, so shortening it shortens cookies
+	// already issued.
+	CheckRemember(token, userID string, stamp int64, maxAge time.Duration) bool
 }
 
 // Options are the login methods the pages offer.
@@ -91,6 +94,8 @@ func (p *Pages) Mount(m *proxy.Mux) {
 }
 
 const (
+	msgBusy    = "Many people are signing in right now. Please try again in a moment."
+	reasonBusy = "busy" // auth/password's Failure reason for a full hash queue
 	msgInvalid = "Invalid username or password."
 	msgLocked  = "Too many failed attempts. Please wait a few minutes and try again."
 )
@@ -154,6 +159,13 @@ func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, err error, i
 		detail["reason"], userID = f.Reason, f.UserID
 	}
 	switch {
+	case errors.Is(err, auth.ErrLockedOut) && f != nil && f.Reason == reasonBusy:
+		// Too many password checks already waiting: nothing was
+		// checked or counted, so this is not a lockout.
+		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
+		w.Header().Set("Retry-After", "5")
+		data.Error = msgBusy
+		p.render.Page(w, http.StatusTooManyRequests, "login.html", data)
 	case errors.Is(err, auth.ErrLockedOut):
 		p.gw.CountLogin(proxy.LoginLockout)
 		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginLockout, UserID: userID, ClientIP: ip, Detail: detail})

@@ -41,7 +41,7 @@ func (p *Pages) afterFirstFactor(w http.ResponseWriter, r *http.Request, id auth
 	step := pol.DecideMFA(policy.MFAInput{Role: id.Role, UserRequires: st.Required, Enrolled: st.Enrolled,
 		Federated: id.Provider != "", IdPAssertedMFA: id.IdPMFA})
 	if step == policy.MFAPrompt && pol.MFA.RememberDevice > 0 {
-		if v := p.cookies.Device(r); v != "" && p.mfa.CheckRemember(v, id.UserID, st.Stamp) {
+		if v := p.cookies.Device(r); v != "" && p.mfa.CheckRemember(v, id.UserID, st.Stamp, pol.MFA.RememberDevice) {
 			id.Methods = append(slices.Clone(id.Methods), auth.MethodRememberedDevice)
 			step = policy.MFANone
 		}
@@ -211,6 +211,11 @@ func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFAFailure, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: ip,
 			Detail: map[string]string{"step": "enrol"}})
 		p.renderEnroll(w, r, rd, msg, http.StatusUnauthorized)
+		return
+	case errors.Is(err, auth.ErrAlreadyEnrolled):
+		// Enrolled elsewhere since this page was opened: the factor the
+		// user has stays, and this enrolment is dropped.
+		http.Redirect(w, r, nextFor(c, "/.gatehouse/account"), http.StatusSeeOther)
 		return
 	case err != nil:
 		p.render.Error(w, r, web.ErrUnavailable.With(err))

@@ -1,8 +1,10 @@
 package login_test
 
 import (
+	"encoding/base32"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +72,76 @@ func TestTwoFactorPromptCodeAndRecovery(t *testing.T) {
 		if resp, _ := b3.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {codes[0]}, "rd": {"/"}}); resp.StatusCode != want {
 			t.Fatalf("recovery code, use %d: %d, want %d", i+1, resp.StatusCode, want)
 		}
+	}
+}
+
+// TestFactorChangeEndsOtherSessions: enrolling, new recovery codes and
+// removing the factor end the user's other sessions and keep the one
+// that made the change (ASVS 7.4.3, review finding F8).
+func TestFactorChangeEndsOtherSessions(t *testing.T) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Policy: "mfa: {mode: optional, required_roles: []}"})
+	g.AddUser(t, "alice", alicePW, "sales")
+	a, other := gatewaytest.NewBrowser(g.URL), gatewaytest.NewBrowser(g.URL)
+	a.Login(t, "alice", alicePW)
+	other.Login(t, "alice", alicePW)
+	phone, _ := g.Enrol(t, a)
+	g.Advance(t, time.Second)
+	if resp, _ := a.Get(t, "/"); resp.StatusCode != 200 {
+		t.Fatalf("the enrolling session: %d, want it kept", resp.StatusCode)
+	}
+	if resp, _ := other.Get(t, "/"); resp.StatusCode != http.StatusFound {
+		t.Fatalf("the other session after enrolment: %d, want it ended", resp.StatusCode)
+	}
+	// New recovery codes end the other sessions too.
+	g.Advance(t, time.Minute)
+	third := gatewaytest.NewBrowser(g.URL)
+	third.Login(t, "alice", alicePW)
+	third.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {phone.Code(0)}, "rd": {"/"}})
+	if resp, _ := third.Get(t, "/"); resp.StatusCode != 200 {
+		t.Fatalf("third session: %d", resp.StatusCode)
+	}
+	g.Advance(t, time.Minute)
+	if resp, _ := a.Do(t, "POST", "/.gatehouse/account/2fa/recovery", url.Values{"code": {phone.Code(0)}}); resp.StatusCode != 200 {
+		t.Fatalf("new recovery codes: %d", resp.StatusCode)
+	}
+	g.Advance(t, time.Second)
+	if resp, _ := third.Get(t, "/"); resp.StatusCode != http.StatusFound {
+		t.Fatalf("the other session after new recovery codes: %d, want it ended", resp.StatusCode)
+	}
+	if resp, _ := a.Get(t, "/"); resp.StatusCode != 200 {
+		t.Fatalf("the session that made the change: %d, want it kept", resp.StatusCode)
+	}
+}
+
+// TestStaleEnrolmentPageCannotReplaceFactor: an enrolment page opened
+// before the user enrolled elsewhere cannot later replace the factor
+// (review finding F8); the browser is sent to the account page.
+func TestStaleEnrolmentPageCannotReplaceFactor(t *testing.T) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Policy: "mfa: {mode: optional, required_roles: []}"})
+	g.AddUser(t, "alice", alicePW, "sales")
+	stale := gatewaytest.NewBrowser(g.URL)
+	stale.Login(t, "alice", alicePW)
+	_, body := stale.Get(t, "/.gatehouse/2fa/enroll")
+	m := regexp.MustCompile(`<code id="secret">([A-Z2-7]+)</code>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no secret on the enrolment page")
+	}
+	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1])
+	attacker := gatewaytest.Phone{Secret: secret, Clock: g.Clock}
+
+	fresh := gatewaytest.NewBrowser(g.URL)
+	fresh.Login(t, "alice", alicePW)
+	phone, _ := g.Enrol(t, fresh)
+	g.Advance(t, time.Minute)
+	// The stale page's session ended with the enrolment; even a session
+	// that survived could not confirm over the existing factor.
+	resp, _ := stale.Do(t, "POST", "/.gatehouse/2fa/enroll", url.Values{"code": {attacker.Code(0)}, "rd": {"/"}})
+	if resp.StatusCode == http.StatusOK {
+		t.Fatal("a stale enrolment replaced the factor")
+	}
+	b := gatewaytest.NewBrowser(g.URL)
+	b.Login(t, "alice", alicePW)
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {phone.Code(0)}, "rd": {"/"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the real factor after the stale attempt: %d", resp.StatusCode)
 	}
 }

@@ -38,6 +38,67 @@ func (s *Store) Count(_ context.Context, key string) (int64, error) {
 	return c.n, nil
 }
 
+// Reserve is Incr that refuses to go past limit, under the same lock as
+// every other counter operation. The window's end identifies the window.
+func (s *Store) Reserve(_ context.Context, key string, limit int64, window time.Duration) (session.Reservation, error) {
+	if window <= 0 || limit <= 0 {
+		return session.Reservation{}, errors.New("memory reserve: window and limit must be positive")
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.counters[key]
+	if !ok || expired(c.expires, now) {
+		c = counter{expires: now.Add(window)}
+	}
+	if c.n >= limit {
+		return session.Reservation{Count: c.n, Window: c.expires.UnixNano()}, nil
+	}
+	c.n++
+	s.counters[key] = c
+	return session.Reservation{Count: c.n, Taken: true, Window: c.expires.UnixNano()}, nil
+}
+
+// Release gives back r's attempt if r's window is still the live one.
+func (s *Store) Release(_ context.Context, key string, r session.Reservation) error {
+	if !r.Taken {
+		return nil
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.counters[key]
+	if !ok || expired(c.expires, now) || c.expires.UnixNano() != r.Window || c.n <= 0 {
+		return nil
+	}
+	c.n--
+	s.counters[key] = c
+	return nil
+}
+
+// SetIfGreater raises the mark under key to value, if that is a raise.
+func (s *Store) SetIfGreater(_ context.Context, key string, value int64, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, errors.New("memory set mark: ttl must be positive")
+	}
+	if value > maxMark || value < -maxMark {
+		return false, errors.New("memory set mark: value out of range")
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.marks[key]; ok && !expired(m.expires, now) && m.v >= value {
+		return false, nil
+	}
+	s.marks[key] = mark{v: value, expires: now.Add(ttl)}
+	return true, nil
+}
+
+// maxMark is the largest magnitude session.Watermarks promises to compare
+// exactly; the memory store enforces it too, so both backends refuse the
+// same inputs.
+const maxMark = 1 << 53
+
 // Reset deletes the counter.
 func (s *Store) Reset(_ context.Context, key string) error {
 	s.mu.Lock()

@@ -34,6 +34,7 @@ type Store struct {
 	users    map[string]map[string]struct{} // userID → session ids
 	counters map[string]counter
 	nonces   map[string]nonce
+	marks    map[string]mark
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -42,6 +43,11 @@ type Store struct {
 
 type counter struct {
 	n       int64
+	expires time.Time
+}
+
+type mark struct {
+	v       int64
 	expires time.Time
 }
 
@@ -62,6 +68,7 @@ func New(now func() time.Time) *Store {
 		users:    make(map[string]map[string]struct{}),
 		counters: make(map[string]counter),
 		nonces:   make(map[string]nonce),
+		marks:    make(map[string]mark),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -92,7 +99,7 @@ func (s *Store) janitor(every time.Duration) {
 	}
 }
 
-// purge drops every expired session, counter and nonce.
+// purge drops every expired session, counter, nonce and mark.
 func (s *Store) purge() {
 	now := s.now()
 	s.mu.Lock()
@@ -110,6 +117,11 @@ func (s *Store) purge() {
 	for k, n := range s.nonces {
 		if expired(n.expires, now) {
 			delete(s.nonces, k)
+		}
+	}
+	for k, m := range s.marks {
+		if expired(m.expires, now) {
+			delete(s.marks, k)
 		}
 	}
 }

@@ -38,6 +38,9 @@ func TestPurgeFreesExpired(t *testing.T) {
 	if _, err := s.PutOnce(ctx, "n", nil, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.SetIfGreater(ctx, "w", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	now = start.Add(time.Minute)
 	s.purge()
 	sizes := []struct {
@@ -48,6 +51,7 @@ func TestPurgeFreesExpired(t *testing.T) {
 		{"users", len(s.users), 1},
 		{"counters", len(s.counters), 0},
 		{"nonces", len(s.nonces), 0},
+		{"marks", len(s.marks), 0},
 	}
 	for _, sz := range sizes {
 		if sz.got != sz.want {

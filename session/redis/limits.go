@@ -3,10 +3,13 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse-auth/gatehouse/session"
 )
 
 // Incr increments key; the first increment starts the window, in one
@@ -38,6 +41,50 @@ func (s *Store) Count(ctx context.Context, key string) (int64, error) {
 	}
 	return n, nil
 }
+
+// Reserve is one script: read, compare with limit, increment, so racing
+// replicas cannot all pass the check.
+func (s *Store) Reserve(ctx context.Context, key string, limit int64, window time.Duration) (session.Reservation, error) {
+	if window <= 0 || limit <= 0 {
+		return session.Reservation{}, errors.New("redis reserve: window and limit must be positive")
+	}
+	ms := max(window.Milliseconds(), 1)
+	v, err := reserve.Run(ctx, s.c, []string{s.counterKey(key)}, limit, ms).Int64Slice()
+	if err != nil {
+		return session.Reservation{}, storeErr("reserve", err)
+	}
+	if len(v) != 3 {
+		return session.Reservation{}, storeErr("reserve", fmt.Errorf("script returned %d values, want 3", len(v)))
+	}
+	return session.Reservation{Count: v[0], Taken: v[1] == 1, Window: v[2]}, nil
+}
+
+// Release gives back r's attempt if the key is still in r's window.
+func (s *Store) Release(ctx context.Context, key string, r session.Reservation) error {
+	if !r.Taken {
+		return nil
+	}
+	return storeErr("release", release.Run(ctx, s.c, []string{s.counterKey(key)}, r.Window).Err())
+}
+
+// SetIfGreater compares and sets in one script.
+func (s *Store) SetIfGreater(ctx context.Context, key string, value int64, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, errors.New("redis set mark: ttl must be positive")
+	}
+	if value > maxMark || value < -maxMark {
+		return false, errors.New("redis set mark: value out of range")
+	}
+	ms := max(ttl.Milliseconds(), 1)
+	n, err := setIfGreater.Run(ctx, s.c, []string{s.markKey(key)}, value, ms).Int64()
+	if err != nil {
+		return false, storeErr("set mark", err)
+	}
+	return n == 1, nil
+}
+
+// maxMark is 2^53, the largest magnitude a Lua number holds exactly.
+const maxMark = 1 << 53
 
 // Reset deletes the counter.
 func (s *Store) Reset(ctx context.Context, key string) error {

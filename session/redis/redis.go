@@ -1,7 +1,7 @@
 // Package redis is the shared session backend: sessions, rate-limit
-// counters and one-time nonces in Redis, so every gateway replica sees the
-// same state. One go-redis UniversalClient covers standalone, Sentinel and
-// Cluster deployments.
+// counters, one-time nonces and watermarks in Redis, so every gateway
+// replica sees the same state. One go-redis UniversalClient covers
+// standalone, Sentinel and Cluster deployments.
 //
 // Key layout, all under the configured prefix:
 //
@@ -10,8 +10,10 @@
 //	                  PEXPIREAT x
 //	u:<userID>  HASH  session id → expiry written with it; expires no
 //	                  earlier than the user's longest-lived session
-//	c:<key>     STRING counter, PEXPIRE window from the first INCR
+//	c:<key>     STRING counter (Incr, Reserve), PEXPIRE window from the
+//	                   first increment; its PEXPIRETIME names the window
 //	n:<key>     STRING nonce value, SET NX PX ttl
+//	w:<key>     STRING watermark, raised only by SetIfGreater, PX ttl
 //
 // Every Lua script touches exactly one key, and multi-key writes are plain
 // pipelines rather than MULTI, so the layout works on Redis Cluster. The
@@ -136,3 +138,4 @@ func (s *Store) sessionKey(id string) string  { return s.prefix + "s:" + id }
 func (s *Store) userKey(userID string) string { return s.prefix + "u:" + userID }
 func (s *Store) counterKey(key string) string { return s.prefix + "c:" + key }
 func (s *Store) nonceKey(key string) string   { return s.prefix + "n:" + key }
+func (s *Store) markKey(key string) string    { return s.prefix + "w:" + key }

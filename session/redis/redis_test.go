@@ -231,6 +231,56 @@ func TestRedisCounterWindowNotExtended(t *testing.T) {
 	}
 }
 
+// TestRedisReserveWindowNotExtended: Reserve shares Incr's counter and
+// its rule that only the first increment sets the window; a refused
+// reservation leaves the key alone.
+func TestRedisReserveWindowNotExtended(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	defer s.Close()
+	rc := raw(t)
+	r, err := s.Reserve(ctx, "k", 2, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := rc.PExpireTime(ctx, s.counterKey("k")).Val()
+	if r.Window != first.Milliseconds() {
+		t.Errorf("Reserve: got window %d, want the key's PEXPIRETIME %d", r.Window, first.Milliseconds())
+	}
+	for range 2 {
+		if _, err := s.Reserve(ctx, "k", 2, 2*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rc.PExpireTime(ctx, s.counterKey("k")).Val(); got != first {
+		t.Errorf("later Reserves moved expiry from %v to %v; want unchanged", first, got)
+	}
+	if got := rc.Get(ctx, s.counterKey("k")).Val(); got != "2" {
+		t.Errorf("counter: got %q, want \"2\"", got)
+	}
+}
+
+// TestRedisWatermarkKey: a mark lives under w:<key> and each raise sets
+// its TTL.
+func TestRedisWatermarkKey(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	defer s.Close()
+	rc := raw(t)
+	if ok, err := s.SetIfGreater(ctx, "k", 41, time.Hour); !ok || err != nil {
+		t.Fatalf("SetIfGreater: %v, %v", ok, err)
+	}
+	if ok, err := s.SetIfGreater(ctx, "k", 42, 2*time.Hour); !ok || err != nil {
+		t.Fatalf("SetIfGreater: %v, %v", ok, err)
+	}
+	if got := rc.Get(ctx, s.markKey("k")).Val(); got != "42" {
+		t.Errorf("mark: got %q, want \"42\"", got)
+	}
+	if ttl := rc.PTTL(ctx, s.markKey("k")).Val(); ttl <= time.Hour || ttl > 2*time.Hour {
+		t.Errorf("mark TTL: got %v, want the last raise's 2h", ttl)
+	}
+}
+
 func BenchmarkGet(b *testing.B) {
 	s := newTestStore(b)
 	defer s.Close()

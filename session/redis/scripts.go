@@ -91,3 +91,41 @@ if n == 1 or redis.call('PTTL', KEYS[1]) == -1 then
 end
 return n
 `)
+
+// reserve is incrWindow that stops at the limit ARGV[1]: a count already
+// there is returned unchanged with 0, else the key is incremented (the
+// first increment starting a window of ARGV[2] ms) and returned with 1.
+// The key's PEXPIRETIME comes back too: the window's end, fixed by the
+// first increment, names the window for release.
+var reserve = goredis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then
+  return {n, 0, redis.call('PEXPIRETIME', KEYS[1])}
+end
+n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return {n, 1, redis.call('PEXPIRETIME', KEYS[1])}
+`)
+
+// release decrements KEYS[1] if it is still in the window that ends at
+// ARGV[1] (its PEXPIRETIME) and above zero; DECR keeps the TTL.
+var release = goredis.NewScript(`
+if redis.call('PEXPIRETIME', KEYS[1]) ~= tonumber(ARGV[1]) then return 0 end
+local n = tonumber(redis.call('GET', KEYS[1]))
+if n and n > 0 then
+  redis.call('DECR', KEYS[1])
+  return 1
+end
+return 0
+`)
+
+// setIfGreater stores ARGV[1] in KEYS[1] with a TTL of ARGV[2] ms unless
+// the key holds a value at least as large; 1 when it stored.
+var setIfGreater = goredis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]))
+if cur and cur >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)

@@ -17,7 +17,7 @@
 //     record whose Expires is not after Touch.Now as absent;
 //   - Touch arithmetic only involves Touch.Now and stored fields, and every
 //     Expires it produces lies in the real future, so Redis keeps the key;
-//   - counter windows and nonce TTLs are short (100ms) and checked by
+//   - counter windows, nonce and watermark TTLs are short (100ms) and checked by
 //     advancing the fake clock and then polling: the memory backend answers
 //     at the first poll, Redis after the window has passed in real time.
 //     That is the only waiting the suite does, and it is bounded.
@@ -58,6 +58,14 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, now func() time.Time) 
 		{"Counter", testCounter},
 		{"CounterWindow", testCounterWindow},
 		{"ConcurrentIncr", testConcurrentIncr},
+		{"Reserve", testReserve},
+		{"ReleaseNeverBelowZero", testReleaseNeverBelowZero},
+		{"ReleaseAfterWindow", testReleaseAfterWindow},
+		{"ConcurrentReserve", testConcurrentReserve},
+		{"AttemptsInvalidArguments", testAttemptsInvalidArguments},
+		{"Watermark", testWatermark},
+		{"WatermarkTTL", testWatermarkTTL},
+		{"ConcurrentWatermark", testConcurrentWatermark},
 		{"Nonces", testNonces},
 		{"NonceTTL", testNonceTTL},
 		{"ConcurrentPutOnce", testConcurrentPutOnce},

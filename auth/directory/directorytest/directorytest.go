@@ -45,6 +45,8 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"MFANotFound", testMFANotFound},
 		{"MFARemove", testMFARemove},
 		{"ConcurrentEnroll", testConcurrentEnroll},
+		{"EnrollFirst", testEnrollFirst},
+		{"ConcurrentEnrollFirst", testConcurrentEnrollFirst},
 		{"RecoveryCodeOnce", testRecoveryCodeOnce},
 		{"RecoveryCodeRace", testRecoveryCodeRace},
 		{"ReplaceRecoveryCodes", testReplaceRecoveryCodes},

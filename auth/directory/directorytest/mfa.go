@@ -347,3 +347,77 @@ func testConcurrentEnroll(t *testing.T, d directory.Directory) {
 	})
 	wantSurvivor("ReplaceRecoveryCodes", errs)
 }
+
+// testEnrollFirst: the conditional enrolment stores a factor for a user
+// without one, and for a user with one changes nothing at all, neither
+// the factor nor the recovery codes (a stale enrolment page must not
+// replace what the user enrolled since).
+func testEnrollFirst(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	u := mustCreate(t, d, &directory.User{Username: "alice"})
+	first := directory.TOTPFactor{UserID: u.ID, Secret: []byte{1, 2}, CreatedAt: mfaTime}
+	codes := codeHashes("first", 4)
+	if err := d.EnrollFirstTOTP(ctx, first, codes); err != nil {
+		t.Fatalf("EnrollFirstTOTP without a factor: %v", err)
+	}
+	wantFactor(t, d, first)
+	wantCodesLeft(t, d, u.ID, 4)
+
+	stale := directory.TOTPFactor{UserID: u.ID, Secret: []byte{9, 9}, CreatedAt: mfaTime.Add(time.Hour)}
+	wantErr(t, "EnrollFirstTOTP with a factor", d.EnrollFirstTOTP(ctx, stale, codeHashes("stale", 10)), directory.ErrConflict)
+	wantFactor(t, d, first)
+	wantCodesLeft(t, d, u.ID, 4)
+	if err := d.UseRecoveryCode(ctx, u.ID, codes[0], mfaTime); err != nil {
+		t.Errorf("UseRecoveryCode of the kept codes: %v", err)
+	}
+
+	wantErr(t, "EnrollFirstTOTP unknown user",
+		d.EnrollFirstTOTP(ctx, directory.TOTPFactor{UserID: "0123456789abcdef0123456789abcdef", Secret: []byte{1}}, nil), directory.ErrNotFound)
+
+	// After removal the user has no factor again.
+	if err := d.RemoveTOTP(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.EnrollFirstTOTP(ctx, stale, codeHashes("again", 2)); err != nil {
+		t.Fatalf("EnrollFirstTOTP after RemoveTOTP: %v", err)
+	}
+	wantFactor(t, d, stale)
+	wantCodesLeft(t, d, u.ID, 2)
+}
+
+// testConcurrentEnrollFirst: two tabs (or an attacker's stale page and the
+// user) confirming at once: exactly one enrolment is stored, with its own
+// codes, and every other one is refused.
+func testConcurrentEnrollFirst(t *testing.T, d directory.Directory) {
+	u := mustCreate(t, d, &directory.User{Username: "alice"})
+	const n, perSet = 6, 3
+	sets := make([][][]byte, n)
+	for i := range sets {
+		sets[i] = codeHashes(fmt.Sprint("first", i), perSet)
+	}
+	errs := runConcurrently(n, func(i int) error {
+		return d.EnrollFirstTOTP(t.Context(), directory.TOTPFactor{UserID: u.ID, Secret: []byte{byte(i)}, CreatedAt: mfaTime}, sets[i])
+	})
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Errorf("EnrollFirstTOTP %d and %d both succeeded", won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, directory.ErrConflict) || errors.Is(err, directory.ErrUnavailable):
+			t.Errorf("EnrollFirstTOTP %d: got %v, want nil or ErrConflict", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no concurrent EnrollFirstTOTP succeeded")
+	}
+	f, err := d.TOTP(t.Context(), u.ID)
+	if err != nil || len(f.Secret) != 1 || int(f.Secret[0]) != won {
+		t.Fatalf("TOTP after the race: %v, want the winner's factor %d", err, won)
+	}
+	wantCodesLeft(t, d, u.ID, perSet)
+	if err := d.UseRecoveryCode(t.Context(), u.ID, sets[won][0], mfaTime); err != nil {
+		t.Errorf("UseRecoveryCode of the winner's codes: %v", err)
+	}
+}

@@ -55,6 +55,48 @@ func (db *DB) EnrollTOTP(ctx context.Context, f directory.TOTPFactor, recoveryHa
 	return db.d.classify("enroll totp", err)
 }
 
+// errEnrolled is what EnrollFirstTOTP finds when the user has a factor.
+var errEnrolled = fmt.Errorf("a totp factor is enrolled: %w", directory.ErrConflict)
+
+// EnrollFirstTOTP stores f and its recovery codes only if the user has no
+// factor. The insert itself is the check (ON CONFLICT DO NOTHING on the
+// user_id key, which PostgreSQL resolves against concurrent inserts too),
+// inside the user's MFA lock, so of two racing enrolments one wins and
+// the other changes nothing, not even the codes.
+func (db *DB) EnrollFirstTOTP(ctx context.Context, f directory.TOTPFactor, recoveryHashes [][]byte) error {
+	if f.UserID == "" || len(f.Secret) == 0 {
+		return errors.New("sqldir: enroll first totp: user id and sealed secret are required")
+	}
+	if err := checkHashes(recoveryHashes); err != nil {
+		return fmt.Errorf("sqldir: enroll first totp: %w", err)
+	}
+	created := normTime(f.CreatedAt)
+	if f.CreatedAt.IsZero() {
+		created = db.timestamp()
+	}
+	err := db.inTx(ctx, mfaLock(f.UserID), func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, f.UserID).Scan(&one); err != nil {
+			return err
+		}
+		const insert = `INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (user_id) DO NOTHING`
+		res, err := tx.ExecContext(ctx, insert, f.UserID, f.Secret, toMillis(created))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errEnrolled
+		}
+		return replaceCodes(ctx, tx, f.UserID, recoveryHashes)
+	})
+	return db.d.classify("enroll first totp", err)
+}
+
 // TOTP returns the user's factor, or ErrNotFound when none is enrolled.
 func (db *DB) TOTP(ctx context.Context, userID string) (directory.TOTPFactor, error) {
 	f := directory.TOTPFactor{UserID: userID}
