@@ -38,8 +38,12 @@ type User struct {
 	// (password set, 2FA reset or removed). Remember-device tokens embed
 	// it, so every one issued before the change stops working.
 	SecurityStamp int64
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// PasswordExpires is when the password stops working (the first
+	// admin's generated one); zero means never. Setting a password
+	// clears it.
+	PasswordExpires time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Users is the user store.

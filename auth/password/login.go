@@ -18,6 +18,9 @@ type Limits struct {
 	AccountAttempts int
 	IPAttempts      int
 	Window          time.Duration
+	// Now is the clock a password's expiry is judged by; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // Authenticator checks a username and password against the directory.
@@ -36,7 +39,7 @@ func NewAuthenticator(users directory.Users, h *Hasher, counters lockout.Store, 
 
 // Authenticate returns the identity for username/pw or an *auth.Failure
 // (reasons: unknown_user, wrong_password, disabled, no_password,
-// locked_out, busy) wrapping auth.ErrInvalidCredentials (unknown user,
+// password_expired, locked_out, busy) wrapping auth.ErrInvalidCredentials (unknown user,
 // wrong password, disabled — all alike to the caller), auth.ErrLockedOut
 // (too many failures, or ErrBusy: too many logins queued for a hash), or
 // an outage (session.ErrUnavailable, directory.ErrUnavailable).
@@ -79,6 +82,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, pw, clientIP
 		return auth.Identity{}, failed(att, u.ID, "no_password")
 	case !ok:
 		return auth.Identity{}, failed(att, u.ID, "wrong_password")
+	case !u.PasswordExpires.IsZero() && !a.now().Before(u.PasswordExpires):
+		// The right password, past its expiry (the first admin's
+		// generated one after an hour): refused like a wrong one, not
+		// counted as a guess.
+		return auth.Identity{}, cancel(ctx, att, &auth.Failure{Method: auth.MethodPassword, Reason: "password_expired", UserID: u.ID, Err: auth.ErrInvalidCredentials})
 	case u.Disabled:
 		// The right password for a disabled account: not a guess, so it
 		// is not counted, and not a login, so nothing is reset.
@@ -88,6 +96,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, pw, clientIP
 		return auth.Identity{}, err
 	}
 	return IdentityOf(u, auth.MethodPassword), nil
+}
+
+func (a *Authenticator) now() time.Time {
+	if a.limits.Now != nil {
+		return a.limits.Now()
+	}
+	return time.Now()
 }
 
 // IdentityOf builds the identity a directory user logs in as.

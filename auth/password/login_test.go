@@ -311,3 +311,25 @@ func TestAuthenticateDirectoryOutage(t *testing.T) {
 		t.Errorf("closed directory: got %v, want ErrUnavailable only", err)
 	}
 }
+
+// TestExpiredPasswordRefused: a password past its expiry (the first
+// admin's generated one, review finding F12) is refused like a wrong one,
+// and works up to the moment it expires.
+func TestExpiredPasswordRefused(t *testing.T) {
+	l := roomy
+	e := newLoginEnv(t, l)
+	e.auth.limits.Now = e.clock.Now
+	e.alice.PasswordExpires = e.clock.Now().Add(time.Hour)
+	if err := e.dir.UpdateUser(t.Context(), e.alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.auth.Authenticate(t.Context(), "alice", alicePW, "192.0.2.1"); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	e.clock.Advance(61 * time.Minute)
+	_, err := e.auth.Authenticate(t.Context(), "alice", alicePW, "192.0.2.1")
+	var f *auth.Failure
+	if !errors.Is(err, auth.ErrInvalidCredentials) || !errors.As(err, &f) || f.Reason != "password_expired" {
+		t.Fatalf("after expiry: %v, want an invalid-credentials failure with reason password_expired", err)
+	}
+}

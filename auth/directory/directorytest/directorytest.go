@@ -31,6 +31,7 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"ListUsers", testListUsers},
 		{"DisabledUserIDs", testDisabledUserIDs},
 		{"UserAllowlists", testUserAllowlists},
+		{"PasswordExpiry", testPasswordExpiry},
 		{"Revocations", testRevocations},
 		{"Identities", testIdentities},
 		{"Policy", testPolicy},

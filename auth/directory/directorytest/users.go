@@ -345,3 +345,21 @@ func testIdentities(t *testing.T, d directory.Directory) {
 		t.Fatalf("google sub-1 is %v, want bob", u)
 	}
 }
+
+func testPasswordExpiry(t *testing.T, d directory.Directory) {
+	at := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
+	u := mustCreate(t, d, &directory.User{Username: "expiring", Role: "admin", PasswordHash: "h", PasswordExpires: at})
+	if got := mustGet(t, d, u.ID).PasswordExpires; !got.Equal(at) {
+		t.Fatalf("PasswordExpires after create = %v, want %v", got, at)
+	}
+	u.PasswordExpires = time.Time{}
+	if err := d.UpdateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, d, u.ID).PasswordExpires; !got.IsZero() {
+		t.Fatalf("PasswordExpires after clearing = %v, want zero (never)", got)
+	}
+	if other := mustCreate(t, d, &directory.User{Username: "lasting", Role: "sales"}); !mustGet(t, d, other.ID).PasswordExpires.IsZero() {
+		t.Fatal("a user created without an expiry has one")
+	}
+}
