@@ -43,6 +43,7 @@ const (
 	MFAReset         = "mfa_reset"
 	MFARequirement   = "mfa_requirement_changed"
 	UserAllowlist    = "user_allowlist_changed"
+	UserRoleChanged  = "user_role_changed"
 )
 
 // Recorder writes events to the log and the directory.

@@ -7,9 +7,9 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/gatehouse-auth/gatehouse/auth/admin"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
-	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/configs"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 )
@@ -42,14 +42,14 @@ func cmdPolicy(ctx context.Context, e *env, args []string) error {
 	if args[0] == "set" && *file == "" {
 		return fmt.Errorf("%w: policy set --file F", errUsage)
 	}
-	a, err := openApp(ctx, e, *cfgPath, false, nil)
+	a, svc, err := openAdmin(ctx, e, *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	if args[0] == "show" {
-		cur, err := a.dir.CurrentPolicy(ctx)
-		if errors.Is(err, directory.ErrNotFound) {
+		cur, err := svc.Policy(ctx)
+		if errors.Is(err, admin.ErrNoPolicy) {
 			return errors.New("no login policy stored yet; `gatehouse serve` seeds it from the config on first start")
 		}
 		if err != nil {
@@ -59,40 +59,19 @@ func cmdPolicy(ctx context.Context, e *env, args []string) error {
 			cur.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), cur.Document)
 		return nil
 	}
-	return policySet(ctx, e, a, *file)
-}
-
-func policySet(ctx context.Context, e *env, a *app, file string) error {
-	data, err := os.ReadFile(file)
+	data, err := os.ReadFile(*file)
 	if err != nil {
 		return err
 	}
-	p, err := policy.Parse(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
+	ch, err := svc.SetPolicy(ctx, cliActor(e), data)
+	var inv *admin.InvalidError
+	if errors.As(err, &inv) {
+		return fmt.Errorf("%s: %s", *file, inv.Problems[0].Message)
 	}
-	var ids []string
-	for _, pr := range a.cfg.Providers {
-		ids = append(ids, pr.ID)
-	}
-	if err := p.CheckMethods("policy", ids); err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
-	doc, err := p.Marshal()
 	if err != nil {
 		return err
 	}
-	old, err := a.dir.CurrentPolicy(ctx)
-	if err != nil && !errors.Is(err, directory.ErrNotFound) {
-		return err
-	}
-	pv, err := a.dir.PutPolicy(ctx, doc, cliActor(e), false)
-	if err != nil {
-		return err
-	}
-	a.audit.Record(ctx, directory.AuditEvent{Event: audit.PolicyChanged, Actor: cliActor(e),
-		Detail: map[string]string{"from_version": fmt.Sprint(old.Version), "to_version": fmt.Sprint(pv.Version)}})
-	fmt.Fprintf(e.stdout, "login policy version %d is in force; running gateways apply it within a few seconds\n", pv.Version)
+	fmt.Fprintf(e.stdout, "login policy version %d is in force; running gateways apply it within a few seconds\n", ch.To.Version)
 	return nil
 }
 

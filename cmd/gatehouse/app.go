@@ -25,6 +25,9 @@ type app struct {
 	store session.Backend // nil unless opened with sessions
 	now   func() time.Time
 	out   io.Writer // the terminal: stderr, for things meant for the operator's eyes only
+	// terminal reports whether out is an interactive terminal, the only
+	// place a generated secret may be shown.
+	terminal func() bool
 }
 
 // openApp loads the configuration and opens the directory, and the session
@@ -42,7 +45,7 @@ func openApp(ctx context.Context, e *env, cfgPath string, withSessions bool, now
 	if err != nil {
 		return nil, fmt.Errorf("open directory (%s): %w", cfg.Directory.Driver, err)
 	}
-	a := &app{cfg: cfg, log: log, dir: dir, audit: audit.New(log, dir), now: now, out: e.stderr}
+	a := &app{cfg: cfg, log: log, dir: dir, audit: audit.New(log, dir), now: now, out: e.stderr, terminal: e.terminal}
 	if withSessions {
 		if a.store, err = openStore(ctx, cfg, now); err != nil {
 			dir.Close()

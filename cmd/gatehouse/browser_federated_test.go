@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -15,17 +14,13 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/saml/samltest"
 )
 
-// runFederatedBrowser starts the real binary with config and a user
-// alice, and drives Chromium through the provider's button.
+// runFederatedBrowser starts the real binary with config and the user
+// alice (e.start creates her; the IdP vouches for alice@corp.example), and
+// drives Chromium through the provider's button.
 func runFederatedBrowser(e *e2eRun, config, provider, method string, afterStart func(base string)) {
 	t := e.t
 	t.Helper()
 	e.start(config)
-	// The user exists in the directory; the IdP vouches for alice@corp.example.
-	add := exec.Command(e.bin, "user", "add", "--username", "alice", "--email", "alice@corp.example", "--role", "sales", "--config", e.cfg)
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("user add: %v\n%s", err, out)
-	}
 	if afterStart != nil {
 		afterStart(e.base)
 	}

@@ -3,8 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -26,7 +26,7 @@ func TestBrowserLoginLogout(t *testing.T) {
 	e := newE2E(t)
 	pw := e.start("")
 	shot := filepath.Join(e.dir, "crm.png")
-	e.node("login.mjs", e.base, "admin", pw, shot, "gatehouse")
+	e.node("login.mjs", e.base, e2eUser, pw, shot, "gatehouse")
 	// A copy outside the test's temp dir, for a human to look at.
 	if png, err := os.ReadFile(shot); err == nil {
 		copyTo := filepath.Join(os.TempDir(), "gatehouse-browser.png")
@@ -57,16 +57,40 @@ func newE2E(t *testing.T) *e2eRun {
 	return e
 }
 
+// e2eUser is the user the browser logs in as, created with the CLI the
+// way an operator would before the first start.
+const e2eUser = "alice"
+
 // start writes a config (embedded defaults on a fresh SQLite directory,
-// plus extra), starts the binary and returns the first admin's password.
+// plus extra), creates e2eUser with `gatehouse user add --password-stdin`,
+// starts the binary and returns the user's password.
 func (e *e2eRun) start(extra string) string {
 	e.t.Helper()
 	e.cfg = filepath.Join(e.dir, "gatehouse.yaml")
 	e2eWriteFile(e.t, e.cfg, fmt.Sprintf("listen: %s\npublic_url: %s\nupstream: demo\nsession: {store: memory}\ndirectory: {driver: sqlite, dsn: %s}\nsecrets: {key_file: %s}\n%s",
 		e.addr, e.base, filepath.Join(e.dir, "data", "gatehouse.db"), filepath.Join(e.dir, "data", "gatehouse.keys"), extra))
-	pw := e2eStart(e.t, e.bin, e.cfg)
+	pw := rand.Text()
+	add := exec.Command(e.bin, "user", "add", "--username", e2eUser, "--email", e2eUser+"@corp.example", "--role", "sales",
+		"--password-stdin", "--config", e.cfg)
+	add.Env = e2eEnv()
+	add.Stdin = strings.NewReader(pw + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		e.t.Fatalf("gatehouse user add: %v\n%s", err, out)
+	}
+	e2eStart(e.t, e.bin, e.cfg)
 	e2eWaitHealthy(e.t, e.base+"/.gatehouse/healthz")
 	return pw
+}
+
+// e2eEnv is the test's environment without GATEHOUSE_* variables.
+func e2eEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GATEHOUSE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // node runs a testdata/browser script against Chromium and fails the
@@ -143,17 +167,12 @@ func e2eWriteFile(t *testing.T, path, body string) {
 }
 
 // e2eStart runs `gatehouse serve --config cfg` with no GATEHOUSE_*
-// variables from the test's environment, returns the first admin's
-// one-time password from the banner on stderr, and stops the server (and
+// variables from the test's environment, and stops the server (and
 // reports its stderr on failure) when the test ends.
-func e2eStart(t *testing.T, bin, cfg string) string {
+func e2eStart(t *testing.T, bin, cfg string) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", cfg)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GATEHOUSE_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
+	cmd.Env = e2eEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -162,11 +181,13 @@ func e2eStart(t *testing.T, bin, cfg string) string {
 		t.Fatalf("start gatehouse: %v", err)
 	}
 	log := &e2eLog{}
-	pwc := make(chan string, 1)
 	scanned := make(chan struct{})
 	go func() {
 		defer close(scanned)
-		e2eScanBanner(stderr, log, pwc)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			log.add(sc.Text())
+		}
 	}()
 	t.Cleanup(func() {
 		// SIGTERM asks for a drain; stderr reaches EOF when the process is gone.
@@ -183,33 +204,6 @@ func e2eStart(t *testing.T, bin, cfg string) string {
 			t.Logf("gatehouse stderr:\n%s", log.String())
 		}
 	})
-	select {
-	case pw, ok := <-pwc:
-		if !ok {
-			t.Fatalf("gatehouse exited without printing the admin password")
-		}
-		return pw
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no admin password on stderr within 60s")
-	}
-	return ""
-}
-
-// e2eScanBanner copies r into log and sends the "password:" value of the
-// first-start banner on pwc; pwc is closed when r ends.
-func e2eScanBanner(r io.Reader, log *e2eLog, pwc chan<- string) {
-	defer close(pwc)
-	sent := false
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "password: "); ok && !sent {
-			pwc <- strings.TrimSpace(v)
-			sent = true
-			line = "    password: REDACTED"
-		}
-		log.add(line)
-	}
 }
 
 // e2eWaitHealthy polls url until it answers 200: the server's readiness, not
@@ -259,5 +253,5 @@ func (l *e2eLog) String() string {
 func TestBrowserTOTP(t *testing.T) {
 	e := newE2E(t)
 	pw := e.start("policy: {mfa: {mode: required}}\n")
-	e.node("totp.mjs", e.base, "admin", pw, filepath.Join(e.dir, "totp.png"))
+	e.node("totp.mjs", e.base, e2eUser, pw, filepath.Join(e.dir, "totp.png"))
 }

@@ -266,18 +266,85 @@ func TestUpstreamDownGivesClean502(t *testing.T) {
 
 func TestDemoUpstreamShowsVerifiedIdentity(t *testing.T) {
 	r := startReplica(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "gh.db")+"}\n", newClock())
-	if !strings.Contains(r.stderr.String(), "password: ") {
-		t.Fatalf("first start did not print the admin password:\n%s", r.stderr)
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.login(t, "alice", alicePW)
+	resp, body := b.get(t, "/")
+	if resp.StatusCode != 200 || !strings.Contains(body, `id="X-Gatehouse-User">alice<`) || !strings.Contains(body, `id="assertion">verified<`) {
+		t.Fatalf("demo page: %d\n%s", resp.StatusCode, body)
 	}
-	pw := strings.Fields(r.stderr.String()[strings.Index(r.stderr.String(), "password: "):])[1]
+}
+
+// bootstrapPassword is the first admin's password from the banner of an
+// interactive start, "" when there is none.
+func bootstrapPassword(stderr string) string {
+	i := strings.Index(stderr, "password: ")
+	if i < 0 {
+		return ""
+	}
+	return strings.Fields(stderr[i:])[1]
+}
+
+// TestBootstrapAdminMustEnrol2FA: the first admin's generated password is
+// shown on the terminal only, never in a log line, and the first login
+// with it must enrol a second factor (review finding F12).
+func TestBootstrapAdminMustEnrol2FA(t *testing.T) {
+	r := startReplicaTTY(t, listenLocal(t), "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "gh.db")+"}\n", newClock(), true)
+	pw := bootstrapPassword(r.stderr.String())
+	if pw == "" {
+		t.Fatalf("an interactive first start did not show the admin password:\n%s", r.stderr)
+	}
 	if strings.Contains(logLines(r.stderr.String()), pw) {
 		t.Fatal("the admin password appears in a structured log line")
 	}
 	b := newBrowser(t, r.URL)
-	b.login(t, "admin", pw)
-	resp, body := b.get(t, "/")
-	if resp.StatusCode != 200 || !strings.Contains(body, `id="X-Gatehouse-User">admin<`) || !strings.Contains(body, `id="assertion">verified<`) {
-		t.Fatalf("demo page: %d\n%s", resp.StatusCode, body)
+	resp, _ := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"admin"}, "password": {pw}, "rd": {"/"}})
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/.gatehouse/2fa/enroll") {
+		t.Fatalf("first admin login: %d %q, want enrolment", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := b.get(t, "/"); resp.StatusCode == http.StatusOK {
+		t.Fatal("the first admin reached the CRM without a second factor")
+	}
+}
+
+// TestBootstrapPasswordExpiresWithinAnHour: the generated password is
+// refused an hour after it was shown (review finding F12, ASVS 6.4.1).
+func TestBootstrapPasswordExpiresWithinAnHour(t *testing.T) {
+	clk := newClock()
+	r := startReplicaTTY(t, listenLocal(t), "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "gh.db")+"}\n", clk, true)
+	pw := bootstrapPassword(r.stderr.String())
+	clk.Advance(61 * time.Minute)
+	r.refresh(t)
+	resp, _ := newBrowser(t, r.URL).do(t, "POST", "/.gatehouse/login", url.Values{"username": {"admin"}, "password": {pw}, "rd": {"/"}})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("login with the bootstrap password after 61 minutes: %d, want 401", resp.StatusCode)
+	}
+	// Setting a password clears the expiry.
+	if code, out := runCLIStdin(t, r, "a-password-of-my-own\n", "user", "set-password", "admin", "--password-stdin"); code != 0 {
+		t.Fatalf("set-password: %d %s", code, out)
+	}
+	clk.Advance(2 * time.Hour)
+	r.refresh(t)
+	resp, _ = newBrowser(t, r.URL).do(t, "POST", "/.gatehouse/login", url.Values{"username": {"admin"}, "password": {"a-password-of-my-own"}, "rd": {"/"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login with a password set later: %d, want 303", resp.StatusCode)
+	}
+}
+
+// TestBootstrapPasswordNotInLogStream: a start whose stderr is not a
+// terminal (a container, systemd) writes no password anywhere; the
+// admin exists without one, and the log says how to set it.
+func TestBootstrapPasswordNotInLogStream(t *testing.T) {
+	r := startReplica(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "gh.db")+"}\n", newClock())
+	if strings.Contains(r.stderr.String(), "password: ") {
+		t.Fatalf("a non-interactive start printed a password:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "gatehouse user set-password admin") {
+		t.Fatalf("the log does not say how to set the admin password:\n%s", r.stderr)
+	}
+	u, err := r.a.dir.UserByUsername(context.Background(), "admin")
+	if err != nil || u.PasswordHash != "" || !u.Require2FA || u.Role != "admin" {
+		t.Fatalf("first admin: %+v %v, want role admin, 2FA required, no password", u, err)
 	}
 }
 
@@ -290,6 +357,14 @@ func logLines(s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func runCLIStdin(t *testing.T, r *replica, stdin string, args ...string) (int, string) {
+	t.Helper()
+	var out strings.Builder
+	args = append(args, "--config", r.cfgPath)
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &out, r.vars)
+	return code, out.String()
 }
 
 func runCLI(t *testing.T, r *replica, args ...string) (int, string) {

@@ -136,6 +136,14 @@ func listenLocal(t testing.TB) net.Listener {
 // startReplicaOn is startReplica on a listener the test already holds.
 func startReplicaOn(t testing.TB, ln net.Listener, config string, clk *clock, vars ...string) *replica {
 	t.Helper()
+	return startReplicaTTY(t, ln, config, clk, false, vars...)
+}
+
+// startReplicaTTY is startReplicaOn with stderr taken for a terminal when
+// tty is set (an interactive start, where the first admin's password is
+// shown).
+func startReplicaTTY(t testing.TB, ln net.Listener, config string, clk *clock, tty bool, vars ...string) *replica {
+	t.Helper()
 	base := "http://" + ln.Addr().String()
 	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
 	body := "listen: " + ln.Addr().String() + "\n" + config
@@ -149,7 +157,7 @@ func startReplicaOn(t testing.TB, ln net.Listener, config string, clk *clock, va
 		t.Fatal(err)
 	}
 	stderr := &syncBuffer{}
-	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr, vars: vars}
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr, vars: vars, tty: &tty}
 	ctx, cancel := context.WithCancel(context.Background())
 	now := time.Now
 	if clk != nil {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"golang.org/x/term"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -23,7 +25,7 @@ commands:
   serve [--config FILE]                 run the gateway
   check-config [--config FILE]          validate a configuration and exit
   user add --username U --email E --role R [--display-name N] [--groups a,b] [--password-stdin]
-  user list | user disable U | user enable U | user set-password U --password-stdin
+  user list | user disable U | user enable U | user set-password U --password-stdin | user set-role U ROLE
   user allow-ips U CIDR... | user allow-ips U --clear
   user logout U | user reset-2fa U | user require-2fa U on|off
   check-ip ADDR [--user U]              what the network guard decides for an address, and why
@@ -49,6 +51,20 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	vars           []string
+	// tty overrides the terminal check of stderr (tests).
+	tty *bool
+}
+
+// terminal reports whether stderr is an interactive terminal, where a
+// generated password may be shown. A character-device check would also
+// say yes to /dev/null, where the password would be lost; x/term asks
+// the terminal itself.
+func (e *env) terminal() bool {
+	if e.tty != nil {
+		return *e.tty
+	}
+	f, ok := e.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, vars []string) int {

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
@@ -53,7 +53,10 @@ func cmdCheckIP(ctx context.Context, e *env, args []string) error {
 	}
 	var role, userID string
 	if *username != "" {
-		u, err := lookupUser(ctx, a, *username)
+		u, err := a.dir.UserByUsername(ctx, *username)
+		if errors.Is(err, directory.ErrNotFound) {
+			return fmt.Errorf("no user %q", *username)
+		}
 		if err != nil {
 			return err
 		}
@@ -69,38 +72,25 @@ func cmdCheckIP(ctx context.Context, e *env, args []string) error {
 
 // userAllowIPs sets or clears a user's own network allowlist.
 func userAllowIPs(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := e.flags("user allow-ips")
-	clearList := fs.Bool("clear", false, "remove the user's allowlist (no per-user restriction)")
-	pos, err := parseInterspersed(fs, args)
+	var clearList *bool
+	a, svc, username, cidrs, err := oneUser(ctx, e, "user allow-ips", args, func(fs *flag.FlagSet) {
+		clearList = fs.Bool("clear", false, "remove the user's allowlist (no per-user restriction)")
+	})
 	if err != nil {
 		return err
 	}
-	if len(pos) < 1 || (*clearList == (len(pos) > 1)) {
+	defer a.Close()
+	if *clearList == (len(cidrs) > 0) {
 		return fmt.Errorf("%w: user allow-ips USERNAME CIDR... | user allow-ips USERNAME --clear", errUsage)
 	}
-	var cidrs []string
-	var errs []error
-	for _, c := range pos[1:] {
-		p, err := policy.ParsePrefix(c)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		cidrs = append(cidrs, p.String())
+	u, clean, err := svc.SetAllowedIPs(ctx, cliActor(e), username, cidrs)
+	if err != nil {
+		return cliError(err, username)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if len(clean) == 0 {
+		fmt.Fprintf(e.stdout, "%s may connect from any address the policy allows\n", u.Username)
+	} else {
+		fmt.Fprintf(e.stdout, "%s may connect only from %v; running gateways apply it within a few seconds, to existing sessions too\n", u.Username, clean)
 	}
-	return updateUser(ctx, e, *cfgPath, pos[0], func(_ *app, u *directory.User) error {
-		u.AllowedCIDRs = cidrs
-		return nil
-	}, func(a *app, u *directory.User) {
-		a.audit.Record(ctx, directory.AuditEvent{Event: audit.UserAllowlist, Actor: cliActor(e), UserID: u.ID,
-			Detail: map[string]string{"cidrs": fmt.Sprint(cidrs)}})
-		if len(cidrs) == 0 {
-			fmt.Fprintf(e.stdout, "%s may connect from any address the policy allows\n", u.Username)
-		} else {
-			fmt.Fprintf(e.stdout, "%s may connect only from %v; running gateways apply it within a few seconds, to existing sessions too\n", u.Username, cidrs)
-		}
-	})
+	return nil
 }

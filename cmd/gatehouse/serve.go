@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth/admin"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/directory/watch"
@@ -142,7 +142,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		return nil, err
 	}
 	hasher := password.NewHasher(password.Default, cfg.Login.MaxConcurrentHashes)
-	limits := password.Limits{AccountAttempts: cfg.Login.AccountAttempts, IPAttempts: cfg.Login.IPAttempts, Window: cfg.Login.LockoutWindow}
+	limits := password.Limits{AccountAttempts: cfg.Login.AccountAttempts, IPAttempts: cfg.Login.IPAttempts, Window: cfg.Login.LockoutWindow, Now: a.now}
 	s.gateway = proxy.New(proxy.Options{
 		Logger:         log,
 		PublicURL:      cfg.PublicURLParsed,
@@ -307,30 +307,24 @@ func (s *server) close() {
 	}
 }
 
-// bootstrapAdmin creates the first admin on an empty directory, with a
-// random password shown once on the terminal. It goes to stderr as plain
-// text rather than through the structured log, so it does not travel into
-// log pipelines; the log only says that it happened.
+// bootstrapAdmin creates the first admin on an empty directory. On an
+// interactive start it gets a random password, shown once on the
+// terminal (never through the structured log) and valid for an hour; a
+// start whose stderr is not a terminal (a container, a service manager)
+// creates the admin with no password and says how to set one. Either
+// way the admin must enrol 2FA at first login (review finding F12).
 func bootstrapAdmin(ctx context.Context, a *app) error {
-	users, err := a.dir.ListUsers(ctx)
-	if err != nil || len(users) > 0 {
+	svc := admin.New(a.dir, a.audit, password.NewHasher(password.Default, 1), nil, a.now)
+	terminal := a.terminal()
+	pw, created, err := svc.Bootstrap(ctx, terminal)
+	if err != nil || !created {
 		return err
 	}
-	pw := rand.Text()
-	hash, err := password.NewHasher(password.Default, 1).Hash(ctx, pw)
-	if err != nil {
-		return err
+	if terminal {
+		fmt.Fprintf(a.out, "\n  Gatehouse created the first user.\n    username: admin\n    password: %s\n  It works for one hour and only this once: set your own with\n    gatehouse user set-password admin --password-stdin\n  and enrol two-factor authentication at the first login.\n\n", pw)
+		a.log.Warn("empty directory: created user \"admin\"; its one-time password was printed to the terminal, not to the log, and expires in an hour")
+		return nil
 	}
-	u := &directory.User{Username: "admin", DisplayName: "Administrator", Role: "admin", PasswordHash: hash}
-	if err := a.dir.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, directory.ErrConflict) {
-			return nil // another replica got there first
-		}
-		return fmt.Errorf("create first admin: %w", err)
-	}
-	a.audit.Record(ctx, directory.AuditEvent{Event: audit.UserCreated, Actor: "bootstrap", UserID: u.ID,
-		Detail: map[string]string{"username": "admin", "role": "admin"}})
-	fmt.Fprintf(a.out, "\n  Gatehouse created the first user.\n    username: admin\n    password: %s\n  It is shown only this once. Change it with: gatehouse user set-password admin --password-stdin\n\n", pw)
-	a.log.Warn("empty directory: created user \"admin\"; its one-time password was printed to the terminal, not to the log")
+	a.log.Warn("empty directory: created user \"admin\" without a password, since no terminal is attached to show one; set it with: gatehouse user set-password admin --password-stdin")
 	return nil
 }

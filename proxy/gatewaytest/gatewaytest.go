@@ -235,7 +235,7 @@ func Start(t testing.TB, o Options) *Gateway {
 		TunnelCheck: 50 * time.Millisecond, PageTimeout: o.PageTimeout, MaxPages: o.MaxPages,
 	})
 	hasher := password.NewHasher(password.Default, 4)
-	pw := password.NewAuthenticator(dir, hasher, store, password.Limits{AccountAttempts: 5, IPAttempts: 20, Window: 15 * time.Minute})
+	pw := password.NewAuthenticator(dir, hasher, store, password.Limits{AccountAttempts: 5, IPAttempts: 20, Window: 15 * time.Minute, Now: clk.Now})
 	g.Gateway.Mount(
 		login.New(g.Gateway, login.Options{Password: pw, MFA: g.MFA, Providers: o.Providers, Starts: store}),
 		account.New(g.Gateway, g.MFA),
