@@ -15,9 +15,12 @@
 // crewjam returns after verifying it, never from the raw XML.
 //
 // crewjam keeps its clock tolerances (MaxClockSkew, MaxIssueDelay) and its
-// clock (TimeNow) in package-level variables. New sets the tolerances from
-// Config.ClockSkew; the connector's own clock drives certificate validity,
-// the replay cache and our extra checks, while crewjam's time checks read
+// clock (TimeNow) in package-level variables, which cannot differ per
+// provider. This package widens the tolerances once, to the most a
+// provider may configure, and repeats every time check with each
+// provider's own Config.ClockSkew and clock, so two providers with
+// different skews each get their own. The connector's clock also drives
+// certificate validity and the replay cache; crewjam's outer checks read
 // crewsaml.TimeNow (time.Now unless a test pins it).
 package saml
 
@@ -115,8 +118,8 @@ type Config struct {
 	SPCert            *x509.Certificate
 	SPKey             crypto.Signer // RSA (what ADFS verifies) or ECDSA
 	AllowIDPInitiated bool
-	// ClockSkew is process-wide in effect (see the package doc); zero
-	// means DefaultClockSkew.
+	// ClockSkew is this provider's leeway on the assertion's times (see
+	// the package doc); zero means DefaultClockSkew.
 	ClockSkew time.Duration
 }
 
