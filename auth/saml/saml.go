@@ -14,6 +14,13 @@
 // began it (login CSRF). The identity is read only from the assertion
 // crewjam returns after verifying it, never from the raw XML.
 //
+// The package also owns a saml provider's configuration: Section is its
+// keys in a providers[] entry, with their defaults and the one validation
+// both `check-config` and `serve` run, and Section.Open reads the files
+// and builds the provider as an auth.RedirectLogin (subject choice,
+// AuthnContext read for IdP MFA, refusals worded for the user, the user
+// found by auth/federation).
+//
 // crewjam keeps its clock tolerances (MaxClockSkew, MaxIssueDelay) and its
 // clock (TimeNow) in package-level variables, which cannot differ per
 // provider. This package widens the tolerances once, to the most a
@@ -149,8 +156,8 @@ func (c Config) validate() error {
 	} else if !samePublicKey(c.SPCert.PublicKey, c.SPKey.Public()) {
 		errs = append(errs, errors.New("sp_cert_file: certificate does not match sp_key_file"))
 	}
-	if c.ClockSkew < 0 || c.ClockSkew > maxClockSkew {
-		errs = append(errs, fmt.Errorf("clock_skew: %s is outside 0..%s", c.ClockSkew, maxClockSkew))
+	if err := checkClockSkew(c.ClockSkew); err != nil {
+		errs = append(errs, fmt.Errorf("clock_skew: %w", err))
 	}
 	return errors.Join(errs...)
 }
