@@ -37,7 +37,7 @@ func (c *Config) Validate() error {
 	add(c.Session.validate())
 	add(c.Directory.Validate("directory"))
 	add(c.Network.Validate("network"))
-	add(validateProviders(c.Providers))
+	add(validateProviders(c.Providers, c.PublicURLParsed))
 	ids := make([]string, len(c.Providers))
 	for i, p := range c.Providers {
 		ids[i] = p.ID

@@ -71,19 +71,20 @@ var (
 	ErrNoRole = errors.New("federation: no role to fall back to")
 )
 
-// Validate reports every problem of the rule at once, each as "key: what
-// is wrong; the fix", with keys relative to the provider's entry.
-func (r Rule) Validate() error {
+// Validate reports every problem of the rule at once, each as
+// "<key>.<field>: what is wrong; the fix", key being the provider's entry
+// (providers[0]).
+func (r Rule) Validate(key string) error {
 	var errs []error
 	if !slices.Contains([]string{"email", "upn", "subject"}, r.Match) {
-		errs = append(errs, fmt.Errorf("match: must be email, upn or subject, got %q", r.Match))
+		errs = append(errs, fmt.Errorf("%s.match: must be email, upn or subject, got %q", key, r.Match))
 	}
 	switch {
 	case r.JIT.Role != "":
 	case r.JIT.Enabled:
-		errs = append(errs, errors.New("jit.role: required when jit.enabled (the role new users get)"))
+		errs = append(errs, fmt.Errorf("%s.jit.role: required when jit.enabled (the role new users get)", key))
 	case grantsRole(r.GroupMap):
-		errs = append(errs, errors.New("jit.role: required when group_map grants a role: it is the role a user falls back to once the provider no longer puts them in a group that maps one"))
+		errs = append(errs, fmt.Errorf("%s.jit.role: required when group_map grants a role: it is the role a user falls back to once the provider no longer puts them in a group that maps one", key))
 	}
 	return errors.Join(errs...)
 }

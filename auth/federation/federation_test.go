@@ -236,12 +236,12 @@ func TestRuleValidate(t *testing.T) {
 		{"email", Rule{Match: "email"}, ""},
 		{"group map with a fallback role", Rule{Match: "upn", JIT: JIT{Role: "sales"}, GroupMap: map[string]GroupMapping{"A": {Role: "admin"}}}, ""},
 		{"group map of sales groups only", Rule{Match: "upn", GroupMap: map[string]GroupMapping{"N": {Groups: []string{"north"}}}}, ""},
-		{"unknown match", Rule{Match: "nickname"}, "match: must be"},
-		{"jit without role", Rule{Match: "email", JIT: JIT{Enabled: true}}, "jit.role: required when jit.enabled"},
-		{"mapped role without fallback", Rule{Match: "email", GroupMap: map[string]GroupMapping{"A": {Role: "admin"}}}, "jit.role: required when group_map grants a role"},
+		{"unknown match", Rule{Match: "nickname"}, "providers[0].match: must be"},
+		{"jit without role", Rule{Match: "email", JIT: JIT{Enabled: true}}, "providers[0].jit.role: required when jit.enabled"},
+		{"mapped role without fallback", Rule{Match: "email", GroupMap: map[string]GroupMapping{"A": {Role: "admin"}}}, "providers[0].jit.role: required when group_map grants a role"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.rule.Validate()
+			err := tt.rule.Validate("providers[0]")
 			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 				t.Fatalf("got %v, want %q", err, tt.want)
 			}
