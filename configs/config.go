@@ -8,6 +8,15 @@
 // named GATEHOUSE_ plus its key path upper-cased and joined with "_"
 // (GATEHOUSE_SESSION_STORE=redis, GATEHOUSE_SESSION_REDIS_ADDRS=a:6379,b:6379);
 // an unknown GATEHOUSE_* variable is an error, so a typo is never ignored.
+// A provider's keys are addressed by its id
+// (GATEHOUSE_PROVIDERS_<ID>_CLIENT_SECRET).
+//
+// A providers[] entry is the common keys (Provider) plus the section of
+// the login method its type selects: auth/oidc and auth/saml own those
+// keys, their defaults, their validation and how the provider is opened,
+// and configs only decodes the entry's remaining keys into that section,
+// strictly. Load's validation is the one `check-config` and `serve` share;
+// it reports every problem at once, each with its key path and line.
 //
 // Everything that can be parsed is parsed here, once (URLs, CIDRs,
 // durations), so request handling never re-parses configuration.

@@ -222,3 +222,45 @@ func keyPaths(t reflect.Type, prefix string) []string {
 	}
 	return paths
 }
+
+// TestEveryProblemAtOnce: a misspelt key used to stop loading before any
+// value was judged, so fixing one problem revealed the next. Decode,
+// environment and validation problems now come together, one a line, each
+// with its key path and the line of that key (or the variable that set
+// it), in file order.
+func TestEveryProblemAtOnce(t *testing.T) {
+	doc := `listen: nope
+sesion: {store: redis}
+login:
+  lockout_window: soon
+session: {store: etcd}
+providers:
+  - id: corp
+    type: oidc
+    client_idd: x
+    issuer: https://login.corp.example
+`
+	_, err := Parse([]byte(doc), []string{"GATEHOUSE_LOG_LEVEL=loud"})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := []string{
+		`line 1: listen: "nope" is not host:port`,
+		"line 2: sesion: unknown key",
+		"line 4: login.lockout_window: cannot unmarshal !!str `soon` into time.Duration",
+		`line 5: session.store: must be "memory" or "redis"`,
+		"line 7: providers[0].client_secret_file: set exactly one",
+		"line 7: providers[0].client_id: required",
+		"line 9: providers[0].client_idd: unknown key for type oidc",
+		`log.level: must be debug, info, warn or error, got "loud" (set by GATEHOUSE_LOG_LEVEL)`,
+	}
+	got := strings.Split(err.Error(), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(got), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("problem %d: got %q, want it to start with %q", i, got[i], want[i])
+		}
+	}
+}

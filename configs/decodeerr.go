@@ -1,7 +1,6 @@
 package configs
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -11,34 +10,100 @@ import (
 )
 
 // The decoder names an unknown key by its Go type ("field stor not found in
-// type configs.Session"); operators think in key paths, so the message is
-// rewritten to "line 3: session.stor: unknown key".
-var unknownFieldMsg = regexp.MustCompile(`^line (\d+): field (.+) not found in type (.+)$`)
+// type configs.Session") and a bad value by neither ("cannot unmarshal
+// !!str `abc` into time.Duration"); operators think in key paths, so each
+// message is rewritten to "line 3: session.stor: unknown key" and "line 4:
+// login.lockout_window: cannot unmarshal ...".
+var (
+	unknownFieldMsg = regexp.MustCompile(`^field (.+) not found in type (.+)$`)
+	quotedValue     = regexp.MustCompile("`([^`]*)`")
+)
 
-// explainDecodeError rewrites unknown-key messages of a *yaml.TypeError and
-// returns every other error unchanged.
-func explainDecodeError(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err
-	}
+// explain rewrites each message of a *yaml.TypeError with the key path it
+// is about, one error per message.
+func (d *document) explain(te *yaml.TypeError) []error {
 	sections := sectionPaths(reflect.TypeFor[Config](), "", map[string]string{})
-	msgs := make([]string, len(te.Errors))
+	out := make([]error, len(te.Errors))
 	for i, msg := range te.Errors {
-		msgs[i] = msg
-		m := unknownFieldMsg.FindStringSubmatch(msg)
-		if m == nil {
+		line, rest, ok := splitLine(msg)
+		if !ok {
+			out[i] = fmt.Errorf("%s", msg)
 			continue
 		}
-		if section, ok := sections[m[3]]; ok {
-			msgs[i] = fmt.Sprintf("line %s: %s%s: unknown key; see configs/gatehouse.yaml for the keys", m[1], section, m[2])
+		if m := unknownFieldMsg.FindStringSubmatch(rest); m != nil {
+			path := d.keyOnLine(line, m[1])
+			if path == "" {
+				section, known := sections[m[2]]
+				if !known {
+					out[i] = fmt.Errorf("%s", msg)
+					continue
+				}
+				path = section + m[1]
+			}
+			out[i] = fmt.Errorf("line %d: %s: unknown key; see configs/gatehouse.yaml for the keys", line, path)
+			continue
 		}
+		if path := d.valueOnLine(line, rest); path != "" {
+			out[i] = fmt.Errorf("line %d: %s: %s", line, path, rest)
+			continue
+		}
+		out[i] = fmt.Errorf("%s", msg)
 	}
-	return &yaml.TypeError{Errors: msgs}
+	return out
+}
+
+// keyOnLine returns the one key path named key whose key is on line.
+func (d *document) keyOnLine(line int, key string) string {
+	found := ""
+	for p, l := range d.keys {
+		if l != line || (p != key && !strings.HasSuffix(p, "."+key)) {
+			continue
+		}
+		if found != "" {
+			return "" // ambiguous: leave it to the type name
+		}
+		found = p
+	}
+	return found
+}
+
+// valueOnLine returns the one key path whose value is on line and, when
+// the message quotes it, is that value (the decoder cuts long ones to
+// seven characters and "...").
+func (d *document) valueOnLine(line int, msg string) string {
+	quoted, hasQuote := "", false
+	if m := quotedValue.FindStringSubmatch(msg); m != nil {
+		quoted, hasQuote = m[1], true
+	}
+	found := ""
+	for p, v := range d.values {
+		if v.Line != line {
+			continue
+		}
+		if hasQuote && (v.Kind != yaml.ScalarNode || !matchesQuoted(v.Value, quoted)) {
+			continue
+		}
+		if !hasQuote && v.Kind == yaml.ScalarNode {
+			continue
+		}
+		if found != "" {
+			return ""
+		}
+		found = p
+	}
+	return found
+}
+
+func matchesQuoted(value, quoted string) bool {
+	if prefix, cut := strings.CutSuffix(quoted, "..."); cut {
+		return strings.HasPrefix(value, prefix)
+	}
+	return value == quoted
 }
 
 // sectionPaths maps each struct type's name, as the decoder prints it, to
 // the key path prefix of its section ("redis.Config" → "session.redis.").
+// It names a key the tree could not place (several on one line).
 func sectionPaths(t reflect.Type, prefix string, into map[string]string) map[string]string {
 	into[t.String()] = prefix
 	for i := range t.NumField() {

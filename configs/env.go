@@ -29,29 +29,42 @@ var durationType = reflect.TypeFor[time.Duration]()
 // EnvNames lists every accepted override variable, in struct order.
 func EnvNames() []string {
 	var names []string
-	walkEnvFields(reflect.ValueOf(&Config{}).Elem(), envPrefix, func(name string, _ reflect.Value) {
+	walkEnvFields(reflect.ValueOf(&Config{}).Elem(), envPrefix, "", func(name, _ string, _ reflect.Value) {
 		names = append(names, name)
 	})
 	return names
 }
 
-// applyEnv sets every GATEHOUSE_* variable of env onto cfg. Unknown names
+// envField is a field a variable sets, and its key path for errors.
+type envField struct {
+	path string
+	v    reflect.Value
+}
+
+// applyEnv sets every GATEHOUSE_* variable of env onto cfg and returns
+// the key paths it set, with the variable that set each. Unknown names
 // are errors so a typo never silently does nothing; all problems are
 // reported together.
-func applyEnv(cfg *Config, env []string) error {
-	fields := map[string]reflect.Value{}
-	walkEnvFields(reflect.ValueOf(cfg).Elem(), envPrefix, func(name string, v reflect.Value) {
-		fields[name] = v
-	})
-	// A configured provider's scalar keys are addressed by its id, so a
-	// secret can come from the environment:
+func applyEnv(cfg *Config, env []string) (map[string]string, error) {
+	fields := map[string]envField{}
+	add := func(name, path string, v reflect.Value) { fields[name] = envField{path, v} }
+	walkEnvFields(reflect.ValueOf(cfg).Elem(), envPrefix, "", add)
+	// A configured provider's keys, its type's own included, are
+	// addressed by its id, so a secret can come from the environment:
 	// GATEHOUSE_PROVIDERS_GOOGLE_CLIENT_SECRET for providers[id=google].
+	// Its id and type are not: they say which variables and keys exist.
 	for i := range cfg.Providers {
-		id := strings.ToUpper(strings.ReplaceAll(cfg.Providers[i].ID, "-", "_"))
-		walkEnvFields(reflect.ValueOf(&cfg.Providers[i]).Elem(), envPrefix+"PROVIDERS_"+id+"_", func(name string, v reflect.Value) {
-			fields[name] = v
-		})
+		p := &cfg.Providers[i]
+		prefix := envPrefix + "PROVIDERS_" + strings.ToUpper(strings.ReplaceAll(p.ID, "-", "_")) + "_"
+		path := fmt.Sprintf("providers[%d]", i)
+		walkEnvFields(reflect.ValueOf(p).Elem(), prefix, path, add)
+		delete(fields, prefix+"ID")
+		delete(fields, prefix+"TYPE")
+		if p.Method != nil {
+			walkEnvFields(reflect.ValueOf(p.Method).Elem(), prefix, path, add)
+		}
 	}
+	set := map[string]string{}
 	var errs []error
 	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")
@@ -63,16 +76,19 @@ func applyEnv(cfg *Config, env []string) error {
 			errs = append(errs, unknownEnvError(name, fields))
 			continue
 		}
-		if err := setFromString(field, value); err != nil {
+		if err := setFromString(field.v, value); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
 		}
+		set[field.path] = name
 	}
-	return errors.Join(errs...)
+	return set, errors.Join(errs...)
 }
 
 // walkEnvFields calls fn for every overridable field below v, named by its
-// yaml tags. Unexported fields, `yaml:"-"` and maps are skipped.
-func walkEnvFields(v reflect.Value, prefix string, fn func(name string, field reflect.Value)) {
+// yaml tags: the variable name under prefix and the key path under path.
+// Unexported fields, `yaml:"-"`, inline fields and maps are skipped.
+func walkEnvFields(v reflect.Value, prefix, path string, fn func(name, path string, field reflect.Value)) {
 	t := v.Type()
 	for i := range t.NumField() {
 		sf := t.Field(i)
@@ -80,13 +96,16 @@ func walkEnvFields(v reflect.Value, prefix string, fn func(name string, field re
 		if !sf.IsExported() || key == "-" || key == "" {
 			continue
 		}
-		name := prefix + strings.ToUpper(key)
+		name, p := prefix+strings.ToUpper(key), key
+		if path != "" {
+			p = path + "." + key
+		}
 		fv := v.Field(i)
 		switch {
 		case sf.Type.Kind() == reflect.Struct:
-			walkEnvFields(fv, name+"_", fn)
+			walkEnvFields(fv, name+"_", p, fn)
 		case settable(sf.Type):
-			fn(name, fv)
+			fn(name, p, fv)
 		}
 	}
 }
@@ -152,7 +171,7 @@ func envHas(env []string, name string) bool {
 	return false
 }
 
-func unknownEnvError(name string, fields map[string]reflect.Value) error {
+func unknownEnvError(name string, fields map[string]envField) error {
 	best, bestDist := "", 4 // suggest only near misses
 	for known := range fields {
 		if d := editDistance(name, known); d < bestDist || d == bestDist && known < best {

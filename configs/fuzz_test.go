@@ -20,6 +20,10 @@ func FuzzLoad(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	f.Add([]byte(`providers:
+  - {id: google, type: google, client_id: x, client_secret: s, hosted_domains: [corp.example], group_map: {A: {groups: [a]}}}
+  - {id: adfs, type: saml, idp_metadata_file: m, sp_cert_file: a, sp_key_file: b, clock_skew: 2m, jit: {enabled: true, role: sales}}
+`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, nil)
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -47,63 +46,47 @@ func Load(path string, env []string) (*Config, error) {
 }
 
 // Parse is Load without the file: strict decode of one YAML document
-// (unknown keys are errors, an empty document is fine), environment
-// overrides, defaults, validation.
+// (unknown keys are errors, an empty document is fine), each provider's
+// own keys decoded by its type, environment overrides, defaults,
+// validation. Every problem is reported at once, one a line, each with
+// its key path and the line of that key in the file: a misspelt key does
+// not hide a bad value elsewhere. Only a YAML syntax error stops the
+// reading early.
 func Parse(data []byte, env []string) (*Config, error) {
-	var cfg Config
-	if err := decodeStrict(data, &cfg); err != nil {
-		return nil, err
-	}
-	explicit, err := cacheTTLGiven(data)
+	doc, err := parseDocument(data)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Session.cacheTTLSet = explicit || envHas(env, envPrefix+"SESSION_CACHE_TTL")
-	// Environment and validation problems are reported together; a bad
-	// variable leaves the file's value in place for validation.
-	envErr := applyEnv(&cfg, env)
+	var cfg Config
+	var errs []error
+	if err := decodeStrict(data, &cfg); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, err
+		}
+		// The decoder carried on past each of these; the rest of the file
+		// is judged too.
+		errs = append(errs, doc.explain(te)...)
+	}
+	errs = append(errs, cfg.decodeMethods(doc)...)
+	// An explicit 0s turns the cache off; absent (or empty) is the default.
+	cfg.Session.cacheTTLSet = doc.given("session.cache_ttl") || envHas(env, envPrefix+"SESSION_CACHE_TTL")
+	// A bad variable leaves the file's value in place for validation.
+	fromEnv, envErr := applyEnv(&cfg, env)
 	cfg.SetDefaults()
-	if err := errors.Join(envErr, cfg.Validate()); err != nil {
+	if err := doc.problems(fromEnv, append(errs, envErr, cfg.Validate())...); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
 }
 
-// errMultipleDocuments is returned for a file with a second "---" document,
-// which would otherwise be silently ignored.
-var errMultipleDocuments = errors.New("yaml: more than one document; a config file is a single YAML document")
-
+// decodeStrict decodes the one document parseDocument accepted; a
+// *yaml.TypeError leaves everything else decoded.
 func decodeStrict(data []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil // empty file: all defaults
-		}
-		return explainDecodeError(err)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-		return nil
-	case err != nil:
-		return explainDecodeError(err)
-	default:
-		return errMultipleDocuments
-	}
-}
-
-// cacheTTLGiven reports whether session.cache_ttl has a value in the
-// document. A second, lenient decode into a pointer is the simplest way to
-// tell "0s" from "absent" (or empty) after the strict decode succeeded.
-func cacheTTLGiven(data []byte) (bool, error) {
-	var probe struct {
-		Session struct {
-			CacheTTL *time.Duration `yaml:"cache_ttl"`
-		} `yaml:"session"`
-	}
-	if err := yaml.Unmarshal(data, &probe); err != nil {
-		return false, err
-	}
-	return probe.Session.CacheTTL != nil, nil
+	return nil
 }

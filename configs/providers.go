@@ -1,52 +1,85 @@
 package configs
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
-	"time"
+	"strings"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
+	"github.com/gatehouse-auth/gatehouse/auth/oidc"
+	"github.com/gatehouse-auth/gatehouse/auth/saml"
 )
 
 // Provider is one external identity provider (providers[]). Route names
 // use the id: /.gatehouse/login/{id}, /.gatehouse/oidc/{id}/callback,
 // /.gatehouse/saml/{id}/metadata and /.gatehouse/saml/{id}/acs. A
 // configured provider is on unless policy.methods.<id> is false.
+//
+// The keys every provider has are fields here; the others belong to the
+// login method its type selects, which decodes, defaults, validates and
+// opens them (Method).
 type Provider struct {
 	ID    string `yaml:"id"`
 	Type  string `yaml:"type"`  // google | oidc | saml
 	Label string `yaml:"label"` // login button text; default from the type
 
-	// google and oidc
-	Issuer           string   `yaml:"issuer"` // oidc only; google's is fixed
-	ClientID         string   `yaml:"client_id"`
-	ClientSecret     string   `yaml:"client_secret"`
-	ClientSecretFile string   `yaml:"client_secret_file"`
-	Scopes           []string `yaml:"scopes"`
-	HostedDomains    []string `yaml:"hosted_domains"` // google: allowed Workspace domains
-
-	// saml
-	IDPMetadataFile   string        `yaml:"idp_metadata_file"`
-	IDPMetadataURL    string        `yaml:"idp_metadata_url"` // fetched at start; needs idp_cert_file
-	IDPCertFile       string        `yaml:"idp_cert_file"`    // PEM: the only IdP signing certificates trusted
-	SPCertFile        string        `yaml:"sp_cert_file"`
-	SPKeyFile         string        `yaml:"sp_key_file"`
-	AllowIDPInitiated bool          `yaml:"allow_idp_initiated"`
-	AllowSHA1         bool          `yaml:"allow_sha1"` // accept SHA-1 signatures (off: collisions are practical)
-	ClockSkew         time.Duration `yaml:"clock_skew"`
-
-	// common: how an identity finds its directory user
+	// How an identity finds its directory user (auth/federation).
 	Match    string                             `yaml:"match"` // email | upn | subject
 	JIT      federation.JIT                     `yaml:"jit"`
 	GroupMap map[string]federation.GroupMapping `yaml:"group_map"`
+
+	// Method is the rest of the entry, decoded into the section of the
+	// login method Type selects (*oidc.Section, *saml.Section); nil when
+	// the type is unknown.
+	Method Method `yaml:"-"`
+	// Rest holds the entry's other keys between the strict decode of the
+	// file and their decode into Method; empty afterwards.
+	Rest map[string]yaml.Node `yaml:",inline"`
 }
 
-// GoogleIssuer is the only issuer a google provider accepts.
-const GoogleIssuer = "https://accounts.google.com"
+// Method is a login method's part of a providers[] entry: its own keys,
+// their defaults, the one validation `check-config` and `serve` share,
+// and how the provider is opened when the gateway starts.
+type Method interface {
+	SetDefaults()
+	// Validate reports every problem as "<key>.<field>: ...", for the
+	// provider id behind publicURL (nil when public_url is invalid).
+	Validate(key, id string, publicURL *url.URL) error
+	Open(ctx context.Context, env federation.Env) (auth.RedirectLogin, error)
+}
+
+// methodKind is a provider type: the package that owns its section and
+// the defaults of its common keys.
+type methodKind struct {
+	typ, label, match string
+	section           func() Method
+}
+
+// methodKinds are the provider types, in the order errors list them.
+var methodKinds = []methodKind{
+	{oidc.TypeGoogle, "Google", "email", func() Method { return oidc.NewSection(oidc.TypeGoogle) }},
+	{oidc.TypeOIDC, "", "email", func() Method { return oidc.NewSection(oidc.TypeOIDC) }},
+	{saml.Type, "", "upn", func() Method { return saml.NewSection() }},
+}
+
+// kindOf returns the provider type typ, or nil.
+func kindOf(typ string) *methodKind {
+	for i := range methodKinds {
+		if methodKinds[i].typ == typ {
+			return &methodKinds[i]
+		}
+	}
+	return nil
+}
 
 var providerID = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
@@ -58,92 +91,160 @@ func (p *Provider) Rule() federation.Rule {
 	return federation.Rule{Match: p.Match, JIT: p.JIT, GroupMap: p.GroupMap}
 }
 
+// Env is what opening the provider needs: its common settings and the
+// gateway's public URL, plus the shared services given in shared.
+func (p *Provider) Env(publicURL *url.URL, shared federation.Env) federation.Env {
+	shared.ID, shared.Label, shared.Rule, shared.PublicURL = p.ID, p.Label, p.Rule(), publicURL
+	return shared
+}
+
+// decodeMethods hands each provider's remaining keys to the section of
+// its type, strictly: a key the section does not have is a problem, as is
+// a value of the wrong shape. An unknown type's keys are left undecoded;
+// validation reports the type.
+func (c *Config) decodeMethods(doc *document) []error {
+	var errs []error
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		rest := p.Rest
+		p.Rest, p.Method = nil, nil
+		k := kindOf(p.Type)
+		if k == nil {
+			continue
+		}
+		p.Method = k.section()
+		errs = append(errs, decodeSection(doc, rest, p.Method, fmt.Sprintf("providers[%d]", i), p.Type)...)
+	}
+	return errs
+}
+
+// decodeSection decodes the keys of rest into the struct section points
+// to, in file order. yaml's Node.Decode is never strict, so unknown keys
+// are found here, from the section's yaml tags.
+func decodeSection(doc *document, rest map[string]yaml.Node, section any, key, typ string) []error {
+	v := reflect.ValueOf(section).Elem()
+	fields := map[string]int{}
+	var known []string
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			fields[name] = i
+			known = append(known, name)
+		}
+	}
+	names := slices.SortedFunc(func(yield func(string) bool) {
+		for k := range rest {
+			if !yield(k) {
+				return
+			}
+		}
+	}, func(a, b string) int {
+		if d := rest[a].Line - rest[b].Line; d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	var errs []error
+	for _, name := range names {
+		node := rest[name]
+		path := key + "." + name
+		line := doc.line(path, node.Line)
+		i, ok := fields[name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("line %d: %s: unknown key for type %s; its keys are %s and the common ones (id, type, label, match, jit, group_map)",
+				line, path, typ, strings.Join(known, ", ")))
+			continue
+		}
+		if err := node.Decode(v.Field(i).Addr().Interface()); err != nil {
+			errs = append(errs, decodeProblems(doc, err, path)...)
+		}
+	}
+	return errs
+}
+
+// decodeProblems names path in each of a value's decode errors.
+func decodeProblems(doc *document, err error, path string) []error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []error{fmt.Errorf("%s: %w", path, err)}
+	}
+	out := make([]error, len(te.Errors))
+	for i, msg := range te.Errors {
+		line, rest, ok := splitLine(msg)
+		if !ok {
+			out[i] = fmt.Errorf("%s: %s", path, msg)
+			continue
+		}
+		out[i] = fmt.Errorf("line %d: %s: %s", line, path, rest)
+	}
+	return out
+}
+
 func (p *Provider) setDefaults() {
+	k := kindOf(p.Type)
+	if k == nil {
+		return
+	}
 	if p.Label == "" {
-		p.Label = map[string]string{"google": "Google", "oidc": p.ID, "saml": p.ID}[p.Type]
-	}
-	if p.Type == "google" && p.Issuer == "" {
-		p.Issuer = GoogleIssuer
-	}
-	if len(p.Scopes) == 0 && p.Type != "saml" {
-		p.Scopes = []string{"openid", "email", "profile"}
-	}
-	if p.ClockSkew == 0 {
-		p.ClockSkew = 90 * time.Second
+		p.Label = cmp.Or(k.label, p.ID)
 	}
 	if p.Match == "" {
-		p.Match = map[bool]string{true: "upn", false: "email"}[p.Type == "saml"]
+		p.Match = k.match
+	}
+	if p.Method != nil {
+		p.Method.SetDefaults()
 	}
 }
 
-func validateProviders(ps []Provider) error {
+// validateProviders checks the common keys here, the mapping rule in
+// auth/federation and each section in its login method's package; none of
+// them is checked twice.
+func validateProviders(ps []Provider, publicURL *url.URL) error {
 	var errs []error
 	seen := map[string]bool{}
+	types := make([]string, len(methodKinds))
+	for i, k := range methodKinds {
+		types[i] = k.typ
+	}
 	for i := range ps {
 		p := &ps[i]
 		key := fmt.Sprintf("providers[%d]", i)
-		bad := func(field, format string, args ...any) {
-			errs = append(errs, fmt.Errorf("%s.%s: %s", key, field, fmt.Sprintf(format, args...)))
-		}
 		switch {
 		case !providerID.MatchString(p.ID):
-			bad("id", "required; lower-case letters, digits, _ and -, starting with a letter (it is part of URLs)")
+			errs = append(errs, fmt.Errorf("%s.id: required; lower-case letters, digits, _ and -, starting with a letter (it is part of URLs)", key))
 		case slices.Contains(reservedIDs, p.ID):
-			bad("id", "%q is reserved; pick another", p.ID)
+			errs = append(errs, fmt.Errorf("%s.id: %q is reserved; pick another", key, p.ID))
 		case seen[p.ID]:
-			bad("id", "%q is used twice", p.ID)
+			errs = append(errs, fmt.Errorf("%s.id: %q is used twice", key, p.ID))
 		}
 		seen[p.ID] = true
-		switch p.Type {
-		case "google", "oidc":
-			if p.ClientID == "" {
-				bad("client_id", "required for type %s", p.Type)
-			}
-			if (p.ClientSecret == "") == (p.ClientSecretFile == "") {
-				bad("client_secret_file", "set exactly one of client_secret and client_secret_file")
-			}
-			if p.Type == "google" && p.Issuer != GoogleIssuer {
-				bad("issuer", "is fixed to %s for type google; remove it", GoogleIssuer)
-			}
-			if u, err := url.Parse(p.Issuer); p.Type == "oidc" && (err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname())))) {
-				bad("issuer", "must be the provider's https:// issuer URL (plain http only on a loopback address, for tests)")
-			}
-			if !slices.Contains(p.Scopes, "openid") {
-				bad("scopes", "must include openid")
-			}
-		case "saml":
-			switch {
-			case (p.IDPMetadataFile == "") == (p.IDPMetadataURL == ""):
-				bad("idp_metadata_file", "set exactly one of idp_metadata_file (pinned metadata) and idp_metadata_url (with idp_cert_file)")
-			case p.IDPMetadataURL != "" && p.IDPCertFile == "":
-				bad("idp_cert_file", "required with idp_metadata_url: metadata fetched over the network is trusted only with a pinned certificate")
-			}
-			if u, err := url.Parse(p.IDPMetadataURL); p.IDPMetadataURL != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname())))) {
-				bad("idp_metadata_url", "must be an https:// URL")
-			}
-			if p.SPCertFile == "" || p.SPKeyFile == "" {
-				bad("sp_cert_file", "sp_cert_file and sp_key_file are required for type saml")
-			}
-			if p.ClockSkew < 0 || p.ClockSkew > 10*time.Minute {
-				bad("clock_skew", "must be 0..10m, got %s", p.ClockSkew)
-			}
-		default:
-			bad("type", "must be google, oidc or saml, got %q", p.Type)
+		if kindOf(p.Type) == nil {
+			errs = append(errs, fmt.Errorf("%s.type: must be one of %s, got %q", key, strings.Join(types, ", "), p.Type))
 		}
-		if !slices.Contains([]string{"email", "upn", "subject"}, p.Match) {
-			bad("match", "must be email, upn or subject, got %q", p.Match)
-		}
-		if p.JIT.Enabled && p.JIT.Role == "" {
-			bad("jit.role", "required when jit.enabled (the role new users get)")
+		errs = append(errs, p.Rule().Validate(key))
+		if p.Method != nil {
+			errs = append(errs, p.Method.Validate(key, p.ID, publicURL))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
+// MarshalYAML writes the entry as the file has it: the common keys and
+// the section's, in one mapping (so a marshalled Config loads again).
+func (p Provider) MarshalYAML() (any, error) {
+	type plain Provider // without this method
+	q := plain(p)
+	q.Rest = nil
+	var n yaml.Node
+	if err := n.Encode(q); err != nil {
+		return nil, err
 	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
+	if p.Method != nil {
+		var sec yaml.Node
+		if err := sec.Encode(p.Method); err != nil {
+			return nil, err
+		}
+		n.Content = append(n.Content, sec.Content...)
+	}
+	return &n, nil
 }

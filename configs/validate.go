@@ -3,8 +3,10 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -37,7 +39,7 @@ func (c *Config) Validate() error {
 	add(c.Session.validate())
 	add(c.Directory.Validate("directory"))
 	add(c.Network.Validate("network"))
-	add(validateProviders(c.Providers))
+	add(validateProviders(c.Providers, c.PublicURLParsed))
 	ids := make([]string, len(c.Providers))
 	for i, p := range c.Providers {
 		ids[i] = p.ID
@@ -72,6 +74,40 @@ func (c *Config) Warnings() []string {
 	for i, p := range c.TrustedProxyPrefixes {
 		if p.Bits() == 0 {
 			w = append(w, fmt.Sprintf("trusted_proxies[%d]: %s trusts every peer, so any client can choose its own IP with X-Forwarded-For", i, p))
+		}
+	}
+	return append(w, c.trustedProxiesInAllowlists()...)
+}
+
+// trustedProxiesInAllowlists warns of each trusted proxy range that
+// overlaps an allowlist of the config's policy: a client inside
+// trusted_proxies chooses its own address with X-Forwarded-For, so it can
+// claim one the allowlist admits. Only load balancers belong in
+// trusted_proxies, and they should not be where allowed users are. (The
+// policy in force may since have been changed in the directory; this
+// judges the one the config seeds.)
+func (c *Config) trustedProxiesInAllowlists() []string {
+	type allowlist struct {
+		key   string
+		cidrs []string
+	}
+	lists := []allowlist{{"policy.network.allow", c.Policy.Network.Allow}}
+	for _, role := range slices.Sorted(maps.Keys(c.Policy.Network.AllowRoles)) {
+		lists = append(lists, allowlist{"policy.network.allow_roles." + role, c.Policy.Network.AllowRoles[role]})
+	}
+	var w []string
+	for i, trusted := range c.TrustedProxyPrefixes {
+		if trusted.Bits() == 0 {
+			continue // warned about above, more strongly
+		}
+		for _, l := range lists {
+			for j, s := range l.cidrs {
+				allowed, err := policy.ParsePrefix(s)
+				if err != nil || !trusted.Overlaps(allowed) {
+					continue
+				}
+				w = append(w, fmt.Sprintf("trusted_proxies[%d]: %s overlaps %s[%d] (%s): a client inside it can set X-Forwarded-For to an address the allowlist admits; list only your load balancers' addresses in trusted_proxies", i, trusted, l.key, j, allowed))
+			}
 		}
 	}
 	return w

@@ -204,6 +204,44 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
+// TestTrustedProxyInsideAllowlistWarned: a client inside trusted_proxies
+// picks its own address with X-Forwarded-For, so a trusted range that
+// overlaps an allowlist lets it claim an allowed address. Start-up and
+// check-config say so; disjoint ranges say nothing.
+func TestTrustedProxyInsideAllowlistWarned(t *testing.T) {
+	for _, tt := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"org allowlist inside the trusted range", "trusted_proxies: [10.0.0.0/8]\npolicy: {network: {allow: [192.0.2.0/24, 10.1.0.0/16]}}",
+			[]string{"trusted_proxies[0]: 10.0.0.0/8 overlaps policy.network.allow[1] (10.1.0.0/16)"}},
+		{"trusted proxy inside a role's allowlist", "trusted_proxies: [10.0.0.5, 2001:db8::1]\npolicy: {network: {allow_roles: {admin: [10.0.0.0/24], sales: ['2001:db8::/64']}}}",
+			[]string{"trusted_proxies[0]: 10.0.0.5/32 overlaps policy.network.allow_roles.admin[0]", "trusted_proxies[1]: 2001:db8::1/128 overlaps policy.network.allow_roles.sales[0]"}},
+		{"load balancers outside every allowlist", "trusted_proxies: [10.0.0.10, 10.0.0.11]\npolicy: {network: {allow: [192.0.2.0/24], allow_roles: {admin: [10.20.0.0/16]}}}", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.doc), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range c.Warnings() {
+				if strings.Contains(w, "overlaps") {
+					got = append(got, w)
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %q, want %d overlap warnings", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("got %q, want it to start with %q", got[i], w)
+				}
+			}
+		})
+	}
+}
+
 func TestTLSBothOrNeither(t *testing.T) {
 	tests := []struct {
 		doc     string

@@ -2,7 +2,14 @@
 // (Google, an OIDC provider, ADFS over SAML) into a directory user: found
 // by its link (provider + subject, ASVS 6.8.1), else by a configured rule
 // (verified email or UPN), else created just in time when the provider
-// allows it; the provider's groups can set the role and sales groups.
+// allows it; the provider's groups set the role and sales groups at every
+// login, so removing someone from an IdP group takes effect at their next
+// login.
+//
+// It also joins the two halves of a redirect login: a login method's
+// Protocol (auth/oidc, auth/saml) verifies what the provider sent and says
+// who it vouches for, and NewLogin runs Resolve after it and turns mapping
+// errors into refusals a user can act on, giving an auth.RedirectLogin.
 package federation
 
 import (
@@ -58,7 +65,38 @@ var (
 	ErrBadEmail = errors.New("federation: not a plain email address")
 	// ErrDisabled: the matched user is disabled.
 	ErrDisabled = errors.New("federation: account disabled")
+	// ErrNoRole: the provider no longer grants the user's role and the
+	// rule names no role to fall back to (Rule.Validate refuses such a
+	// rule, so only a rule built without it gets here).
+	ErrNoRole = errors.New("federation: no role to fall back to")
 )
+
+// Validate reports every problem of the rule at once, each as
+// "<key>.<field>: what is wrong; the fix", key being the provider's entry
+// (providers[0]).
+func (r Rule) Validate(key string) error {
+	var errs []error
+	if !slices.Contains([]string{"email", "upn", "subject"}, r.Match) {
+		errs = append(errs, fmt.Errorf("%s.match: must be email, upn or subject, got %q", key, r.Match))
+	}
+	switch {
+	case r.JIT.Role != "":
+	case r.JIT.Enabled:
+		errs = append(errs, fmt.Errorf("%s.jit.role: required when jit.enabled (the role new users get)", key))
+	case grantsRole(r.GroupMap):
+		errs = append(errs, fmt.Errorf("%s.jit.role: required when group_map grants a role: it is the role a user falls back to once the provider no longer puts them in a group that maps one", key))
+	}
+	return errors.Join(errs...)
+}
+
+func grantsRole(m map[string]GroupMapping) bool {
+	for _, gm := range m {
+		if gm.Role != "" {
+			return true
+		}
+	}
+	return false
+}
 
 // Store is what resolving needs of the directory.
 type Store interface {
@@ -106,7 +144,11 @@ func Resolve(ctx context.Context, st Store, c Claims, r Rule) (*directory.User, 
 	if u.Disabled {
 		return nil, out, ErrDisabled
 	}
-	if applyGroups(u, c.Groups, r.GroupMap) && !out.Created {
+	changed, err := applyGroups(u, c.Groups, r)
+	if err != nil {
+		return nil, out, err
+	}
+	if changed && !out.Created {
 		if err := st.UpdateUser(ctx, u); err != nil {
 			return nil, out, err
 		}
@@ -168,23 +210,48 @@ func create(ctx context.Context, st Store, c Claims, r Rule) (*directory.User, e
 		}
 	}
 	u := &directory.User{Username: strings.ToLower(name), Email: email, DisplayName: c.Name, Role: r.JIT.Role}
-	applyGroups(u, c.Groups, r.GroupMap)
+	if _, err := applyGroups(u, c.Groups, r); err != nil {
+		return nil, err
+	}
 	if err := st.CreateUser(ctx, u); err != nil {
 		return nil, fmt.Errorf("federation: create user: %w", err)
 	}
 	return u, nil
 }
 
-// applyGroups sets the role from the first mapped provider group (in
-// sorted order, so the result never depends on map iteration) and adds the
-// mapped sales groups; it reports whether anything changed.
-func applyGroups(u *directory.User, idpGroups []string, m map[string]GroupMapping) bool {
+// applyGroups makes the user's role and sales groups what the provider's
+// current groups map to, and reports whether anything changed. The
+// provider governs exactly what its group_map can grant:
+//   - sales groups named anywhere in the map are replaced by the ones the
+//     current groups map to; groups an admin gave outside the map stay;
+//   - the role is the first mapped role of the current groups, in sorted
+//     order (never map order); when none maps a role any more and the
+//     user's role is one the map grants, it falls back to the rule's
+//     jit.role, never to a role the IdP has stopped vouching for. A role
+//     the map cannot grant (set by an admin) is left alone.
+func applyGroups(u *directory.User, idpGroups []string, r Rule) (bool, error) {
+	m := r.GroupMap
 	if len(m) == 0 {
-		return false
+		return false, nil
 	}
-	sorted := slices.Sorted(slices.Values(idpGroups))
-	role, groups := "", slices.Clone(u.Groups)
-	for _, g := range sorted {
+	managed := map[string]bool{} // every sales group the map can grant
+	grantable := map[string]bool{}
+	for _, gm := range m {
+		for _, sg := range gm.Groups {
+			managed[sg] = true
+		}
+		if gm.Role != "" {
+			grantable[gm.Role] = true
+		}
+	}
+	var groups []string
+	for _, g := range u.Groups {
+		if !managed[g] && !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	role := ""
+	for _, g := range slices.Sorted(slices.Values(idpGroups)) {
 		gm, ok := m[g]
 		if !ok {
 			continue
@@ -198,13 +265,19 @@ func applyGroups(u *directory.User, idpGroups []string, m map[string]GroupMappin
 			}
 		}
 	}
-	slices.Sort(groups)
-	changed := !slices.Equal(groups, u.Groups) || (role != "" && role != u.Role)
-	if role != "" {
-		u.Role = role
+	if role == "" {
+		role = u.Role
+		if grantable[u.Role] {
+			if r.JIT.Role == "" {
+				return false, ErrNoRole
+			}
+			role = r.JIT.Role
+		}
 	}
-	u.Groups = groups
-	return changed
+	slices.Sort(groups)
+	changed := !slices.Equal(groups, u.Groups) || role != u.Role
+	u.Role, u.Groups = role, groups
+	return changed, nil
 }
 
 // CleanEmail accepts one plain address — exactly one "@", a local part

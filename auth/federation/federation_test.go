@@ -169,3 +169,82 @@ func FuzzCleanEmail(f *testing.F) {
 		}
 	})
 }
+
+// TestRemovedFromIdPGroupLosesMappedRoleAndGroups: someone the IdP took
+// out of CRM-Admins and North must not keep the admin role and the north
+// sales group the mapping once gave them. Groups an admin gave outside
+// the mapping stay.
+func TestRemovedFromIdPGroupLosesMappedRoleAndGroups(t *testing.T) {
+	db := openDir(t)
+	alice := addUser(t, db, "alice", "alice@corp.example", "sales")
+	alice.Groups = []string{"emea"}
+	if err := db.UpdateUser(t.Context(), alice); err != nil {
+		t.Fatal(err)
+	}
+	rule := Rule{Match: "email", JIT: JIT{Role: "sales"}, GroupMap: map[string]GroupMapping{
+		"CRM-Admins": {Role: "admin"}, "North": {Groups: []string{"north"}}, "South": {Groups: []string{"south"}},
+	}}
+	c := corp("s-1", "alice@corp.example")
+	c.Groups = []string{"CRM-Admins", "North"}
+	u, _, err := Resolve(t.Context(), db, c, rule)
+	if err != nil || u.Role != "admin" || !slices.Equal(u.Groups, []string{"emea", "north"}) {
+		t.Fatalf("while in the IdP groups: %+v %v, want admin in emea and north", u, err)
+	}
+	c.Groups = []string{"South"}
+	u, out, err := Resolve(t.Context(), db, c, rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Role != "sales" || !slices.Equal(u.Groups, []string{"emea", "south"}) || !out.Updated {
+		t.Fatalf("after leaving CRM-Admins and North: role %q groups %v (updated %v), want sales in emea and south", u.Role, u.Groups, out.Updated)
+	}
+	stored, err := db.UserByID(t.Context(), alice.ID)
+	if err != nil || stored.Role != "sales" || slices.Contains(stored.Groups, "north") {
+		t.Fatalf("stored user %+v %v, want the demotion saved", stored, err)
+	}
+}
+
+// TestRoleTheMapCannotGrantIsLeftAlone: a role an admin set that no
+// mapped group grants is not the provider's to take away.
+func TestRoleTheMapCannotGrantIsLeftAlone(t *testing.T) {
+	db := openDir(t)
+	addUser(t, db, "bob", "bob@corp.example", "auditor")
+	rule := Rule{Match: "email", JIT: JIT{Role: "sales"}, GroupMap: map[string]GroupMapping{"CRM-Admins": {Role: "admin"}}}
+	u, _, err := Resolve(t.Context(), db, corp("s-b", "bob@corp.example"), rule)
+	if err != nil || u.Role != "auditor" {
+		t.Fatalf("got %+v %v, want bob still an auditor", u, err)
+	}
+	// Without a role to fall back to (a rule Validate refuses), a mapped
+	// role the IdP no longer grants fails closed.
+	c := corp("s-b", "bob@corp.example")
+	c.Groups = []string{"CRM-Admins"}
+	if u, _, err := Resolve(t.Context(), db, c, rule); err != nil || u.Role != "admin" {
+		t.Fatalf("got %+v %v, want bob an admin while in CRM-Admins", u, err)
+	}
+	rule.JIT.Role = ""
+	if _, _, err := Resolve(t.Context(), db, corp("s-b", "bob@corp.example"), rule); !errors.Is(err, ErrNoRole) {
+		t.Fatalf("got %v, want ErrNoRole", err)
+	}
+}
+
+func TestRuleValidate(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		rule Rule
+		want string // "" for valid
+	}{
+		{"email", Rule{Match: "email"}, ""},
+		{"group map with a fallback role", Rule{Match: "upn", JIT: JIT{Role: "sales"}, GroupMap: map[string]GroupMapping{"A": {Role: "admin"}}}, ""},
+		{"group map of sales groups only", Rule{Match: "upn", GroupMap: map[string]GroupMapping{"N": {Groups: []string{"north"}}}}, ""},
+		{"unknown match", Rule{Match: "nickname"}, "providers[0].match: must be"},
+		{"jit without role", Rule{Match: "email", JIT: JIT{Enabled: true}}, "providers[0].jit.role: required when jit.enabled"},
+		{"mapped role without fallback", Rule{Match: "email", GroupMap: map[string]GroupMapping{"A": {Role: "admin"}}}, "providers[0].jit.role: required when group_map grants a role"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.rule.Validate("providers[0]")
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

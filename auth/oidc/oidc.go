@@ -11,7 +11,15 @@
 // A login is two calls. Start records the transaction and returns the URL
 // to send the browser to; Callback, given the query the provider sent the
 // browser back with, consumes the transaction and returns the verified
-// claims. The gateway owns the routes, the cookie and the user mapping.
+// claims.
+//
+// The package also owns a google or oidc provider's configuration: Section
+// is its keys in a providers[] entry, with their defaults and the one
+// validation both `check-config` and `serve` run, and Section.Open builds
+// the provider as an auth.RedirectLogin (claims mapped to
+// federation.Claims, amr read for IdP MFA, refusals worded for the user,
+// the user found by auth/federation). The gateway owns the routes and the
+// binding cookie.
 package oidc
 
 import (
@@ -80,17 +88,25 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports every problem at once, each with its key path. It does
-// no network I/O; New does discovery.
+// Validate reports every problem at once, each with its key path
+// ("providers[<id>].issuer: ..."). It does no network I/O; New does
+// discovery.
 func (c Config) Validate() error {
+	key := "providers[" + c.ID + "]"
+	var errs []error
+	if !idPattern.MatchString(c.ID) {
+		errs = append(errs, fmt.Errorf("%s.id: must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit", key))
+	}
+	return errors.Join(append(errs, c.problems(key)...)...)
+}
+
+// problems checks everything but the id (which a configuration file's
+// entry validates with its other common keys), with keys under key.
+func (c Config) problems(key string) []error {
 	c = c.withDefaults()
-	key := "providers[" + c.ID + "]."
 	var errs []error
 	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", key, field, fmt.Sprintf(format, args...)))
-	}
-	if !idPattern.MatchString(c.ID) {
-		add("id", "must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit")
+		errs = append(errs, fmt.Errorf("%s.%s: %s", key, field, fmt.Sprintf(format, args...)))
 	}
 	switch c.Type {
 	case TypeOIDC, TypeGoogle:
@@ -107,17 +123,17 @@ func (c Config) Validate() error {
 		add("client_secret", "required (client_secret, client_secret_file or environment)")
 	}
 	if err := secureURL(c.RedirectURL); err != nil {
-		add("redirect_url", "%v", err)
+		add("redirect_url", "the callback URL %v; it is public_url + /.gatehouse/oidc/<id>/callback, so give public_url as https:// (plain http only on a loopback address)", err)
 	}
 	if len(c.HostedDomains) > 0 && c.Type != TypeGoogle {
-		add("hosted_domains", "only for type %q", TypeGoogle)
+		add("hosted_domains", "only for type %q; remove it, or use type %q for Google Workspace", TypeGoogle, TypeGoogle)
 	}
 	for _, a := range c.Algs {
 		if !slices.Contains(allowedAlgs, a) {
 			add("algs", "%q is not one of %v", a, allowedAlgs)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // secureURL accepts an absolute https URL, or http to a loopback host

@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
+	crewsaml "github.com/crewjam/saml"
 	"github.com/gatehouse-auth/gatehouse/auth/saml/samltest"
 )
 
@@ -20,6 +22,9 @@ func decode(t testing.TB, b64 string) string {
 	}
 	return string(b)
 }
+
+// samlStamp is how crewjam writes a time into a document.
+func samlStamp(t time.Time) string { return crewsaml.RelaxedTime(t).String() }
 
 func encode(doc string) string { return base64.StdEncoding.EncodeToString([]byte(doc)) }
 
@@ -100,7 +105,9 @@ func TestTamperedAssertion(t *testing.T) {
 	edits := []struct{ name, old, new string }{
 		{"NameID", ">alice@corp.example</saml:NameID>", ">admin@corp.example</saml:NameID>"},
 		{"group claim", ">North<", ">CRM-Admins<"},
-		{"NotOnOrAfter", `NotOnOrAfter="2026-03-02T09:33:00Z"><saml:AudienceRestriction>`, `NotOnOrAfter="2027-03-02T09:33:00Z"><saml:AudienceRestriction>`},
+		// The test IdP (crewjam's code) ends validity MaxIssueDelay after t0.
+		{"NotOnOrAfter", `NotOnOrAfter="` + samlStamp(t0.Add(crewsaml.MaxIssueDelay)) + `"><saml:AudienceRestriction>`,
+			`NotOnOrAfter="` + samlStamp(t0.Add(crewsaml.MaxIssueDelay).AddDate(1, 0, 0)) + `"><saml:AudienceRestriction>`},
 	}
 	for _, s := range signings {
 		for _, e := range edits {

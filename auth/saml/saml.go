@@ -14,10 +14,20 @@
 // began it (login CSRF). The identity is read only from the assertion
 // crewjam returns after verifying it, never from the raw XML.
 //
+// The package also owns a saml provider's configuration: Section is its
+// keys in a providers[] entry, with their defaults and the one validation
+// both `check-config` and `serve` run, and Section.Open reads the files
+// and builds the provider as an auth.RedirectLogin (subject choice,
+// AuthnContext read for IdP MFA, refusals worded for the user, the user
+// found by auth/federation).
+//
 // crewjam keeps its clock tolerances (MaxClockSkew, MaxIssueDelay) and its
-// clock (TimeNow) in package-level variables. New sets the tolerances from
-// Config.ClockSkew; the connector's own clock drives certificate validity,
-// the replay cache and our extra checks, while crewjam's time checks read
+// clock (TimeNow) in package-level variables, which cannot differ per
+// provider. This package widens the tolerances once, to the most a
+// provider may configure, and repeats every time check with each
+// provider's own Config.ClockSkew and clock, so two providers with
+// different skews each get their own. The connector's clock also drives
+// certificate validity and the replay cache; crewjam's outer checks read
 // crewsaml.TimeNow (time.Now unless a test pins it).
 package saml
 
@@ -115,8 +125,8 @@ type Config struct {
 	SPCert            *x509.Certificate
 	SPKey             crypto.Signer // RSA (what ADFS verifies) or ECDSA
 	AllowIDPInitiated bool
-	// ClockSkew is process-wide in effect (see the package doc); zero
-	// means DefaultClockSkew.
+	// ClockSkew is this provider's leeway on the assertion's times (see
+	// the package doc); zero means DefaultClockSkew.
 	ClockSkew time.Duration
 }
 
@@ -146,8 +156,8 @@ func (c Config) validate() error {
 	} else if !samePublicKey(c.SPCert.PublicKey, c.SPKey.Public()) {
 		errs = append(errs, errors.New("sp_cert_file: certificate does not match sp_key_file"))
 	}
-	if c.ClockSkew < 0 || c.ClockSkew > maxClockSkew {
-		errs = append(errs, fmt.Errorf("clock_skew: %s is outside 0..%s", c.ClockSkew, maxClockSkew))
+	if err := checkClockSkew(c.ClockSkew); err != nil {
+		errs = append(errs, fmt.Errorf("clock_skew: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -86,7 +85,6 @@ func newVerifier(c verifierConfig) (*verifier, error) {
 		ValidateAudienceRestriction: strictAudience(c.EntityID),
 		SignatureVerifier:           clockedSignatures{now: c.Now},
 	}
-	applyClockSkew(c.Skew)
 	return v, nil
 }
 
@@ -103,7 +101,8 @@ func (v *verifier) verify(samlResponse string, requestIDs []string) (*crewsaml.A
 	if err != nil {
 		return nil, refuse(ErrInvalidResponse, "decode base64: %w", err)
 	}
-	if err := preflight(raw); err != nil {
+	root, err := preflight(raw)
+	if err != nil {
 		return nil, &Error{Kind: ErrInvalidResponse, Reason: err}
 	}
 	if !v.allowSHA1 {
@@ -115,7 +114,7 @@ func (v *verifier) verify(samlResponse string, requestIDs []string) (*crewsaml.A
 	if err != nil {
 		return nil, err
 	}
-	if err := v.strict(a); err != nil {
+	if err := v.strict(root, a); err != nil {
 		return nil, &Error{Kind: ErrInvalidResponse, Reason: err}
 	}
 	return a, nil
@@ -150,19 +149,19 @@ func (v *verifier) parse(raw []byte, requestIDs []string) (a *crewsaml.Assertion
 // the first assertion that verifies and ignores the rest, which is safe,
 // but no IdP we support sends two, and refusing is simpler to reason
 // about than which one won (CVE-2022-41912, XSW).
-func preflight(raw []byte) error {
+func preflight(raw []byte) (*etree.Element, error) {
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
-		return fmt.Errorf("parse xml: %w", err)
+		return nil, fmt.Errorf("parse xml: %w", err)
 	}
 	for _, tok := range doc.Child {
 		if _, ok := tok.(*etree.Directive); ok {
-			return errors.New("document type declarations are refused")
+			return nil, errors.New("document type declarations are refused")
 		}
 	}
 	root := doc.Root()
 	if root == nil || root.Tag != "Response" || root.NamespaceURI() != protocolNS {
-		return errors.New("root element is not a SAML protocol Response")
+		return nil, errors.New("root element is not a SAML protocol Response")
 	}
 	n := 0
 	for _, el := range root.ChildElements() {
@@ -171,27 +170,25 @@ func preflight(raw []byte) error {
 		}
 	}
 	if n > 1 {
-		return fmt.Errorf("response holds %d assertions, want at most one", n)
+		return nil, fmt.Errorf("response holds %d assertions, want at most one", n)
 	}
-	return nil
+	return root, nil
 }
 
 // strict adds what crewjam leaves optional: an assertion id (the replay
 // cache keys on it), a bearer subject confirmation (crewjam checks
 // Recipient and InResponseTo only on the confirmations present, so none
-// at all would skip both), and an IssueInstant not in the future (crewjam
-// only bounds it in the past).
-func (v *verifier) strict(a *crewsaml.Assertion) error {
+// at all would skip both), and every time check with this provider's
+// skew (checkTimes; crewjam only bounds IssueInstant in the past, and with
+// its process-wide tolerances).
+func (v *verifier) strict(root *etree.Element, a *crewsaml.Assertion) error {
 	if a.ID == "" {
 		return errors.New("assertion has no ID")
 	}
 	if !hasBearer(a) {
 		return errors.New("assertion has no bearer SubjectConfirmation")
 	}
-	if a.IssueInstant.After(v.now().Add(v.skew)) {
-		return fmt.Errorf("assertion IssueInstant %s is in the future", a.IssueInstant.UTC().Format(time.RFC3339))
-	}
-	return nil
+	return v.checkTimes(root, a)
 }
 
 func hasBearer(a *crewsaml.Assertion) bool {
@@ -251,24 +248,57 @@ func (c clockedSignatures) VerifySignature(vc *dsig.ValidationContext, el *etree
 	return nil
 }
 
-var globalsMu sync.Mutex
+// crewjam reads its time tolerances (MaxClockSkew, MaxIssueDelay) from
+// package variables on every response, so through them one provider's
+// clock_skew would be every provider's. They are widened once instead, to
+// the most any provider may configure, while this package is initialised
+// (before anything can read them concurrently), and never written again;
+// each verifier then applies its own provider's skew in checkTimes, so
+// crewjam's checks are only an outer bound that ours always meets.
+var _ = widenLibraryTolerances()
 
-// applyClockSkew sets crewjam's package-level tolerances, which it reads
-// on every response and which no per-provider field replaces. They are
-// process-wide: the last connector built decides for all, so every SAML
-// provider should use the same clock_skew. They are written only when the
-// value changes, so building connectors at start-up with one skew never
-// races with responses being checked.
-func applyClockSkew(skew time.Duration) {
-	globalsMu.Lock()
-	defer globalsMu.Unlock()
-	if crewsaml.MaxClockSkew != skew {
-		crewsaml.MaxClockSkew = skew
-	}
-	if d := issueTransit + skew; crewsaml.MaxIssueDelay != d {
-		crewsaml.MaxIssueDelay = d
-	}
+func widenLibraryTolerances() bool {
+	crewsaml.MaxClockSkew = maxClockSkew
+	crewsaml.MaxIssueDelay = issueTransit + maxClockSkew
+	return true
 }
+
+// checkTimes repeats every time check crewjam makes, with this provider's
+// skew and clock: the Response's IssueInstant (read from the same root
+// element crewjam read it from), the assertion's IssueInstant, each
+// subject confirmation's NotOnOrAfter and the Conditions' window.
+func (v *verifier) checkTimes(root *etree.Element, a *crewsaml.Assertion) error {
+	now, issueDelay := v.now(), issueTransit+v.skew
+	var issued crewsaml.RelaxedTime
+	if err := issued.UnmarshalText([]byte(root.SelectAttrValue("IssueInstant", ""))); err != nil {
+		return fmt.Errorf("response IssueInstant: %w", err)
+	}
+	if time.Time(issued).Add(issueDelay).Before(now) {
+		return fmt.Errorf("response IssueInstant expired at %s", stamp(time.Time(issued).Add(issueDelay)))
+	}
+	if a.IssueInstant.Add(issueDelay).Before(now) {
+		return fmt.Errorf("assertion IssueInstant expired at %s", stamp(a.IssueInstant.Add(issueDelay)))
+	}
+	if a.IssueInstant.After(now.Add(v.skew)) {
+		return fmt.Errorf("assertion IssueInstant %s is in the future", stamp(a.IssueInstant))
+	}
+	for _, sc := range a.Subject.SubjectConfirmations {
+		if d := sc.SubjectConfirmationData; d == nil || d.NotOnOrAfter.Add(v.skew).Before(now) {
+			return errors.New("assertion SubjectConfirmationData is expired")
+		}
+	}
+	switch c := a.Conditions; {
+	case c == nil:
+		return errors.New("assertion has no Conditions")
+	case c.NotBefore.Add(-v.skew).After(now):
+		return errors.New("assertion Conditions is not yet valid")
+	case c.NotOnOrAfter.Add(v.skew).Before(now):
+		return errors.New("assertion Conditions is expired")
+	}
+	return nil
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func absoluteURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth/saml"
 	"github.com/gatehouse-auth/gatehouse/auth/saml/samltest"
-	"github.com/gatehouse-auth/gatehouse/configs"
 )
 
 // samlReplica starts a replica with a SAML provider "adfs" trusting a real
@@ -136,39 +135,5 @@ func TestSAMLUnsolicitedResponseRefused(t *testing.T) {
 	fields.Set("RelayState", "AAAAAAAAAAAAAAAAAAAAAAAAAA") // a login this gateway never started
 	if resp := postACS(t, b, action, fields, idp); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("unsolicited response: %d, want 401", resp.StatusCode)
-	}
-}
-
-// TestSAMLMetadataURLNeedsPinnedCertificate: metadata fetched from a URL
-// is used only when its signing certificates are the pinned ones.
-func TestSAMLMetadataURLNeedsPinnedCertificate(t *testing.T) {
-	idp := samltest.New(t, samltest.User{NameID: "alice@corp.example"})
-	dir := t.TempDir()
-	key, cert := samltest.NewKeyPair(t)
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, data, 0o600)
-		return p
-	}
-	crt := write("sp.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
-	k := write("sp.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
-	pinned := write("idp.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: idp.Cert.Raw}))
-	_, wrongCert := samltest.NewKeyPair(t)
-	wrong := write("wrong.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: wrongCert.Raw}))
-
-	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
-	a, err := openApp(t.Context(), e, writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(dir, "d.db")+"}\n"), true, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	p := configs.Provider{ID: "adfs", Type: "saml", Label: "ADFS", IDPMetadataURL: idp.EntityID(), IDPCertFile: pinned, SPCertFile: crt, SPKeyFile: k}
-	if _, err := openSAML(t.Context(), a, p, a.store); err != nil {
-		t.Fatalf("metadata URL with the right pinned certificate: %v", err)
-	}
-	p.IDPCertFile = wrong
-	if _, err := openSAML(t.Context(), a, p, a.store); err == nil || !strings.Contains(err.Error(), "not one of the pinned") {
-		t.Fatalf("metadata URL with another pinned certificate: %v, want a refusal", err)
 	}
 }
