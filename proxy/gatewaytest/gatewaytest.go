@@ -119,6 +119,10 @@ type Options struct {
 	Upstream http.HandlerFunc
 	// Providers are federated logins offered on the login page.
 	Providers []auth.RedirectLogin
+	// OpenProviders opens more providers once the gateway's address,
+	// directory and session store exist (a real OIDC or SAML provider
+	// needs the callback URL and somewhere to keep its transactions).
+	OpenProviders func(g *Gateway) []auth.RedirectLogin
 	// Store is the session store; nil means a fresh memory store.
 	Store session.Backend
 	// TrustedProxies whose X-Forwarded-For is believed.
@@ -143,6 +147,7 @@ type Gateway struct {
 	Keys     *secret.Keyring
 	Clock    *Clock
 	Log      *SyncBuffer
+	Store    session.Backend
 }
 
 // SyncBuffer is a log sink safe for concurrent writes.
@@ -229,6 +234,11 @@ func Start(t testing.TB, o Options) *Gateway {
 	if o.TrustedProxies != "" {
 		trusted = parsePrefixes(t, o.TrustedProxies)
 	}
+	g.Store = store
+	providers := o.Providers
+	if o.OpenProviders != nil {
+		providers = append(providers, o.OpenProviders(g)...)
+	}
 	g.Gateway = proxy.New(proxy.Options{
 		Logger: log, PublicURL: public, Upstream: up, TrustedProxies: trusted,
 		Sessions: g.Sessions, Policy: g.Watcher, Audit: rec, Assertions: issuer, Network: g.Guard,
@@ -237,7 +247,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	hasher := password.NewHasher(password.Default, 4)
 	pw := password.NewAuthenticator(dir, hasher, store, password.Limits{AccountAttempts: 5, IPAttempts: 20, Window: 15 * time.Minute, Now: clk.Now})
 	g.Gateway.Mount(
-		login.New(g.Gateway, login.Options{Password: pw, MFA: g.MFA, Providers: o.Providers, Starts: store}),
+		login.New(g.Gateway, login.Options{Password: pw, MFA: g.MFA, Providers: providers, Starts: store}),
 		account.New(g.Gateway, g.MFA),
 	)
 	g.Server.Config.Handler = g.Gateway
