@@ -18,7 +18,7 @@ func aliceSession(t *testing.T, extra string) (*replica, *upstream, *browser) {
 	r := startReplica(t, sqliteConfig(t, up, extra), newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
+	b.Login(t, "alice", alicePW)
 	return r, up, b
 }
 
@@ -27,13 +27,13 @@ func TestSpoofedIdentityHeadersStripped(t *testing.T) {
 	// Every spelling a client might use, plus a Connection header naming
 	// the identity headers (which would delete the gateway's own under
 	// Director-style proxies).
-	resp, _ := b.get(t, "/",
+	resp, _ := b.Get(t, "/",
 		"X-Gatehouse-User", "admin", "X-Gatehouse-Role", "admin", "X-Gatehouse-Assertion", "forged",
 		"X-Gatehouse-Session", "forged", "Connection", "X-Gatehouse-User, X-Gatehouse-Assertion")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	in := up.last(t)
+	in := up.Last(t)
 	if got := in.Header.Values("X-Gatehouse-User"); len(got) != 1 || got[0] != "alice" {
 		t.Errorf("upstream X-Gatehouse-User = %q, want exactly [alice]", got)
 	}
@@ -48,22 +48,22 @@ func TestSpoofedIdentityHeadersStripped(t *testing.T) {
 func TestSpoofedUnderscoreIdentityHeadersStripped(t *testing.T) {
 	_, up, b := aliceSession(t, "")
 	// Raw request so the header names keep their underscores.
-	req, _ := http.NewRequest("GET", b.base+"/", nil)
+	req, _ := http.NewRequest("GET", b.Base+"/", nil)
 	req.Header["X_Gatehouse_User"] = []string{"admin"}
 	req.Header["x_gatehouse_role"] = []string{"admin"}
 	req.Header["X-GATEHOUSE-EMAIL"] = []string{"admin@evil.example"}
-	req.AddCookie(b.cookie(t))
+	req.AddCookie(b.Cookie("gatehouse"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	for k, v := range up.last(t).Header {
+	for k, v := range up.Last(t).Header {
 		if isUnderscoreSpelling(k) {
 			t.Errorf("upstream received %s: %q", k, v)
 		}
 	}
-	if got := up.last(t).Header.Get("X-Gatehouse-Email"); got != "alice@corp.example" {
+	if got := up.Last(t).Header.Get("X-Gatehouse-Email"); got != "alice@corp.example" {
 		t.Errorf("upstream email = %q", got)
 	}
 }
@@ -74,8 +74,8 @@ func isUnderscoreSpelling(k string) bool {
 
 func TestSpoofedForwardedForFromUntrustedPeer(t *testing.T) {
 	_, up, b := aliceSession(t, "trusted_proxies: [10.0.0.0/8]\n")
-	b.get(t, "/", "X-Forwarded-For", "10.1.1.1, 203.0.113.50", "X-Real-IP", "203.0.113.50", "Forwarded", "for=203.0.113.50")
-	in := up.last(t)
+	b.Get(t, "/", "X-Forwarded-For", "10.1.1.1, 203.0.113.50", "X-Real-IP", "203.0.113.50", "Forwarded", "for=203.0.113.50")
+	in := up.Last(t)
 	if got := in.Header.Get("X-Forwarded-For"); got != "127.0.0.1" {
 		t.Errorf("upstream X-Forwarded-For = %q, want the TCP peer 127.0.0.1", got)
 	}
@@ -86,8 +86,8 @@ func TestSpoofedForwardedForFromUntrustedPeer(t *testing.T) {
 
 func TestForwardedForFromTrustedProxy(t *testing.T) {
 	_, up, b := aliceSession(t, "trusted_proxies: [127.0.0.1]\n")
-	b.get(t, "/", "X-Forwarded-For", "6.6.6.6, 198.51.100.7")
-	if got := up.last(t).Header.Get("X-Forwarded-For"); got != "198.51.100.7" {
+	b.Get(t, "/", "X-Forwarded-For", "6.6.6.6, 198.51.100.7")
+	if got := up.Last(t).Header.Get("X-Forwarded-For"); got != "198.51.100.7" {
 		t.Errorf("upstream X-Forwarded-For = %q, want the rightmost untrusted 198.51.100.7", got)
 	}
 }
@@ -113,14 +113,14 @@ func TestOpenRedirectAfterLogin(t *testing.T) {
 	// real login's redirect.
 	b := newBrowser(t, r.URL)
 	for _, p := range payloads {
-		_, body := b.get(t, "/.gatehouse/login?rd="+url.QueryEscape(p))
+		_, body := b.Get(t, "/.gatehouse/login?rd="+url.QueryEscape(p))
 		if !strings.Contains(body, `name="rd" value="/"`) {
 			t.Fatalf("login page kept rd %q", p)
 		}
 	}
 	for _, p := range []string{"//evil.example", "/\\evil.example", "https://evil.example/", "/%2F%2Fevil.example", "javascript:alert(1)"} {
 		b := newBrowser(t, r.URL)
-		resp, _ := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}, "rd": {p}})
+		resp, _ := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}, "rd": {p}})
 		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
 			t.Errorf("rd %q: got %d Location %q, want 303 to /", p, resp.StatusCode, loc)
 		}
@@ -137,25 +137,25 @@ func TestCSRFOnLoginRefused(t *testing.T) {
 		{"Origin", "null", "Sec-Fetch-Site", "cross-site"},
 	} {
 		b := newBrowser(t, r.URL)
-		resp, _ := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"mallory"}, "password": {alicePW}}, hdr...)
-		if resp.StatusCode != http.StatusForbidden || b.cookie(t) != nil {
-			t.Errorf("cross-origin login %v: got %d (cookie set: %v), want 403 and no session", hdr, resp.StatusCode, b.cookie(t) != nil)
+		resp, _ := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"mallory"}, "password": {alicePW}}, hdr...)
+		if resp.StatusCode != http.StatusForbidden || b.Cookie("gatehouse") != nil {
+			t.Errorf("cross-origin login %v: got %d (cookie set: %v), want 403 and no session", hdr, resp.StatusCode, b.Cookie("gatehouse") != nil)
 		}
 	}
 }
 
 func TestCSRFOnLogoutRefused(t *testing.T) {
 	_, _, b := aliceSession(t, "")
-	resp, _ := b.do(t, "POST", "/.gatehouse/logout", url.Values{}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+	resp, _ := b.Do(t, "POST", "/.gatehouse/logout", url.Values{}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-site logout: got %d, want 403", resp.StatusCode)
 	}
-	if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+	if resp, _ := b.Get(t, "/"); resp.StatusCode != 200 {
 		t.Fatalf("session ended by a cross-site logout: %d", resp.StatusCode)
 	}
 	// GET never logs out (a link or <img> must not end the session).
-	b.get(t, "/.gatehouse/logout")
-	if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+	b.Get(t, "/.gatehouse/logout")
+	if resp, _ := b.Get(t, "/"); resp.StatusCode != 200 {
 		t.Fatalf("GET /.gatehouse/logout ended the session: %d", resp.StatusCode)
 	}
 }
@@ -167,35 +167,35 @@ func TestSessionFixationRefused(t *testing.T) {
 	r.addUser(t, "mallory", alicePW+"!", "sales")
 	// Mallory logs in and plants her cookie in alice's browser.
 	m := newBrowser(t, r.URL)
-	m.login(t, "mallory", alicePW+"!")
-	planted := m.cookie(t).Value
+	m.Login(t, "mallory", alicePW+"!")
+	planted := m.Cookie("gatehouse").Value
 
 	b := newBrowser(t, r.URL)
-	b.setCookie(planted)
-	b.login(t, "alice", alicePW)
-	got := b.cookie(t).Value
+	b.SetCookie("gatehouse", planted)
+	b.Login(t, "alice", alicePW)
+	got := b.Cookie("gatehouse").Value
 	if got == planted {
 		t.Fatal("login kept the planted session cookie")
 	}
-	b.get(t, "/")
-	if user := up.last(t).Header.Get("X-Gatehouse-User"); user != "alice" {
+	b.Get(t, "/")
+	if user := up.Last(t).Header.Get("X-Gatehouse-User"); user != "alice" {
 		t.Fatalf("after login the browser is %q, want alice", user)
 	}
 	// The planted session was ended, so mallory cannot ride alice's login.
-	resp, _ := m.get(t, "/")
+	resp, _ := m.Get(t, "/")
 	wantLoginRedirect(t, resp, "")
 	// An arbitrary pre-set value is never adopted either.
 	c := newBrowser(t, r.URL)
-	c.setCookie("v1.attacker-chosen-value")
-	c.login(t, "alice", alicePW)
-	if c.cookie(t).Value == "v1.attacker-chosen-value" {
+	c.SetCookie("gatehouse", "v1.attacker-chosen-value")
+	c.Login(t, "alice", alicePW)
+	if c.Cookie("gatehouse").Value == "v1.attacker-chosen-value" {
 		t.Fatal("login adopted an attacker-chosen cookie value")
 	}
 }
 
 func TestCookieTamperingRefused(t *testing.T) {
 	_, up, b := aliceSession(t, "")
-	good := b.cookie(t).Value
+	good := b.Cookie("gatehouse").Value
 	tk, err := session.ParseTicket(good)
 	if err != nil {
 		t.Fatal(err)
@@ -204,24 +204,24 @@ func TestCookieTamperingRefused(t *testing.T) {
 	sameIDOtherSecret := session.Ticket{ID: tk.ID, Secret: other.Secret}.Encode()
 	flipped := []byte(good)
 	flipped[len(flipped)-5] ^= 1
-	before := up.count()
+	before := up.Count()
 	for name, v := range map[string]string{
 		"flipped byte": string(flipped), "same id, other secret": sameIDOtherSecret, "truncated": good[:len(good)-4],
 		"extended": good + "A", "empty": "", "foreign format": "eyJhbGciOiJub25lIn0.eyJ1c2VyIjoiYWRtaW4ifQ.",
 		"fresh random ticket": other.Encode(),
 	} {
-		c := newBrowser(t, b.base)
-		c.setCookie(v)
-		resp, _ := c.get(t, "/")
+		c := newBrowser(t, b.Base)
+		c.SetCookie("gatehouse", v)
+		resp, _ := c.Get(t, "/")
 		if resp.StatusCode != http.StatusFound {
 			t.Errorf("%s: got %d, want 302 to login", name, resp.StatusCode)
 		}
 	}
-	if up.count() != before {
+	if up.Count() != before {
 		t.Fatal("a tampered cookie reached the upstream")
 	}
 	// The genuine session still works: tampering attempts do not end it.
-	if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+	if resp, _ := b.Get(t, "/"); resp.StatusCode != 200 {
 		t.Fatalf("genuine cookie: %d", resp.StatusCode)
 	}
 }
@@ -235,7 +235,7 @@ func TestUserEnumerationByMessage(t *testing.T) {
 	r.refresh(t)
 	try := func(user, pw string) (int, string) {
 		b := newBrowser(t, r.URL)
-		resp, body := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {user}, "password": {pw}})
+		resp, body := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {user}, "password": {pw}})
 		return resp.StatusCode, strings.ReplaceAll(body, `value="`+user+`"`, `value="X"`)
 	}
 	wrongCode, wrongBody := try("alice", "wrong password!")
@@ -256,20 +256,20 @@ func TestBruteForceLockout(t *testing.T) {
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
 	for i := range 3 {
-		resp, _ := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {"guess"}})
+		resp, _ := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {"guess"}})
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: %d", i, resp.StatusCode)
 		}
 	}
-	resp, body := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}})
-	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed attempts") || b.cookie(t) != nil {
+	resp, body := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}})
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed attempts") || b.Cookie("gatehouse") != nil {
 		t.Fatalf("locked account with the right password: got %d, want 429 and no session", resp.StatusCode)
 	}
 	// Unknown accounts lock out the same way, so lockout reveals nothing.
 	for range 3 {
-		b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"ghost"}, "password": {"guess"}})
+		b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"ghost"}, "password": {"guess"}})
 	}
-	if resp, _ := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"ghost"}, "password": {"guess"}}); resp.StatusCode != http.StatusTooManyRequests {
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"ghost"}, "password": {"guess"}}); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("unknown account not locked like a real one: %d", resp.StatusCode)
 	}
 }
@@ -280,9 +280,9 @@ func TestBruteForceLockoutPerIP(t *testing.T) {
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
 	for i := range 4 { // credential stuffing: a different account each time
-		b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"user" + string(rune('a'+i))}, "password": {"x"}})
+		b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"user" + string(rune('a'+i))}, "password": {"x"}})
 	}
-	if resp, _ := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}}); resp.StatusCode != http.StatusTooManyRequests {
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}}); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("client IP over its limit: got %d, want 429", resp.StatusCode)
 	}
 }

@@ -26,8 +26,8 @@ func benchReplica(b *testing.B, store string) (*replica, string) {
 	r := startReplica(b, cfg, nil)
 	r.addUser(b, "alice", alicePW, "sales", "north")
 	br := newBrowser(b, r.URL)
-	br.login(b, "alice", alicePW)
-	return r, br.cookie(b).Value
+	br.Login(b, "alice", alicePW)
+	return r, br.Cookie("gatehouse").Value
 }
 
 var benchStores = []string{"memory", "redis", "redis-nocache"}

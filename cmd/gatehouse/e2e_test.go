@@ -25,16 +25,16 @@ func TestLoginProxyLogout(t *testing.T) {
 	alice := r.addUser(t, "alice", alicePW, "sales", "north", "south")
 	b := newBrowser(t, r.URL)
 
-	resp, _ := b.get(t, "/accounts/7?tab=notes")
+	resp, _ := b.Get(t, "/accounts/7?tab=notes")
 	wantLoginRedirect(t, resp, "")
 	if got := resp.Header.Get("Location"); got != "/.gatehouse/login?rd=%2Faccounts%2F7%3Ftab%3Dnotes" {
 		t.Fatalf("Location = %q", got)
 	}
-	resp, body := b.get(t, resp.Header.Get("Location"))
+	resp, body := b.Get(t, resp.Header.Get("Location"))
 	if resp.StatusCode != 200 || !strings.Contains(body, `name="password"`) || !strings.Contains(body, `value="/accounts/7?tab=notes"`) {
 		t.Fatalf("login page: %d\n%s", resp.StatusCode, body)
 	}
-	resp, _ = b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}, "rd": {"/accounts/7?tab=notes"}})
+	resp, _ = b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}, "rd": {"/accounts/7?tab=notes"}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts/7?tab=notes" {
 		t.Fatalf("login: %d Location %q, want 303 to the original path", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -44,13 +44,13 @@ func TestLoginProxyLogout(t *testing.T) {
 			t.Errorf("Set-Cookie %q lacks %q", setCookie, attr)
 		}
 	}
-	oldCookie := b.cookie(t).Value
+	oldCookie := b.Cookie("gatehouse").Value
 
-	resp, body = b.get(t, "/accounts/7?tab=notes", "Cookie", "crm_pref=dark")
+	resp, body = b.Get(t, "/accounts/7?tab=notes", "Cookie", "crm_pref=dark")
 	if resp.StatusCode != 200 || body != "crm:alice" {
 		t.Fatalf("proxied: %d %q", resp.StatusCode, body)
 	}
-	in := up.last(t)
+	in := up.Last(t)
 	want := map[string]string{
 		"X-Gatehouse-User": "alice", "X-Gatehouse-Email": "alice@corp.example", "X-Gatehouse-Role": "sales",
 		"X-Gatehouse-Groups": "north,south", "X-Gatehouse-Auth-Method": "password", "X-Forwarded-For": "127.0.0.1",
@@ -75,16 +75,16 @@ func TestLoginProxyLogout(t *testing.T) {
 		t.Errorf("assertion claims %+v do not match the session", claims)
 	}
 
-	resp, _ = b.do(t, "POST", "/.gatehouse/logout", url.Values{})
+	resp, _ = b.Do(t, "POST", "/.gatehouse/logout", url.Values{})
 	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "reason=logged_out") {
 		t.Fatalf("logout: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if b.cookie(t) != nil {
+	if b.Cookie("gatehouse") != nil {
 		t.Error("logout did not clear the cookie")
 	}
 	// Replaying the old cookie finds no session server-side.
-	b.setCookie(oldCookie)
-	resp, _ = b.get(t, "/")
+	b.SetCookie("gatehouse", oldCookie)
+	resp, _ = b.Get(t, "/")
 	wantLoginRedirect(t, resp, "")
 }
 
@@ -129,7 +129,7 @@ func TestJSONClientGets401(t *testing.T) {
 	if resp.StatusCode != 401 || !strings.Contains(string(body), `"error":"unauthenticated"`) || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("got %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
-	if up.count() != 0 {
+	if up.Count() != 0 {
 		t.Fatal("an unauthenticated request reached the upstream")
 	}
 }
@@ -140,21 +140,21 @@ func TestIdleTimeout(t *testing.T) {
 	r := startReplica(t, sqliteConfig(t, up, "policy: {session: {absolute_lifetime: 12h, idle_timeout: 30m}}\n"), clk)
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
+	b.Login(t, "alice", alicePW)
 
 	// Used every 20 minutes, the session lives on past the idle timeout.
 	for range 3 {
 		clk.Advance(20 * time.Minute)
 		r.refresh(t)
-		if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+		if resp, _ := b.Get(t, "/"); resp.StatusCode != 200 {
 			t.Fatalf("active session refused: %d", resp.StatusCode)
 		}
 	}
 	clk.Advance(31 * time.Minute)
 	r.refresh(t)
-	resp, _ := b.get(t, "/")
+	resp, _ := b.Get(t, "/")
 	wantLoginRedirect(t, resp, "idle_timeout")
-	_, body := b.get(t, resp.Header.Get("Location"))
+	_, body := b.Get(t, resp.Header.Get("Location"))
 	if !strings.Contains(body, "timed out after a period of inactivity") {
 		t.Fatalf("login page does not explain the idle timeout:\n%s", body)
 	}
@@ -166,19 +166,19 @@ func TestAbsoluteLifetime(t *testing.T) {
 	r := startReplica(t, sqliteConfig(t, up, "policy: {session: {absolute_lifetime: 1h, idle_timeout: 30m}}\n"), clk)
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
+	b.Login(t, "alice", alicePW)
 	for range 2 {
 		clk.Advance(25 * time.Minute)
 		r.refresh(t)
-		if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+		if resp, _ := b.Get(t, "/"); resp.StatusCode != 200 {
 			t.Fatalf("session refused before its lifetime: %d", resp.StatusCode)
 		}
 	}
 	clk.Advance(11 * time.Minute) // 61 minutes since login, 11 idle
 	r.refresh(t)
-	resp, _ := b.get(t, "/")
+	resp, _ := b.Get(t, "/")
 	wantLoginRedirect(t, resp, "absolute_lifetime")
-	_, body := b.get(t, resp.Header.Get("Location"))
+	_, body := b.Get(t, resp.Header.Get("Location"))
 	if !strings.Contains(body, "maximum lifetime") {
 		t.Fatalf("login page does not explain the login expiration:\n%s", body)
 	}
@@ -192,10 +192,10 @@ func TestPolicyChangeAppliesToExistingSessions(t *testing.T) {
 	r := startReplica(t, sqliteConfig(t, up, ""), clk)
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
+	b.Login(t, "alice", alicePW)
 	clk.Advance(10 * time.Minute)
 	r.refresh(t)
-	if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+	if resp, _ := b.Get(t, "/"); resp.StatusCode != 200 {
 		t.Fatalf("got %d before the policy change", resp.StatusCode)
 	}
 	file := filepath.Join(t.TempDir(), "policy.yaml")
@@ -208,7 +208,7 @@ func TestPolicyChangeAppliesToExistingSessions(t *testing.T) {
 	if got := r.watcher.Policy().Policy.Session.IdleTimeout; got != 5*time.Minute {
 		t.Fatalf("policy in force has idle %s, want 5m", got)
 	}
-	resp, _ := b.get(t, "/")
+	resp, _ := b.Get(t, "/")
 	wantLoginRedirect(t, resp, "idle_timeout")
 	wantAudit(t, r, "policy_changed", "")
 	wantAudit(t, r, "session_expired", "")
@@ -220,17 +220,17 @@ func TestDisabledUserSessionEnds(t *testing.T) {
 	r := startReplica(t, sqliteConfig(t, up, ""), clk)
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
+	b.Login(t, "alice", alicePW)
 	if code, out := runCLI(t, r, "user", "disable", "alice"); code != 0 {
 		t.Fatalf("user disable: %d %s", code, out)
 	}
 	r.refresh(t)
-	resp, _ := b.get(t, "/")
+	resp, _ := b.Get(t, "/")
 	wantLoginRedirect(t, resp, "")
 	wantAudit(t, r, "user_disabled", "")
 	wantAudit(t, r, "session_revoked", "")
 	// And the disabled user cannot log in again, with the usual message.
-	resp, body := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}})
+	resp, body := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}})
 	if resp.StatusCode != 401 || !strings.Contains(body, "Invalid username or password.") {
 		t.Fatalf("disabled login: %d\n%s", resp.StatusCode, body)
 	}
@@ -256,9 +256,9 @@ func TestUpstreamDownGivesClean502(t *testing.T) {
 	r := startReplica(t, sqliteConfig(t, up, ""), newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
+	b.Login(t, "alice", alicePW)
 	up.Close()
-	resp, body := b.get(t, "/")
+	resp, body := b.Get(t, "/")
 	if resp.StatusCode != http.StatusBadGateway || strings.Contains(body, "127.0.0.1") || strings.Contains(body, "connection refused") {
 		t.Fatalf("got %d, body leaks internals or wrong status:\n%s", resp.StatusCode, body)
 	}
@@ -268,8 +268,8 @@ func TestDemoUpstreamShowsVerifiedIdentity(t *testing.T) {
 	r := startReplica(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "gh.db")+"}\n", newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
-	resp, body := b.get(t, "/")
+	b.Login(t, "alice", alicePW)
+	resp, body := b.Get(t, "/")
 	if resp.StatusCode != 200 || !strings.Contains(body, `id="X-Gatehouse-User">alice<`) || !strings.Contains(body, `id="assertion">verified<`) {
 		t.Fatalf("demo page: %d\n%s", resp.StatusCode, body)
 	}
@@ -298,11 +298,11 @@ func TestBootstrapAdminMustEnrol2FA(t *testing.T) {
 		t.Fatal("the admin password appears in a structured log line")
 	}
 	b := newBrowser(t, r.URL)
-	resp, _ := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"admin"}, "password": {pw}, "rd": {"/"}})
+	resp, _ := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"admin"}, "password": {pw}, "rd": {"/"}})
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/.gatehouse/2fa/enroll") {
 		t.Fatalf("first admin login: %d %q, want enrolment", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if resp, _ := b.get(t, "/"); resp.StatusCode == http.StatusOK {
+	if resp, _ := b.Get(t, "/"); resp.StatusCode == http.StatusOK {
 		t.Fatal("the first admin reached the CRM without a second factor")
 	}
 }
@@ -315,7 +315,7 @@ func TestBootstrapPasswordExpiresWithinAnHour(t *testing.T) {
 	pw := bootstrapPassword(r.stderr.String())
 	clk.Advance(61 * time.Minute)
 	r.refresh(t)
-	resp, _ := newBrowser(t, r.URL).do(t, "POST", "/.gatehouse/login", url.Values{"username": {"admin"}, "password": {pw}, "rd": {"/"}})
+	resp, _ := newBrowser(t, r.URL).Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"admin"}, "password": {pw}, "rd": {"/"}})
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("login with the bootstrap password after 61 minutes: %d, want 401", resp.StatusCode)
 	}
@@ -325,7 +325,7 @@ func TestBootstrapPasswordExpiresWithinAnHour(t *testing.T) {
 	}
 	clk.Advance(2 * time.Hour)
 	r.refresh(t)
-	resp, _ = newBrowser(t, r.URL).do(t, "POST", "/.gatehouse/login", url.Values{"username": {"admin"}, "password": {"a-password-of-my-own"}, "rd": {"/"}})
+	resp, _ = newBrowser(t, r.URL).Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"admin"}, "password": {"a-password-of-my-own"}, "rd": {"/"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login with a password set later: %d, want 303", resp.StatusCode)
 	}
@@ -381,9 +381,9 @@ func TestMetricsOnSeparateListener(t *testing.T) {
 	r := startReplica(t, sqliteConfig(t, up, fmt.Sprintf("metrics_listen: 127.0.0.1:%d\n", port)), newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
-	b.get(t, "/")
-	if _, body := b.get(t, "/metrics"); body != "crm:alice" {
+	b.Login(t, "alice", alicePW)
+	b.Get(t, "/")
+	if _, body := b.Get(t, "/metrics"); body != "crm:alice" {
 		t.Fatalf("/metrics on the public listener: %q, want it proxied like any upstream path", body)
 	}
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))

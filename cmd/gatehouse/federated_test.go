@@ -29,7 +29,7 @@ func oidcReplica(t *testing.T, extra string, opts ...oidctest.Option) (*replica,
 // the provider's (auto-approving) authorize endpoint, and back.
 func oidcLogin(t *testing.T, b *browser, idp *oidctest.Provider, rd string) (*http.Response, string, string) {
 	t.Helper()
-	resp, _ := b.get(t, "/.gatehouse/login/corp?rd="+url.QueryEscape(rd))
+	resp, _ := b.Get(t, "/.gatehouse/login/corp?rd="+url.QueryEscape(rd))
 	authz := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(authz, idp.Issuer) {
 		t.Fatalf("start: %d %q, want a redirect to the provider", resp.StatusCode, authz)
@@ -41,10 +41,10 @@ func oidcLogin(t *testing.T, b *browser, idp *oidctest.Provider, rd string) (*ht
 	}
 	ar.Body.Close()
 	callback := ar.Header.Get("Location")
-	if !strings.HasPrefix(callback, b.base+"/.gatehouse/oidc/corp/callback?") {
+	if !strings.HasPrefix(callback, b.Base+"/.gatehouse/oidc/corp/callback?") {
 		t.Fatalf("provider sent the browser to %q", callback)
 	}
-	resp, body := b.get(t, strings.TrimPrefix(callback, b.base))
+	resp, body := b.Get(t, strings.TrimPrefix(callback, b.Base))
 	return resp, body, callback
 }
 
@@ -52,17 +52,17 @@ func TestOIDCLoginThroughGateway(t *testing.T) {
 	r, up, idp := oidcReplica(t, "")
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	if _, body := b.get(t, "/.gatehouse/login"); !strings.Contains(body, `id="login-corp"`) || !strings.Contains(body, "Log in with Corp SSO") {
+	if _, body := b.Get(t, "/.gatehouse/login"); !strings.Contains(body, `id="login-corp"`) || !strings.Contains(body, "Log in with Corp SSO") {
 		t.Fatalf("login page has no provider button:\n%s", body)
 	}
 	resp, body, _ := oidcLogin(t, b, idp, "/accounts/7")
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts/7" {
 		t.Fatalf("callback: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
-	if resp, _ := b.get(t, "/accounts/7"); resp.StatusCode != 200 {
+	if resp, _ := b.Get(t, "/accounts/7"); resp.StatusCode != 200 {
 		t.Fatalf("after OIDC login: %d", resp.StatusCode)
 	}
-	in := up.last(t)
+	in := up.Last(t)
 	if in.Header.Get("X-Gatehouse-User") != "alice" || in.Header.Get("X-Gatehouse-Auth-Method") != "oidc" {
 		t.Fatalf("upstream saw %q via %q", in.Header.Get("X-Gatehouse-User"), in.Header.Get("X-Gatehouse-Auth-Method"))
 	}
@@ -75,7 +75,7 @@ func TestOIDCLoginCSRF(t *testing.T) {
 	r, _, _ := oidcReplica(t, "")
 	r.addUser(t, "alice", alicePW, "sales")
 	attacker := newBrowser(t, r.URL)
-	resp, _ := attacker.get(t, "/.gatehouse/login/corp")
+	resp, _ := attacker.Get(t, "/.gatehouse/login/corp")
 	req, _ := http.NewRequest("GET", resp.Header.Get("Location"), nil)
 	ar, err := attacker.Client.Do(req)
 	if err != nil {
@@ -83,9 +83,9 @@ func TestOIDCLoginCSRF(t *testing.T) {
 	}
 	ar.Body.Close()
 	victim := newBrowser(t, r.URL)
-	resp, body := victim.get(t, strings.TrimPrefix(ar.Header.Get("Location"), r.URL))
-	if resp.StatusCode != http.StatusBadRequest || victim.cookie(t) != nil || !strings.Contains(body, "start again") {
-		t.Fatalf("victim opening the attacker's callback: %d (session: %v)", resp.StatusCode, victim.cookie(t) != nil)
+	resp, body := victim.Get(t, strings.TrimPrefix(ar.Header.Get("Location"), r.URL))
+	if resp.StatusCode != http.StatusBadRequest || victim.Cookie("gatehouse") != nil || !strings.Contains(body, "start again") {
+		t.Fatalf("victim opening the attacker's callback: %d (session: %v)", resp.StatusCode, victim.Cookie("gatehouse") != nil)
 	}
 }
 
@@ -96,7 +96,7 @@ func TestOIDCReplayedCallbackRefused(t *testing.T) {
 	_, _, callback := oidcLogin(t, b, idp, "/")
 	c := newBrowser(t, r.URL)
 	c.Jar = b.Jar // even the same browser cannot use a callback twice
-	if resp, _ := c.get(t, strings.TrimPrefix(callback, r.URL)); resp.StatusCode != http.StatusBadRequest {
+	if resp, _ := c.Get(t, strings.TrimPrefix(callback, r.URL)); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("replayed callback: %d, want 400", resp.StatusCode)
 	}
 }
@@ -111,8 +111,8 @@ func TestOIDCUnknownUserRefusedUnlessJIT(t *testing.T) {
 	if resp, _, _ := oidcLogin(t, b, idp2, "/"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("JIT login: %d", resp.StatusCode)
 	}
-	b.get(t, "/")
-	in := up.last(t)
+	b.Get(t, "/")
+	in := up.Last(t)
 	if in.Header.Get("X-Gatehouse-User") != "alice@corp.example" || in.Header.Get("X-Gatehouse-Role") != "admin" || in.Header.Get("X-Gatehouse-Groups") != "north" {
 		t.Fatalf("JIT user: %q %q %q", in.Header.Get("X-Gatehouse-User"), in.Header.Get("X-Gatehouse-Role"), in.Header.Get("X-Gatehouse-Groups"))
 	}
@@ -126,10 +126,10 @@ func TestOIDCProviderSwitchedOffByPolicy(t *testing.T) {
 	}
 	r.refresh(t)
 	b := newBrowser(t, r.URL)
-	if _, body := b.get(t, "/.gatehouse/login"); strings.Contains(body, "login-corp") {
+	if _, body := b.Get(t, "/.gatehouse/login"); strings.Contains(body, "login-corp") {
 		t.Fatal("a disabled provider still has a button")
 	}
-	if resp, _ := b.get(t, "/.gatehouse/login/corp"); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := b.Get(t, "/.gatehouse/login/corp"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("starting a disabled provider: %d, want 403", resp.StatusCode)
 	}
 }
@@ -159,10 +159,10 @@ func TestOIDCIdPMFATrusted(t *testing.T) {
 func TestProviderRoutesBelongToTheirProtocol(t *testing.T) {
 	r, _, _ := oidcReplica(t, "")
 	b := newBrowser(t, r.URL)
-	if resp, _ := b.get(t, "/.gatehouse/saml/corp/metadata"); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := b.Get(t, "/.gatehouse/saml/corp/metadata"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("SAML metadata of an OIDC provider: %d, want 404", resp.StatusCode)
 	}
-	if resp, _ := b.do(t, "POST", "/.gatehouse/saml/corp/acs", url.Values{"SAMLResponse": {"x"}}); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/saml/corp/acs", url.Values{"SAMLResponse": {"x"}}); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("SAML ACS of an OIDC provider: %d, want 404", resp.StatusCode)
 	}
 }

@@ -18,28 +18,28 @@ import (
 func TestPathProxiedExactly(t *testing.T) {
 	_, up, b := aliceSession(t, "")
 	for _, uri := range []string{"/a%2Fb/c?x=1&y=%2F", "/reports/Q1%20sales", "/api/v1/leads;jsessionid=1"} {
-		if resp, _ := b.get(t, uri); resp.StatusCode != 200 {
+		if resp, _ := b.Get(t, uri); resp.StatusCode != 200 {
 			t.Fatalf("%s: %d", uri, resp.StatusCode)
 		}
-		if got := up.last(t).RequestURI; got != uri {
+		if got := up.Last(t).RequestURI; got != uri {
 			t.Errorf("upstream RequestURI = %q, want %q", got, uri)
 		}
 	}
 	// A dot-segment path is redirected to its clean form, not proxied.
-	before := up.count()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(b.base, "http://"))
+	before := up.Count()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(b.Base, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "GET /a/../.gatehouse/x HTTP/1.1\r\nHost: x\r\nCookie: gatehouse=%s\r\nConnection: close\r\n\r\n", b.cookie(t).Value)
+	fmt.Fprintf(conn, "GET /a/../.gatehouse/x HTTP/1.1\r\nHost: x\r\nCookie: gatehouse=%s\r\nConnection: close\r\n\r\n", b.Cookie("gatehouse").Value)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode/100 != 3 || !strings.HasPrefix(resp.Header.Get("Location"), "/.gatehouse/x") || up.count() != before {
+	if resp.StatusCode/100 != 3 || !strings.HasPrefix(resp.Header.Get("Location"), "/.gatehouse/x") || up.Count() != before {
 		t.Fatalf("dot-segment path: got %d %q (proxied: %v), want a redirect to the clean path and nothing proxied",
-			resp.StatusCode, resp.Header.Get("Location"), up.count() != before)
+			resp.StatusCode, resp.Header.Get("Location"), up.Count() != before)
 	}
 }
 
@@ -74,7 +74,7 @@ func TestWebSocketUpgradeProxied(t *testing.T) {
 	r := startReplica(t, "upstream: http://"+ln.Addr().String()+"\ndirectory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n", newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
+	b.Login(t, "alice", alicePW)
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
 	if err != nil {
@@ -82,7 +82,7 @@ func TestWebSocketUpgradeProxied(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: gatehouse=%s\r\n\r\n", b.cookie(t).Value)
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: gatehouse=%s\r\n\r\n", b.Cookie("gatehouse").Value)
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -113,7 +113,7 @@ func TestWebSocketUpgradeNeedsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || up.count() != 0 {
+	if resp.StatusCode != http.StatusUnauthorized || up.Count() != 0 {
 		t.Fatalf("got %d, want 401 and nothing upstream", resp.StatusCode)
 	}
 }
@@ -127,7 +127,7 @@ func TestHTTPSCookieAttributes(t *testing.T) {
 	r := startReplicaPublic(t, "https://gw.example", "upstream: "+up.URL+"\ndirectory: {driver: sqlite, dsn: "+filepath.Join(dir, "d.db")+"}\n")
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	resp, _ := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}}, "Origin", "https://gw.example", "Host", "gw.example")
+	resp, _ := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}}, "Origin", "https://gw.example", "Host", "gw.example")
 	sc := resp.Header.Get("Set-Cookie")
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: %d", resp.StatusCode)
@@ -157,7 +157,7 @@ func startReplicaPublic(t *testing.T, public, config string) *replica {
 func TestGatewayPagesHardened(t *testing.T) {
 	up := startUpstream(t)
 	r := startReplica(t, sqliteConfig(t, up, ""), newClock())
-	resp, body := newBrowser(t, r.URL).get(t, "/.gatehouse/login?reason=%3Cscript%3Ealert(1)%3C/script%3E")
+	resp, body := newBrowser(t, r.URL).Get(t, "/.gatehouse/login?reason=%3Cscript%3Ealert(1)%3C/script%3E")
 	if strings.Contains(body, "<script>") {
 		t.Fatal("login page reflects the reason parameter")
 	}
@@ -189,7 +189,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	r := startReplica(t, "upstream: http://"+ln.Addr().String()+"\ndirectory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n", newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
+	b.Login(t, "alice", alicePW)
 
 	type result struct {
 		code int
@@ -197,7 +197,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		resp, body := b.get(t, "/slow")
+		resp, body := b.Get(t, "/slow")
 		got <- result{resp.StatusCode, body}
 	}()
 	<-arrived

@@ -5,10 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"github.com/gatehouse-auth/gatehouse/proxy/gatewaytest"
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,69 +21,19 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 )
 
-// clock is the injected time every part of a test replica reads.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// The binary's tests share the proxy packages' test parts: the injected
+// clock, the recording upstream and the browser.
+type (
+	clock    = gatewaytest.Clock
+	upstream = gatewaytest.Upstream
+	browser  = gatewaytest.Browser
+)
 
-func newClock() *clock { return &clock{t: time.Now()} }
+func newClock() *clock { return gatewaytest.NewClock() }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func startUpstream(t testing.TB) *upstream { return gatewaytest.StartUpstream(t, nil) }
 
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// upstream is a real HTTP server standing in for the CRM; it records what
-// arrived so tests can check the upstream side of the proxy.
-type upstream struct {
-	*http.Server
-	URL  string
-	mu   sync.Mutex
-	reqs []*http.Request
-}
-
-func startUpstream(t testing.TB) *upstream {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &upstream{URL: "http://" + ln.Addr().String()}
-	u.Server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.mu.Lock()
-		u.reqs = append(u.reqs, r.Clone(context.Background()))
-		u.mu.Unlock()
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, "crm:"+r.Header.Get("X-Gatehouse-User"))
-	})}
-	go u.Serve(ln)
-	t.Cleanup(func() { u.Close() })
-	return u
-}
-
-func (u *upstream) last(t *testing.T) *http.Request {
-	t.Helper()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if len(u.reqs) == 0 {
-		t.Fatal("upstream received no request")
-	}
-	return u.reqs[len(u.reqs)-1]
-}
-
-func (u *upstream) count() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.reqs)
-}
+func newBrowser(t testing.TB, base string) *browser { return gatewaytest.NewBrowser(base) }
 
 // replica is one running gateway built by the same code as `serve`.
 type replica struct {
@@ -231,77 +181,6 @@ func (r *replica) refresh(t *testing.T) {
 	if err := r.watcher.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// browser is an HTTP client that behaves like one: it keeps cookies, sends
-// Accept: text/html and same-origin fetch metadata, and does not follow
-// redirects (tests check them).
-type browser struct {
-	*http.Client
-	base string
-}
-
-func newBrowser(t testing.TB, base string) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{base: base, Client: &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-func (b *browser) do(t testing.TB, method, path string, form url.Values, hdr ...string) (*http.Response, string) {
-	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, b.base+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/html,application/xhtml+xml")
-	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", b.base)
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := b.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp, string(data)
-}
-
-func (b *browser) get(t testing.TB, path string, hdr ...string) (*http.Response, string) {
-	return b.do(t, http.MethodGet, path, nil, hdr...)
-}
-
-// login posts the form and requires success.
-func (b *browser) login(t testing.TB, username, pw string) {
-	t.Helper()
-	resp, body := b.do(t, http.MethodPost, "/.gatehouse/login", url.Values{"username": {username}, "password": {pw}, "rd": {"/"}})
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login %s: status %d, want 303\n%s", username, resp.StatusCode, body)
-	}
-}
-
-func (b *browser) cookie(t testing.TB) *http.Cookie {
-	t.Helper()
-	u, _ := url.Parse(b.base)
-	for _, c := range b.Jar.Cookies(u) {
-		if c.Name == "gatehouse" {
-			return c
-		}
-	}
-	return nil
-}
-
-func (b *browser) setCookie(value string) {
-	u, _ := url.Parse(b.base)
-	b.Jar.SetCookies(u, []*http.Cookie{{Name: "gatehouse", Value: value, Path: "/"}})
 }
 
 // wantLoginRedirect checks resp sends the browser to the login page,

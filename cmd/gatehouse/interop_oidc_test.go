@@ -136,15 +136,15 @@ func TestOIDCInteropAuthlib(t *testing.T) {
 			b := newBrowser(t, r.URL)
 
 			callback := authlibAuthorize(ctx, t, b, op)
-			resp, body := b.get(t, strings.TrimPrefix(callback, r.URL))
+			resp, body := b.Get(t, strings.TrimPrefix(callback, r.URL))
 			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts/7" {
 				t.Fatalf("callback: got %d %q, want 303 to /accounts/7\n%s\ngateway log:\n%s\nauthlib log:\n%s",
 					resp.StatusCode, resp.Header.Get("Location"), body, r.stderr, op.log)
 			}
-			if resp, _ := b.get(t, "/accounts/7"); resp.StatusCode != http.StatusOK {
+			if resp, _ := b.Get(t, "/accounts/7"); resp.StatusCode != http.StatusOK {
 				t.Fatalf("after login: got %d, want 200", resp.StatusCode)
 			}
-			in := up.last(t)
+			in := up.Last(t)
 			if got, method := in.Header.Get("X-Gatehouse-User"), in.Header.Get("X-Gatehouse-Auth-Method"); got != "alice" || method != "oidc" {
 				t.Fatalf("upstream saw user %q via %q, want alice via oidc", got, method)
 			}
@@ -153,7 +153,7 @@ func TestOIDCInteropAuthlib(t *testing.T) {
 			// is burned, whatever authlib would say about the code.
 			c := newBrowser(t, r.URL)
 			c.Jar = b.Jar
-			if resp, _ := c.get(t, strings.TrimPrefix(callback, r.URL)); resp.StatusCode != http.StatusBadRequest {
+			if resp, _ := c.Get(t, strings.TrimPrefix(callback, r.URL)); resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("replayed callback: got %d, want 400", resp.StatusCode)
 			}
 		})
@@ -165,7 +165,7 @@ func TestOIDCInteropAuthlib(t *testing.T) {
 // (auto-approving) authorize endpoint sends the browser back to.
 func authlibAuthorize(ctx context.Context, t *testing.T, b *browser, op *authlibOP) string {
 	t.Helper()
-	resp, _ := b.get(t, "/.gatehouse/login/corp?rd="+url.QueryEscape("/accounts/7"))
+	resp, _ := b.Get(t, "/.gatehouse/login/corp?rd="+url.QueryEscape("/accounts/7"))
 	authz, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || resp.StatusCode != http.StatusFound || !strings.HasPrefix(authz.String(), op.Issuer+"/authorize?") {
 		t.Fatalf("start: got %d %q, want 302 to %s/authorize", resp.StatusCode, resp.Header.Get("Location"), op.Issuer)
@@ -189,7 +189,7 @@ func authlibAuthorize(ctx context.Context, t *testing.T, b *browser, op *authlib
 	}
 	ar.Body.Close()
 	callback := ar.Header.Get("Location")
-	if ar.StatusCode != http.StatusFound || !strings.HasPrefix(callback, b.base+"/.gatehouse/oidc/corp/callback?") {
+	if ar.StatusCode != http.StatusFound || !strings.HasPrefix(callback, b.Base+"/.gatehouse/oidc/corp/callback?") {
 		t.Fatalf("authlib authorize: got %d %q, want 302 to the gateway's callback\n%s", ar.StatusCode, callback, op.log)
 	}
 	return callback

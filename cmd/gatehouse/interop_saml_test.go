@@ -217,7 +217,7 @@ func parsePostForm(page []byte) (string, url.Values, error) {
 // returns the IdP's auto-POST form.
 func pySAML2Login(t *testing.T, b *browser, idp *pyIdP, rd string) (string, url.Values) {
 	t.Helper()
-	resp, _ := b.get(t, "/.gatehouse/login/adfs?rd="+url.QueryEscape(rd))
+	resp, _ := b.Get(t, "/.gatehouse/login/adfs?rd="+url.QueryEscape(rd))
 	sso := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(sso, idp.URL+"/sso?") {
 		t.Fatalf("start: got %d %q, want 302 to %s/sso?...", resp.StatusCode, sso, idp.URL)
@@ -226,7 +226,7 @@ func pySAML2Login(t *testing.T, b *browser, idp *pyIdP, rd string) (string, url.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if action != b.base+"/.gatehouse/saml/adfs/acs" || fields.Get("SAMLResponse") == "" || fields.Get("RelayState") == "" {
+	if action != b.Base+"/.gatehouse/saml/adfs/acs" || fields.Get("SAMLResponse") == "" || fields.Get("RelayState") == "" {
 		t.Fatalf("IdP form: got action %q fields %v, want the ACS with SAMLResponse and RelayState", action, fields)
 	}
 	return action, fields
@@ -235,7 +235,7 @@ func pySAML2Login(t *testing.T, b *browser, idp *pyIdP, rd string) (string, url.
 // pySAML2Post posts the IdP's form as a browser would: a cross-site POST.
 func pySAML2Post(t *testing.T, b *browser, idp *pyIdP, action string, fields url.Values) *http.Response {
 	t.Helper()
-	resp, _ := b.do(t, http.MethodPost, strings.TrimPrefix(action, b.base), fields, "Origin", idp.URL, "Sec-Fetch-Site", "cross-site")
+	resp, _ := b.Do(t, http.MethodPost, strings.TrimPrefix(action, b.Base), fields, "Origin", idp.URL, "Sec-Fetch-Site", "cross-site")
 	return resp
 }
 
@@ -247,7 +247,7 @@ func TestSAMLInteropSHA1RefusedByDefault(t *testing.T) {
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
 	action, fields := pySAML2Login(t, b, idp, "/")
-	if resp := pySAML2Post(t, b, idp, action, fields); resp.StatusCode != http.StatusUnauthorized || b.cookie(t) != nil {
+	if resp := pySAML2Post(t, b, idp, action, fields); resp.StatusCode != http.StatusUnauthorized || b.Cookie("gatehouse") != nil {
 		t.Fatalf("SHA-1 signed response without allow_sha1: got %d, want 401 and no session", resp.StatusCode)
 	}
 	if !strings.Contains(r.stderr.String(), "signed with SHA-1") {
@@ -278,8 +278,8 @@ func TestSAMLInteropPySAML2(t *testing.T) {
 			if resp := pySAML2Post(t, b, idp, action, fields); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts/7" {
 				t.Fatalf("ACS: got %d %q, want 303 /accounts/7", resp.StatusCode, resp.Header.Get("Location"))
 			}
-			b.get(t, "/accounts/7")
-			in := up.last(t)
+			b.Get(t, "/accounts/7")
+			in := up.Last(t)
 			if got, method := in.Header.Get("X-Gatehouse-User"), in.Header.Get("X-Gatehouse-Auth-Method"); got != "alice" || method != "saml" {
 				t.Fatalf("upstream: got user %q via %q, want alice via saml", got, method)
 			}
@@ -301,7 +301,7 @@ func TestSAMLInteropPySAML2(t *testing.T) {
 				t.Fatalf("no NameID to edit in\n%s", doc)
 			}
 			fields.Set("SAMLResponse", base64.StdEncoding.EncodeToString([]byte(forged)))
-			if resp := pySAML2Post(t, c, idp, action, fields); resp.StatusCode != http.StatusUnauthorized || c.cookie(t) != nil {
+			if resp := pySAML2Post(t, c, idp, action, fields); resp.StatusCode != http.StatusUnauthorized || c.Cookie("gatehouse") != nil {
 				t.Fatalf("pysaml2 response with an edited NameID: got %d, want 401 and no session", resp.StatusCode)
 			}
 		})

@@ -2,61 +2,16 @@ package main
 
 import (
 	"encoding/base32"
+	"github.com/gatehouse-auth/gatehouse/proxy/gatewaytest"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
-	"github.com/gatehouse-auth/gatehouse/auth/totp"
 )
-
-// authenticator is the user's phone: it holds the secret read from the
-// enrolment page and computes codes at the replica's (injected) time.
-type authenticator struct {
-	secret []byte
-	clk    *clock
-}
-
-func (a authenticator) code(offsetSteps int) string {
-	step := uint64(a.clk.Now().Unix()/30 + int64(offsetSteps))
-	return totp.Code(a.secret, step, 6, "SHA1")
-}
-
-var (
-	secretRe = regexp.MustCompile(`<code id="secret">([A-Z2-7]+)</code>`)
-	codesRe  = regexp.MustCompile(`<li><code>([a-z2-7-]+)</code></li>`)
-)
-
-// enrol walks a browser whose session must (or may) enrol through the
-// enrolment page and returns the authenticator and the recovery codes.
-func enrol(t *testing.T, b *browser, clk *clock) (authenticator, []string) {
-	t.Helper()
-	resp, body := b.get(t, "/.gatehouse/2fa/enroll")
-	m := secretRe.FindStringSubmatch(body)
-	if resp.StatusCode != 200 || m == nil || !strings.Contains(body, `src="data:image/png;base64,`) ||
-		!strings.Contains(body, `href="otpauth://totp/Gatehouse:`) || !strings.Contains(body, "issuer=Gatehouse") {
-		t.Fatalf("enrolment page: %d\n%s", resp.StatusCode, body)
-	}
-	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := authenticator{secret: secret, clk: clk}
-	resp, body = b.do(t, "POST", "/.gatehouse/2fa/enroll", url.Values{"code": {app.code(0)}, "rd": {"/"}})
-	codes := codesRe.FindAllStringSubmatch(body, -1)
-	if resp.StatusCode != 200 || len(codes) != 10 {
-		t.Fatalf("confirming enrolment: %d, %d recovery codes\n%s", resp.StatusCode, len(codes), body)
-	}
-	var plain []string
-	for _, c := range codes {
-		plain = append(plain, c[1])
-	}
-	return app, plain
-}
 
 // nextStep moves the clock to the next TOTP step and lets the replica poll
 // (its view of the directory must stay fresh under the moved clock).
@@ -77,7 +32,7 @@ func mfaReplica(t *testing.T, clk *clock, mfa string) (*replica, *upstream) {
 
 func loginTo(t *testing.T, b *browser, user, want string) {
 	t.Helper()
-	resp, body := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {user}, "password": {alicePW}, "rd": {"/"}})
+	resp, body := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {user}, "password": {alicePW}, "rd": {"/"}})
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, want) {
 		t.Fatalf("login %s: %d to %q, want 303 to %s\n%s", user, resp.StatusCode, loc, want, body)
 	}
@@ -88,34 +43,34 @@ func TestMFARequiredForAllForcesEnrolment(t *testing.T) {
 	r, up := mfaReplica(t, clk, "{mode: required}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll?rd=%2F")
-	pending := b.cookie(t).Value
+	pending := b.Cookie("gatehouse").Value
 
 	// Until enrolment completes the session reaches nothing but the enrolment pages.
-	resp, _ := b.get(t, "/accounts")
+	resp, _ := b.Get(t, "/accounts")
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/.gatehouse/2fa/enroll") {
 		t.Fatalf("upstream with a half-authenticated session: %d %q", resp.StatusCode, loc)
 	}
-	if up.count() != 0 {
+	if up.Count() != 0 {
 		t.Fatal("a half-authenticated session reached the upstream")
 	}
-	app, codes := enrol(t, b, clk)
-	if b.cookie(t).Value == pending {
+	app, codes := gatewaytest.Enrol(t, b, clk)
+	if b.Cookie("gatehouse").Value == pending {
 		t.Fatal("the session id did not change when 2FA completed")
 	}
-	if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+	if resp, _ := b.Get(t, "/"); resp.StatusCode != 200 {
 		t.Fatalf("after enrolment: %d", resp.StatusCode)
 	}
-	if got := up.last(t).Header.Get("X-Gatehouse-Auth-Method"); got != "password+totp" {
+	if got := up.Last(t).Header.Get("X-Gatehouse-Auth-Method"); got != "password+totp" {
 		t.Fatalf("X-Gatehouse-Auth-Method = %q, want password+totp", got)
 	}
 	// The step used at enrolment cannot log in again.
 	b2 := newBrowser(t, r.URL)
 	loginTo(t, b2, "alice", "/.gatehouse/2fa?rd=%2F")
-	if resp, body := b2.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.code(0)}, "rd": {"/"}}); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not right") {
+	if resp, body := b2.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.Code(0)}, "rd": {"/"}}); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not right") {
 		t.Fatalf("the enrolment code replayed at login: %d", resp.StatusCode)
 	}
 	nextStep(t, r, clk)
-	if resp, _ := b2.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.code(0)}, "rd": {"/accounts"}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts" {
+	if resp, _ := b2.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.Code(0)}, "rd": {"/accounts"}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts" {
 		t.Fatalf("next step's code: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if len(codes) != 10 {
@@ -142,25 +97,25 @@ func TestMFAOptionalEnrolFromAccountPage(t *testing.T) {
 	r, up := mfaReplica(t, clk, "{mode: optional}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/")
-	if _, body := b.get(t, "/.gatehouse/account"); !strings.Contains(body, `id="mfa-status">Off.`) || !strings.Contains(body, `id="enroll"`) {
+	if _, body := b.Get(t, "/.gatehouse/account"); !strings.Contains(body, `id="mfa-status">Off.`) || !strings.Contains(body, `id="enroll"`) {
 		t.Fatalf("account page before enrolling:\n%s", body)
 	}
-	app, _ := enrol(t, b, clk)
-	if _, body := b.get(t, "/.gatehouse/account"); !strings.Contains(body, "On. 10 recovery codes left.") {
+	app, _ := gatewaytest.Enrol(t, b, clk)
+	if _, body := b.Get(t, "/.gatehouse/account"); !strings.Contains(body, "On. 10 recovery codes left.") {
 		t.Fatalf("account page after enrolling:\n%s", body)
 	}
 	// Enrolled users are asked from now on, even in optional mode.
 	b2 := newBrowser(t, r.URL)
 	loginTo(t, b2, "alice", "/.gatehouse/2fa")
 	nextStep(t, r, clk)
-	b2.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.code(0)}, "rd": {"/"}})
-	b2.get(t, "/")
-	if got := up.last(t).Header.Get("X-Gatehouse-Auth-Method"); got != "password+totp" {
+	b2.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.Code(0)}, "rd": {"/"}})
+	b2.Get(t, "/")
+	if got := up.Last(t).Header.Get("X-Gatehouse-Auth-Method"); got != "password+totp" {
 		t.Fatalf("X-Gatehouse-Auth-Method = %q", got)
 	}
 	// Removing needs a current code; then logins are one factor again.
 	nextStep(t, r, clk)
-	if resp, body := b2.do(t, "POST", "/.gatehouse/account/2fa/remove", url.Values{"code": {app.code(0)}}); resp.StatusCode != 200 || !strings.Contains(body, "Two-factor authentication is off.") {
+	if resp, body := b2.Do(t, "POST", "/.gatehouse/account/2fa/remove", url.Values{"code": {app.Code(0)}}); resp.StatusCode != 200 || !strings.Contains(body, "Two-factor authentication is off.") {
 		t.Fatalf("remove: %d\n%s", resp.StatusCode, body)
 	}
 	loginTo(t, newBrowser(t, r.URL), "alice", "/")
@@ -171,9 +126,9 @@ func TestRemovingRequired2FARefused(t *testing.T) {
 	r, _ := mfaReplica(t, clk, "{mode: required}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
-	app, _ := enrol(t, b, clk)
+	app, _ := gatewaytest.Enrol(t, b, clk)
 	nextStep(t, r, clk)
-	if resp, _ := b.do(t, "POST", "/.gatehouse/account/2fa/remove", url.Values{"code": {app.code(0)}}); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/account/2fa/remove", url.Values{"code": {app.Code(0)}}); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("removing a required factor: %d, want 403", resp.StatusCode)
 	}
 }
@@ -183,20 +138,20 @@ func TestRecoveryCodeReuseRefused(t *testing.T) {
 	r, up := mfaReplica(t, clk, "{mode: required}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
-	_, codes := enrol(t, b, clk)
+	_, codes := gatewaytest.Enrol(t, b, clk)
 	use := func(code string) int {
 		c := newBrowser(t, r.URL)
 		loginTo(t, c, "alice", "/.gatehouse/2fa")
-		resp, _ := c.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}, "rd": {"/"}})
+		resp, _ := c.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}, "rd": {"/"}})
 		if resp.StatusCode == http.StatusSeeOther {
-			c.get(t, "/")
+			c.Get(t, "/")
 		}
 		return resp.StatusCode
 	}
 	if got := use(strings.ToUpper(codes[3])); got != http.StatusSeeOther {
 		t.Fatalf("first use of a recovery code: %d", got)
 	}
-	if got := up.last(t).Header.Get("X-Gatehouse-Auth-Method"); got != "password+recovery_code" {
+	if got := up.Last(t).Header.Get("X-Gatehouse-Auth-Method"); got != "password+recovery_code" {
 		t.Fatalf("X-Gatehouse-Auth-Method = %q", got)
 	}
 	if got := use(codes[3]); got != http.StatusUnauthorized {
@@ -209,19 +164,19 @@ func TestTOTPReplayRefused(t *testing.T) {
 	r, _ := mfaReplica(t, clk, "{mode: required}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
-	app, _ := enrol(t, b, clk)
+	app, _ := gatewaytest.Enrol(t, b, clk)
 	nextStep(t, r, clk)
-	code := app.code(0)
+	code := app.Code(0)
 	first := newBrowser(t, r.URL)
 	loginTo(t, first, "alice", "/.gatehouse/2fa")
-	if resp, _ := first.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := first.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("first use: %d", resp.StatusCode)
 	}
 	// An attacker who saw the code (shoulder-surfing, phishing proxy)
 	// replays it within its 90 s window.
 	second := newBrowser(t, r.URL)
 	loginTo(t, second, "alice", "/.gatehouse/2fa")
-	if resp, _ := second.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}}); resp.StatusCode != http.StatusUnauthorized {
+	if resp, _ := second.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}}); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("replayed code: %d, want 401", resp.StatusCode)
 	}
 	wantAudit(t, r, "mfa_failure", "")
@@ -232,9 +187,9 @@ func TestTOTPReplayConcurrentRefused(t *testing.T) {
 	r, _ := mfaReplica(t, clk, "{mode: required, remember_device: 0s}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
-	app, _ := enrol(t, b, clk)
+	app, _ := gatewaytest.Enrol(t, b, clk)
 	nextStep(t, r, clk)
-	code := app.code(0)
+	code := app.Code(0)
 	const n = 6
 	browsers := make([]*browser, n)
 	for i := range browsers {
@@ -245,7 +200,7 @@ func TestTOTPReplayConcurrentRefused(t *testing.T) {
 	statuses := make(chan int, n)
 	for _, c := range browsers {
 		wg.Go(func() {
-			resp, _ := c.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}})
+			resp, _ := c.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}})
 			statuses <- resp.StatusCode
 		})
 	}
@@ -267,16 +222,16 @@ func TestMFABruteForceLockout(t *testing.T) {
 	r, _ := mfaReplica(t, clk, "{mode: required}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
-	app, _ := enrol(t, b, clk)
+	app, _ := gatewaytest.Enrol(t, b, clk)
 	c := newBrowser(t, r.URL)
 	loginTo(t, c, "alice", "/.gatehouse/2fa")
 	for i := range 5 {
-		if resp, _ := c.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {"000000"}}); resp.StatusCode != http.StatusUnauthorized {
+		if resp, _ := c.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {"000000"}}); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("wrong code %d: %d", i, resp.StatusCode)
 		}
 	}
 	nextStep(t, r, clk)
-	if resp, body := c.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.code(0)}}); resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Too many wrong codes") {
+	if resp, body := c.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.Code(0)}}); resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Too many wrong codes") {
 		t.Fatalf("right code after 5 wrong ones: %d, want 429", resp.StatusCode)
 	}
 	wantAudit(t, r, "mfa_lockout", "")
@@ -289,30 +244,30 @@ func TestSkipping2FAWithHalfAuthenticatedCookie(t *testing.T) {
 	r, up := mfaReplica(t, clk, "{mode: required}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
-	enrol(t, b, clk)
+	gatewaytest.Enrol(t, b, clk)
 	c := newBrowser(t, r.URL)
 	loginTo(t, c, "alice", "/.gatehouse/2fa")
-	before := up.count()
+	before := up.Count()
 	for _, path := range []string{"/", "/accounts/7", "/.gatehouse/account", "/.gatehouse/2fa/enroll"} {
-		resp, _ := c.get(t, path)
+		resp, _ := c.Get(t, path)
 		if loc := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || !strings.HasPrefix(loc, "/.gatehouse/2fa?") {
 			t.Errorf("%s with a half-authenticated cookie: %d %q, want a redirect to the code page", path, resp.StatusCode, loc)
 		}
 	}
-	resp, body := c.get(t, "/api/leads", "Accept", "application/json")
+	resp, body := c.Get(t, "/api/leads", "Accept", "application/json")
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "mfa_required") {
 		t.Errorf("API with a half-authenticated cookie: %d %s", resp.StatusCode, body)
 	}
-	if resp, _ := c.do(t, "POST", "/.gatehouse/account/2fa/remove", url.Values{"code": {"123456"}}); resp.StatusCode/100 != 3 {
+	if resp, _ := c.Do(t, "POST", "/.gatehouse/account/2fa/remove", url.Values{"code": {"123456"}}); resp.StatusCode/100 != 3 {
 		t.Errorf("removing 2FA with a half-authenticated cookie: %d", resp.StatusCode)
 	}
-	if up.count() != before {
+	if up.Count() != before {
 		t.Fatal("a half-authenticated session reached the upstream")
 	}
 	// And it expires within minutes.
 	clk.Advance(5 * time.Minute)
 	r.refresh(t)
-	resp, _ = c.get(t, "/.gatehouse/2fa")
+	resp, _ = c.Get(t, "/.gatehouse/2fa")
 	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/.gatehouse/login") {
 		t.Fatalf("a 5-minute-old half-authenticated session: %q, want the login page", loc)
 	}
@@ -323,13 +278,13 @@ func TestEnrolmentWithoutConfirmationDoesNothing(t *testing.T) {
 	r, _ := mfaReplica(t, clk, "{mode: required}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
-	_, body := b.get(t, "/.gatehouse/2fa/enroll")
-	if secretRe.FindStringSubmatch(body) == nil {
+	_, body := b.Get(t, "/.gatehouse/2fa/enroll")
+	if !strings.Contains(body, `<code id="secret">`) {
 		t.Fatal("no secret shown")
 	}
 	// A code from some other secret does not confirm it.
-	other := authenticator{secret: []byte("12345678901234567890"), clk: clk}
-	if resp, _ := b.do(t, "POST", "/.gatehouse/2fa/enroll", url.Values{"code": {other.code(0)}}); resp.StatusCode != http.StatusUnauthorized {
+	other := gatewaytest.Phone{Secret: []byte("12345678901234567890"), Clock: clk}
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/2fa/enroll", url.Values{"code": {other.Code(0)}}); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("confirming with a foreign code: %d", resp.StatusCode)
 	}
 	// Walking away leaves the user unenrolled: the next login must enrol again.
@@ -345,14 +300,14 @@ func TestRememberedDevice(t *testing.T) {
 	r, _ := mfaReplica(t, clk, "{mode: required, remember_device: 720h}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
-	app, _ := enrol(t, b, clk)
+	app, _ := gatewaytest.Enrol(t, b, clk)
 	nextStep(t, r, clk)
 	loginTo(t, b, "alice", "/.gatehouse/2fa")
-	if _, body := b.get(t, "/.gatehouse/2fa"); !strings.Contains(body, "30 days") {
+	if _, body := b.Get(t, "/.gatehouse/2fa"); !strings.Contains(body, "30 days") {
 		t.Fatal("the code page does not offer to remember the device")
 	}
-	b.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.code(0)}, "remember": {"1"}})
-	b.do(t, "POST", "/.gatehouse/logout", nil)
+	b.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.Code(0)}, "remember": {"1"}})
+	b.Do(t, "POST", "/.gatehouse/logout", nil)
 	loginTo(t, b, "alice", "/") // skipped the prompt
 	device := deviceCookie(t, b)
 
@@ -367,26 +322,26 @@ func TestRememberedDevice(t *testing.T) {
 
 	// An admin's 2FA reset forgets remembered devices: after re-enrolling,
 	// the old device cookie no longer skips the prompt.
-	b.do(t, "POST", "/.gatehouse/logout", nil)
+	b.Do(t, "POST", "/.gatehouse/logout", nil)
 	if code, out := runCLI(t, r, "user", "reset-2fa", "alice"); code != 0 {
 		t.Fatal(out)
 	}
 	r.refresh(t)
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll") // required, factor gone: enrol again
 	nextStep(t, r, clk)                              // the last step is spent
-	app, _ = enrol(t, b, clk)
-	b.do(t, "POST", "/.gatehouse/logout", nil)
+	app, _ = gatewaytest.Enrol(t, b, clk)
+	b.Do(t, "POST", "/.gatehouse/logout", nil)
 	loginTo(t, b, "alice", "/.gatehouse/2fa") // the remembered device was forgotten
 	nextStep(t, r, clk)
-	b.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.code(0)}, "remember": {"1"}})
-	b.do(t, "POST", "/.gatehouse/logout", nil)
+	b.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.Code(0)}, "remember": {"1"}})
+	b.Do(t, "POST", "/.gatehouse/logout", nil)
 	loginTo(t, b, "alice", "/")
 
 	// A password change forgets remembered devices.
 	if code, out := cliStdin(t, r, "a new long passphrase\n", "user", "set-password", "alice", "--password-stdin"); code != 0 {
 		t.Fatal(out)
 	}
-	resp, _ := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {"a new long passphrase"}, "rd": {"/"}})
+	resp, _ := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {"a new long passphrase"}, "rd": {"/"}})
 	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/.gatehouse/2fa") {
 		t.Fatalf("after a password change the device is still remembered: %q", loc)
 	}
@@ -399,15 +354,15 @@ func TestReset2FAEndsSessions(t *testing.T) {
 	r, _ := mfaReplica(t, clk, "{mode: optional}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/")
-	enrol(t, b, clk)
-	if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+	gatewaytest.Enrol(t, b, clk)
+	if resp, _ := b.Get(t, "/"); resp.StatusCode != 200 {
 		t.Fatal(resp.StatusCode)
 	}
 	if code, out := runCLI(t, r, "user", "reset-2fa", "alice"); code != 0 {
 		t.Fatalf("reset-2fa: %d %s", code, out)
 	}
 	r.refresh(t)
-	resp, _ := b.get(t, "/")
+	resp, _ := b.Get(t, "/")
 	wantLoginRedirect(t, resp, "")
 	loginTo(t, newBrowser(t, r.URL), "alice", "/") // optional and no factor: one factor again
 	wantAudit(t, r, "mfa_reset", "")
@@ -415,7 +370,7 @@ func TestReset2FAEndsSessions(t *testing.T) {
 
 func deviceCookie(t *testing.T, b *browser) *http.Cookie {
 	t.Helper()
-	u, _ := url.Parse(b.base)
+	u, _ := url.Parse(b.Base)
 	for _, c := range b.Jar.Cookies(u) {
 		if c.Name == "gatehouse-device" {
 			return c
@@ -461,15 +416,15 @@ func TestCSRFOnAccountFormsRefused(t *testing.T) {
 	r, _ := mfaReplica(t, clk, "{mode: optional}")
 	b := newBrowser(t, r.URL)
 	loginTo(t, b, "alice", "/")
-	app, _ := enrol(t, b, clk)
+	app, _ := gatewaytest.Enrol(t, b, clk)
 	nextStep(t, r, clk)
 	for _, path := range []string{"/.gatehouse/account/2fa/remove", "/.gatehouse/account/2fa/recovery", "/.gatehouse/2fa/enroll", "/.gatehouse/2fa"} {
-		resp, _ := b.do(t, "POST", path, url.Values{"code": {app.code(0)}}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+		resp, _ := b.Do(t, "POST", path, url.Values{"code": {app.Code(0)}}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("cross-site POST %s: %d, want 403", path, resp.StatusCode)
 		}
 	}
-	if _, body := b.get(t, "/.gatehouse/account"); !strings.Contains(body, "On. 10 recovery codes left.") {
+	if _, body := b.Get(t, "/.gatehouse/account"); !strings.Contains(body, "On. 10 recovery codes left.") {
 		t.Fatal("a cross-site request changed the account")
 	}
 }
@@ -481,24 +436,24 @@ func TestNoSecretsInLogs(t *testing.T) {
 	clk := newClock()
 	r, _ := mfaReplica(t, clk, "{mode: required}")
 	b := newBrowser(t, r.URL)
-	b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {"wrong " + alicePW}})
+	b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {"wrong " + alicePW}})
 	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
-	pending := b.cookie(t).Value
-	app, codes := enrol(t, b, clk)
-	full := b.cookie(t).Value
+	pending := b.Cookie("gatehouse").Value
+	app, codes := gatewaytest.Enrol(t, b, clk)
+	full := b.Cookie("gatehouse").Value
 	nextStep(t, r, clk)
 	c := newBrowser(t, r.URL)
 	loginTo(t, c, "alice", "/.gatehouse/2fa")
-	code := app.code(0)
-	c.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}})
+	code := app.Code(0)
+	c.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}})
 	d := newBrowser(t, r.URL)
 	loginTo(t, d, "alice", "/.gatehouse/2fa")
-	d.do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}}) // replay, refused and logged
-	b.do(t, "POST", "/.gatehouse/logout", nil)
+	d.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {code}}) // replay, refused and logged
+	b.Do(t, "POST", "/.gatehouse/logout", nil)
 	logs := r.stderr.String()
 	secrets := map[string]string{
 		"password": alicePW, "pending cookie": pending, "session cookie": full, "totp code": code,
-		"totp seed (base32)": base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(app.secret),
+		"totp seed (base32)": base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(app.Secret),
 		"recovery code":      codes[0],
 	}
 	for name, s := range secrets {

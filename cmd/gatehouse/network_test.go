@@ -22,7 +22,7 @@ func from(addr string) []string { return []string{"X-Forwarded-For", addr} }
 
 func loginFrom(t *testing.T, b *browser, user, pw, addr string) (*http.Response, string) {
 	t.Helper()
-	return b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {user}, "password": {pw}, "rd": {"/"}}, from(addr)...)
+	return b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {user}, "password": {pw}, "rd": {"/"}}, from(addr)...)
 }
 
 func writeFile(t *testing.T, name, body string) string {
@@ -44,19 +44,19 @@ func TestOrgAllowlistThroughTrustedProxyChain(t *testing.T) {
 	if resp, body := loginFrom(t, b, "alice", alicePW, "10.1.2.3, 10.255.0.1"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login from inside: %d\n%s", resp.StatusCode, body)
 	}
-	if resp, _ := b.get(t, "/", from("2001:db8::5")...); resp.StatusCode != 200 {
+	if resp, _ := b.Get(t, "/", from("2001:db8::5")...); resp.StatusCode != 200 {
 		t.Fatalf("request from inside (ipv6): %d", resp.StatusCode)
 	}
-	before := up.count()
-	resp, body := b.get(t, "/", from("203.0.113.9, 10.255.0.1")...)
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, blockedPage) || up.count() != before {
-		t.Fatalf("request from outside: %d (upstream hit: %v)\n%s", resp.StatusCode, up.count() != before, body)
+	before := up.Count()
+	resp, body := b.Get(t, "/", from("203.0.113.9, 10.255.0.1")...)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, blockedPage) || up.Count() != before {
+		t.Fatalf("request from outside: %d (upstream hit: %v)\n%s", resp.StatusCode, up.Count() != before, body)
 	}
 	if strings.Contains(body, "org_allowlist") || strings.Contains(body, "10.0.0.0") {
 		t.Fatal("the blocked page names the list that matched")
 	}
 	// An API client gets JSON.
-	resp, body = b.get(t, "/api/leads", "Accept", "application/json", "X-Forwarded-For", "203.0.113.9")
+	resp, body = b.Get(t, "/api/leads", "Accept", "application/json", "X-Forwarded-For", "203.0.113.9")
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, `"error":"network_blocked"`) {
 		t.Fatalf("API client from outside: %d %s", resp.StatusCode, body)
 	}
@@ -65,7 +65,7 @@ func TestOrgAllowlistThroughTrustedProxyChain(t *testing.T) {
 		t.Fatalf("login from outside: %d\n%s", resp.StatusCode, body)
 	}
 	// The login page itself says so.
-	if resp, body := newBrowser(t, r.URL).get(t, "/.gatehouse/login", from("203.0.113.9")...); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, blockedPage) {
+	if resp, body := newBrowser(t, r.URL).Get(t, "/.gatehouse/login", from("203.0.113.9")...); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, blockedPage) {
 		t.Fatalf("login page from outside: %d", resp.StatusCode)
 	}
 	wantAudit(t, r, "network_blocked", "org_allowlist")
@@ -78,9 +78,9 @@ func TestSpoofedForwardingHeadersCannotEscapeAllowlist(t *testing.T) {
 	r := startReplica(t, sqliteConfig(t, up, "trusted_proxies: [10.255.0.0/16]\npolicy: {network: {allow: [10.0.0.0/8]}}\n"), newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	resp, body := b.do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}},
+	resp, body := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}},
 		"X-Forwarded-For", "10.1.2.3", "X-Real-IP", "10.1.2.3", "Forwarded", "for=10.1.2.3")
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, blockedPage) || b.cookie(t) != nil {
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, blockedPage) || b.Cookie("gatehouse") != nil {
 		t.Fatalf("spoofed headers from 127.0.0.1: got %d, want 403 and no session", resp.StatusCode)
 	}
 }
@@ -99,7 +99,7 @@ func TestRoleAndUserAllowlists(t *testing.T) {
 	if resp, _ := loginFrom(t, admin, "root", alicePW, "10.1.7.7"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("admin from inside: %d", resp.StatusCode)
 	}
-	if resp, _ := admin.get(t, "/", from("198.51.100.1")...); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := admin.Get(t, "/", from("198.51.100.1")...); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("admin session used from outside: %d, want 403", resp.StatusCode)
 	}
 	b := newBrowser(t, r.URL)
@@ -112,17 +112,17 @@ func TestRoleAndUserAllowlists(t *testing.T) {
 		t.Fatalf("allow-ips: %d %s", code, out)
 	}
 	r.refresh(t)
-	if resp, _ := b.get(t, "/", from("198.51.100.1")...); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := b.Get(t, "/", from("198.51.100.1")...); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("alice outside her new list: %d, want 403", resp.StatusCode)
 	}
-	if resp, _ := b.get(t, "/", from("192.0.2.44")...); resp.StatusCode != 200 {
+	if resp, _ := b.Get(t, "/", from("192.0.2.44")...); resp.StatusCode != 200 {
 		t.Fatalf("alice inside her list: %d", resp.StatusCode)
 	}
 	if code, out := runCLI(t, r, "user", "allow-ips", "alice", "--clear"); code != 0 {
 		t.Fatalf("allow-ips --clear: %d %s", code, out)
 	}
 	r.refresh(t)
-	if resp, _ := b.get(t, "/", from("198.51.100.1")...); resp.StatusCode != 200 {
+	if resp, _ := b.Get(t, "/", from("198.51.100.1")...); resp.StatusCode != 200 {
 		t.Fatalf("after --clear: %d", resp.StatusCode)
 	}
 	if code, out := runCLI(t, r, "user", "allow-ips", "alice", "not-an-ip"); code != 2 || !strings.Contains(out, "not-an-ip") {
@@ -147,7 +147,7 @@ func TestTorExitBlocking(t *testing.T) {
 	b := newBrowser(t, r.URL)
 	loginFrom(t, b, "alice", alicePW, "198.51.100.1")
 	// block_tor: login (the default) lets an existing session through Tor...
-	if resp, _ := b.get(t, "/", from("185.220.101.4")...); resp.StatusCode != 200 {
+	if resp, _ := b.Get(t, "/", from("185.220.101.4")...); resp.StatusCode != 200 {
 		t.Fatalf("request via Tor with block_tor login: %d", resp.StatusCode)
 	}
 	// ...block_tor: all does not, from the next poll on.
@@ -156,7 +156,7 @@ func TestTorExitBlocking(t *testing.T) {
 		t.Fatal(out)
 	}
 	r.refresh(t)
-	if resp, _ := b.get(t, "/", from("2a0b:f4c2::1")...); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := b.Get(t, "/", from("2a0b:f4c2::1")...); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("request via Tor with block_tor all: %d", resp.StatusCode)
 	}
 	wantAudit(t, r, "network_blocked", "tor_exit")
@@ -169,7 +169,7 @@ func TestTorListUnavailableFailsClosed(t *testing.T) {
 	port := freePort(t)
 	r := startReplica(t, sqliteConfig(t, up, fmt.Sprintf("network: {tor_exit_list: {url: 'https://127.0.0.1:%d/exits'}}\n", port)), newClock())
 	r.addUser(t, "alice", alicePW, "sales")
-	resp, _ := newBrowser(t, r.URL).do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}})
+	resp, _ := newBrowser(t, r.URL).Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}})
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("login with the Tor list unavailable: %d, want 503", resp.StatusCode)
 	}
@@ -227,8 +227,8 @@ func TestPolicyChangeEndsForbiddenSessionOnOtherReplica(t *testing.T) {
 	onA := newBrowser(t, a.URL)
 	loginFrom(t, onA, "alice", alicePW, "10.1.2.3")
 	onB := newBrowser(t, b.URL)
-	onB.setCookie(onA.cookie(t).Value)
-	if resp, _ := onB.get(t, "/", from("10.1.2.3")...); resp.StatusCode != 200 {
+	onB.SetCookie("gatehouse", onA.Cookie("gatehouse").Value)
+	if resp, _ := onB.Get(t, "/", from("10.1.2.3")...); resp.StatusCode != 200 {
 		t.Fatalf("before the change: %d", resp.StatusCode)
 	}
 	pf := writeFile(t, "p.yaml", "network: {allow: [192.168.0.0/16]}\n")
@@ -236,10 +236,10 @@ func TestPolicyChangeEndsForbiddenSessionOnOtherReplica(t *testing.T) {
 		t.Fatal(out)
 	}
 	b.refresh(t)
-	if resp, body := onB.get(t, "/", from("10.1.2.3")...); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, blockedPage) {
+	if resp, body := onB.Get(t, "/", from("10.1.2.3")...); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, blockedPage) {
 		t.Fatalf("after the change, on the other replica: %d", resp.StatusCode)
 	}
-	if resp, _ := onB.get(t, "/", from("192.168.1.1")...); resp.StatusCode != 200 {
+	if resp, _ := onB.Get(t, "/", from("192.168.1.1")...); resp.StatusCode != 200 {
 		t.Fatalf("from the new allowed network: %d", resp.StatusCode)
 	}
 }

@@ -33,27 +33,27 @@ func TestTwoReplicasShareRedisAndPostgres(t *testing.T) {
 	a.addUser(t, "alice", alicePW, "sales")
 
 	onA := newBrowser(t, a.URL)
-	onA.login(t, "alice", alicePW)
+	onA.Login(t, "alice", alicePW)
 	onB := newBrowser(t, b.URL)
-	onB.setCookie(onA.cookie(t).Value)
-	if resp, body := onB.get(t, "/"); resp.StatusCode != 200 || body != "crm:alice" {
+	onB.SetCookie("gatehouse", onA.Cookie("gatehouse").Value)
+	if resp, body := onB.Get(t, "/"); resp.StatusCode != 200 || body != "crm:alice" {
 		t.Fatalf("session from replica A refused on B: %d %q", resp.StatusCode, body)
 	}
 	// The replicas agreed on one signing key although both started on an
 	// empty directory: B's assertion verifies with A's JWKS.
-	claims := verifyAssertionWith(t, a, b.URL, up.last(t).Header.Get("X-Gatehouse-Assertion"), clk.Now())
+	claims := verifyAssertionWith(t, a, b.URL, up.Last(t).Header.Get("X-Gatehouse-Assertion"), clk.Now())
 	if claims.Username != "alice" {
 		t.Fatalf("assertion for %q", claims.Username)
 	}
 
-	if resp, _ := onA.do(t, "POST", "/.gatehouse/logout", nil); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := onA.Do(t, "POST", "/.gatehouse/logout", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("logout on A: %d", resp.StatusCode)
 	}
 	// B may answer from its local cache for at most cache_ttl (500ms).
 	clk.Advance(500 * time.Millisecond)
 	a.refresh(t)
 	b.refresh(t)
-	resp, _ := onB.get(t, "/")
+	resp, _ := onB.Get(t, "/")
 	wantLoginRedirect(t, resp, "")
 }
 
@@ -113,32 +113,32 @@ func TestRedisOutageFailsClosed(t *testing.T) {
 	r := startReplica(t, sqliteConfig(t, up, fmt.Sprintf("session: {store: redis, cache_ttl: 0s, redis: {addrs: ['127.0.0.1:%d'], dial_timeout: 200ms, read_timeout: 200ms}}\n", port)), clk)
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
+	b.Login(t, "alice", alicePW)
 
 	redis.Process.Kill()
 	redis.Wait()
-	before := up.count()
-	resp, body := b.get(t, "/")
-	if resp.StatusCode != http.StatusServiceUnavailable || up.count() != before {
-		t.Fatalf("with Redis down: got %d (upstream hit: %v), want 503 and no upstream request\n%s", resp.StatusCode, up.count() != before, body)
+	before := up.Count()
+	resp, body := b.Get(t, "/")
+	if resp.StatusCode != http.StatusServiceUnavailable || up.Count() != before {
+		t.Fatalf("with Redis down: got %d (upstream hit: %v), want 503 and no upstream request\n%s", resp.StatusCode, up.Count() != before, body)
 	}
-	if resp, _ := b.get(t, "/.gatehouse/healthz"); resp.StatusCode != 200 {
+	if resp, _ := b.Get(t, "/.gatehouse/healthz"); resp.StatusCode != 200 {
 		t.Fatalf("healthz with Redis down: %d, want 200 (process is up)", resp.StatusCode)
 	}
-	if resp, _ := b.get(t, "/.gatehouse/readyz"); resp.StatusCode != http.StatusServiceUnavailable {
+	if resp, _ := b.Get(t, "/.gatehouse/readyz"); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("readyz with Redis down: %d, want 503", resp.StatusCode)
 	}
-	if resp, _ := newBrowser(t, r.URL).do(t, "POST", "/.gatehouse/login", map[string][]string{"username": {"alice"}, "password": {alicePW}}); resp.StatusCode != http.StatusServiceUnavailable {
+	if resp, _ := newBrowser(t, r.URL).Do(t, "POST", "/.gatehouse/login", map[string][]string{"username": {"alice"}, "password": {alicePW}}); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("login with Redis down: %d, want 503", resp.StatusCode)
 	}
 
 	redis = startRedis()
 	// Redis came back empty (no persistence): the old session is gone,
 	// and logging in works again without restarting the gateway.
-	resp, _ = b.get(t, "/")
+	resp, _ = b.Get(t, "/")
 	wantLoginRedirect(t, resp, "")
-	b.login(t, "alice", alicePW)
-	if resp, _ := b.get(t, "/"); resp.StatusCode != 200 {
+	b.Login(t, "alice", alicePW)
+	if resp, _ := b.Get(t, "/"); resp.StatusCode != 200 {
 		t.Fatalf("after Redis returned: %d", resp.StatusCode)
 	}
 }
@@ -152,14 +152,14 @@ func TestDirectoryOutageFailsClosed(t *testing.T) {
 	r := startReplica(t, sqliteConfig(t, up, ""), clk)
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
-	b.login(t, "alice", alicePW)
+	b.Login(t, "alice", alicePW)
 	r.a.dir.Close()
 	if err := r.watcher.Refresh(t.Context()); err == nil {
 		t.Fatal("refresh succeeded against a closed directory")
 	}
 	clk.Advance(11 * time.Second)
-	before := up.count()
-	if resp, _ := b.get(t, "/"); resp.StatusCode != http.StatusServiceUnavailable || up.count() != before {
+	before := up.Count()
+	if resp, _ := b.Get(t, "/"); resp.StatusCode != http.StatusServiceUnavailable || up.Count() != before {
 		t.Fatalf("with the directory unreachable: got %d, want 503 and no upstream request", resp.StatusCode)
 	}
 }
@@ -196,8 +196,8 @@ func TestRevocationWhileReplicasRestartIsApplied(t *testing.T) {
 	a := startReplica(t, cfg, nil)
 	a.addUser(t, "alice", alicePW, "sales")
 	onA := newBrowser(t, a.URL)
-	onA.login(t, "alice", alicePW)
-	cookie := onA.cookie(t).Value
+	onA.Login(t, "alice", alicePW)
+	cookie := onA.Cookie("gatehouse").Value
 	if err := a.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestRevocationWhileReplicasRestartIsApplied(t *testing.T) {
 	}
 	b := startReplica(t, cfg, nil)
 	onB := newBrowser(t, b.URL)
-	onB.setCookie(cookie)
-	resp, _ := onB.get(t, "/")
+	onB.SetCookie("gatehouse", cookie)
+	resp, _ := onB.Get(t, "/")
 	wantLoginRedirect(t, resp, "")
 }

@@ -62,7 +62,7 @@ func samlReplica(t *testing.T) (*replica, *upstream, *samltest.IdP) {
 // auto-POST form the IdP gives the browser.
 func samlLogin(t *testing.T, b *browser, rd string) (string, url.Values) {
 	t.Helper()
-	resp, _ := b.get(t, "/.gatehouse/login/adfs?rd="+url.QueryEscape(rd))
+	resp, _ := b.Get(t, "/.gatehouse/login/adfs?rd="+url.QueryEscape(rd))
 	sso := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusFound || !strings.Contains(sso, "/sso?") {
 		t.Fatalf("start: %d %q", resp.StatusCode, sso)
@@ -83,7 +83,7 @@ func samlLogin(t *testing.T, b *browser, rd string) (string, url.Values) {
 // postACS posts the IdP's form as a browser would: a cross-site POST.
 func postACS(t *testing.T, b *browser, action string, fields url.Values, idp *samltest.IdP) *http.Response {
 	t.Helper()
-	resp, _ := b.do(t, "POST", strings.TrimPrefix(action, b.base), fields, "Origin", idp.URL, "Sec-Fetch-Site", "cross-site")
+	resp, _ := b.Do(t, "POST", strings.TrimPrefix(action, b.Base), fields, "Origin", idp.URL, "Sec-Fetch-Site", "cross-site")
 	return resp
 }
 
@@ -99,8 +99,8 @@ func TestSAMLLoginThroughGateway(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts/7" {
 		t.Fatalf("ACS (a cross-site POST, exempt from the origin check): %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	b.get(t, "/accounts/7")
-	in := up.last(t)
+	b.Get(t, "/accounts/7")
+	in := up.Last(t)
 	if in.Header.Get("X-Gatehouse-User") != "alice" || in.Header.Get("X-Gatehouse-Auth-Method") != "saml" || in.Header.Get("X-Gatehouse-Groups") != "north" {
 		t.Fatalf("upstream saw %q via %q groups %q", in.Header.Get("X-Gatehouse-User"), in.Header.Get("X-Gatehouse-Auth-Method"), in.Header.Get("X-Gatehouse-Groups"))
 	}
@@ -122,7 +122,7 @@ func TestSAMLLoginCSRF(t *testing.T) {
 	attacker := newBrowser(t, r.URL)
 	action, fields := samlLogin(t, attacker, "/")
 	victim := newBrowser(t, r.URL)
-	if resp := postACS(t, victim, action, fields, idp); resp.StatusCode != http.StatusUnauthorized || victim.cookie(t) != nil {
+	if resp := postACS(t, victim, action, fields, idp); resp.StatusCode != http.StatusUnauthorized || victim.Cookie("gatehouse") != nil {
 		t.Fatalf("victim posting the attacker's response: %d", resp.StatusCode)
 	}
 }

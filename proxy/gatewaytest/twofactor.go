@@ -32,16 +32,24 @@ var (
 // enrolment page and returns the phone and the recovery codes.
 func (g *Gateway) Enrol(t testing.TB, b *Browser) (Phone, []string) {
 	t.Helper()
+	return Enrol(t, b, g.Clock)
+}
+
+// Enrol is Gateway.Enrol for a gateway running elsewhere (the binary's
+// own tests), whose clock is clk.
+func Enrol(t testing.TB, b *Browser, clk *Clock) (Phone, []string) {
+	t.Helper()
 	resp, body := b.Get(t, "/.gatehouse/2fa/enroll")
 	m := secretRe.FindStringSubmatch(body)
-	if resp.StatusCode != 200 || m == nil {
+	if resp.StatusCode != 200 || m == nil || !strings.Contains(body, `src="data:image/png;base64,`) ||
+		!strings.Contains(body, `href="otpauth://totp/Gatehouse:`) || !strings.Contains(body, "issuer=Gatehouse") {
 		t.Fatalf("enrolment page: %d\n%s", resp.StatusCode, body)
 	}
 	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	phone := Phone{Secret: secret, Clock: g.Clock}
+	phone := Phone{Secret: secret, Clock: clk}
 	resp, body = b.Do(t, "POST", "/.gatehouse/2fa/enroll", url.Values{"code": {phone.Code(0)}, "rd": {"/"}})
 	codes := codesRe.FindAllStringSubmatch(body, -1)
 	if resp.StatusCode != 200 || len(codes) != 10 {
