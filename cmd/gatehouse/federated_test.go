@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/gatehouse-auth/gatehouse/proxy/gatewaytest"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -25,27 +26,10 @@ func oidcReplica(t *testing.T, extra string, opts ...oidctest.Option) (*replica,
 	return r, up, idp
 }
 
-// oidcLogin walks a browser through the provider: the gateway's start URL,
-// the provider's (auto-approving) authorize endpoint, and back.
+// oidcLogin walks a browser through the test provider's login.
 func oidcLogin(t *testing.T, b *browser, idp *oidctest.Provider, rd string) (*http.Response, string, string) {
 	t.Helper()
-	resp, _ := b.Get(t, "/.gatehouse/login/corp?rd="+url.QueryEscape(rd))
-	authz := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(authz, idp.Issuer) {
-		t.Fatalf("start: %d %q, want a redirect to the provider", resp.StatusCode, authz)
-	}
-	req, _ := http.NewRequest("GET", authz, nil)
-	ar, err := b.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ar.Body.Close()
-	callback := ar.Header.Get("Location")
-	if !strings.HasPrefix(callback, b.Base+"/.gatehouse/oidc/corp/callback?") {
-		t.Fatalf("provider sent the browser to %q", callback)
-	}
-	resp, body := b.Get(t, strings.TrimPrefix(callback, b.Base))
-	return resp, body, callback
+	return gatewaytest.OIDCLogin(t, b, idp.Issuer, "corp", rd)
 }
 
 func TestOIDCLoginThroughGateway(t *testing.T) {

@@ -74,26 +74,9 @@ func oidcGateway(t *testing.T, policy string) (*gatewaytest.Gateway, *oidctest.P
 	return g, idp
 }
 
-// oidcLogin follows a federated login through the provider and returns
-// the gateway's answer to the callback.
 func oidcLogin(t *testing.T, b *gatewaytest.Browser, idp *oidctest.Provider, rd string) *http.Response {
 	t.Helper()
-	resp, _ := b.Get(t, "/.gatehouse/login/corp?rd="+url.QueryEscape(rd))
-	authz := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(authz, idp.Issuer) {
-		t.Fatalf("start: %d %q, want a redirect to the provider", resp.StatusCode, authz)
-	}
-	req, _ := http.NewRequest("GET", authz, nil)
-	ar, err := b.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ar.Body.Close()
-	callback := ar.Header.Get("Location")
-	if !strings.HasPrefix(callback, b.Base+"/.gatehouse/oidc/corp/callback?") {
-		t.Fatalf("provider sent the browser to %q", callback)
-	}
-	resp, _ = b.Get(t, strings.TrimPrefix(callback, b.Base))
+	resp, _, _ := gatewaytest.OIDCLogin(t, b, idp.Issuer, "corp", rd)
 	return resp
 }
 
