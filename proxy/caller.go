@@ -110,11 +110,17 @@ func expiredReason(err error) string {
 }
 
 // sessionRules are the checks every credential passes after it verified,
-// in exactly one place: a disabled user's credential ends, and so does a
-// session without a second factor once the policy demands one.
+// in exactly one place: a disabled user's credential ends, so does one
+// a pending revocation covers, and so does a session without a second
+// factor once the policy demands one.
 func (g *Gateway) sessionRules(r *http.Request, c *Caller) error {
 	id := &c.Identity
 	if g.policy.Disabled(id.UserID) {
+		return g.end(r, c, EndedRevoked)
+	}
+	if t := g.policy.RevokedBefore(id.UserID); !t.IsZero() && c.Created.Before(t) {
+		// A revocation the session store could not apply yet (review
+		// finding F4): the session is refused as if it had been.
 		return g.end(r, c, EndedRevoked)
 	}
 	if p := &c.Policy.Policy; c.Pending == "" && p.MFARequired(policy.MFAInput{Role: id.Role}) && !secondFactorDone(p, id) {

@@ -162,7 +162,7 @@ func (g *Gateway) watchTunnel(ctx context.Context, cancel context.CancelFunc, c 
 		case <-t.C:
 		}
 		cur := g.currentPolicy()
-		if cur == nil || g.policy.Disabled(c.Identity.UserID) {
+		if t := g.policy.RevokedBefore(c.Identity.UserID); cur == nil || g.policy.Disabled(c.Identity.UserID) || (!t.IsZero() && c.Created.Before(t)) {
 			cancel()
 			return
 		}

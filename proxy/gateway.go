@@ -37,6 +37,10 @@ import (
 type PolicySource interface {
 	Policy() *policy.Versioned
 	Disabled(userID string) bool
+	// RevokedBefore is the time before which the user's sessions should
+	// have ended by a revocation not yet applied to the session store
+	// (zero when none is pending).
+	RevokedBefore(userID string) time.Time
 	// Fresh reports whether the view is recent enough to act on.
 	Fresh(maxAge time.Duration) bool
 }

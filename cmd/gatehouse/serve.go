@@ -185,21 +185,23 @@ func (s *server) newWatcher() *watch.Watcher {
 		}
 	})
 	w.OnAllowlists(func(_ context.Context, lists map[string][]string) { s.guard.SetUserLists(lists) })
-	ended := func(ctx context.Context, userID, reason string, n int, err error) {
-		if err != nil {
-			log.Error("end a user's sessions", "user_id", userID, "reason", reason, "error", err)
-		} else if n > 0 {
+	// A hook that fails (the session store stalled) is retried by the
+	// watcher at every poll, and the gateway refuses the sessions it was
+	// meant to end until it succeeds (RevokedBefore).
+	ended := func(ctx context.Context, userID, reason string, n int, err error) error {
+		if err == nil && n > 0 {
 			a.audit.Record(ctx, directory.AuditEvent{Event: audit.SessionRevoked, Actor: "system", UserID: userID,
 				Detail: map[string]string{"reason": reason, "count": fmt.Sprint(n)}})
 		}
+		return err
 	}
-	w.OnDisable(func(ctx context.Context, userID string) {
+	w.OnDisable(func(ctx context.Context, userID string) error {
 		n, err := s.sessions.RevokeUser(ctx, userID)
-		ended(ctx, userID, "user_disabled", n, err)
+		return ended(ctx, userID, "user_disabled", n, err)
 	})
-	w.OnRevoke(func(ctx context.Context, r directory.Revocation) {
+	w.OnRevoke(func(ctx context.Context, r directory.Revocation) error {
 		n, err := s.sessions.RevokeUserBefore(ctx, r.UserID, r.At)
-		ended(ctx, r.UserID, "revocation", n, err)
+		return ended(ctx, r.UserID, "revocation", n, err)
 	})
 	return w
 }

@@ -206,8 +206,14 @@ func Start(t testing.TB, o Options) *Gateway {
 	g.Watcher = watch.New(dir, log, time.Second, clk.Now)
 	g.Watcher.OnPolicy(func(_ context.Context, v *policy.Versioned) { g.Guard.SetPolicy(v) })
 	g.Watcher.OnAllowlists(func(_ context.Context, lists map[string][]string) { g.Guard.SetUserLists(lists) })
-	g.Watcher.OnDisable(func(ctx context.Context, userID string) { g.Sessions.RevokeUser(ctx, userID) })
-	g.Watcher.OnRevoke(func(ctx context.Context, r directory.Revocation) { g.Sessions.RevokeUserBefore(ctx, r.UserID, r.At) })
+	g.Watcher.OnDisable(func(ctx context.Context, userID string) error {
+		_, err := g.Sessions.RevokeUser(ctx, userID)
+		return err
+	})
+	g.Watcher.OnRevoke(func(ctx context.Context, r directory.Revocation) error {
+		_, err := g.Sessions.RevokeUserBefore(ctx, r.UserID, r.At)
+		return err
+	})
 	if err := g.Watcher.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -46,12 +46,25 @@ type Watcher struct {
 	lastOK   atomic.Int64 // unix nanos of the last successful poll
 
 	mu           sync.Mutex
-	onDisable    []func(ctx context.Context, userID string)
+	onDisable    []func(ctx context.Context, userID string) error
 	onPolicy     []func(ctx context.Context, c *policy.Versioned)
 	onAllowlists []func(ctx context.Context, lists map[string][]string)
 	allowlists   map[string][]string // last seen; guarded by mu
-	onRevoke     []func(ctx context.Context, r directory.Revocation)
-	revoked      map[int64]time.Time // revocation ids acted on; guarded by mu
+	onRevoke     []func(ctx context.Context, r directory.Revocation) error
+	revoked      map[int64]time.Time // revocation ids seen; guarded by mu
+	// pending are ends of sessions whose hook failed (the session store
+	// stalled): retried at every poll until they succeed, and meanwhile
+	// published in unapplied so the gateway refuses the sessions they
+	// were meant to end. Guarded by mu.
+	pending   map[string]pendingEnd
+	unapplied atomic.Pointer[map[string]time.Time] // user id → latest pending At
+}
+
+// pendingEnd is a revocation or a disable whose hook has not succeeded.
+type pendingEnd struct {
+	userID string
+	at     time.Time
+	apply  func(ctx context.Context) error
 }
 
 // New returns a Watcher; call Refresh once, then Run.
@@ -59,13 +72,16 @@ func New(src Source, log *slog.Logger, interval time.Duration, now func() time.T
 	if now == nil {
 		now = time.Now
 	}
-	w := &Watcher{src: src, log: log.With("component", "watch"), now: now, interval: interval}
+	w := &Watcher{src: src, log: log.With("component", "watch"), now: now, interval: interval, pending: map[string]pendingEnd{}}
 	w.disabled.Store(&map[string]struct{}{})
+	w.unapplied.Store(&map[string]time.Time{})
 	return w
 }
 
-// OnDisable registers f to run once for each user newly seen disabled.
-func (w *Watcher) OnDisable(f func(ctx context.Context, userID string)) {
+// OnDisable registers f to run for each user newly seen disabled; an
+// error means the sessions could not be ended, and the watcher tries again
+// at every poll until it succeeds.
+func (w *Watcher) OnDisable(f func(ctx context.Context, userID string) error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.onDisable = append(w.onDisable, f)
@@ -86,9 +102,11 @@ func (w *Watcher) OnAllowlists(f func(ctx context.Context, lists map[string][]st
 	w.onAllowlists = append(w.onAllowlists, f)
 }
 
-// OnRevoke registers f to run once for each revocation recorded in the
-// directory ("end this user's sessions created before At").
-func (w *Watcher) OnRevoke(f func(ctx context.Context, r directory.Revocation)) {
+// OnRevoke registers f to run for each revocation recorded in the
+// directory ("end this user's sessions created before At"); an error
+// means it was not applied, and the watcher tries again at every poll
+// until it succeeds.
+func (w *Watcher) OnRevoke(f func(ctx context.Context, r directory.Revocation) error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.onRevoke = append(w.onRevoke, f)
@@ -101,6 +119,16 @@ func (w *Watcher) Policy() *policy.Versioned { return w.policy.Load() }
 func (w *Watcher) Disabled(userID string) bool {
 	_, ok := (*w.disabled.Load())[userID]
 	return ok
+}
+
+// RevokedBefore returns the latest time before which the user's sessions
+// should have ended but a revocation or disable could not yet be applied
+// to the session store (zero when none is pending). The gateway refuses
+// sessions created before it, so a store stall at the wrong moment cannot
+// let them live on (review finding F4). It does not lock: it runs on
+// every request.
+func (w *Watcher) RevokedBefore(userID string) time.Time {
+	return (*w.unapplied.Load())[userID]
 }
 
 // Fresh reports whether the last successful poll is recent enough
@@ -155,6 +183,7 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 		return fmt.Errorf("poll revocations: %w", err)
 	}
 	w.applyRevocations(ctx, revs)
+	w.retryPending(ctx)
 	// Disabled users first: a policy version that does not parse must not
 	// hold up ending a disabled user's sessions.
 	w.updateDisabled(ctx, ids)
@@ -202,10 +231,56 @@ func (w *Watcher) applyRevocations(ctx context.Context, revs []directory.Revocat
 	hooks := slices.Clone(w.onRevoke)
 	w.mu.Unlock()
 	for _, r := range fresh {
-		for _, f := range hooks {
-			f(ctx, r)
+		w.attempt(ctx, fmt.Sprintf("revocation:%d", r.ID), r.UserID, r.At, func(ctx context.Context) error {
+			var errs []error
+			for _, f := range hooks {
+				errs = append(errs, f(ctx, r))
+			}
+			return errors.Join(errs...)
+		})
+	}
+}
+
+// attempt runs apply; when it fails the end is kept pending (retried at
+// every poll, and its user's older sessions refused meanwhile).
+func (w *Watcher) attempt(ctx context.Context, key, userID string, at time.Time, apply func(context.Context) error) {
+	if err := apply(ctx); err != nil {
+		w.log.ErrorContext(ctx, "could not end a user's sessions; retrying at every poll, and refusing them meanwhile",
+			"user_id", userID, "what", key, "error", err)
+		w.mu.Lock()
+		w.pending[key] = pendingEnd{userID: userID, at: at, apply: apply}
+		w.publishPending()
+		w.mu.Unlock()
+	}
+}
+
+// retryPending applies the ends that failed before.
+func (w *Watcher) retryPending(ctx context.Context) {
+	w.mu.Lock()
+	todo := maps.Clone(w.pending)
+	w.mu.Unlock()
+	for key, p := range todo {
+		if err := p.apply(ctx); err != nil {
+			continue
+		}
+		w.log.InfoContext(ctx, "ended a user's sessions after a retry", "user_id", p.userID, "what", key)
+		w.mu.Lock()
+		delete(w.pending, key)
+		w.publishPending()
+		w.mu.Unlock()
+	}
+}
+
+// publishPending rebuilds the lock-free view RevokedBefore reads; the
+// caller holds mu.
+func (w *Watcher) publishPending() {
+	m := make(map[string]time.Time, len(w.pending))
+	for _, p := range w.pending {
+		if p.at.After(m[p.userID]) {
+			m[p.userID] = p.at
 		}
 	}
+	w.unapplied.Store(&m)
 }
 
 func (w *Watcher) updateAllowlists(ctx context.Context, lists map[string][]string) {
@@ -236,10 +311,15 @@ func (w *Watcher) updateDisabled(ctx context.Context, ids []string) {
 	w.mu.Lock()
 	hooks := slices.Clone(w.onDisable)
 	w.mu.Unlock()
+	now := w.now()
 	for _, id := range newly {
-		for _, f := range hooks {
-			f(ctx, id)
-		}
+		w.attempt(ctx, "disable:"+id, id, now, func(ctx context.Context) error {
+			var errs []error
+			for _, f := range hooks {
+				errs = append(errs, f(ctx, id))
+			}
+			return errors.Join(errs...)
+		})
 	}
 }
 

@@ -78,10 +78,11 @@ func (h *hooks) policy(_ context.Context, c *policy.Versioned) {
 	h.versions = append(h.versions, c.Version)
 }
 
-func (h *hooks) disable(_ context.Context, userID string) {
+func (h *hooks) disable(_ context.Context, userID string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.disabled = append(h.disabled, userID)
+	return nil
 }
 
 // takeDisabled returns and forgets the ids seen since the last call.
@@ -331,4 +332,111 @@ func TestRunPicksUpChange(t *testing.T) {
 	}
 	cancel()
 	<-stopped
+}
+
+// stallingStore is a session store's revocation hook that fails while
+// stalled, recording what it was asked to end.
+type stallingStore struct {
+	mu      sync.Mutex
+	stalled bool
+	ended   []string // user ids whose sessions were ended
+}
+
+func (s *stallingStore) end(userID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stalled {
+		return errors.New("session store: i/o timeout")
+	}
+	s.ended = append(s.ended, userID)
+	return nil
+}
+
+func (s *stallingStore) setStalled(b bool) {
+	s.mu.Lock()
+	s.stalled = b
+	s.mu.Unlock()
+}
+
+func (s *stallingStore) endedFor(userID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, id := range s.ended {
+		if id == userID {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRevocationRetriedAfterStoreStall: a revocation (set-password, user
+// logout, reset-2fa) or a disable whose session-store hook failed used to
+// be marked applied anyway, so the old sessions lived on (review finding
+// F4). Now it stays pending, is retried at every poll until the store is
+// back, and meanwhile RevokedBefore tells the gateway to refuse the
+// sessions it was meant to end.
+func TestRevocationRetriedAfterStoreStall(t *testing.T) {
+	dir := openDir(t)
+	putPolicy(t, dir, policy.Default())
+	clk := newClock()
+	w := watch.New(dir, slog.New(slog.NewTextHandler(t.Output(), nil)), time.Second, clk.Now)
+	st := &stallingStore{}
+	w.OnRevoke(func(_ context.Context, r directory.Revocation) error { return st.end(r.UserID) })
+	w.OnDisable(func(_ context.Context, id string) error { return st.end(id) })
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	alice := &directory.User{Username: "alice", Role: "sales"}
+	bob := &directory.User{Username: "bob", Role: "sales"}
+	for _, u := range []*directory.User{alice, bob} {
+		if err := dir.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.setStalled(true)
+	rev, err := dir.RevokeUserSessions(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.Disabled = true
+	if err := dir.UpdateUser(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := w.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := w.RevokedBefore(alice.ID); !got.Equal(rev.At) {
+		t.Fatalf("RevokedBefore(alice) during the stall = %v, want the revocation's time %v", got, rev.At)
+	}
+	if w.RevokedBefore(bob.ID).IsZero() {
+		t.Fatal("RevokedBefore(bob) during the stall is zero: a failed disable must be refused too")
+	}
+	if st.endedFor(alice.ID) != 0 || st.endedFor(bob.ID) != 0 {
+		t.Fatal("a stalled store recorded an end")
+	}
+	// Re-enabling bob during the stall must not bring his old sessions back.
+	bob.Disabled = false
+	if err := dir.UpdateUser(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	st.setStalled(false)
+	if err := w.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st.endedFor(alice.ID) != 1 || st.endedFor(bob.ID) != 1 {
+		t.Fatalf("after the stall: alice ended %d times, bob %d; want each once", st.endedFor(alice.ID), st.endedFor(bob.ID))
+	}
+	if !w.RevokedBefore(alice.ID).IsZero() || !w.RevokedBefore(bob.ID).IsZero() {
+		t.Fatal("RevokedBefore still set after the ends were applied")
+	}
+	if err := w.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st.endedFor(alice.ID) != 1 {
+		t.Fatal("an applied revocation was applied again")
+	}
 }
