@@ -10,8 +10,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/configs"
-	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 )
 
 func cmdCheckConfig(ctx context.Context, e *env, args []string) error {
@@ -106,13 +106,17 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		}
 		return tw.Flush()
 	case args[0] == "rotate" && len(pos) == 0:
-		k, err := assertion.GenerateKey(ctx, a.dir, a.now())
+		keys, err := loadKeyring(a.cfg)
+		if err != nil {
+			return err
+		}
+		k, err := signing.Generate(ctx, a.dir, keys, a.now())
 		if err != nil {
 			return err
 		}
 		a.audit.Record(ctx, directory.AuditEvent{Event: audit.KeyRotated, Actor: cliActor(e), Detail: map[string]string{"kid": k.KID}})
 		fmt.Fprintf(e.stdout, "new signing key %s: published in the JWKS now, used for signing after %s. Retire the old key %s after that, once its last tokens have expired.\n",
-			k.KID, assertion.ActivationDelay, "(gatehouse keys retire KID)")
+			k.KID, signing.ActivationDelay, "(gatehouse keys retire KID)")
 		return nil
 	case args[0] == "retire" && len(pos) == 1:
 		if err := a.dir.RetireSigningKey(ctx, pos[0]); err != nil {

@@ -48,7 +48,7 @@ func TestCheckConfig(t *testing.T) {
 }
 
 func TestUserCommands(t *testing.T) {
-	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n")
+	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "d.db")+"}\n")
 	if code, out := cli(t, "s3cret-passphrase-1\n", "user", "add", "--username", "Carol", "--email", "carol@corp.example",
 		"--role", "manager", "--groups", "north,south", "--password-stdin", "--config", cfg); code != 0 {
 		t.Fatalf("user add: %d %s", code, out)
@@ -85,7 +85,7 @@ func TestUserCommands(t *testing.T) {
 }
 
 func TestPolicyCommands(t *testing.T) {
-	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n")
+	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "d.db")+"}\n")
 	if code, out := cli(t, "", "policy", "show", "--config", cfg); code != 1 || !strings.Contains(out, "no login policy") {
 		t.Fatalf("show before seeding: %d %s", code, out)
 	}
@@ -108,7 +108,7 @@ func TestPolicyCommands(t *testing.T) {
 }
 
 func TestKeysCommands(t *testing.T) {
-	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n")
+	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "d.db")+"}\n")
 	code, out := cli(t, "", "keys", "rotate", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("rotate: %d %s", code, out)

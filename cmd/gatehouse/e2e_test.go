@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
@@ -104,7 +105,7 @@ func verifyAssertionWith(t *testing.T, r *replica, iss, tok string, now time.Tim
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	keys, err := assertion.ParseJWKS(data)
+	keys, err := signing.ParseJWKS(data)
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("jwks: %v %s", err, data)
 	}
@@ -265,7 +266,7 @@ func TestUpstreamDownGivesClean502(t *testing.T) {
 }
 
 func TestDemoUpstreamShowsVerifiedIdentity(t *testing.T) {
-	r := startReplica(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "gh.db")+"}\n", newClock())
+	r := startReplica(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "gh.db")+"}\n", newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
 	b.Login(t, "alice", alicePW)
@@ -289,7 +290,7 @@ func bootstrapPassword(stderr string) string {
 // shown on the terminal only, never in a log line, and the first login
 // with it must enrol a second factor (review finding F12).
 func TestBootstrapAdminMustEnrol2FA(t *testing.T) {
-	r := startReplicaTTY(t, listenLocal(t), "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "gh.db")+"}\n", newClock(), true)
+	r := startReplicaTTY(t, listenLocal(t), "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "gh.db")+"}\n", newClock(), true)
 	pw := bootstrapPassword(r.stderr.String())
 	if pw == "" {
 		t.Fatalf("an interactive first start did not show the admin password:\n%s", r.stderr)
@@ -311,7 +312,7 @@ func TestBootstrapAdminMustEnrol2FA(t *testing.T) {
 // refused an hour after it was shown (review finding F12, ASVS 6.4.1).
 func TestBootstrapPasswordExpiresWithinAnHour(t *testing.T) {
 	clk := newClock()
-	r := startReplicaTTY(t, listenLocal(t), "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "gh.db")+"}\n", clk, true)
+	r := startReplicaTTY(t, listenLocal(t), "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "gh.db")+"}\n", clk, true)
 	pw := bootstrapPassword(r.stderr.String())
 	clk.Advance(61 * time.Minute)
 	r.refresh(t)
@@ -335,7 +336,7 @@ func TestBootstrapPasswordExpiresWithinAnHour(t *testing.T) {
 // terminal (a container, systemd) writes no password anywhere; the
 // admin exists without one, and the log says how to set it.
 func TestBootstrapPasswordNotInLogStream(t *testing.T) {
-	r := startReplica(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "gh.db")+"}\n", newClock())
+	r := startReplica(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "gh.db")+"}\n", newClock())
 	if strings.Contains(r.stderr.String(), "password: ") {
 		t.Fatalf("a non-interactive start printed a password:\n%s", r.stderr)
 	}

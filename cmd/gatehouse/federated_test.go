@@ -21,7 +21,7 @@ func oidcReplica(t *testing.T, extra string, opts ...oidctest.Option) (*replica,
 	idp := oidctest.New(t, append([]oidctest.Option{oidctest.WithRedirectURL(base + "/.gatehouse/oidc/corp/callback")}, opts...)...)
 	up := startUpstream(t)
 	cfg := fmt.Sprintf("upstream: %s\ndirectory: {driver: sqlite, dsn: %s}\nproviders:\n  - {id: corp, type: oidc, label: Corp SSO, issuer: %q, client_id: %q, client_secret: %q%s}\n",
-		up.URL, filepath.Join(t.TempDir(), "d.db"), idp.Issuer, idp.ClientID, idp.ClientSecret, extra)
+		up.URL, filepath.Join(t.TempDir(), "data", "d.db"), idp.Issuer, idp.ClientID, idp.ClientSecret, extra)
 	r := startReplicaOn(t, ln, cfg, newClock())
 	return r, up, idp
 }

@@ -71,7 +71,7 @@ func TestWebSocketUpgradeProxied(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	r := startReplica(t, "upstream: http://"+ln.Addr().String()+"\ndirectory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n", newClock())
+	r := startReplica(t, "upstream: http://"+ln.Addr().String()+"\ndirectory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "d.db")+"}\n", newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
 	b.Login(t, "alice", alicePW)
@@ -124,7 +124,7 @@ func TestWebSocketUpgradeNeedsSession(t *testing.T) {
 func TestHTTPSCookieAttributes(t *testing.T) {
 	up := startUpstream(t)
 	dir := t.TempDir()
-	r := startReplicaPublic(t, "https://gw.example", "upstream: "+up.URL+"\ndirectory: {driver: sqlite, dsn: "+filepath.Join(dir, "d.db")+"}\n")
+	r := startReplicaPublic(t, "https://gw.example", "upstream: "+up.URL+"\ndirectory: {driver: sqlite, dsn: "+filepath.Join(dir, "data", "d.db")+"}\n")
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
 	resp, _ := b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {alicePW}}, "Origin", "https://gw.example", "Host", "gw.example")
@@ -186,7 +186,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	r := startReplica(t, "upstream: http://"+ln.Addr().String()+"\ndirectory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "d.db")+"}\n", newClock())
+	r := startReplica(t, "upstream: http://"+ln.Addr().String()+"\ndirectory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "d.db")+"}\n", newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
 	b.Login(t, "alice", alicePW)

@@ -140,7 +140,7 @@ func keyFile(t testing.TB) string {
 // sqliteConfig is a replica config on a fresh SQLite file and the memory
 // store, proxying to up.
 func sqliteConfig(t testing.TB, up *upstream, extra string) string {
-	return "upstream: " + up.URL + "\ndirectory: {driver: sqlite, dsn: " + filepath.Join(t.TempDir(), "gh.db") + "}\n" + extra
+	return "upstream: " + up.URL + "\ndirectory: {driver: sqlite, dsn: " + filepath.Join(t.TempDir(), "data", "gh.db") + "}\n" + extra
 }
 
 // addUser creates a user with a password straight in the replica's

@@ -130,7 +130,7 @@ func TestOIDCInteropAuthlib(t *testing.T) {
 			op := startAuthlibOP(t, "gatehouse-crm", tc.secret, base+"/.gatehouse/oidc/corp/callback", tc.authMethods, user)
 			up := startUpstream(t)
 			cfg := fmt.Sprintf("upstream: %s\ndirectory: {driver: sqlite, dsn: %s}\nproviders:\n  - {id: corp, type: oidc, label: Corp SSO, issuer: %q, client_id: %q, client_secret: %q}\n",
-				up.URL, filepath.Join(t.TempDir(), "d.db"), op.Issuer, "gatehouse-crm", tc.secret)
+				up.URL, filepath.Join(t.TempDir(), "data", "d.db"), op.Issuer, "gatehouse-crm", tc.secret)
 			r := startReplicaOn(t, ln, cfg, newClock())
 			r.addUser(t, "alice", alicePW, "sales")
 			b := newBrowser(t, r.URL)

@@ -42,7 +42,7 @@ func samlReplica(t *testing.T) (*replica, *upstream, *samltest.IdP) {
 	k := write("sp.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 	up := startUpstream(t)
 	r := startReplica(t, fmt.Sprintf("upstream: %s\ndirectory: {driver: sqlite, dsn: %s}\nproviders:\n  - {id: adfs, type: saml, label: ADFS, idp_metadata_file: %s, sp_cert_file: %s, sp_key_file: %s, group_map: {North: {groups: [north]}}}\n",
-		up.URL, filepath.Join(dir, "d.db"), meta, crt, k), newClock())
+		up.URL, filepath.Join(dir, "data", "d.db"), meta, crt, k), newClock())
 	resp, err := http.Get(r.URL + "/.gatehouse/saml/adfs/metadata")
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
+	"github.com/gatehouse-auth/gatehouse/auth/signing"
+	"github.com/gatehouse-auth/gatehouse/configs"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/account"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
@@ -115,21 +117,23 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	if err := s.watcher.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("read login policy: %w", err)
 	}
-	s.issuer = assertion.NewIssuer(a.dir, cfg.PublicURLParsed.String(), assertionTTL, a.now)
+	keys, err := loadKeyring(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ring := signing.New(a.dir, keys, a.now)
+	s.issuer = assertion.NewIssuer(ring, cfg.PublicURLParsed.String(), assertionTTL, a.now)
 	if err := s.issuer.Reload(ctx); err != nil {
 		return nil, err
+	}
+	if old := ring.Unsealed(); len(old) > 0 {
+		log.Warn("signing keys stored unsealed by an older version; replace them: gatehouse keys rotate, then gatehouse keys retire KID once the new key signs", "kids", old)
 	}
 	upstream := cfg.UpstreamURL
 	if upstream == nil {
 		if upstream, err = s.startDemo(cfg.PublicURLParsed, listenAddr); err != nil {
 			return nil, err
 		}
-	}
-	// A single SQLite-backed instance may make its own key on first start;
-	// replicas sharing PostgreSQL must be given one (check-config says so).
-	keys, err := secret.LoadKeyring(cfg.Secrets.KeyFile, cfg.Directory.Driver == "sqlite")
-	if err != nil {
-		return nil, fmt.Errorf("secrets.key_file: %w", err)
 	}
 	// Changing a factor ends the user's other sessions (ASVS 7.4.3).
 	endOthers := mfa.EndOtherSessions(func(ctx context.Context, userID, keep string) error {
@@ -204,6 +208,18 @@ func (s *server) newWatcher() *watch.Watcher {
 		return ended(ctx, r.UserID, "revocation", n, err)
 	})
 	return w
+}
+
+// loadKeyring loads the at-rest key ring (TOTP seeds, signing keys,
+// device cookies). A single SQLite-backed instance may make its own key
+// on first start; replicas sharing PostgreSQL must be given one
+// (check-config says so).
+func loadKeyring(cfg *configs.Config) (*secret.Keyring, error) {
+	keys, err := secret.LoadKeyring(cfg.Secrets.KeyFile, cfg.Directory.Driver == "sqlite")
+	if err != nil {
+		return nil, fmt.Errorf("secrets.key_file: %w", err)
+	}
+	return keys, nil
 }
 
 // background runs the directory poll, key reloads and cache sweeps.

@@ -12,9 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"maps"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -214,45 +212,6 @@ func TestVerifyMalformed(t *testing.T) {
 				t.Errorf("Verify(%.40q): got %+v, %v, want nil, ErrMalformed", tc.token, c, err)
 			}
 		})
-	}
-}
-
-func TestParseJWKS(t *testing.T) {
-	good, other := newKey(t), newKey(t)
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw384, _ := p384.PublicKey.Bytes()
-	one := make([]byte, 32)
-	one[31] = 1
-	goodJWK, otherJWK := jwkOf("good", &good.PublicKey), jwkOf("other", &other.PublicKey)
-	set := jwkSet{Keys: []jwk{
-		goodJWK,
-		{Kty: "EC", Crv: "P-384", X: b64.EncodeToString(raw384[1:49]), Y: b64.EncodeToString(raw384[49:]), Kid: "p384"},
-		{Kty: "EC", Crv: "P-256", X: b64.EncodeToString(raw384[1:49]), Y: b64.EncodeToString(raw384[49:]), Kid: "p384-labelled-p256"},
-		{Kty: "RSA", Crv: "P-256", X: goodJWK.X, Y: goodJWK.Y, Kid: "rsa"},
-		{Kty: "EC", Crv: "P-256", X: b64.EncodeToString(one), Y: b64.EncodeToString(one), Kid: "off-curve"},
-		{Kty: "EC", Crv: "P-256", X: goodJWK.X, Y: otherJWK.Y, Kid: "mixed-coordinates"},
-		{Kty: "EC", Crv: "P-256", X: goodJWK.X[:20], Y: goodJWK.Y, Kid: "short-x"},
-		{Kty: "EC", Crv: "P-256", X: goodJWK.X + "=", Y: goodJWK.Y, Kid: "bad-base64"},
-		{Kty: "EC", Crv: "P-256", X: b64.EncodeToString(make([]byte, 32)), Y: b64.EncodeToString(make([]byte, 32)), Kid: "zero-point"},
-		otherJWK,
-	}}
-	keys, err := ParseJWKS(mustJSON(t, set))
-	if err != nil {
-		t.Fatalf("ParseJWKS: %v", err)
-	}
-	if len(keys) != 2 || keys["good"] == nil || !keys["good"].Equal(&good.PublicKey) || !keys["other"].Equal(&other.PublicKey) {
-		t.Errorf("ParseJWKS: got kids %v, want exactly good and other with their keys", slices.Sorted(maps.Keys(keys)))
-	}
-	for _, doc := range []string{"", "{", `{"keys": 1}`, "[]"} {
-		if _, err := ParseJWKS([]byte(doc)); err == nil {
-			t.Errorf("ParseJWKS(%q): got nil error, want one", doc)
-		}
-	}
-	if keys, err := ParseJWKS([]byte(`{"keys":[]}`)); err != nil || len(keys) != 0 {
-		t.Errorf("ParseJWKS(empty set): got %v, %v, want no keys, nil", keys, err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,7 +42,7 @@ func openDir(t testing.TB) *sqldir.DB {
 
 func newIssuer(t testing.TB, dir directory.Keys, clk *clock) *Issuer {
 	t.Helper()
-	is := NewIssuer(dir, testIssuer, ttl, clk.Now)
+	is := NewIssuer(signing.New(dir, nil, clk.Now), testIssuer, ttl, clk.Now)
 	if err := is.Reload(context.Background()); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
@@ -58,7 +59,7 @@ func signingKID(t *testing.T, is *Issuer) string {
 	if err != nil {
 		t.Fatalf("Token: %v", err)
 	}
-	keys, err := ParseJWKS(is.JWKS())
+	keys, err := signing.ParseJWKS(is.JWKS())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,9 @@ func signingKID(t *testing.T, is *Issuer) string {
 
 func jwksKIDs(t *testing.T, is *Issuer) []string {
 	t.Helper()
-	var set jwkSet
+	var set struct {
+		Keys []struct{ Kty, Crv, Alg, Use, Kid string }
+	}
 	if err := json.Unmarshal(is.JWKS(), &set); err != nil {
 		t.Fatalf("JWKS: %v", err)
 	}
@@ -118,7 +121,7 @@ func TestReloadCreatesOneKey(t *testing.T) {
 	if got := signingKID(t, is); got != stored[0] {
 		t.Errorf("signing kid: got %s, want %s", got, stored[0])
 	}
-	if pk := is.PublicKeys()[stored[0]]; pk == nil || thumbprint(pk) != stored[0] {
+	if pk := is.PublicKeys()[stored[0]]; pk == nil || signing.Thumbprint(pk) != stored[0] {
 		t.Errorf("PublicKeys: got %v, want the key whose RFC 7638 thumbprint is its kid", pk)
 	}
 }
@@ -133,7 +136,7 @@ func TestConcurrentFirstStart(t *testing.T) {
 	for i := range 20 {
 		dir := openDir(t)
 		clk := newClock()
-		issuers := []*Issuer{NewIssuer(dir, testIssuer, ttl, clk.Now), NewIssuer(dir, testIssuer, ttl, clk.Now)}
+		issuers := []*Issuer{NewIssuer(signing.New(dir, nil, clk.Now), testIssuer, ttl, clk.Now), NewIssuer(signing.New(dir, nil, clk.Now), testIssuer, ttl, clk.Now)}
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		errs := make([]error, len(issuers))
@@ -201,7 +204,7 @@ func TestFirstStartRace(t *testing.T) {
 }
 
 // TestRotation: a new key is published at the next Reload but signs only
-// once it has been published for ActivationDelay; retiring the old key
+// once it has been published for signing.ActivationDelay; retiring the old key
 // then removes it from the JWKS.
 func TestRotation(t *testing.T) {
 	dir := openDir(t)
@@ -214,7 +217,7 @@ func TestRotation(t *testing.T) {
 	}
 
 	clk.Advance(time.Minute)
-	nk, err := GenerateKey(t.Context(), dir, clk.Now())
+	nk, err := signing.Generate(t.Context(), dir, nil, clk.Now())
 	if err != nil {
 		t.Fatalf("GenerateKey: %v", err)
 	}
@@ -233,7 +236,7 @@ func TestRotation(t *testing.T) {
 		want    string
 	}{
 		{0, old},
-		{ActivationDelay - time.Millisecond, old},
+		{signing.ActivationDelay - time.Millisecond, old},
 		{time.Millisecond, nk.KID},
 	}
 	for _, s := range steps {
@@ -276,7 +279,7 @@ func TestRetireSignerBeforeActivation(t *testing.T) {
 	clk := newClock()
 	is := newIssuer(t, dir, clk)
 	old := signingKID(t, is)
-	nk, err := GenerateKey(t.Context(), dir, clk.Now())
+	nk, err := signing.Generate(t.Context(), dir, nil, clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

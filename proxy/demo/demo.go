@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 )
 
@@ -104,7 +105,7 @@ func (h *Handler) jwks(force bool) (map[string]*ecdsa.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := assertion.ParseJWKS(body)
+	keys, err := signing.ParseJWKS(body)
 	if err != nil {
 		return nil, err
 	}

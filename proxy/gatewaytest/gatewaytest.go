@@ -33,6 +33,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
+	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/account"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
@@ -175,7 +176,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	clk := NewClock()
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	dir, err := sqldir.Open(ctx, sqldir.Config{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "gh.db")})
+	dir, err := sqldir.Open(ctx, sqldir.Config{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "data", "gh.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,15 +223,15 @@ func Start(t testing.TB, o Options) *Gateway {
 	if g.Keys, err = secret.NewKeyring(secret.Key{ID: "k1", Bytes: key}); err != nil {
 		t.Fatal(err)
 	}
+	issuer := assertion.NewIssuer(signing.New(dir, g.Keys, clk.Now), "http://gatehouse.test", 5*time.Minute, clk.Now)
+	if err := issuer.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
 	g.MFA = mfa.New(dir, g.Keys, store, mfa.Limits{Attempts: 5, Window: 15 * time.Minute}, "Gatehouse", clk.Now,
 		mfa.EndOtherSessions(func(ctx context.Context, userID, keep string) error {
 			_, err := g.Sessions.RevokeUserExcept(ctx, userID, keep)
 			return err
 		}))
-	issuer := assertion.NewIssuer(dir, "http://gatehouse.test", 5*time.Minute, clk.Now)
-	if err := issuer.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
 	g.Upstream = StartUpstream(t, o.Upstream)
 	up, _ := url.Parse(g.Upstream.URL)
 	g.Server = httptest.NewUnstartedServer(nil)

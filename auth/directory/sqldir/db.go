@@ -66,6 +66,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		sqlDB.Close()
 		return nil, err
 	}
+	if d.name == "sqlite" {
+		if err := tightenSidecars(dsn); err != nil {
+			sqlDB.Close()
+			return nil, err
+		}
+	}
 	return db, nil
 }
 
@@ -109,12 +115,12 @@ func openPool(d dialect, dsn string, maxConns int) (*sql.DB, error) {
 	return sqlDB, nil
 }
 
-// sqliteDSN creates the database file's directory and appends the pragmas.
+// sqliteDSN prepares the database file (see secureSQLiteFile) and
+// appends the pragmas.
 func sqliteDSN(dsn string) (string, error) {
-	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
-	if path != "" && path != ":memory:" && !strings.HasPrefix(dsn, "file::memory:") {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return "", fmt.Errorf("sqldir: create directory for %s: %w", path, err)
+	if path := sqlitePath(dsn); path != "" {
+		if err := secureSQLiteFile(path); err != nil {
+			return "", err
 		}
 	}
 	sep := "?"
@@ -122,6 +128,76 @@ func sqliteDSN(dsn string) (string, error) {
 		sep = "&"
 	}
 	return dsn + sep + sqlitePragmas, nil
+}
+
+// sqlitePath is the file a SQLite DSN names, "" for an in-memory one.
+func sqlitePath(dsn string) string {
+	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	if path == "" || path == ":memory:" || strings.HasPrefix(dsn, "file::memory:") {
+		return ""
+	}
+	return path
+}
+
+// secureSQLiteFile keeps the database (password hashes, sealed secrets)
+// readable by this user only (review finding F13): its folder is created
+// 0700 and refused when group or others may enter it (they could read
+// the -wal and -shm files SQLite creates beside it, or swap the files);
+// the file itself is created 0600 before SQLite opens it — SQLite gives
+// the -wal and -shm files the database file's permissions — and a file
+// left more open by an earlier version is tightened to 0600.
+func secureSQLiteFile(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("sqldir: create directory for %s: %w", path, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("sqldir: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("sqldir: directory.dsn: the folder %s is open to other users (mode %s); the database holds password hashes: run chmod 700 %s, or put the file in a folder of its own",
+			dir, fi.Mode().Perm(), dir)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqldir: open %s: %w", path, err)
+	}
+	defer f.Close()
+	return tighten(f.Name())
+}
+
+// tighten sets 0600 on a database file that exists and is more open.
+func tighten(path string) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqldir: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return fmt.Errorf("sqldir: make %s private: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// tightenSidecars makes SQLite's -wal and -shm files private too, after
+// they exist: belt and braces for a database file opened by another tool
+// with a different mode.
+func tightenSidecars(dsn string) error {
+	path := sqlitePath(dsn)
+	if path == "" {
+		return nil
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := tighten(path + suffix); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Ping checks that the database answers.

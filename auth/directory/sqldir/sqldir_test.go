@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
@@ -230,5 +231,53 @@ func refuseConnections(t *testing.T, dsn string) {
 		if _, err := admin.ExecContext(t.Context(), s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
+	}
+}
+
+// TestDirectoryFileNotWorldReadable: the SQLite file and its -wal and
+// -shm files are private to the gateway's user, whatever the umask, and
+// a file an earlier version left readable is tightened (review finding
+// F13).
+func TestDirectoryFileNotWorldReadable(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "gatehouse.db")
+	db := openTest(t, sqldir.Config{Driver: "sqlite", DSN: path})
+	if err := db.CreateUser(t.Context(), &directory.User{Username: "alice", Role: "sales", PasswordHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %s, want nothing for group or others", p, fi.Mode().Perm())
+		}
+	}
+	db.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	openTest(t, sqldir.Config{Driver: "sqlite", DSN: path})
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("a world-readable database file was left %s, want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestDirectoryRefusesOpenFolder: a folder others may enter is refused
+// with an error that names the key and the fix.
+func TestDirectoryRefusesOpenFolder(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sqldir.Open(t.Context(), sqldir.Config{Driver: "sqlite", DSN: filepath.Join(dir, "gatehouse.db")})
+	if err == nil || !strings.Contains(err.Error(), "directory.dsn") || !strings.Contains(err.Error(), "chmod 700") {
+		t.Fatalf("open in a 0755 folder: %v, want a refusal naming directory.dsn and chmod 700", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gatehouse.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("the database file was created in the open folder")
 	}
 }
