@@ -9,7 +9,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
@@ -84,7 +83,7 @@ func (g *Gateway) identify(r *http.Request, c *Caller) error {
 		case isExpired(err):
 			c.Ended = expiredReason(err)
 			g.metrics.inc(outcomeExpired)
-			g.audit.Record(r.Context(), directory.AuditEvent{Event: audit.SessionExpired, ClientIP: c.IP.String(),
+			g.audit.Record(r.Context(), audit.Event{Event: audit.SessionExpired, ClientIP: c.IP.String(),
 				Detail: map[string]string{"reason": c.Ended}})
 			return nil
 		case errors.Is(err, auth.ErrInvalidCredentials):
@@ -139,7 +138,7 @@ func (g *Gateway) end(r *http.Request, c *Caller, reason string) error {
 		}
 		g.assertions.Forget(c.ID)
 	}
-	g.audit.Record(r.Context(), directory.AuditEvent{Event: audit.SessionRevoked, Actor: "system", UserID: c.Identity.UserID,
+	g.audit.Record(r.Context(), audit.Event{Event: audit.SessionRevoked, Actor: "system", UserID: c.Identity.UserID,
 		ClientIP: c.IP.String(), Detail: map[string]string{"reason": reason, "session": c.ID}})
 	c.Credential = auth.Credential{}
 	c.Ended = reason

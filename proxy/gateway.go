@@ -17,6 +17,7 @@ package proxy
 
 import (
 	"context"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -25,7 +26,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
@@ -47,7 +47,7 @@ type PolicySource interface {
 
 // Auditor records security events.
 type Auditor interface {
-	Record(ctx context.Context, e directory.AuditEvent)
+	Record(ctx context.Context, e audit.Event)
 }
 
 // NetworkGuard decides whether a client address may log in or make a

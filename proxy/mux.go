@@ -9,7 +9,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -183,7 +182,7 @@ func (g *Gateway) CheckNetwork(w http.ResponseWriter, r *http.Request, login boo
 	if v.Detail != "" {
 		detail["detail"] = v.Detail
 	}
-	g.audit.Record(r.Context(), directory.AuditEvent{Event: audit.NetworkBlocked, Actor: username, UserID: userID, ClientIP: ip.String(), Detail: detail})
+	g.audit.Record(r.Context(), audit.Event{Event: audit.NetworkBlocked, Actor: username, UserID: userID, ClientIP: ip.String(), Detail: detail})
 	if v.Rule == policy.RuleUnverifiable {
 		g.render.Error(w, r, web.ErrUnavailable)
 		return false

@@ -76,7 +76,7 @@ type Directory interface {
 
 // Auditor records the events.
 type Auditor interface {
-	Record(ctx context.Context, e directory.AuditEvent)
+	Record(ctx context.Context, e audit.Event)
 }
 
 // Service runs the operations. Safe for concurrent use.
@@ -137,7 +137,7 @@ func (s *Service) AddUser(ctx context.Context, actor string, in NewUser) (*direc
 		}
 		return nil, err
 	}
-	s.audit.Record(ctx, directory.AuditEvent{Event: audit.UserCreated, Actor: actor, UserID: u.ID,
+	s.audit.Record(ctx, audit.Event{Event: audit.UserCreated, Actor: actor, UserID: u.ID,
 		Detail: map[string]string{"username": u.Username, "role": u.Role}})
 	return u, nil
 }
@@ -212,7 +212,7 @@ func (s *Service) endSessions(ctx context.Context, actor string, u *directory.Us
 	if _, err := s.dir.RevokeUserSessions(ctx, u.ID); err != nil {
 		return fmt.Errorf("record the session revocation: %w", err)
 	}
-	s.audit.Record(ctx, directory.AuditEvent{Event: audit.SessionRevoked, Actor: actor, UserID: u.ID,
+	s.audit.Record(ctx, audit.Event{Event: audit.SessionRevoked, Actor: actor, UserID: u.ID,
 		Detail: map[string]string{"reason": reason}})
 	return nil
 }
@@ -230,7 +230,7 @@ func (s *Service) SetDisabled(ctx context.Context, actor, username string, disab
 			return u, err
 		}
 	}
-	s.audit.Record(ctx, directory.AuditEvent{Event: ev, Actor: actor, UserID: u.ID})
+	s.audit.Record(ctx, audit.Event{Event: ev, Actor: actor, UserID: u.ID})
 	return u, nil
 }
 
@@ -254,7 +254,7 @@ func (s *Service) SetPassword(ctx context.Context, actor, username, pw string) (
 	if _, err := s.dir.BumpSecurityStamp(ctx, u.ID); err != nil {
 		return u, fmt.Errorf("forget remembered devices: %w", err)
 	}
-	s.audit.Record(ctx, directory.AuditEvent{Event: audit.PasswordSet, Actor: actor, UserID: u.ID})
+	s.audit.Record(ctx, audit.Event{Event: audit.PasswordSet, Actor: actor, UserID: u.ID})
 	return u, nil
 }
 
@@ -284,7 +284,7 @@ func (s *Service) Reset2FA(ctx context.Context, actor, username string) (*direct
 	if err := s.endSessions(ctx, actor, u, "mfa_reset"); err != nil {
 		return u, err
 	}
-	s.audit.Record(ctx, directory.AuditEvent{Event: audit.MFAReset, Actor: actor, UserID: u.ID})
+	s.audit.Record(ctx, audit.Event{Event: audit.MFAReset, Actor: actor, UserID: u.ID})
 	return u, nil
 }
 
@@ -296,7 +296,7 @@ func (s *Service) Require2FA(ctx context.Context, actor, username string, on boo
 	if err != nil {
 		return nil, err
 	}
-	s.audit.Record(ctx, directory.AuditEvent{Event: audit.MFARequirement, Actor: actor, UserID: u.ID,
+	s.audit.Record(ctx, audit.Event{Event: audit.MFARequirement, Actor: actor, UserID: u.ID,
 		Detail: map[string]string{"required": onOff(on)}})
 	if on {
 		return u, s.endSessions(ctx, actor, u, "mfa_required")
@@ -331,7 +331,7 @@ func (s *Service) SetAllowedIPs(ctx context.Context, actor, username string, cid
 	if err != nil {
 		return nil, nil, err
 	}
-	s.audit.Record(ctx, directory.AuditEvent{Event: audit.UserAllowlist, Actor: actor, UserID: u.ID,
+	s.audit.Record(ctx, audit.Event{Event: audit.UserAllowlist, Actor: actor, UserID: u.ID,
 		Detail: map[string]string{"cidrs": fmt.Sprint(clean)}})
 	return u, clean, nil
 }
@@ -350,7 +350,7 @@ func (s *Service) SetRole(ctx context.Context, actor, username, role string) (*d
 	if err != nil {
 		return nil, err
 	}
-	s.audit.Record(ctx, directory.AuditEvent{Event: audit.UserRoleChanged, Actor: actor, UserID: u.ID,
+	s.audit.Record(ctx, audit.Event{Event: audit.UserRoleChanged, Actor: actor, UserID: u.ID,
 		Detail: map[string]string{"from": old, "to": role}})
 	return u, s.endSessions(ctx, actor, u, "role_changed")
 }
@@ -384,7 +384,7 @@ func (s *Service) SetPolicy(ctx context.Context, actor string, doc []byte) (Poli
 	if err != nil {
 		return PolicyChange{}, err
 	}
-	s.audit.Record(ctx, directory.AuditEvent{Event: audit.PolicyChanged, Actor: actor,
+	s.audit.Record(ctx, audit.Event{Event: audit.PolicyChanged, Actor: actor,
 		Detail: map[string]string{"from_version": fmt.Sprint(old.Version), "to_version": fmt.Sprint(pv.Version)}})
 	return PolicyChange{From: old, To: pv}, nil
 }
@@ -431,7 +431,7 @@ func (s *Service) Bootstrap(ctx context.Context, terminal bool) (pw string, crea
 		}
 		return "", false, fmt.Errorf("create first admin: %w", err)
 	}
-	s.audit.Record(ctx, directory.AuditEvent{Event: audit.UserCreated, Actor: "bootstrap", UserID: u.ID,
+	s.audit.Record(ctx, audit.Event{Event: audit.UserCreated, Actor: "bootstrap", UserID: u.ID,
 		Detail: map[string]string{"username": u.Username, "role": u.Role, "password": map[bool]string{true: "expires_1h", false: "none"}[terminal]}})
 	return pw, true, nil
 }

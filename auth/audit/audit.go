@@ -11,8 +11,6 @@ import (
 	"maps"
 	"slices"
 	"time"
-
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
 )
 
 // Event names; stable, because log alerts and scripts match on them.
@@ -46,22 +44,40 @@ const (
 	UserRoleChanged  = "user_role_changed"
 )
 
+// Event is one security-relevant fact: the one event type every package
+// records and the directory stores. Event is a stable snake_case name
+// (the constants above); Detail never holds a secret.
+type Event struct {
+	ID       int64
+	Time     time.Time
+	Event    string
+	Actor    string // who did it: username, "cli", "system"
+	UserID   string // whom it concerns, when a user
+	ClientIP string
+	Detail   map[string]string
+}
+
+// Sink stores events (the directory's audit table).
+type Sink interface {
+	AppendAudit(ctx context.Context, e Event) error
+}
+
 // Recorder writes events to the log and the directory.
 type Recorder struct {
 	log  *slog.Logger
-	sink directory.Audit // may be nil (log only)
+	sink Sink // may be nil (log only)
 	now  func() time.Time
 }
 
 // New returns a Recorder; sink may be nil.
-func New(log *slog.Logger, sink directory.Audit) *Recorder {
+func New(log *slog.Logger, sink Sink) *Recorder {
 	return &Recorder{log: log.With("component", "audit"), sink: sink, now: time.Now}
 }
 
 // Record logs e and appends it to the directory. A directory failure is
 // logged, not returned: the event is already in the log, and refusing a
 // logout because the audit table is down would help nobody.
-func (r *Recorder) Record(ctx context.Context, e directory.AuditEvent) {
+func (r *Recorder) Record(ctx context.Context, e Event) {
 	if e.Time.IsZero() {
 		e.Time = r.now().UTC()
 	}

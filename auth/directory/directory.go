@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
 )
 
 var (
@@ -92,25 +94,13 @@ type Policies interface {
 	PutPolicy(ctx context.Context, doc []byte, actor string, ifNone bool) (PolicyVersion, error)
 }
 
-// AuditEvent is one security-relevant fact. Event is a stable snake_case
-// name ("login_success", "policy_changed"); Detail never holds a secret.
-type AuditEvent struct {
-	ID       int64
-	Time     time.Time
-	Event    string
-	Actor    string // who did it: username, "cli", "system"
-	UserID   string // whom it concerns, when a user
-	ClientIP string
-	Detail   map[string]string
-}
-
 // Audit is the append-only audit log.
 type Audit interface {
 	// AppendAudit stores e; a zero Time means now, and ID is assigned.
-	AppendAudit(ctx context.Context, e AuditEvent) error
+	AppendAudit(ctx context.Context, e audit.Event) error
 	// ListAudit returns the newest events first (by Time, then the later
 	// appended), at most limit; none when limit <= 0.
-	ListAudit(ctx context.Context, limit int) ([]AuditEvent, error)
+	ListAudit(ctx context.Context, limit int) ([]audit.Event, error)
 }
 
 // SigningKey is a key the gateway signs identity assertions with. Private

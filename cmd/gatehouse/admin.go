@@ -9,7 +9,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/configs"
 )
@@ -114,7 +113,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		a.audit.Record(ctx, directory.AuditEvent{Event: audit.KeyRotated, Actor: cliActor(e), Detail: map[string]string{"kid": k.KID}})
+		a.audit.Record(ctx, audit.Event{Event: audit.KeyRotated, Actor: cliActor(e), Detail: map[string]string{"kid": k.KID}})
 		fmt.Fprintf(e.stdout, "new signing key %s: published in the JWKS now, used for signing after %s. Retire the old key %s after that, once its last tokens have expired.\n",
 			k.KID, signing.ActivationDelay, "(gatehouse keys retire KID)")
 		return nil
@@ -122,7 +121,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		if err := a.dir.RetireSigningKey(ctx, pos[0]); err != nil {
 			return err
 		}
-		a.audit.Record(ctx, directory.AuditEvent{Event: audit.KeyRotated, Actor: cliActor(e), Detail: map[string]string{"retired": pos[0]}})
+		a.audit.Record(ctx, audit.Event{Event: audit.KeyRotated, Actor: cliActor(e), Detail: map[string]string{"retired": pos[0]}})
 		fmt.Fprintf(e.stdout, "key %s retired\n", pos[0])
 		return nil
 	}

@@ -88,7 +88,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		return nil, fmt.Errorf("seed login policy: %w", err)
 	}
 	if seeded {
-		a.audit.Record(ctx, directory.AuditEvent{Event: audit.PolicySeeded, Actor: "seed"})
+		a.audit.Record(ctx, audit.Event{Event: audit.PolicySeeded, Actor: "seed"})
 	}
 	if warning != "" {
 		log.Warn(warning)
@@ -194,7 +194,7 @@ func (s *server) newWatcher() *watch.Watcher {
 	// meant to end until it succeeds (RevokedBefore).
 	ended := func(ctx context.Context, userID, reason string, n int, err error) error {
 		if err == nil && n > 0 {
-			a.audit.Record(ctx, directory.AuditEvent{Event: audit.SessionRevoked, Actor: "system", UserID: userID,
+			a.audit.Record(ctx, audit.Event{Event: audit.SessionRevoked, Actor: "system", UserID: userID,
 				Detail: map[string]string{"reason": reason, "count": fmt.Sprint(n)}})
 		}
 		return err

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
@@ -81,7 +80,7 @@ func (p *Pages) recovery(w http.ResponseWriter, r *http.Request) {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFARecoveryReset, Actor: c.Identity.Username, UserID: c.Identity.UserID,
+	p.audit.Record(r.Context(), audit.Event{Event: audit.MFARecoveryReset, Actor: c.Identity.Username, UserID: c.Identity.UserID,
 		ClientIP: c.IP.String()})
 	p.render.Page(w, http.StatusOK, "codes.html", web.PageData{Title: "New recovery codes", Codes: codes, Redirect: "/.gatehouse/account"})
 }
@@ -105,7 +104,7 @@ func (p *Pages) remove(w http.ResponseWriter, r *http.Request) {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFARemoved, Actor: c.Identity.Username, UserID: c.Identity.UserID,
+	p.audit.Record(r.Context(), audit.Event{Event: audit.MFARemoved, Actor: c.Identity.Username, UserID: c.Identity.UserID,
 		ClientIP: c.IP.String()})
 	p.renderAccount(w, r, "Two-factor authentication is off.", "", http.StatusOK)
 }
@@ -132,7 +131,7 @@ func (p *Pages) codeCheck(w http.ResponseWriter, r *http.Request) (*proxy.Caller
 	if errors.As(err, &f) {
 		detail["reason"] = f.Reason
 	}
-	p.audit.Record(r.Context(), directory.AuditEvent{Event: event, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(), Detail: detail})
+	p.audit.Record(r.Context(), audit.Event{Event: event, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(), Detail: detail})
 	p.render.Page(w, status, "account.html", web.PageData{Title: "Your account", Username: c.Identity.Username, Enrolled: true, Error: msg})
 	return nil, false
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 )
@@ -130,7 +129,7 @@ func (p *Pages) finishFederated(w http.ResponseWriter, r *http.Request, pr auth.
 		if errors.As(err, &f) {
 			detail["reason"] = f.Reason
 		}
-		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginFailure, ClientIP: ip, Detail: detail})
+		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginFailure, ClientIP: ip, Detail: detail})
 		p.gw.CountLogin(proxy.LoginFailure)
 		p.render.Error(w, r, refusal(err))
 		return

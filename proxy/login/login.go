@@ -14,7 +14,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -162,18 +161,18 @@ func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, err error, i
 	case errors.Is(err, auth.ErrLockedOut) && f != nil && f.Reason == reasonBusy:
 		// Too many password checks already waiting: nothing was
 		// checked or counted, so this is not a lockout.
-		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
+		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
 		w.Header().Set("Retry-After", "5")
 		data.Error = msgBusy
 		p.render.Page(w, http.StatusTooManyRequests, "login.html", data)
 	case errors.Is(err, auth.ErrLockedOut):
 		p.gw.CountLogin(proxy.LoginLockout)
-		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginLockout, UserID: userID, ClientIP: ip, Detail: detail})
+		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginLockout, UserID: userID, ClientIP: ip, Detail: detail})
 		data.Error = msgLocked
 		p.render.Page(w, http.StatusTooManyRequests, "login.html", data)
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		p.gw.CountLogin(proxy.LoginFailure)
-		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
+		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
 		data.Error = msgInvalid
 		p.render.Page(w, http.StatusUnauthorized, "login.html", data)
 	default:
@@ -220,7 +219,7 @@ func (p *Pages) completeLogin(w http.ResponseWriter, r *http.Request, id auth.Id
 		return false
 	}
 	p.gw.CountLogin(proxy.LoginSuccess)
-	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.LoginSuccess, Actor: id.Username, UserID: id.UserID, ClientIP: s.ClientIP,
+	p.audit.Record(r.Context(), audit.Event{Event: audit.LoginSuccess, Actor: id.Username, UserID: id.UserID, ClientIP: s.ClientIP,
 		Detail: map[string]string{"method": joinMethods(id.Methods), "session": s.ID, "provider": id.Provider}})
 	return true
 }
@@ -240,7 +239,7 @@ func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.gw.Assertions().Forget(c.ID)
-		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.Logout, Actor: c.Identity.Username, UserID: c.Identity.UserID,
+		p.audit.Record(r.Context(), audit.Event{Event: audit.Logout, Actor: c.Identity.Username, UserID: c.Identity.UserID,
 			ClientIP: c.IP.String(), Detail: map[string]string{"session": c.ID}})
 	}
 	p.cookies.ClearSession(w)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
@@ -61,7 +60,7 @@ func (p *Pages) pendingLogin(w http.ResponseWriter, r *http.Request, id auth.Ide
 	if !ok {
 		return
 	}
-	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFARequired, Actor: id.Username, UserID: id.UserID, ClientIP: s.ClientIP,
+	p.audit.Record(r.Context(), audit.Event{Event: audit.MFARequired, Actor: id.Username, UserID: id.UserID, ClientIP: s.ClientIP,
 		Detail: map[string]string{"step": pending, "session": s.ID}})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -122,7 +121,7 @@ func (p *Pages) twoFactorSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	id := c.Identity
 	id.Methods = append(slices.Clone(id.Methods), method)
-	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFASuccess, Actor: id.Username, UserID: id.UserID, ClientIP: c.IP.String(),
+	p.audit.Record(r.Context(), audit.Event{Event: audit.MFASuccess, Actor: id.Username, UserID: id.UserID, ClientIP: c.IP.String(),
 		Detail: map[string]string{"method": method}})
 	if r.PostForm.Get("remember") == "1" && pol.MFA.RememberDevice > 0 {
 		if st, err := p.mfa.Status(r.Context(), id.UserID); err == nil {
@@ -159,7 +158,7 @@ func (p *Pages) codeFailed(w http.ResponseWriter, r *http.Request, err error, pa
 	if errors.As(err, &f) {
 		detail["reason"] = f.Reason
 	}
-	p.audit.Record(r.Context(), directory.AuditEvent{Event: event, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(), Detail: detail})
+	p.audit.Record(r.Context(), audit.Event{Event: event, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(), Detail: detail})
 	d.Error = msg
 	p.render.Page(w, status, page, d)
 }
@@ -208,7 +207,7 @@ func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, auth.ErrLockedOut) {
 			msg = msgCodeLocked
 		}
-		p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFAFailure, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: ip,
+		p.audit.Record(r.Context(), audit.Event{Event: audit.MFAFailure, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: ip,
 			Detail: map[string]string{"step": "enrol"}})
 		p.renderEnroll(w, r, rd, msg, http.StatusUnauthorized)
 		return
@@ -221,7 +220,7 @@ func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	p.audit.Record(r.Context(), directory.AuditEvent{Event: audit.MFAEnrolled, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: ip})
+	p.audit.Record(r.Context(), audit.Event{Event: audit.MFAEnrolled, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: ip})
 	next := "/.gatehouse/account"
 	if c.Pending == proxy.PendingEnroll {
 		// Enrolment proved the factor: this login is now complete.

@@ -2,6 +2,7 @@ package directorytest
 
 import (
 	"fmt"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"maps"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ func testAudit(t *testing.T, d directory.Directory) {
 		t.Fatalf("ListAudit on empty log: got %v, %v, want none", got, err)
 	}
 	t0 := time.Date(2026, 3, 1, 9, 30, 0, 123_000_000, time.FixedZone("CET", 3600))
-	appended := []directory.AuditEvent{
+	appended := []audit.Event{
 		{Time: t0, Event: "login_success", Actor: "alice", UserID: "u1", ClientIP: "192.0.2.1",
 			Detail: map[string]string{"method": "password", "note": `quotes " and ünïcode`}},
 		{Time: t0.Add(time.Second), Event: "login_failure", Actor: "bob", ClientIP: "2001:db8::1",
@@ -32,7 +33,7 @@ func testAudit(t *testing.T, d directory.Directory) {
 	if err != nil {
 		t.Fatalf("ListAudit: %v", err)
 	}
-	want := []directory.AuditEvent{appended[3], appended[2], appended[1], appended[0]}
+	want := []audit.Event{appended[3], appended[2], appended[1], appended[0]}
 	if len(got) != len(want) {
 		t.Fatalf("ListAudit: got %d events, want %d", len(got), len(want))
 	}
@@ -62,7 +63,7 @@ func testAuditLimit(t *testing.T, d directory.Directory) {
 	ctx := t.Context()
 	t0 := time.Now().Add(-time.Hour)
 	for i := range 5 {
-		e := directory.AuditEvent{Time: t0.Add(time.Duration(i) * time.Minute), Event: fmt.Sprintf("event_%d", i)}
+		e := audit.Event{Time: t0.Add(time.Duration(i) * time.Minute), Event: fmt.Sprintf("event_%d", i)}
 		if err := d.AppendAudit(ctx, e); err != nil {
 			t.Fatalf("AppendAudit: %v", err)
 		}

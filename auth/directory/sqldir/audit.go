@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
 )
 
 // AppendAudit stores e. A zero e.Time means now; e.ID is ignored (the
 // database assigns it).
-func (db *DB) AppendAudit(ctx context.Context, e directory.AuditEvent) error {
+func (db *DB) AppendAudit(ctx context.Context, e audit.Event) error {
 	if e.Event == "" {
 		return errors.New("sqldir: append audit: event name is required")
 	}
@@ -34,7 +33,7 @@ func (db *DB) AppendAudit(ctx context.Context, e directory.AuditEvent) error {
 
 // ListAudit returns at most limit events, newest (by Time, then by
 // insertion) first. A limit of zero or less returns none.
-func (db *DB) ListAudit(ctx context.Context, limit int) ([]directory.AuditEvent, error) {
+func (db *DB) ListAudit(ctx context.Context, limit int) ([]audit.Event, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -45,7 +44,7 @@ func (db *DB) ListAudit(ctx context.Context, limit int) ([]directory.AuditEvent,
 		return nil, db.d.classify("list audit", err)
 	}
 	defer rows.Close()
-	var events []directory.AuditEvent
+	var events []audit.Event
 	for rows.Next() {
 		e, err := scanAudit(rows)
 		if err != nil {
@@ -56,9 +55,9 @@ func (db *DB) ListAudit(ctx context.Context, limit int) ([]directory.AuditEvent,
 	return events, db.d.classify("list audit", rows.Err())
 }
 
-func scanAudit(s scanner) (directory.AuditEvent, error) {
+func scanAudit(s scanner) (audit.Event, error) {
 	var (
-		e      directory.AuditEvent
+		e      audit.Event
 		at     int64
 		detail string
 	)

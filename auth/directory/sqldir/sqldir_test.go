@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -150,7 +151,7 @@ func wantUnavailable(t *testing.T, db *sqldir.DB, userID string) {
 		{"DisabledUserIDs", func() error { _, err := db.DisabledUserIDs(ctx); return err }},
 		{"CurrentPolicy", func() error { _, err := db.CurrentPolicy(ctx); return err }},
 		{"PutPolicy", func() error { _, err := db.PutPolicy(ctx, []byte("#\n"), "t", false); return err }},
-		{"AppendAudit", func() error { return db.AppendAudit(ctx, directory.AuditEvent{Event: "x"}) }},
+		{"AppendAudit", func() error { return db.AppendAudit(ctx, audit.Event{Event: "x"}) }},
 	}
 	for _, c := range calls {
 		err := c.call()
