@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,12 +170,5 @@ func (r *replica) refresh(t *testing.T) {
 // with the given reason ("" for none).
 func wantLoginRedirect(t *testing.T, resp *http.Response, reason string) {
 	t.Helper()
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/.gatehouse/login?") {
-		t.Fatalf("got %d Location %q, want 302 to the login page", resp.StatusCode, loc)
-	}
-	u, _ := url.Parse(loc)
-	if got := u.Query().Get("reason"); got != reason {
-		t.Fatalf("login redirect reason = %q, want %q (Location %q)", got, reason, loc)
-	}
+	gatewaytest.WantLoginRedirect(t, resp, reason)
 }

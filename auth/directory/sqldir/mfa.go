@@ -28,11 +28,34 @@ func mfaLock(userID string) int64 {
 // recovery code with recoveryHashes, all in one transaction. A zero
 // f.CreatedAt means now.
 func (db *DB) EnrollTOTP(ctx context.Context, f directory.TOTPFactor, recoveryHashes [][]byte) error {
+	const upsert = `INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at`
+	return db.enroll(ctx, "enroll totp", upsert, f, recoveryHashes)
+}
+
+// errEnrolled is what EnrollFirstTOTP finds when the user has a factor.
+var errEnrolled = fmt.Errorf("a totp factor is enrolled: %w", directory.ErrConflict)
+
+// EnrollFirstTOTP stores f and its recovery codes only if the user has no
+// factor. The insert itself is the check (ON CONFLICT DO NOTHING on the
+// user_id key, which PostgreSQL resolves against concurrent inserts too),
+// inside the user's MFA lock, so of two racing enrolments one wins and
+// the other changes nothing, not even the codes.
+func (db *DB) EnrollFirstTOTP(ctx context.Context, f directory.TOTPFactor, recoveryHashes [][]byte) error {
+	const insert = `INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO NOTHING`
+	return db.enroll(ctx, "enroll first totp", insert, f, recoveryHashes)
+}
+
+// enroll writes the factor with write (which may decline, affecting no
+// row: errEnrolled) and replaces the recovery codes, in one transaction
+// under the user's MFA lock.
+func (db *DB) enroll(ctx context.Context, op, write string, f directory.TOTPFactor, recoveryHashes [][]byte) error {
 	if f.UserID == "" || len(f.Secret) == 0 {
-		return errors.New("sqldir: enroll totp: user id and sealed secret are required")
+		return fmt.Errorf("sqldir: %s: user id and sealed secret are required", op)
 	}
 	if err := checkHashes(recoveryHashes); err != nil {
-		return fmt.Errorf("sqldir: enroll totp: %w", err)
+		return fmt.Errorf("sqldir: %s: %w", op, err)
 	}
 	created := normTime(f.CreatedAt)
 	if f.CreatedAt.IsZero() {
@@ -45,43 +68,7 @@ func (db *DB) EnrollTOTP(ctx context.Context, f directory.TOTPFactor, recoveryHa
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, f.UserID).Scan(&one); err != nil {
 			return err
 		}
-		const upsert = `INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at`
-		if _, err := tx.ExecContext(ctx, upsert, f.UserID, f.Secret, toMillis(created)); err != nil {
-			return err
-		}
-		return replaceCodes(ctx, tx, f.UserID, recoveryHashes)
-	})
-	return db.d.classify("enroll totp", err)
-}
-
-// errEnrolled is what EnrollFirstTOTP finds when the user has a factor.
-var errEnrolled = fmt.Errorf("a totp factor is enrolled: %w", directory.ErrConflict)
-
-// EnrollFirstTOTP stores f and its recovery codes only if the user has no
-// factor. The insert itself is the check (ON CONFLICT DO NOTHING on the
-// user_id key, which PostgreSQL resolves against concurrent inserts too),
-// inside the user's MFA lock, so of two racing enrolments one wins and
-// the other changes nothing, not even the codes.
-func (db *DB) EnrollFirstTOTP(ctx context.Context, f directory.TOTPFactor, recoveryHashes [][]byte) error {
-	if f.UserID == "" || len(f.Secret) == 0 {
-		return errors.New("sqldir: enroll first totp: user id and sealed secret are required")
-	}
-	if err := checkHashes(recoveryHashes); err != nil {
-		return fmt.Errorf("sqldir: enroll first totp: %w", err)
-	}
-	created := normTime(f.CreatedAt)
-	if f.CreatedAt.IsZero() {
-		created = db.timestamp()
-	}
-	err := db.inTx(ctx, mfaLock(f.UserID), func(tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, f.UserID).Scan(&one); err != nil {
-			return err
-		}
-		const insert = `INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (user_id) DO NOTHING`
-		res, err := tx.ExecContext(ctx, insert, f.UserID, f.Secret, toMillis(created))
+		res, err := tx.ExecContext(ctx, write, f.UserID, f.Secret, toMillis(created))
 		if err != nil {
 			return err
 		}
@@ -94,7 +81,7 @@ func (db *DB) EnrollFirstTOTP(ctx context.Context, f directory.TOTPFactor, recov
 		}
 		return replaceCodes(ctx, tx, f.UserID, recoveryHashes)
 	})
-	return db.d.classify("enroll first totp", err)
+	return db.d.classify(op, err)
 }
 
 // TOTP returns the user's factor, or ErrNotFound when none is enrolled.
