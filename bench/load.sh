@@ -94,7 +94,7 @@ gatehouse() {
   local name=$1 session_yaml=$2 addr cfg
   addr=127.0.0.1:$(free_port)
   cfg=$work/$name.yaml
-  mkdir -p "$work/$name"
+  mkdir -p -m 700 "$work/$name" # the directory refuses a folder others may enter
   cat >"$cfg" <<EOF
 listen: $addr
 public_url: http://$addr
