@@ -2,7 +2,8 @@
 // ES256 JWT stating who the request is, so an upstream can check the
 // identity headers came from the gateway rather than trust the network.
 // Signing costs tens of microseconds, so a token is signed once per session
-// and reused until it nears expiry (see Cache).
+// and reused until it nears expiry (Issuer.Token); the keys themselves
+// are auth/signing's.
 package assertion
 
 import (
