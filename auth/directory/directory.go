@@ -104,9 +104,11 @@ type Audit interface {
 }
 
 // SigningKey is a key the gateway signs identity assertions with. Private
-// is the PKCS#8 DER encoding. The newest key that is not retired signs;
-// every key not retired is published in the JWKS so assertions signed just
-// before a rotation still verify.
+// is opaque to the directory: auth/signing stores the PKCS#8 DER sealed
+// with the secrets key ring, so the database alone yields no key (rows
+// written by releases before sealing hold the DER in clear until the
+// next load seals them). Which key signs and which are published is
+// decided by auth/signing; retired keys are neither.
 type SigningKey struct {
 	KID       string
 	Alg       string // "ES256"
@@ -124,6 +126,10 @@ type Keys interface {
 	AddFirstSigningKey(ctx context.Context, k SigningKey) error
 	SigningKeys(ctx context.Context) ([]SigningKey, error)  // oldest first, retired included
 	RetireSigningKey(ctx context.Context, kid string) error // idempotent; ErrNotFound for an unknown kid
+	// UpdateSigningKey replaces the stored private key of kid (sealed
+	// again, or sealed for the first time), keeping every other field;
+	// ErrNotFound for an unknown kid.
+	UpdateSigningKey(ctx context.Context, kid string, private []byte) error
 }
 
 // TOTPFactor is a user's enrolled authenticator. Secret is sealed by the

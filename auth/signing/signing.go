@@ -122,12 +122,17 @@ func (r *Ring) Reload(ctx context.Context) (changed bool, err error) {
 		if sk.Retired || sk.Alg != "ES256" {
 			continue
 		}
-		priv, clear, err := r.open(sk)
+		priv, der, reseal, err := r.open(sk)
 		if err != nil {
 			return false, err
 		}
-		if clear {
-			unsealed = append(unsealed, sk.KID)
+		if reseal {
+			// Stored in clear by an older version, or sealed under a key
+			// no longer active: seal it again where it is. If that fails
+			// the key still works and is reported.
+			if err := r.keys.UpdateSigningKey(ctx, sk.KID, r.seal.Seal(der, additionalData(sk.KID))); err != nil {
+				unsealed = append(unsealed, sk.KID)
+			}
 		}
 		set.public[sk.KID] = &priv.PublicKey
 		doc.Keys = append(doc.Keys, jwkOf(sk.KID, &priv.PublicKey))
@@ -148,15 +153,16 @@ func (r *Ring) Reload(ctx context.Context) (changed bool, err error) {
 	return old == nil || old.kid != set.kid, nil
 }
 
-// open returns a stored key's private key; clear reports a key stored
-// unsealed (by a version before sealing), which still works.
-func (r *Ring) open(sk directory.SigningKey) (priv *ecdsa.PrivateKey, clear bool, err error) {
-	der := sk.Private
+// open returns a stored key's private key and its DER; reseal reports a
+// key stored unsealed (by a version before sealing) or sealed under a key
+// that is no longer the active one, which still works.
+func (r *Ring) open(sk directory.SigningKey) (priv *ecdsa.PrivateKey, der []byte, reseal bool, err error) {
+	der = sk.Private
 	if r.seal != nil {
-		if plain, _, err := r.seal.Open(sk.Private, additionalData(sk.KID)); err == nil {
-			der = plain
+		if plain, stale, err := r.seal.Open(sk.Private, additionalData(sk.KID)); err == nil {
+			der, reseal = plain, stale
 		} else {
-			clear = true
+			reseal = true
 		}
 	}
 	parsed, err := x509.ParsePKCS8PrivateKey(der)
@@ -165,9 +171,9 @@ func (r *Ring) open(sk directory.SigningKey) (priv *ecdsa.PrivateKey, clear bool
 	// reaching coords, which panics on anything but P-256. A sealed key
 	// the key ring cannot open ends here too.
 	if err != nil || !ok || priv.Curve != elliptic.P256() {
-		return nil, false, fmt.Errorf("signing key %s: not a P-256 ECDSA PKCS#8 key (or sealed under a key no longer in secrets.key_file)", sk.KID)
+		return nil, nil, false, fmt.Errorf("signing key %s: not a P-256 ECDSA PKCS#8 key (or sealed under a key no longer in secrets.key_file)", sk.KID)
 	}
-	return priv, clear, nil
+	return priv, der, reseal, nil
 }
 
 // hasActive reports whether a key the ring can sign with exists; keys of
@@ -193,8 +199,9 @@ func (r *Ring) JWKS() []byte { return r.set.Load().jwks }
 // PublicKeys returns the active keys by kid (for in-process verification).
 func (r *Ring) PublicKeys() map[string]*ecdsa.PublicKey { return r.set.Load().public }
 
-// Unsealed lists the kids of active keys stored in clear by an older
-// version; `gatehouse keys rotate` and then `keys retire` replaces them.
+// Unsealed lists the kids of active keys found in clear (or under an old
+// key) that could not be sealed again in place; `gatehouse keys rotate`
+// and then `keys retire` replaces them.
 func (r *Ring) Unsealed() []string {
 	if p := r.unsealed.Load(); p != nil {
 		return *p

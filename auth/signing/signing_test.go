@@ -109,7 +109,7 @@ func TestSigningKeysSealedAtRest(t *testing.T) {
 
 // TestUnsealedKeyFromOlderVersionStillSigns: a key an older version
 // stored in clear keeps working (upgrades do not break assertions) and is
-// reported, so the operator rotates it out.
+// sealed where it is at the first load.
 func TestUnsealedKeyFromOlderVersionStillSigns(t *testing.T) {
 	dir := openDir(t)
 	legacy, err := newKey(nil, time.Now().Add(-time.Hour))
@@ -126,8 +126,21 @@ func TestUnsealedKeyFromOlderVersionStillSigns(t *testing.T) {
 	if kid, _ := r.Signer(); kid != legacy.KID {
 		t.Fatalf("signer %s, want the legacy key %s", kid, legacy.KID)
 	}
-	if got := r.Unsealed(); !slices.Equal(got, []string{legacy.KID}) {
-		t.Fatalf("Unsealed() = %v, want [%s]", got, legacy.KID)
+	if got := r.Unsealed(); len(got) != 0 {
+		t.Fatalf("Unsealed() = %v, want none: the legacy key is sealed in place", got)
+	}
+	stored, err := dir.SigningKeys(t.Context())
+	if err != nil || len(stored) != 1 {
+		t.Fatal(stored, err)
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(stored[0].Private); err == nil {
+		t.Fatal("the legacy key is still stored in clear after a load")
+	}
+	if _, err := r.Reload(t.Context()); err != nil {
+		t.Fatalf("Reload after sealing in place: %v", err)
+	}
+	if kid, _ := r.Signer(); kid != legacy.KID {
+		t.Fatalf("signer after sealing %s, want %s", kid, legacy.KID)
 	}
 }
 

@@ -108,7 +108,9 @@ func TestPolicyCommands(t *testing.T) {
 }
 
 func TestKeysCommands(t *testing.T) {
-	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "d.db")+"}\n")
+	// Its own key file: keys rotate seals the new key with it (the
+	// default, data/gatehouse.keys, would be created in the package).
+	cfg := writeConfig(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "d.db")+"}\nsecrets: {key_file: "+keyFile(t)+"}\n")
 	code, out := cli(t, "", "keys", "rotate", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("rotate: %d %s", code, out)

@@ -127,7 +127,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		return nil, err
 	}
 	if old := ring.Unsealed(); len(old) > 0 {
-		log.Warn("signing keys stored unsealed by an older version; replace them: gatehouse keys rotate, then gatehouse keys retire KID once the new key signs", "kids", old)
+		log.Warn("signing keys stored in clear (or under an old secrets key) could not be sealed in place; replace them: gatehouse keys rotate, then gatehouse keys retire KID once the new key signs", "kids", old)
 	}
 	upstream := cfg.UpstreamURL
 	if upstream == nil {

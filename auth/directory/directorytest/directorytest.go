@@ -41,6 +41,7 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"AuditLimit", testAuditLimit},
 		{"SigningKeys", testSigningKeys},
 		{"FirstSigningKeyRace", testFirstSigningKeyRace},
+		{"UpdateSigningKey", testUpdateSigningKey},
 		{"SecurityStamp", testSecurityStamp},
 		{"MFAEnroll", testMFAEnroll},
 		{"MFANotFound", testMFANotFound},

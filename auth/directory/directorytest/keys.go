@@ -42,6 +42,38 @@ func testSigningKeys(t *testing.T, d directory.Directory) {
 	wantErr(t, "RetireSigningKey unknown", d.RetireSigningKey(ctx, "k3"), directory.ErrNotFound)
 }
 
+// testUpdateSigningKey: sealing a stored key in place replaces its bytes
+// and nothing else, retired keys included.
+func testUpdateSigningKey(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	keys := []directory.SigningKey{
+		{KID: "k1", Alg: "ES256", Private: []byte{0x30, 0x01}, CreatedAt: t0},
+		{KID: "k2", Alg: "ES256", Private: []byte{0x30, 0x02}, CreatedAt: t0.Add(time.Minute)},
+	}
+	for _, k := range keys {
+		if err := d.AddSigningKey(ctx, k); err != nil {
+			t.Fatalf("AddSigningKey(%s): %v", k.KID, err)
+		}
+	}
+	if err := d.RetireSigningKey(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	keys[0].Retired = true
+	for i, private := range [][]byte{{0x01, 0xaa, 0x00, 0xff}, {0x01, 0xbb, 0x00}} {
+		if err := d.UpdateSigningKey(ctx, keys[i].KID, private); err != nil {
+			t.Fatalf("UpdateSigningKey(%s): %v", keys[i].KID, err)
+		}
+		keys[i].Private = private
+	}
+	wantKeys(t, d, keys)
+	wantErr(t, "UpdateSigningKey unknown", d.UpdateSigningKey(ctx, "k3", []byte{1}), directory.ErrNotFound)
+	if err := d.UpdateSigningKey(ctx, "k2", nil); err == nil {
+		t.Errorf("UpdateSigningKey with no bytes: got nil error, want one")
+	}
+	wantKeys(t, d, keys)
+}
+
 // wantKeys compares every field but prints no key material.
 func wantKeys(t *testing.T, d directory.Directory, want []directory.SigningKey) {
 	t.Helper()

@@ -99,3 +99,23 @@ func (db *DB) RetireSigningKey(ctx context.Context, kid string) error {
 	}
 	return nil
 }
+
+// UpdateSigningKey replaces kid's private key bytes; an unknown kid is
+// ErrNotFound.
+func (db *DB) UpdateSigningKey(ctx context.Context, kid string, private []byte) error {
+	if len(private) == 0 {
+		return errors.New("sqldir: update signing key: private key is required")
+	}
+	res, err := db.db.ExecContext(ctx, `UPDATE signing_keys SET private = $2 WHERE kid = $1`, kid, private)
+	if err != nil {
+		return db.d.classify("update signing key", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return db.d.classify("update signing key", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqldir: update signing key %q: %w", kid, directory.ErrNotFound)
+	}
+	return nil
+}
