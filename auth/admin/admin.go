@@ -103,15 +103,17 @@ var (
 	validGroup    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$`)
 )
 
-// NewUser is the input of AddUser. Password is optional (a federated-only
-// user has none); it is checked against the password rules and hashed.
+// NewUser is the input of AddUser. Password is optional: nil means no
+// local password (a federated-only user); a given one, even empty, is
+// checked against the password rules and hashed, so an empty line read
+// for a password is refused rather than read as "none".
 type NewUser struct {
 	Username    string
 	Email       string
 	Role        string
 	DisplayName string
 	Groups      []string
-	Password    string
+	Password    *string
 }
 
 // AddUser validates, creates and audits a user.
@@ -124,8 +126,8 @@ func (s *Service) AddUser(ctx context.Context, actor string, in NewUser) (*direc
 	if err := checkUser(u); err != nil {
 		return nil, err
 	}
-	if in.Password != "" {
-		hash, err := s.hash(ctx, in.Password)
+	if in.Password != nil {
+		hash, err := s.hash(ctx, *in.Password)
 		if err != nil {
 			return nil, err
 		}

@@ -81,7 +81,7 @@ func TestAddUserValidatesEveryField(t *testing.T) {
 	backends(t, func(t *testing.T, dir *sqldir.DB) {
 		svc := newService(dir, nil)
 		_, err := svc.AddUser(t.Context(), "cli", admin.NewUser{Username: "Bad Name!", Email: "a@b@c", Role: "Admin",
-			Groups: []string{"ok", "<script>"}, DisplayName: "x\x00", Password: "short"})
+			Groups: []string{"ok", "<script>"}, DisplayName: "x\x00", Password: ptr("short")})
 		var inv *admin.InvalidError
 		if !errors.As(err, &inv) {
 			t.Fatalf("got %v, want *InvalidError", err)
@@ -96,10 +96,13 @@ func TestAddUserValidatesEveryField(t *testing.T) {
 		if users, _ := dir.ListUsers(t.Context()); len(users) != 0 {
 			t.Fatal("an invalid user was stored")
 		}
-		if _, err := svc.AddUser(t.Context(), "cli", admin.NewUser{Username: "carol", Role: "sales", Password: "short"}); !errors.As(err, &inv) || inv.Problems[0].Field != "password" {
+		if _, err := svc.AddUser(t.Context(), "cli", admin.NewUser{Username: "carol", Role: "sales", Password: ptr("short")}); !errors.As(err, &inv) || inv.Problems[0].Field != "password" {
 			t.Fatalf("short password: %v", err)
 		}
-		u, err := svc.AddUser(t.Context(), "cli:root", admin.NewUser{Username: " Alice ", Email: "alice@corp.example", Role: "sales", Groups: []string{" north "}, Password: "a long enough passphrase"})
+		if _, err := svc.AddUser(t.Context(), "cli", admin.NewUser{Username: "carol", Role: "sales", Password: ptr("")}); !errors.As(err, &inv) || inv.Problems[0].Field != "password" {
+			t.Fatalf("empty password: %v, want it refused, not read as none", err)
+		}
+		u, err := svc.AddUser(t.Context(), "cli:root", admin.NewUser{Username: " Alice ", Email: "alice@corp.example", Role: "sales", Groups: []string{" north "}, Password: ptr("a long enough passphrase")})
 		if err != nil || u.Username != "alice" || u.Groups[0] != "north" || u.PasswordHash == "" {
 			t.Fatalf("AddUser: %+v %v", u, err)
 		}
@@ -231,3 +234,5 @@ func TestBootstrap(t *testing.T) {
 }
 
 var _ directory.Users = (*sqldir.DB)(nil)
+
+func ptr(s string) *string { return &s }

@@ -56,8 +56,21 @@ func TestUserCommands(t *testing.T) {
 	if code, out := cli(t, "", "user", "add", "--username", "carol", "--email", "other@corp.example", "--role", "sales", "--config", cfg); code == 0 || !strings.Contains(out, "already exists") {
 		t.Fatalf("duplicate user add: %d %s", code, out)
 	}
-	if code, out := cli(t, "short\n", "user", "add", "--username", "dave", "--role", "sales", "--password-stdin", "--config", cfg); code == 0 || !strings.Contains(out, "at least 8") {
-		t.Fatalf("short password accepted: %d %s", code, out)
+	// A password from stdin that breaks the rules is an error (exit 1), not
+	// a usage error; an empty line is an empty password, not "none".
+	for _, stdin := range []string{"short\n", "\n"} {
+		if code, out := cli(t, stdin, "user", "add", "--username", "dave", "--role", "sales", "--password-stdin", "--config", cfg); code != 1 ||
+			!strings.Contains(out, "gatehouse user: password must be at least 8") {
+			t.Fatalf("password %q accepted or misreported: %d %s", stdin, code, out)
+		}
+	}
+	if code, out := cli(t, "short\n", "user", "set-password", "carol", "--password-stdin", "--config", cfg); code != 1 ||
+		!strings.Contains(out, "gatehouse user: password must be at least 8") {
+		t.Fatalf("set-password with a short password: %d %s", code, out)
+	}
+	if code, out := cli(t, "", "user", "allow-ips", "carol", "10.0.0.300", "--config", cfg); code != 2 ||
+		!strings.Contains(out, `gatehouse user: usage: "10.0.0.300" is neither a CIDR nor an IP address`) {
+		t.Fatalf("allow-ips with a bad address: %d %s", code, out)
 	}
 	if code, out := cli(t, "", "user", "add", "--username", "bad name", "--role", "Sales!", "--email", "a@b@c", "--config", cfg); code != 2 ||
 		!strings.Contains(out, "--username") || !strings.Contains(out, "--role") || !strings.Contains(out, "--email") {

@@ -41,15 +41,24 @@ func openAdmin(ctx context.Context, e *env, cfgPath string) (*app, *admin.Servic
 	return a, admin.New(a.dir, a.audit, password.NewHasher(password.Default, a.cfg.Login.MaxConcurrentHashes), ids, a.now), nil
 }
 
-// cliError turns an admin error into what the CLI prints: a bad input is
-// a usage error (exit 2) naming the flag, an unknown user says so.
+// cliError turns an admin error into what the CLI prints: a bad flag or
+// argument is a usage error (exit 2) naming the flag, a password read
+// from stdin that breaks the rules is a plain error (exit 1, as it always
+// was), an unknown user says so.
 func cliError(err error, username string) error {
 	var inv *admin.InvalidError
 	switch {
 	case errors.As(err, &inv):
 		var msgs []string
 		for _, p := range inv.Problems {
-			msgs = append(msgs, "--"+p.Field+": "+p.Message)
+			switch {
+			case p.Field == "password":
+				return errors.New(p.Message)
+			case strings.HasPrefix(p.Field, "cidrs["): // positional; the message quotes the argument
+				msgs = append(msgs, p.Message)
+			default:
+				msgs = append(msgs, "--"+p.Field+": "+p.Message)
+			}
 		}
 		return fmt.Errorf("%w: %s", errUsage, strings.Join(msgs, "\n"))
 	case errors.Is(err, admin.ErrNoUser):
@@ -79,9 +88,11 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 	}
 	defer a.Close()
 	if *stdin {
-		if in.Password, err = readPassword(e); err != nil {
+		pw, err := readPassword(e)
+		if err != nil {
 			return err
 		}
+		in.Password = &pw
 	}
 	u, err := svc.AddUser(ctx, cliActor(e), in)
 	switch {
