@@ -2,9 +2,16 @@ package login_test
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"github.com/gatehouse-auth/gatehouse/auth/saml"
+	"github.com/gatehouse-auth/gatehouse/auth/saml/samltest"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -126,4 +133,89 @@ func mustRequest(t *testing.T, u string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// samlGateway runs a gateway with the real SAML login method (auth/saml,
+// crewjam underneath) against a test IdP that signs real assertions.
+func samlGateway(t *testing.T) (*gatewaytest.Gateway, *samltest.IdP) {
+	idp := samltest.New(t, samltest.User{NameID: "alice@corp.example", NameIDFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+		Attributes: []samltest.Attribute{
+			{Name: saml.ClaimUPN, Values: []string{"alice@corp.example"}},
+			{Name: saml.ClaimEmail, Values: []string{"alice@corp.example"}},
+		}})
+	dir := t.TempDir()
+	key, cert := samltest.NewKeyPair(t)
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	s := saml.NewSection()
+	s.IDPMetadataFile = write("idp.xml", idp.Metadata())
+	s.SPCertFile = write("sp.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+	s.SPKeyFile = write("sp.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	s.SetDefaults()
+	g := gatewaytest.Start(t, gatewaytest.Options{OpenProviders: func(g *gatewaytest.Gateway) []auth.RedirectLogin {
+		public, _ := url.Parse(g.URL)
+		l, err := s.Open(context.Background(), federation.Env{ID: "adfs", Label: "ADFS", Rule: federation.Rule{Match: "upn"},
+			Users: g.Dir, PublicURL: public, Transactions: g.Store, Now: g.Clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []auth.RedirectLogin{l}
+	}})
+	resp, md := gatewaytest.NewBrowser(g.URL).Get(t, "/.gatehouse/saml/adfs/metadata")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("SP metadata: %d", resp.StatusCode)
+	}
+	if err := idp.AddServiceProvider([]byte(md)); err != nil {
+		t.Fatal(err)
+	}
+	return g, idp
+}
+
+// TestSAMLACSThroughPipeline: the ACS route takes the IdP's cross-site
+// POST (exempt from the origin check, protected by the signature, the
+// request binding and the replay cache) and finishes the login through
+// the pipeline; the same response posted again is refused.
+func TestSAMLACSThroughPipeline(t *testing.T) {
+	g, idp := samlGateway(t)
+	g.AddUser(t, "alice", alicePW, "sales")
+	b := gatewaytest.NewBrowser(g.URL)
+	resp, _ := b.Get(t, "/.gatehouse/login/adfs?rd=%2Faccounts%2F7")
+	sso := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.Contains(sso, "/sso?") {
+		t.Fatalf("start: %d %q", resp.StatusCode, sso)
+	}
+	ir, err := http.Get(sso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(ir.Body)
+	ir.Body.Close()
+	action, fields, err := samltest.ParseForm(page)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, page)
+	}
+	post := func(b *gatewaytest.Browser) *http.Response {
+		resp, _ := b.Do(t, "POST", strings.TrimPrefix(action, g.URL), fields, "Origin", idp.URL, "Sec-Fetch-Site", "cross-site")
+		return resp
+	}
+	if resp := post(b); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts/7" {
+		t.Fatalf("ACS: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, body := b.Get(t, "/accounts/7"); resp.StatusCode != 200 || body != "crm:alice" {
+		t.Fatalf("after the SAML login: %d %q", resp.StatusCode, body)
+	}
+	if got := g.Upstream.Last(t).Header.Get("X-Gatehouse-Auth-Method"); got != "saml" {
+		t.Fatalf("auth method %q", got)
+	}
+	replay := gatewaytest.NewBrowser(g.URL)
+	replay.Jar = b.Jar
+	if resp := post(replay); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("replayed SAML response: %d, want 401", resp.StatusCode)
+	}
 }
