@@ -119,6 +119,14 @@ func (r *Ring) Reload(ctx context.Context) (changed bool, err error) {
 	var unsealed []string
 	now := r.now()
 	for _, sk := range stored { // oldest first
+		if sk.Retired && sk.Alg == "ES256" {
+			// A retired key neither signs nor is published, but a copy
+			// of the database must not yield it either.
+			if kid := r.sealRetired(ctx, sk); kid != "" {
+				unsealed = append(unsealed, kid)
+			}
+			continue
+		}
 		if sk.Retired || sk.Alg != "ES256" {
 			continue
 		}
@@ -151,6 +159,22 @@ func (r *Ring) Reload(ctx context.Context) (changed bool, err error) {
 	r.unsealed.Store(&unsealed)
 	old := r.set.Swap(set)
 	return old == nil || old.kid != set.kid, nil
+}
+
+// sealRetired seals a retired key found in clear (or under an old secrets
+// key) where it is; it returns the kid when that could not be done.
+func (r *Ring) sealRetired(ctx context.Context, sk directory.SigningKey) string {
+	if r.seal == nil {
+		return ""
+	}
+	_, der, reseal, err := r.open(sk)
+	if err != nil || !reseal {
+		return "" // sealed already, or not a key at all: nothing to protect
+	}
+	if err := r.keys.UpdateSigningKey(ctx, sk.KID, r.seal.Seal(der, additionalData(sk.KID))); err != nil {
+		return sk.KID
+	}
+	return ""
 }
 
 // open returns a stored key's private key and its DER; reseal reports a

@@ -184,3 +184,36 @@ func TestParseJWKS(t *testing.T) {
 		t.Errorf("ParseJWKS(empty set): got %v, %v, want no keys, nil", keys, err)
 	}
 }
+
+// TestRetiredPlaintextKeySealedToo: a key retired while an older version
+// stored keys in clear is sealed at load as well; a copy of the database
+// must not yield any private key, signing or not.
+func TestRetiredPlaintextKeySealedToo(t *testing.T) {
+	dir := openDir(t)
+	old, err := newKey(nil, time.Now().Add(-2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.AddSigningKey(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.RetireSigningKey(t.Context(), old.KID); err != nil {
+		t.Fatal(err)
+	}
+	r := New(dir, testKeyring(t), nil)
+	if _, err := r.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := dir.SigningKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sk := range stored {
+		if _, err := x509.ParsePKCS8PrivateKey(sk.Private); err == nil {
+			t.Errorf("key %s (retired %v) is still stored in clear", sk.KID, sk.Retired)
+		}
+	}
+	if len(r.Unsealed()) != 0 {
+		t.Fatalf("Unsealed() = %v", r.Unsealed())
+	}
+}
