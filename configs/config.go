@@ -37,12 +37,14 @@ import (
 // Built-in defaults; configs/gatehouse.yaml spells out the same values and
 // a test keeps the two in step.
 const (
-	DefaultListen        = "127.0.0.1:8080"
-	DefaultPublicURL     = "http://127.0.0.1:8080"
-	DemoUpstream         = "demo"
-	StoreMemory          = "memory"
-	StoreRedis           = "redis"
-	defaultCacheTTL      = 500 * time.Millisecond
+	DefaultListen    = "127.0.0.1:8080"
+	DefaultPublicURL = "http://127.0.0.1:8080"
+	DemoUpstream     = "demo"
+	StoreMemory      = "memory"
+	StoreRedis       = "redis"
+	defaultCacheTTL  = 30 * time.Second
+	// maxCacheTTL bounds memory held for sessions that stopped coming.
+	maxCacheTTL          = 5 * time.Minute
 	defaultTouchFraction = 20
 	defaultMaxHashes     = 4
 	defaultAccountTries  = 5
@@ -102,11 +104,13 @@ type TLS struct {
 type Session struct {
 	// Store is "memory" (one instance, lost on restart) or "redis".
 	Store string `yaml:"store"`
-	// CacheTTL is how long a replica may answer from its local cache. It
-	// stays under 1 s so a revocation reaches every replica within 1 s.
-	// Unset means 500ms (with memory it saves decrypting the session on
-	// every request; revocations there evict the cache directly); an
-	// explicit 0s in YAML or the environment turns the cache off.
+	// CacheTTL is how long a replica may answer a session from its local
+	// cache before reading the store again (capped further at
+	// idle_timeout/touch_fraction). Freshness does not depend on it:
+	// every revocation is published to every replica, which evicts at
+	// once, and a replica whose invalidation channel is down or lagging
+	// reads the store on every request. Unset means 30s; an explicit 0s
+	// in YAML or the environment turns the cache off.
 	CacheTTL time.Duration `yaml:"cache_ttl"`
 	// TouchFraction bounds last-seen writes to one per
 	// idle_timeout/touch_fraction, so idle tracking costs no extra round

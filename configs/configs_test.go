@@ -50,7 +50,7 @@ func TestEmbeddedDefaults(t *testing.T) {
 		{"trusted_proxies", len(c.TrustedProxyPrefixes), 0},
 		{"metrics_listen", c.MetricsListen, ""},
 		{"session.store", c.Session.Store, "memory"},
-		{"session.cache_ttl", c.Session.CacheTTL, 500 * time.Millisecond},
+		{"session.cache_ttl", c.Session.CacheTTL, 30 * time.Second},
 		{"session.touch_fraction", c.Session.TouchFraction, 20},
 		{"session.redis.key_prefix", c.Session.Redis.KeyPrefix, "gatehouse:"},
 		{"directory.driver", c.Directory.Driver, "sqlite"},

@@ -47,8 +47,8 @@ func TestEnvSwitchesToRedis(t *testing.T) {
 	if c.Session.Store != StoreRedis || !slices.Equal(c.Session.Redis.Addrs, []string{"a:6379", "b:6379"}) {
 		t.Errorf("got store %q addrs %q, want redis [a:6379 b:6379]", c.Session.Store, c.Session.Redis.Addrs)
 	}
-	if c.Session.CacheTTL != 500*time.Millisecond {
-		t.Errorf("cache_ttl: got %s, want the redis default 500ms", c.Session.CacheTTL)
+	if c.Session.CacheTTL != 30*time.Second {
+		t.Errorf("cache_ttl: got %s, want the redis default 30s", c.Session.CacheTTL)
 	}
 }
 

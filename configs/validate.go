@@ -191,8 +191,8 @@ func (s *Session) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("session.store: must be %q or %q, got %q", StoreMemory, StoreRedis, s.Store))
 	}
-	if s.CacheTTL < 0 || s.CacheTTL >= time.Second {
-		errs = append(errs, fmt.Errorf("session.cache_ttl: must be 0s..999ms so revocations reach every replica within 1s, got %s", s.CacheTTL))
+	if s.CacheTTL < 0 || s.CacheTTL > maxCacheTTL {
+		errs = append(errs, fmt.Errorf("session.cache_ttl: must be 0s..%s (0s turns the local cache off), got %s", maxCacheTTL, s.CacheTTL))
 	}
 	errs = append(errs, checkRange("session.touch_fraction", s.TouchFraction, 2, 1000))
 	return errors.Join(errs...)

@@ -16,7 +16,7 @@ upstream: crm.internal
 trusted_proxies: [10.0.0.0/8, not-an-ip]
 metrics_listen: "localhost:99999"
 tls: {cert_file: cert.pem}
-session: {store: etcd, cache_ttl: 2s, touch_fraction: 1}
+session: {store: etcd, cache_ttl: 6m, touch_fraction: 1}
 directory: {driver: mysql}
 login: {max_concurrent_hashes: 65, account_attempts: -1, ip_attempts: -5, lockout_window: 10s}
 log: {level: loud, format: xml}
@@ -55,13 +55,13 @@ func TestCacheTTL(t *testing.T) {
 		want      time.Duration
 		wantErr   bool
 	}{
-		{"memory default", "", nil, 500 * time.Millisecond, false},
-		{"redis default", redis + "}", nil, 500 * time.Millisecond, false},
-		{"redis empty value is default", redis + ", cache_ttl: }", nil, 500 * time.Millisecond, false},
+		{"memory default", "", nil, 30 * time.Second, false},
+		{"redis default", redis + "}", nil, 30 * time.Second, false},
+		{"redis empty value is default", redis + ", cache_ttl: }", nil, 30 * time.Second, false},
 		{"redis explicit 0s turns cache off", redis + ", cache_ttl: 0s}", nil, 0, false},
 		{"redis 0s from env turns cache off", redis + "}", []string{"GATEHOUSE_SESSION_CACHE_TTL=0s"}, 0, false},
-		{"999ms accepted", redis + ", cache_ttl: 999ms}", nil, 999 * time.Millisecond, false},
-		{"1s rejected", redis + ", cache_ttl: 1s}", nil, 0, true},
+		{"5m accepted", redis + ", cache_ttl: 5m}", nil, 5 * time.Minute, false},
+		{"5m1s rejected", redis + ", cache_ttl: 5m1s}", nil, 0, true},
 		{"negative rejected", redis + ", cache_ttl: -1ms}", nil, 0, true},
 	}
 	for _, tt := range tests {

@@ -17,7 +17,7 @@ package proxy
 
 import (
 	"context"
-	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
@@ -71,6 +72,15 @@ type Check struct {
 	Ping func(ctx context.Context) error
 }
 
+// Status is a component whose state /readyz shows and /metrics exports
+// without deciding readiness: the invalidation channel, for one, degrades
+// to reading the store when it is down, which is slower but correct.
+type Status struct {
+	Name    string
+	Detail  func() string
+	Metrics func(io.Writer)
+}
+
 // Options configure a Gateway. Every field without a stated default is
 // required.
 type Options struct {
@@ -95,6 +105,7 @@ type Options struct {
 	// a *web.Error is shown as it is; any other refuses with 403.
 	Authorize func(c *Caller, r *http.Request) error
 	Ready     []Check
+	Status    []Status
 	// MaxStale is how old the policy view may get before authenticated
 	// requests are refused (directory outage); default 10s.
 	MaxStale time.Duration
@@ -128,6 +139,7 @@ type Gateway struct {
 	authenticators  []auth.Authenticator
 	authorize       func(*Caller, *http.Request) error
 	ready           []Check
+	status          []Status
 	maxStale        time.Duration
 	pendingLifetime time.Duration
 	tunnelCheck     time.Duration
@@ -150,7 +162,7 @@ func New(o Options) *Gateway {
 	g := &Gateway{
 		log: o.Logger.With("component", "gateway"), public: o.PublicURL, upstream: o.Upstream,
 		sessions: o.Sessions, policy: o.Policy, audit: o.Audit, assertions: o.Assertions, network: o.Network,
-		authorize: o.Authorize, ready: o.Ready, maxStale: o.MaxStale, pendingLifetime: o.PendingLifetime,
+		authorize: o.Authorize, ready: o.Ready, status: o.Status, maxStale: o.MaxStale, pendingLifetime: o.PendingLifetime,
 		tunnelCheck: o.TunnelCheck, pageTimeout: o.PageTimeout,
 		clientIP: NewClientIP(o.TrustedProxies),
 		cookies:  web.NewCookies(o.PublicURL),

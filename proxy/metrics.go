@@ -83,6 +83,11 @@ func (g *Gateway) MetricsHandler() http.Handler {
 		fmt.Fprintln(w, "# HELP gatehouse_directory_fresh 1 when the directory was polled recently enough to serve.")
 		fmt.Fprintln(w, "# TYPE gatehouse_directory_fresh gauge")
 		fmt.Fprintf(w, "gatehouse_directory_fresh %d\n", fresh)
+		for _, s := range g.status {
+			if s.Metrics != nil {
+				s.Metrics(w)
+			}
+		}
 		if m, ok := g.network.(interface{ WriteMetrics(io.Writer, time.Time) }); ok {
 			m.WriteMetrics(w, time.Now())
 		}

@@ -151,11 +151,20 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	if !g.policy.Fresh(g.maxStale) {
 		failed["policy"] = "stale"
 	}
+	body := map[string]any{"status": "ready"}
+	if len(g.status) > 0 {
+		detail := map[string]string{}
+		for _, s := range g.status {
+			detail[s.Name] = s.Detail()
+		}
+		body["detail"] = detail
+	}
 	if len(failed) > 0 {
-		web.JSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
+		body["status"], body["failed"] = "unavailable", failed
+		web.JSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
-	web.JSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	web.JSON(w, http.StatusOK, body)
 }
 
 // CheckNetwork runs the network guard for the request's client and, when

@@ -5,30 +5,30 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/session/nearcache"
 )
 
 // Manager creates, loads and revokes sessions on top of a Store. It owns
-// sealing and a small revocation-aware local cache: a replica answers from
-// memory for at most CacheTTL (kept under one second) before it asks the
-// store again, so a session revoked on any replica stops working everywhere
-// within CacheTTL while the hot path mostly makes no store round trip.
+// sealing and a local cache of loaded sessions kept coherent across
+// replicas by a nearcache.Hub: every deletion the store makes is
+// published, every replica evicts on arrival, and the cache answers only
+// while the Hub's channel is live. The hot path then makes no store round
+// trip, and a revoked session stops working everywhere as fast as the
+// channel delivers.
 type Manager struct {
 	store         Store
 	now           func() time.Time
 	cacheTTL      time.Duration
 	touchFraction int
 	grace         time.Duration
-
-	mu    sync.RWMutex
-	cache map[string]*cached
+	cache         *nearcache.Cache[*cached] // nil: no cache
 }
 
 type cached struct {
-	secret  [32]byte
-	sess    *Session
-	fetched time.Time
+	secret [32]byte
+	sess   *Session
 }
 
 // maxCached bounds the local cache; past it the cache is dropped whole,
@@ -37,9 +37,16 @@ const maxCached = 100_000
 
 // Options configure a Manager.
 type Options struct {
-	Now           func() time.Time // defaults to time.Now
-	CacheTTL      time.Duration    // 0 disables the local cache
-	TouchFraction int              // see TouchAfter; defaults to 20
+	Now func() time.Time // defaults to time.Now
+	// Hub keeps the local cache coherent; without one (or with a zero
+	// CacheTTL) every Load reads the store.
+	Hub *nearcache.Hub
+	// CacheTTL bounds how long a cached session answers before the store
+	// is read again (and LastSeen touched); it is further capped at the
+	// touch interval, so the idle timeout stays as accurate as without a
+	// cache.
+	CacheTTL      time.Duration
+	TouchFraction int // see TouchAfter; defaults to 20
 	// Grace is how long the store keeps a session past its deadline so
 	// the gateway can still say why it ended (see Touch); default 1h.
 	Grace time.Duration
@@ -56,7 +63,11 @@ func NewManager(store Store, o Options) *Manager {
 	if o.Grace == 0 {
 		o.Grace = time.Hour
 	}
-	return &Manager{store: store, now: o.Now, cacheTTL: o.CacheTTL, touchFraction: o.TouchFraction, grace: o.Grace, cache: map[string]*cached{}}
+	m := &Manager{store: store, now: o.Now, cacheTTL: o.CacheTTL, touchFraction: o.TouchFraction, grace: o.Grace}
+	if o.Hub != nil && o.CacheTTL > 0 {
+		m.cache = nearcache.NewCache[*cached](o.Hub, nearcache.Session, maxCached)
+	}
+	return m
 }
 
 // Create stores a new session for id under a fresh ticket and returns the
@@ -116,16 +127,15 @@ func (m *Manager) Load(ctx context.Context, cookie string, l Limits) (*Session, 
 }
 
 func (m *Manager) cachedOrFetch(ctx context.Context, t Ticket, now time.Time, l Limits) (*Session, error) {
-	if m.cacheTTL > 0 {
-		m.mu.RLock()
-		c := m.cache[t.ID]
-		m.mu.RUnlock()
-		if c != nil && now.Sub(c.fetched) < m.cacheTTL && now.Sub(c.fetched) >= 0 {
+	var tk nearcache.Ticket
+	if m.cache != nil {
+		if c, ok := m.cache.Get(t.ID, m.maxAge(l)); ok {
 			if subtle.ConstantTimeCompare(c.secret[:], t.Secret[:]) != 1 {
 				return nil, ErrNotFound
 			}
 			return c.sess, nil
 		}
+		tk = m.cache.Ticket()
 	}
 	rec, err := m.store.Get(ctx, t.ID, Touch{Now: now, After: TouchAfter(l.Idle, m.touchFraction), Idle: l.Idle, Absolute: l.Absolute, Grace: m.grace})
 	if err != nil {
@@ -142,15 +152,21 @@ func (m *Manager) cachedOrFetch(ctx context.Context, t Ticket, now time.Time, l 
 		return nil, fmt.Errorf("decode session: %w", err)
 	}
 	s.ID, s.Created, s.LastSeen = rec.ID, rec.Created, rec.LastSeen
-	if m.cacheTTL > 0 {
-		m.mu.Lock()
-		if len(m.cache) >= maxCached {
-			clear(m.cache)
-		}
-		m.cache[t.ID] = &cached{secret: t.Secret, sess: s, fetched: now}
-		m.mu.Unlock()
+	if m.cache != nil {
+		m.cache.Put(tk, t.ID, rec.UserID, &cached{secret: t.Secret, sess: s})
 	}
 	return s, nil
+}
+
+// maxAge is how long a cached session may answer under limits l: the
+// cache TTL, but no longer than the touch interval, so LastSeen in the
+// store lags real use by no more than it would without a cache.
+func (m *Manager) maxAge(l Limits) time.Duration {
+	a := m.cacheTTL
+	if ta := TouchAfter(l.Idle, m.touchFraction); ta > 0 && ta < a {
+		a = ta
+	}
+	return a
 }
 
 // Revoke ends one session everywhere.
@@ -161,13 +177,9 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 
 // RevokeUser ends every session of the user and reports how many.
 func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
-	m.mu.Lock()
-	for id, c := range m.cache {
-		if c.sess.Identity.UserID == userID {
-			delete(m.cache, id)
-		}
+	if m.cache != nil {
+		m.cache.EvictOwner(userID)
 	}
-	m.mu.Unlock()
 	return m.store.DeleteUser(ctx, userID)
 }
 
@@ -222,21 +234,16 @@ func (m *Manager) List(ctx context.Context, userID string) ([]Record, error) {
 // Sweep drops cache entries older than the cache TTL; the server calls it
 // periodically so sessions that stopped arriving do not stay in memory.
 func (m *Manager) Sweep() {
-	now := m.now()
-	m.mu.Lock()
-	for id, c := range m.cache {
-		if now.Sub(c.fetched) >= m.cacheTTL {
-			delete(m.cache, id)
-		}
+	if m.cache != nil {
+		m.cache.Sweep(m.cacheTTL)
 	}
-	m.mu.Unlock()
 }
 
+// forget evicts id here at once; the store's delete publishes the event
+// that evicts it on the other replicas.
 func (m *Manager) forget(id string) {
-	if m.cacheTTL > 0 {
-		m.mu.Lock()
-		delete(m.cache, id)
-		m.mu.Unlock()
+	if m.cache != nil {
+		m.cache.Evict(id)
 	}
 }
 

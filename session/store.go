@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/session/nearcache"
 )
 
 var (
@@ -147,12 +149,15 @@ type Watermarks interface {
 
 // Backend is everything a session backend provides; the memory and Redis
 // packages both satisfy it and run the same conformance suite
-// (session/storetest).
+// (session/storetest). Its Bus carries invalidations between replicas;
+// Delete and DeleteUser publish a nearcache.Session event for every
+// session they remove, atomically with the removal.
 type Backend interface {
 	Store
 	Counter
 	Attempts
 	Nonces
 	Watermarks
+	nearcache.Bus
 	Close() error
 }

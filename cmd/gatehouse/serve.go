@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/proxy/demo"
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
 	"github.com/gatehouse-auth/gatehouse/session"
+	"github.com/gatehouse-auth/gatehouse/session/nearcache"
 )
 
 // Intervals of the background work. The poll interval bounds how long a
@@ -69,6 +70,7 @@ type server struct {
 	watcher  *watch.Watcher
 	guard    *network.Guard
 	sessions *session.Manager
+	hub      *nearcache.Hub
 	issuer   *assertion.Issuer
 	demo     *http.Server
 	metrics  *http.Server
@@ -108,7 +110,10 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			}
 		}
 	}()
-	s.sessions = session.NewManager(a.store, session.Options{Now: a.now, CacheTTL: cfg.Session.CacheTTL, TouchFraction: cfg.Session.TouchFraction})
+	// The hub runs from background(); until its first heartbeat returns,
+	// every request reads the store.
+	s.hub = nearcache.NewHub(a.store, nearcache.Options{Now: a.now, Logger: log})
+	s.sessions = session.NewManager(a.store, session.Options{Now: a.now, Hub: s.hub, CacheTTL: cfg.Session.CacheTTL, TouchFraction: cfg.Session.TouchFraction})
 	// Every hook is registered before the first poll, so disabled users,
 	// revocations and lists already in the directory are applied at start
 	// too (a revocation recorded while every replica was restarting must
@@ -161,6 +166,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			{Name: "session_store", Ping: a.store.Ping},
 			{Name: "directory", Ping: a.dir.Ping},
 		},
+		Status: []proxy.Status{{Name: "invalidation", Detail: s.hub.Detail, Metrics: s.hub.WriteMetrics}},
 	})
 	s.gateway.Mount(
 		login.New(s.gateway, login.Options{Password: password.NewAuthenticator(a.dir, hasher, a.store, limits), MFA: second, Providers: providers, Starts: a.store}),
@@ -227,6 +233,7 @@ func (s *server) background(ctx context.Context) {
 	defer close(s.done)
 	go s.watcher.Run(ctx)
 	go s.guard.Run(ctx)
+	go s.hub.Run(ctx)
 	keys := time.NewTicker(keyReload)
 	sweep := time.NewTicker(sweepInterval)
 	defer keys.Stop()

@@ -40,6 +40,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/session/memory"
+	"github.com/gatehouse-auth/gatehouse/session/nearcache"
 )
 
 // Clock is the injected time every part of a test gateway reads.
@@ -199,7 +200,14 @@ func Start(t testing.TB, o Options) *Gateway {
 		t.Fatal(err)
 	}
 	g := &Gateway{Dir: dir, Clock: clk, Log: logs}
-	g.Sessions = session.NewManager(store, session.Options{Now: clk.Now, CacheTTL: 500 * time.Millisecond})
+	// The same coherent cache as serve: the memory store's bus delivers
+	// every deletion to the hub before the deletion returns.
+	hub := nearcache.NewHub(store, nearcache.Options{Now: clk.Now})
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { hub.Run(hubCtx); close(hubDone) }()
+	t.Cleanup(func() { stopHub(); <-hubDone })
+	g.Sessions = session.NewManager(store, session.Options{Now: clk.Now, Hub: hub, CacheTTL: 30 * time.Second})
 	if g.Guard, err = network.New(ctx, network.Config{}, log, http.DefaultClient, clk.Now); err != nil {
 		t.Fatal(err)
 	}

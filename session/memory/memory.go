@@ -36,6 +36,10 @@ type Store struct {
 	nonces   map[string]nonce
 	marks    map[string]mark
 
+	busMu   sync.Mutex
+	subs    map[int]busSub
+	nextSub int
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once

@@ -128,9 +128,13 @@ func cloneStrings(s []string) []string {
 // Delete removes the record; a missing one is not an error.
 func (s *Store) Delete(_ context.Context, id string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r, ok := s.sessions[id]; ok {
+	r, ok := s.sessions[id]
+	if ok {
 		s.remove(id, r.UserID)
+	}
+	s.mu.Unlock()
+	if ok {
+		s.published([]string{id})
 	}
 	return nil
 }
@@ -169,14 +173,17 @@ func sortRecords(rs []session.Record) {
 func (s *Store) DeleteUser(_ context.Context, userID string) (int, error) {
 	now := s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
+	var ids []string
 	for id := range s.users[userID] {
 		if !expired(s.sessions[id].Expires, now) {
 			n++
 		}
 		s.remove(id, userID)
+		ids = append(ids, id)
 	}
+	s.mu.Unlock()
+	s.published(ids)
 	return n, nil
 }
 

@@ -66,18 +66,26 @@ end
 return n
 `)
 
-// deleteSession deletes session KEYS[1] and returns its user id, or false.
+// deleteSession deletes session KEYS[1], publishes invalidation ARGV[2] on
+// channel ARGV[1] in the same atomic step (so no replica can keep a
+// deleted session cached because the publish failed after the delete),
+// and returns the session's user id, or false. It publishes even when the
+// key is gone: a replica may hold a copy read before a failover lost it.
 var deleteSession = goredis.NewScript(`
 local u = redis.call('HGET', KEYS[1], 'u')
 redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
 return u
 `)
 
-// deleteOwned deletes session KEYS[1] if it belongs to user ARGV[1]: the id
-// may since have been re-Put for someone else.
+// deleteOwned deletes session KEYS[1] if it belongs to user ARGV[1] (the id
+// may since have been re-Put for someone else), and then publishes
+// invalidation ARGV[3] on channel ARGV[2], as deleteSession does.
 var deleteOwned = goredis.NewScript(`
 if redis.call('HGET', KEYS[1], 'u') == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
 end
 return 0
 `)

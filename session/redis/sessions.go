@@ -133,7 +133,7 @@ func toInt(v any) (int64, error) {
 
 // Delete removes the session and its index entry.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	userID, err := deleteSession.Run(ctx, s.c, []string{s.sessionKey(id)}).Text()
+	userID, err := deleteSession.Run(ctx, s.c, []string{s.sessionKey(id)}, s.channel(), sessionEvent(id)).Text()
 	if errors.Is(err, goredis.Nil) {
 		return nil
 	}
@@ -199,7 +199,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) (int, error) {
 	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for id, v := range idx {
 			seen = append(seen, id, v)
-			cmds = append(cmds, deleteOwned.Eval(ctx, p, []string{s.sessionKey(id)}, userID))
+			cmds = append(cmds, deleteOwned.Eval(ctx, p, []string{s.sessionKey(id)}, userID, s.channel(), sessionEvent(id)))
 		}
 		return nil
 	})

@@ -70,6 +70,8 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, now func() time.Time) 
 		{"NonceTTL", testNonceTTL},
 		{"ConcurrentPutOnce", testConcurrentPutOnce},
 		{"Ping", testPing},
+		{"BusDeletesPublish", testBusDeletesPublish},
+		{"BusPublish", testBusPublish},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
