@@ -31,7 +31,7 @@ VULNDB_DIR     := $(CURDIR)/.cache/vulndb
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path './.cache/*' -not -path '*/node_modules/*')
 
 .PHONY: test check services tools browser-deps fmt vet staticcheck gotest vulncheck \
-        run build bench load fuzz clean
+        run build bench load revocation fuzz clean
 
 ## test: prepare the machine, then gofmt, vet, staticcheck, race tests, govulncheck
 test: services tools browser-deps check
@@ -105,6 +105,10 @@ bench:
 ## load: wrk against upstream, bare proxy and gatehouse (memory, Redis); see bench/load.sh
 load: services
 	bench/load.sh
+
+## revocation: time a logout/disable/policy change until every replica refuses; see bench/revocation.sh
+revocation: services
+	bench/revocation.sh
 
 ## fuzz: every Fuzz target for FUZZTIME each
 fuzz:

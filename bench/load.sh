@@ -5,7 +5,7 @@
 #   upstream            the stand-in CRM (bench/upstream) on its own
 #   bareproxy           a bare httputil.ReverseProxy tuned like Gatehouse (the limit)
 #   gatehouse-memory    Gatehouse, valid session, memory store
-#   gatehouse-redis     Gatehouse, valid session, Redis store (default cache_ttl)
+#   gatehouse-redis     Gatehouse, valid session, Redis store (default cache_ttl: 30s, kept coherent by the invalidation channel)
 #   gatehouse-redis-nocache  the same with cache_ttl: 0s (every request reads Redis)
 # wrk runs on CPU 0, every server on CPU 1 (taskset), all on 127.0.0.1.
 # Redis is the machine's shared server and is not pinned; its CPU is shown apart.
@@ -184,7 +184,7 @@ run() {
   awk -v round="$round" -v t="$t" -v reqs="$reqs" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v bad="$bad" \
     -v s="$((s1 - s0))" -v u="$((u1 - u0))" -v r="$((r1 - r0))" -v c="$((${c1:-0} - ${c0:-0}))" -v hz="$ticks" -v self="$([ "$t" = upstream ] && echo 1 || echo 0)" \
     'BEGIN { k = 1e6 / hz / reqs
-      printf "%s %s %d %d %d %d %d %.1f %.1f %.1f %.2f\n", round, t, reqs, rps, p50, p99, bad, s * k, (self ? 0 : u * k), r * k, c / reqs }'
+      printf "%s %s %d %d %d %d %d %.1f %.1f %.1f %.4f\n", round, t, reqs, rps, p50, p99, bad, s * k, (self ? 0 : u * k), r * k, c / reqs }'
 }
 
 for t in "${targets[@]}"; do check "$t"; done
@@ -227,7 +227,7 @@ for t in "${targets[@]}"; do check "$t"; done
       for (k = 1; k <= nb; k++) {
         t = ts[k]
         r = median(rps[t]); q = median(p99[t])
-        printf "%-24s %8d %7d %7d %6d %10.1f %9.1f %9.1f %9.2f %6s %6s %s\n", t, r, median(p50[t]), q, bad[t],
+        printf "%-24s %8d %7d %7d %6d %10.1f %9.1f %9.1f %9.4f %6s %6s %s\n", t, r, median(p50[t]), q, bad[t],
           median(cs[t]), median(cu[t]), median(cr[t]), median(cc[t]),
           (brps ? sprintf("%.2f", r / brps) : "-"), (bp99 ? sprintf("%.2f", q / bp99) : "-"), all[t]
       }
