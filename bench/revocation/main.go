@@ -62,14 +62,14 @@ func envOr(k, def string) string {
 }
 
 type bench struct {
-	cfgs []string
-	dir        string
-	urls       []string
-	procs      []*exec.Cmd
-	client     *http.Client
-	password   string
-	allowAll   string // policy files
-	denyLocal  string
+	cfgs      []string
+	dir       string
+	urls      []string
+	procs     []*exec.Cmd
+	client    *http.Client
+	password  string
+	allowAll  string // policy files
+	denyLocal string
 }
 
 func main() {
