@@ -250,6 +250,9 @@ func TestHealthAndReadiness(t *testing.T) {
 			t.Errorf("%s: %d", p, resp.StatusCode)
 		}
 	}
+	// SQLite and memory: one instance; the in-process channel is live and
+	// the directory is polled, which /readyz says rather than hides.
+	waitReadyDetail(t, r.URL, map[string]string{"invalidation": "live", "directory_push": "none: polling every 1s"})
 }
 
 func TestUpstreamDownGivesClean502(t *testing.T) {

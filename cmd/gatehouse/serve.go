@@ -166,7 +166,10 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			{Name: "session_store", Ping: a.store.Ping},
 			{Name: "directory", Ping: a.dir.Ping},
 		},
-		Status: []proxy.Status{{Name: "invalidation", Detail: s.hub.Detail, Metrics: s.hub.WriteMetrics}},
+		Status: []proxy.Status{
+			{Name: "invalidation", Detail: s.hub.Detail, Metrics: s.hub.WriteMetrics},
+			{Name: "directory_push", Detail: s.watcher.PushState, Metrics: s.watcher.WriteMetrics},
+		},
 	})
 	s.gateway.Mount(
 		login.New(s.gateway, login.Options{Password: password.NewAuthenticator(a.dir, hasher, a.store, limits), MFA: second, Providers: providers, Starts: a.store}),
@@ -234,6 +237,9 @@ func (s *server) background(ctx context.Context) {
 	go s.watcher.Run(ctx)
 	go s.guard.Run(ctx)
 	go s.hub.Run(ctx)
+	// PostgreSQL pushes directory changes; on SQLite Listen returns at
+	// once and polling alone keeps the view current, as it always did.
+	go s.a.dir.Listen(ctx, s.watcher.Poke, s.watcher.SetPush)
 	keys := time.NewTicker(keyReload)
 	sweep := time.NewTicker(sweepInterval)
 	defer keys.Stop()

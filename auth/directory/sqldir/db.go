@@ -31,6 +31,7 @@ type DB struct {
 	db  *sql.DB
 	d   dialect
 	now func() time.Time
+	dsn string // PostgreSQL: for Listen's own connection; never logged
 }
 
 // sqlitePragmas are appended to every SQLite DSN. WAL lets readers in other
@@ -62,6 +63,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{db: sqlDB, d: d, now: time.Now}
+	if d.name == postgresDialect.name {
+		db.dsn = dsn
+	}
 	if err := db.migrate(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err

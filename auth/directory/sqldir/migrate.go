@@ -14,7 +14,9 @@ import (
 
 // Migrations are numbered NNNN_name.sql, applied in order, each once, and
 // never edited after release: a change is a new file. A file is a template
-// (see dialect.render) and may hold several statements.
+// (see dialect.render) and may hold several statements. NNNN_name.postgres.sql
+// runs on PostgreSQL only; SQLite records it as applied without running
+// it, so both dialects count the same versions.
 //
 //go:embed migrations/*.sql
 var migrationFS embed.FS
@@ -23,6 +25,7 @@ type migration struct {
 	version int64
 	name    string
 	sql     string
+	only    string // a dialect name, or "" for every dialect
 }
 
 // migrations lists the embedded migrations in version order.
@@ -42,7 +45,11 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sqldir: read migration %s: %w", e.Name(), err)
 		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+		m := migration{version: v, name: e.Name(), sql: string(b)}
+		if strings.HasSuffix(e.Name(), ".postgres.sql") {
+			m.only = postgresDialect.name
+		}
+		ms = append(ms, m)
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
 	for i := 1; i < len(ms); i++ {
@@ -83,8 +90,10 @@ func (db *DB) applyPending(ctx context.Context, tx *sql.Tx, ms []migration) erro
 		if applied[m.version] {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, db.d.render(m.sql)); err != nil {
-			return fmt.Errorf("apply %s: %w", m.name, err)
+		if m.only == "" || m.only == db.d.name {
+			if _, err := tx.ExecContext(ctx, db.d.render(m.sql)); err != nil {
+				return fmt.Errorf("apply %s: %w", m.name, err)
+			}
 		}
 		const record = `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`
 		if _, err := tx.ExecContext(ctx, record, m.version, m.name, toMillis(db.timestamp())); err != nil {

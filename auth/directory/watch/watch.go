@@ -1,15 +1,18 @@
 // Package watch keeps a gateway replica's view of the directory current:
-// the login policy in force and the set of disabled users. Replicas poll
-// rather than subscribe because the directory may be SQLite or PostgreSQL
-// and polling two small queries a second works the same on both; it bounds
-// how long a change takes to reach every replica (the poll interval) and
-// lets the gateway notice a directory outage and fail closed.
+// the login policy in force, the disabled users, the users' network lists
+// and the session revocations. With PostgreSQL the directory pushes: its
+// triggers NOTIFY on every such change and the replica re-reads at once
+// (Poke). Polling stays underneath as the safety net: it works the same on
+// SQLite, bounds how long a change can take when a notification is lost
+// (the poll interval), and lets the gateway notice a directory outage and
+// fail closed.
 package watch
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -44,6 +47,8 @@ type Watcher struct {
 	policy   atomic.Pointer[policy.Versioned]
 	disabled atomic.Pointer[map[string]struct{}]
 	lastOK   atomic.Int64 // unix nanos of the last successful poll
+	poke     chan struct{}
+	push     atomic.Int32 // pushNone, pushLive, pushDown
 
 	mu           sync.Mutex
 	onDisable    []func(ctx context.Context, userID string) error
@@ -72,7 +77,8 @@ func New(src Source, log *slog.Logger, interval time.Duration, now func() time.T
 	if now == nil {
 		now = time.Now
 	}
-	w := &Watcher{src: src, log: log.With("component", "watch"), now: now, interval: interval, pending: map[string]pendingEnd{}}
+	w := &Watcher{src: src, log: log.With("component", "watch"), now: now, interval: interval, pending: map[string]pendingEnd{},
+		poke: make(chan struct{}, 1)}
 	w.disabled.Store(&map[string]struct{}{})
 	w.unapplied.Store(&map[string]time.Time{})
 	return w
@@ -139,7 +145,63 @@ func (w *Watcher) Fresh(maxAge time.Duration) bool {
 	return last != 0 && w.now().Sub(time.Unix(0, last)) <= maxAge
 }
 
-// Run polls until ctx ends.
+// Push states, as PushState reports them.
+const (
+	pushNone = iota
+	pushLive
+	pushDown
+)
+
+// Poke asks Run to read the directory now (a change notification
+// arrived). It never blocks: pokes that arrive while a read is pending
+// or running fold into one more read.
+func (w *Watcher) Poke() {
+	select {
+	case w.poke <- struct{}{}:
+	default:
+	}
+}
+
+// SetPush records whether change notifications are arriving; the
+// directory listener calls it.
+func (w *Watcher) SetPush(up bool) {
+	next := int32(pushDown)
+	if up {
+		next = pushLive
+	}
+	switch prev := w.push.Swap(next); {
+	case prev == pushLive && !up:
+		w.log.Warn("directory change notifications lost; polling every " + w.interval.String() + " until they are back")
+	case prev == pushDown && up:
+		w.log.Info("directory change notifications back")
+	}
+}
+
+// WriteMetrics writes the push state in the Prometheus text format.
+func (w *Watcher) WriteMetrics(out io.Writer) {
+	live := 0
+	if w.push.Load() == pushLive {
+		live = 1
+	}
+	fmt.Fprintln(out, "# HELP gatehouse_directory_push_live 1 while PostgreSQL change notifications arrive; 0 while the replica relies on polling alone.")
+	fmt.Fprintln(out, "# TYPE gatehouse_directory_push_live gauge")
+	fmt.Fprintf(out, "gatehouse_directory_push_live %d\n", live)
+}
+
+// PushState is what /readyz shows: "none" (no notifications; polling
+// only, as with SQLite), "live", or down and polling.
+func (w *Watcher) PushState() string {
+	switch w.push.Load() {
+	case pushLive:
+		return "live"
+	case pushDown:
+		return "down: polling every " + w.interval.String()
+	}
+	return "none: polling every " + w.interval.String()
+}
+
+// Run reads the directory at every poll interval and whenever poked,
+// until ctx ends.
 func (w *Watcher) Run(ctx context.Context) {
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
@@ -149,6 +211,7 @@ func (w *Watcher) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-w.poke:
 		}
 		err := w.Refresh(ctx)
 		switch {

@@ -440,3 +440,37 @@ func TestRevocationRetriedAfterStoreStall(t *testing.T) {
 		t.Fatal("an applied revocation was applied again")
 	}
 }
+
+// TestPokeReadsAtOnce: with an hour between polls, only a poke can
+// explain the new policy being seen.
+func TestPokeReadsAtOnce(t *testing.T) {
+	dir := openDir(t)
+	putPolicy(t, dir, policy.Default())
+	w := watch.New(dir, slog.New(slog.DiscardHandler), time.Hour, nil)
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.PushState(); !strings.HasPrefix(got, "none") {
+		t.Fatalf("PushState before any listener: %q", got)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	want := putPolicy(t, dir, policy.Default())
+	w.Poke()
+	w.Poke() // pokes fold together; none may block
+	for deadline := time.Now().Add(5 * time.Second); w.Policy().Version != want; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("poke did not make the watcher read")
+		}
+	}
+	w.SetPush(true)
+	if w.PushState() != "live" {
+		t.Fatalf("PushState %q", w.PushState())
+	}
+	w.SetPush(false)
+	if got := w.PushState(); !strings.HasPrefix(got, "down") {
+		t.Fatalf("PushState %q", got)
+	}
+}
