@@ -39,9 +39,10 @@ func until(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestListenNotifiesChanges: each change replicas keep in memory wakes a
-// listener at commit; a user update that changes none of it does not.
-func TestListenNotifiesChanges(t *testing.T) {
+// listening opens a fresh PostgreSQL directory and runs Listen on it
+// until the test ends, returning once it has listened.
+func listening(t *testing.T) (string, *sqldir.DB, *listener) {
+	t.Helper()
 	dsn := directorytest.PostgresDSN(t)
 	db := openTest(t, sqldir.Config{Driver: "postgres", DSN: dsn})
 	l := &listener{}
@@ -50,6 +51,13 @@ func TestListenNotifiesChanges(t *testing.T) {
 	go func() { done <- db.Listen(ctx, l.changed, l.state) }()
 	t.Cleanup(func() { cancel(); <-done })
 	until(t, "first changed() after LISTEN", func() bool { return l.count() == 1 })
+	return dsn, db, l
+}
+
+// TestListenNotifiesChanges: each change replicas keep in memory wakes a
+// listener at commit; a user update that changes none of it does not.
+func TestListenNotifiesChanges(t *testing.T) {
+	_, db, l := listening(t)
 
 	u := &directory.User{Username: "alice", Role: "sales"}
 	steps := []struct {
@@ -94,14 +102,7 @@ func TestListenNotifiesChanges(t *testing.T) {
 // the listener reports it down, connects again by itself, and asks for a
 // re-read (notifications sent in the gap are lost).
 func TestListenReconnects(t *testing.T) {
-	dsn := directorytest.PostgresDSN(t)
-	db := openTest(t, sqldir.Config{Driver: "postgres", DSN: dsn})
-	l := &listener{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- db.Listen(ctx, l.changed, l.state) }()
-	t.Cleanup(func() { cancel(); <-done })
-	until(t, "listening", func() bool { return l.count() == 1 })
+	dsn, db, l := listening(t)
 
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
