@@ -12,7 +12,10 @@
 #
 # Settings (environment): BENCH_DURATION (10s), BENCH_ROUNDS (3),
 # BENCH_CONNS (32), BENCH_TARGETS (all five), GATEHOUSE_TEST_REDIS_ADDR
-# (127.0.0.1:6379). The table goes to stdout and bench/results-<date>.txt.
+# (127.0.0.1:6379), BENCH_PROFILE (a folder: the first round of each
+# target is recorded there with `perf record -g`, which skews that round;
+# read with `perf report -i DIR/TARGET.perf`). The table goes to stdout
+# and bench/results-<date>.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -170,9 +173,16 @@ to_us() {
 run() {
   local t=$1 round=$2 out s0 u0 r0 c0 s1 u1 r1 c1 reqs rps p50 p99 bad
   local server=${pid[$t]}
+  local perf_pid=
+  if [ -n "${BENCH_PROFILE:-}" ] && [ "$round" = 1 ]; then
+    mkdir -p "$BENCH_PROFILE"
+    perf record -q -F 499 -g -p "$server" -o "$BENCH_PROFILE/$t.perf" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   s0=$(cpu "$server") u0=$(cpu "${pid[upstream]}") r0=$(cpu "$redis_pid") c0=$(redis_cmds)
   out=$(timeout 120 taskset -c "$client_cpus" wrk -t1 -c"$conns" -d"$duration" --latency \
     -H "Cookie: $(cookie_for "$t")" "${url[$t]}")
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   s1=$(cpu "$server") u1=$(cpu "${pid[upstream]}") r1=$(cpu "$redis_pid") c1=$(redis_cmds)
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")

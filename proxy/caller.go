@@ -175,14 +175,17 @@ func (a *sessionCookie) Authenticate(r *http.Request) (auth.Credential, error) {
 	c := CallerOf(r)
 	l := g.Limits(&c.Policy.Policy)
 	s, err := g.sessions.Load(r.Context(), v, l)
-	switch reason, expired := session.IsExpired(err); {
-	case err == nil:
-	case expired:
-		return auth.Credential{}, &auth.Expired{Reason: string(reason)}
-	case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformed):
-		return auth.Credential{}, auth.ErrInvalidCredentials
-	default:
-		return auth.Credential{}, err
+	if err != nil {
+		// Only here: IsExpired's errors.As target escapes, which would
+		// cost an allocation on every successful request.
+		switch reason, expired := session.IsExpired(err); {
+		case expired:
+			return auth.Credential{}, &auth.Expired{Reason: string(reason)}
+		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformed):
+			return auth.Credential{}, auth.ErrInvalidCredentials
+		default:
+			return auth.Credential{}, err
+		}
 	}
 	c.cookie = v
 	return auth.Credential{Kind: auth.KindSession, ID: s.ID, Identity: s.Identity, Pending: s.Pending,

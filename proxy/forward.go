@@ -224,21 +224,29 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	web.StripGatewayCookies(h)
-	ip := c.IP.String()
-	h.Set("X-Forwarded-For", ip)
-	h.Set("X-Real-Ip", ip)
-	h.Set("X-Forwarded-Host", g.public.Host)
-	h.Set("X-Forwarded-Proto", g.public.Scheme)
-
+	// Every value the gateway sets shares one backing array: one
+	// allocation per request instead of one per header. Each header gets
+	// a capacity-1 slice, so an append elsewhere cannot write into its
+	// neighbour.
 	id := &c.Identity
-	methods := joinMethods(id.Methods)
-	groups := strings.Join(id.Groups, ",")
-	h[HeaderUser] = []string{headerSafe(id.Username)}
-	h[HeaderEmail] = []string{headerSafe(id.Email)}
-	h[HeaderRole] = []string{headerSafe(id.Role)}
-	h[HeaderGroups] = []string{headerSafe(groups)}
-	h[HeaderAuthMethod] = []string{methods}
-	h[HeaderSession] = []string{c.ID}
+	ip := c.IP.String()
+	v := [...]string{
+		ip, ip, g.public.Host, g.public.Scheme,
+		headerSafe(id.Username), headerSafe(id.Email), headerSafe(id.Role),
+		headerSafe(strings.Join(id.Groups, ",")), joinMethods(id.Methods), c.ID, "",
+	}
+	vals := v[:]
+	one := func(i int) []string { return vals[i : i+1 : i+1] }
+	h["X-Forwarded-For"] = one(0)
+	h["X-Real-Ip"] = one(1)
+	h["X-Forwarded-Host"] = one(2)
+	h["X-Forwarded-Proto"] = one(3)
+	h[HeaderUser] = one(4)
+	h[HeaderEmail] = one(5)
+	h[HeaderRole] = one(6)
+	h[HeaderGroups] = one(7)
+	h[HeaderAuthMethod] = one(8)
+	h[HeaderSession] = one(9)
 	tok, err := g.assertions.Token(c.ID, func(cl *assertion.Claims) {
 		cl.Subject, cl.Username, cl.Email, cl.Role = id.UserID, id.Username, id.Email, id.Role
 		cl.Groups, cl.Methods = id.Groups, id.Methods
@@ -252,7 +260,8 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		}
 		return
 	}
-	h[HeaderAssertion] = []string{tok}
+	vals[10] = tok
+	h[HeaderAssertion] = one(10)
 }
 
 // isGatehouseHeader matches X-Gatehouse-* case-insensitively with "_"

@@ -3,19 +3,23 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/session/storetest"
 )
 
 // benchReplica starts a replica on the given session store with alice
 // logged in, and returns it with her cookie value.
 func benchReplica(b *testing.B, store string) (*replica, string) {
-	up := startUpstream(b)
+	up := benchUpstream(b)
 	cfg := sqliteConfig(b, up, "")
 	switch store {
 	case "redis":
@@ -28,6 +32,51 @@ func benchReplica(b *testing.B, store string) (*replica, string) {
 	br := newBrowser(b, r.URL)
 	br.Login(b, "alice", alicePW)
 	return r, br.Cookie("gatehouse").Value
+}
+
+// lastSeen is the headers of the last request a bench upstream served.
+var lastSeen atomic.Pointer[http.Header]
+
+// benchUpstream answers like bench/upstream and, unlike the tests'
+// upstream, keeps only the last request's headers: recording every
+// request would make the benchmark measure its own garbage.
+func benchUpstream(b *testing.B) *upstream {
+	u := &upstream{Server: httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lastSeen.Store(&r.Header)
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "crm:"+r.Header.Get("X-Gatehouse-User"))
+	}))}
+	b.Cleanup(u.Close)
+	return u
+}
+
+// benchBare serves through a bare httputil.ReverseProxy tuned like the
+// gateway's, adding extra to every request.
+func benchBare(b *testing.B, extra http.Header) {
+	up := benchUpstream(b)
+	target, _ := url.Parse(up.URL)
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+			for k, v := range extra {
+				pr.Out.Header[k] = v
+			}
+		},
+		Transport:  proxy.NewTransport(),
+		BufferPool: &proxy.BufferPool{},
+	}
+	req := httptest.NewRequest("GET", "http://gatehouse.test/accounts", nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		rp.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
 }
 
 var benchStores = []string{"memory", "redis", "redis-nocache"}
@@ -51,8 +100,31 @@ func BenchmarkAuthenticate(b *testing.B) {
 }
 
 // BenchmarkServeUpstream is a whole proxied request through the gateway's
-// handler to a real upstream over loopback HTTP.
+// handler to a real upstream over loopback HTTP. "bare" is the same
+// request through a bare httputil.ReverseProxy tuned like the gateway's
+// (bench/bareproxy): the difference is what authentication costs.
 func BenchmarkServeUpstream(b *testing.B) {
+	b.Run("bare", func(b *testing.B) { benchBare(b, nil) })
+	// bare-headers adds a fixed copy of what the gateway sends (identity
+	// headers and an assertion of the same size) and no authentication:
+	// the upstream's share of the difference.
+	b.Run("bare-headers", func(b *testing.B) {
+		r, cookie := benchReplica(b, "memory")
+		req := httptest.NewRequest("GET", r.URL+"/accounts", nil)
+		req.RemoteAddr = "127.0.0.1:40000"
+		req.Header.Set("Cookie", "gatehouse="+cookie)
+		r.gateway.ServeHTTP(httptest.NewRecorder(), req)
+		sent := http.Header{}
+		for k, v := range *lastSeen.Load() {
+			if strings.HasPrefix(k, "X-Gatehouse-") {
+				sent[k] = v
+			}
+		}
+		if len(sent) < 7 {
+			b.Fatalf("upstream saw %d gateway headers", len(sent))
+		}
+		benchBare(b, sent)
+	})
 	for _, store := range benchStores {
 		b.Run(store, func(b *testing.B) {
 			r, cookie := benchReplica(b, store)
