@@ -87,6 +87,9 @@ var (
 // Validate reports every problem with its key path under prefix
 // ("policy.access").
 func (c *Config) Validate(prefix string) error {
+	d := *c
+	d.SetDefaults() // what is left out means the default, as at use
+	c = &d
 	var errs []string
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Sprintf("%s.%s: %s", prefix, key, fmt.Sprintf(format, args...)))
@@ -115,7 +118,8 @@ func (c *Config) Validate(prefix string) error {
 			bad("roles."+role, "%q is not a template name (lower-case letters, digits, - and _)", t)
 		}
 	}
-	var patterns []string
+	var patterns []pattern
+	var texts []string
 	for i, r := range c.Routes {
 		key := fmt.Sprintf("routes[%d]", i)
 		p, err := parsePattern(r.Pattern, c.Fold())
@@ -126,10 +130,10 @@ func (c *Config) Validate(prefix string) error {
 		if !known[r.Feature] {
 			bad(key+".feature", "%q is not in access.features", r.Feature)
 		}
-		patterns = append(patterns, p.canonical())
+		patterns, texts = append(patterns, p), append(texts, r.Pattern)
 	}
 	if len(errs) == 0 {
-		if err := checkConflicts(patterns); err != nil {
+		if err := checkConflicts(patterns, texts); err != nil {
 			bad("routes", "%v (make one rule more specific, or merge them)", err)
 		}
 	}

@@ -2,7 +2,6 @@ package access
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 )
 
@@ -10,10 +9,10 @@ import (
 // "[METHOD ]/path", where a segment is a literal, {name} (one segment),
 // {name...} (the rest, last only), {$} (the path ends with its slash, last
 // only), and a trailing slash covers the whole subtree. GET covers HEAD.
-// Patterns are checked by registering them on a real ServeMux, so two
-// rules that overlap without one being more specific are refused exactly
-// as Go would refuse them, and the matcher below picks the same rule
-// ServeMux would (a property test holds it to that).
+// Two rules that overlap without one being more specific are refused as
+// ServeMux refuses them, and the matcher below picks the rule ServeMux
+// would; property tests hold both to a real ServeMux. (The package does
+// not import net/http: the login policy that embeds it stays pure.)
 
 // segKind is what one pattern segment matches.
 type segKind uint8
@@ -52,6 +51,7 @@ func parsePattern(s string, fold bool) (pattern, error) {
 		return p, fmt.Errorf("%q: the path may not contain spaces, ?, #, %% or \\", s)
 	}
 	parts := strings.Split(rest[1:], "/")
+	names := map[string]bool{}
 	for i, part := range parts {
 		last := i == len(parts)-1
 		switch {
@@ -78,6 +78,10 @@ func parsePattern(s string, fold bool) (pattern, error) {
 			if multi && !last {
 				return p, fmt.Errorf("%q: %s must be the last segment", s, part)
 			}
+			if names[name] {
+				return p, fmt.Errorf("%q: wildcard name %q is used twice", s, name)
+			}
+			names[name] = true
 			if multi {
 				p.segs = append(p.segs, segment{kind: segMulti})
 			} else {
@@ -119,26 +123,132 @@ func validWildcard(name string) bool {
 	return true
 }
 
-// checkConflicts registers every pattern on a ServeMux, which panics on a
-// pattern that duplicates or conflicts with an earlier one; the panic's
-// text names both.
-func checkConflicts(patterns []string) (err error) {
-	mux := http.NewServeMux()
-	h := http.NotFoundHandler()
-	for _, p := range patterns {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("%v", r)
+// checkConflicts refuses two rules that could both match a request with
+// neither more specific than the other, which ServeMux refuses too (a
+// test holds the two to the same verdicts): which one wins would be a
+// matter of order, and order is too easy to break in an edit.
+func checkConflicts(pats []pattern, text []string) error {
+	for i := range pats {
+		for j := range i {
+			if rel := pats[j].compare(&pats[i]); rel == equivalent || rel == overlaps {
+				what := "conflicts with"
+				if rel == equivalent {
+					what = "matches the same requests as"
 				}
-			}()
-			mux.Handle(p, h)
-		}()
-		if err != nil {
-			return err
+				return fmt.Errorf("pattern %q %s pattern %q", text[i], what, text[j])
+			}
 		}
 	}
 	return nil
+}
+
+// relationship is how the request sets of two patterns relate; the rules
+// are net/http's (pattern.go), on this package's segments.
+type relationship uint8
+
+const (
+	equivalent relationship = iota
+	moreGeneral
+	moreSpecific
+	disjoint
+	overlaps
+)
+
+func (p1 *pattern) compare(p2 *pattern) relationship {
+	var mrel relationship
+	switch {
+	case p1.method == p2.method:
+		mrel = equivalent
+	case p1.method == "":
+		mrel = moreGeneral
+	case p2.method == "":
+		mrel = moreSpecific
+	case p1.method == "GET" && p2.method == "HEAD":
+		mrel = moreGeneral
+	case p1.method == "HEAD" && p2.method == "GET":
+		mrel = moreSpecific
+	default:
+		return disjoint
+	}
+	return combine(mrel, p1.comparePaths(p2))
+}
+
+func (p1 *pattern) lastMulti() bool {
+	return len(p1.segs) > 0 && p1.segs[len(p1.segs)-1].kind == segMulti
+}
+
+func (p1 *pattern) comparePaths(p2 *pattern) relationship {
+	if len(p1.segs) != len(p2.segs) && !p1.lastMulti() && !p2.lastMulti() {
+		return disjoint
+	}
+	rel := equivalent
+	s1, s2 := p1.segs, p2.segs
+	for ; len(s1) > 0 && len(s2) > 0; s1, s2 = s1[1:], s2[1:] {
+		if rel = combine(rel, compareSegments(s1[0], s2[0])); rel == disjoint {
+			return rel
+		}
+	}
+	switch {
+	case len(s1) == 0 && len(s2) == 0:
+		return rel
+	case len(s1) < len(s2) && p1.lastMulti():
+		return combine(rel, moreGeneral)
+	case len(s2) < len(s1) && p2.lastMulti():
+		return combine(rel, moreSpecific)
+	}
+	return disjoint
+}
+
+func compareSegments(a, b segment) relationship {
+	switch {
+	case a.kind == segMulti && b.kind == segMulti:
+		return equivalent
+	case a.kind == segMulti:
+		return moreGeneral
+	case b.kind == segMulti:
+		return moreSpecific
+	case a.kind == segOne && b.kind == segOne:
+		return equivalent
+	case a.kind == segOne:
+		if b.kind == segEnd { // {x} never matches the trailing slash
+			return disjoint
+		}
+		return moreGeneral
+	case b.kind == segOne:
+		if a.kind == segEnd {
+			return disjoint
+		}
+		return moreSpecific
+	case a.kind == segEnd && b.kind == segEnd:
+		return equivalent
+	case a.kind == segEnd || b.kind == segEnd:
+		return disjoint
+	case a.lit == b.lit:
+		return equivalent
+	}
+	return disjoint
+}
+
+func combine(r1, r2 relationship) relationship {
+	switch r1 {
+	case equivalent:
+		return r2
+	case disjoint:
+		return disjoint
+	case overlaps:
+		if r2 == disjoint {
+			return disjoint
+		}
+		return overlaps
+	}
+	// r1 is moreGeneral or moreSpecific.
+	switch {
+	case r2 == equivalent:
+		return r1
+	case r1 == moreGeneral && r2 == moreSpecific, r1 == moreSpecific && r2 == moreGeneral:
+		return overlaps
+	}
+	return r2
 }
 
 // node is one position in a method's route tree.
@@ -230,7 +340,6 @@ func indexSlash(b []byte) int {
 type routes struct {
 	byMethod map[string]*node
 	any      *node
-	fold     bool
 }
 
 func compileRoutes(pats []pattern) *routes {
@@ -271,8 +380,8 @@ func (rt *routes) match(method string, path []byte) (int32, bool) {
 			return r, ex
 		}
 	}
-	if method == http.MethodHead {
-		if n := rt.byMethod[http.MethodGet]; n != nil {
+	if method == "HEAD" {
+		if n := rt.byMethod["GET"]; n != nil {
 			if r, ex := n.match(path); r >= 0 {
 				return r, ex
 			}
