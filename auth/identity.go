@@ -33,12 +33,15 @@ var (
 // up in the directory. It is the one shape every method returns (password,
 // OIDC, SAML, API key), so sessions and headers never depend on the method.
 type Identity struct {
-	UserID      string   `json:"uid"`
-	Username    string   `json:"usr"`
-	Email       string   `json:"eml,omitempty"`
-	DisplayName string   `json:"dn,omitempty"`
-	Role        string   `json:"rol"`
-	Groups      []string `json:"grp,omitempty"`
+	UserID      string `json:"uid"`
+	Username    string `json:"usr"`
+	Email       string `json:"eml,omitempty"`
+	DisplayName string `json:"dn,omitempty"`
+	Role        string `json:"rol"`
+	// Template is the user's own permission template ("" = the role's);
+	// changing it ends the user's sessions, as changing the role does.
+	Template string   `json:"tpl,omitempty"`
+	Groups   []string `json:"grp,omitempty"`
 	// Methods lists the factors passed, in order (["password","totp"]).
 	Methods []string `json:"amr"`
 	// Provider is the configured provider id for federated logins

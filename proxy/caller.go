@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -24,6 +25,10 @@ type Caller struct {
 	// Ended says why a credential the request carried is no longer valid
 	// (idle_timeout, absolute_lifetime, revoked, mfa_required), "" otherwise.
 	Ended string
+	// Grants is what the caller's permission template allows, set by the
+	// authorize step; Access is the table it came from.
+	Grants *access.Grants
+	Access *access.Table
 
 	cookie string // the session cookie value, for re-checks of tunnels
 }

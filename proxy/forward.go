@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -25,6 +27,11 @@ const (
 	HeaderAuthMethod = "X-Gatehouse-Auth-Method"
 	HeaderSession    = "X-Gatehouse-Session"
 	HeaderAssertion  = "X-Gatehouse-Assertion"
+	// HeaderTemplate and HeaderPermissions carry the caller's permission
+	// template and its features (comma-separated), so the CRM can hide
+	// what the user cannot use.
+	HeaderTemplate    = "X-Gatehouse-Template"
+	HeaderPermissions = "X-Gatehouse-Permissions"
 )
 
 // NewTransport is the upstream transport: many idle connections per host,
@@ -110,6 +117,9 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !g.CheckNetwork(w, r, false, &c.Identity) {
+		return
+	}
+	if !g.authorizeRoute(w, r, c) {
 		return
 	}
 	if g.authorize != nil {
@@ -233,7 +243,8 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	v := [...]string{
 		ip, ip, g.public.Host, g.public.Scheme,
 		headerSafe(id.Username), headerSafe(id.Email), headerSafe(id.Role),
-		headerSafe(strings.Join(id.Groups, ",")), joinMethods(id.Methods), c.ID, "",
+		headerSafe(strings.Join(id.Groups, ",")), joinMethods(id.Methods), c.ID,
+		c.Grants.Template, c.Grants.Header, "",
 	}
 	vals := v[:]
 	one := func(i int) []string { return vals[i : i+1 : i+1] }
@@ -247,21 +258,24 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	h[HeaderGroups] = one(7)
 	h[HeaderAuthMethod] = one(8)
 	h[HeaderSession] = one(9)
-	tok, err := g.assertions.Token(c.ID, func(cl *assertion.Claims) {
+	h[HeaderTemplate] = one(10)
+	h[HeaderPermissions] = one(11)
+	tok, err := g.assertions.Token(c.ID, c.Access.Gen, func(cl *assertion.Claims) {
 		cl.Subject, cl.Username, cl.Email, cl.Role = id.UserID, id.Username, id.Email, id.Role
 		cl.Groups, cl.Methods = id.Groups, id.Methods
+		cl.Perms = &assertion.Perms{Template: c.Grants.Template, Features: c.Grants.Features}
 	})
 	if err != nil {
 		// Without an assertion the upstream would see unverifiable
 		// headers; send none of them rather than half.
 		g.log.Error("sign assertion", "error", err)
-		for _, k := range []string{HeaderUser, HeaderEmail, HeaderRole, HeaderGroups, HeaderAuthMethod, HeaderSession} {
+		for _, k := range []string{HeaderUser, HeaderEmail, HeaderRole, HeaderGroups, HeaderAuthMethod, HeaderSession, HeaderTemplate, HeaderPermissions} {
 			delete(h, k)
 		}
 		return
 	}
-	vals[10] = tok
-	h[HeaderAssertion] = one(10)
+	vals[12] = tok
+	h[HeaderAssertion] = one(12)
 }
 
 // isGatehouseHeader matches X-Gatehouse-* case-insensitively with "_"
@@ -340,3 +354,50 @@ func headerSafe(s string) string {
 }
 
 func joinMethods(m []string) string { return strings.Join(m, "+") }
+
+// errUncleanPath refuses a path whose decoded form has "..", "." or empty
+// segments (or a backslash): the route rules could not say what an
+// upstream that decodes before routing would make of it.
+var errUncleanPath = &web.Error{Status: http.StatusBadRequest, Code: "bad_path",
+	Message: "The request path is not in canonical form."}
+
+// authorizeRoute is the authorize step: the caller's permission template
+// against the route rules of the access table in force. It sets the
+// caller's Grants, which the upstream sees as headers and claims.
+func (g *Gateway) authorizeRoute(w http.ResponseWriter, r *http.Request, c *Caller) bool {
+	tbl := g.policy.Access()
+	if tbl == nil {
+		g.metrics.inc(outcomeUnavailable)
+		g.render.Error(w, r, web.ErrUnavailable.With(errNoAccessTable))
+		return false
+	}
+	c.Access = tbl
+	c.Grants = tbl.GrantsFor(c.Identity.Role, c.Identity.Template)
+	if tbl.HasRules() && !access.CleanPath(r.URL.Path) {
+		g.render.Error(w, r, errUncleanPath)
+		return false
+	}
+	d := tbl.Decide(r.Method, r.URL.Path, c.Grants)
+	if d.Allowed {
+		return true
+	}
+	g.metrics.inc(outcomeForbidden)
+	g.forbidden(w, r, d.Feature)
+	return false
+}
+
+var errNoAccessTable = errors.New("no access table: the templates or the policy could not be read")
+
+// forbidden answers a request the caller's template does not allow: a
+// page for a browser, else JSON naming the missing feature so a program
+// can tell its user what to ask an admin for.
+func (g *Gateway) forbidden(w http.ResponseWriter, r *http.Request, feature string) {
+	if web.WantsHTML(r) || feature == "" {
+		g.render.Error(w, r, web.ErrForbidden.With(fmt.Errorf("route needs feature %q", feature)))
+		return
+	}
+	g.log.Info("request refused", "status", http.StatusForbidden, "code", "forbidden", "feature", feature,
+		"path", r.URL.Path, "client_ip", CallerOf(r).IP.String())
+	web.JSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "feature": feature,
+		"message": web.ErrForbidden.Message})
+}

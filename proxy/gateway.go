@@ -2,7 +2,8 @@
 // the same steps, once: client address (trusted proxies only) → network
 // guard → authenticate (an ordered list of auth.Authenticator, today the
 // session cookie) → session rules (disabled user, a second factor the
-// policy now demands, a step still owed) → authorize → forward to the
+// policy now demands, a step still owed) → authorize (auth/access: the
+// route rules against the caller's permission template) → forward to the
 // upstream with verified identity headers and a signed assertion. Any check
 // that cannot be made refuses the request.
 //
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
@@ -37,6 +39,9 @@ import (
 // disabled, as last read from the directory.
 type PolicySource interface {
 	Policy() *policy.Versioned
+	// Access is the access table in force (route rules and templates);
+	// nil means none could be read, and requests are refused.
+	Access() *access.Table
 	Disabled(userID string) bool
 	// RevokedBefore is the time before which the user's sessions should
 	// have ended by a revocation not yet applied to the session store

@@ -16,6 +16,7 @@ const (
 	outcomeExpired
 	outcomeUnavailable
 	outcomeBadGateway
+	outcomeForbidden
 	outcomeLoginSuccess
 	outcomeLoginFailure
 	outcomeLoginLockout
@@ -28,6 +29,7 @@ var outcomeNames = [numOutcomes]struct{ metric, label string }{
 	{"gatehouse_requests_total", `outcome="session_expired"`},
 	{"gatehouse_requests_total", `outcome="unavailable"`},
 	{"gatehouse_requests_total", `outcome="bad_gateway"`},
+	{"gatehouse_requests_total", `outcome="forbidden"`},
 	{"gatehouse_logins_total", `result="success"`},
 	{"gatehouse_logins_total", `result="failure"`},
 	{"gatehouse_logins_total", `result="lockout"`},

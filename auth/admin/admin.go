@@ -15,9 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/password"
@@ -71,6 +73,7 @@ type Directory interface {
 	directory.Users
 	directory.Policies
 	directory.Revocations
+	directory.Documents
 	RemoveTOTP(ctx context.Context, userID string) error
 }
 
@@ -361,6 +364,10 @@ func (s *Service) SetRole(ctx context.Context, actor, username, role string) (*d
 // Version when there was none).
 type PolicyChange struct {
 	From, To directory.PolicyVersion
+	// Warnings are what the new version does that is allowed but
+	// probably unintended (a role mapped to a template that does not
+	// exist grants nothing).
+	Warnings []string
 }
 
 // SetPolicy validates a policy document (the config's policy: shape),
@@ -373,6 +380,24 @@ func (s *Service) SetPolicy(ctx context.Context, actor string, doc []byte) (Poli
 	}
 	if err := p.CheckMethods("policy", s.providers); err != nil {
 		return PolicyChange{}, &InvalidError{Problems: []FieldProblem{{Field: "policy", Message: err.Error()}}}
+	}
+	set, _, err := s.Templates(ctx)
+	if err != nil {
+		return PolicyChange{}, err
+	}
+	var problems []FieldProblem
+	for _, f := range removedFeatures(set, p.Access.Features) {
+		problems = append(problems, FieldProblem{Field: "policy", Message: fmt.Sprintf(
+			"policy.access.features: %s is granted by template %s; remove it from them first", f, orNone(set.Using(f)))})
+	}
+	if len(problems) > 0 {
+		return PolicyChange{}, &InvalidError{Problems: problems}
+	}
+	var warnings []string
+	for _, role := range sortedKeys(p.Access.Roles) {
+		if t := p.Access.Roles[role]; !hasTemplate(set, t) {
+			warnings = append(warnings, fmt.Sprintf("policy.access.roles.%s: template %q does not exist; the role grants no feature until it does", role, t))
+		}
 	}
 	out, err := p.Marshal()
 	if err != nil {
@@ -388,7 +413,7 @@ func (s *Service) SetPolicy(ctx context.Context, actor string, doc []byte) (Poli
 	}
 	s.audit.Record(ctx, audit.Event{Event: audit.PolicyChanged, Actor: actor,
 		Detail: map[string]string{"from_version": fmt.Sprint(old.Version), "to_version": fmt.Sprint(pv.Version)}})
-	return PolicyChange{From: old, To: pv}, nil
+	return PolicyChange{From: old, To: pv, Warnings: warnings}, nil
 }
 
 // Policy returns the policy version in force, or ErrNoPolicy.
@@ -436,4 +461,33 @@ func (s *Service) Bootstrap(ctx context.Context, terminal bool) (pw string, crea
 	s.audit.Record(ctx, audit.Event{Event: audit.UserCreated, Actor: "bootstrap", UserID: u.ID,
 		Detail: map[string]string{"username": u.Username, "role": u.Role, "password": map[bool]string{true: "expires_1h", false: "none"}[terminal]}})
 	return pw, true, nil
+}
+
+// removedFeatures lists the features templates grant that the catalogue
+// no longer has.
+func removedFeatures(set access.TemplateSet, catalogue []string) []string {
+	var out []string
+	for _, t := range set.Templates {
+		for _, f := range t.Features {
+			if !slices.Contains(catalogue, f) && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func hasTemplate(set access.TemplateSet, name string) bool {
+	_, ok := set.Templates[name]
+	return ok
 }

@@ -42,6 +42,11 @@ const (
 	MFARequirement   = "mfa_requirement_changed"
 	UserAllowlist    = "user_allowlist_changed"
 	UserRoleChanged  = "user_role_changed"
+	// Access: permission templates and a user's own template.
+	TemplatesSeeded     = "templates_seeded"
+	TemplateChanged     = "template_changed"
+	TemplateDeleted     = "template_deleted"
+	UserTemplateChanged = "user_template_changed"
 )
 
 // Event is one security-relevant fact: the one event type every package

@@ -32,6 +32,9 @@ type User struct {
 	DisplayName  string
 	PasswordHash string // PHC-formatted argon2id; empty means no local password
 	Role         string
+	// Template is the user's own permission template; "" means the
+	// role's default (auth/access).
+	Template     string
 	Groups       []string
 	Disabled     bool
 	Require2FA   bool     // per-user 2FA mandate
@@ -92,6 +95,34 @@ type Policies interface {
 	// ifNone is true it stores only if no version exists yet (seeding by
 	// several replicas at once), returning ErrConflict otherwise.
 	PutPolicy(ctx context.Context, doc []byte, actor string, ifNone bool) (PolicyVersion, error)
+}
+
+// Document is one stored version of a versioned document other than the
+// login policy: the permission templates (DocTemplates), later the access
+// policy set.
+type Document struct {
+	Kind      string
+	Version   int64
+	Body      []byte // YAML or text, as validated by its owner
+	Actor     string
+	CreatedAt time.Time
+}
+
+// Document kinds.
+const DocTemplates = "templates"
+
+// Documents stores versioned documents. Versions only grow; the highest
+// is in force.
+type Documents interface {
+	// CurrentDocument returns the highest version of kind, or ErrNotFound.
+	CurrentDocument(ctx context.Context, kind string) (Document, error)
+	// PutDocument stores body as the next version of kind only when the
+	// version in force is after (0: none yet), so two admins editing the
+	// same version cannot silently undo each other: the later gets
+	// ErrConflict and edits again.
+	PutDocument(ctx context.Context, kind string, body []byte, actor string, after int64) (Document, error)
+	// DocumentHistory returns up to limit versions of kind, newest first.
+	DocumentHistory(ctx context.Context, kind string, limit int) ([]Document, error)
 }
 
 // Audit is the append-only audit log.
@@ -206,6 +237,7 @@ type Directory interface {
 	MFA
 	Revocations
 	Identities
+	Documents
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -305,6 +305,6 @@ func CleanEmail(s string) (string, bool) {
 func IdentityFor(u *directory.User, c Claims) auth.Identity {
 	return auth.Identity{
 		UserID: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName,
-		Role: u.Role, Groups: u.Groups, Methods: []string{c.Method}, Provider: c.Provider, Subject: c.Subject,
+		Role: u.Role, Template: u.Template, Groups: u.Groups, Methods: []string{c.Method}, Provider: c.Provider, Subject: c.Subject,
 	}
 }

@@ -109,7 +109,7 @@ func (a *Authenticator) now() time.Time {
 func IdentityOf(u *directory.User, methods ...string) auth.Identity {
 	return auth.Identity{
 		UserID: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName,
-		Role: u.Role, Groups: u.Groups, Methods: methods,
+		Role: u.Role, Template: u.Template, Groups: u.Groups, Methods: methods,
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-auth/gatehouse/auth/access"
 )
 
 // Policy is the document stored, versioned, in the directory. Its YAML form
@@ -23,6 +25,9 @@ type Policy struct {
 	Methods map[string]bool `yaml:"methods,omitempty"`
 	MFA     MFA             `yaml:"mfa"`
 	Network Network         `yaml:"network"`
+	// Access holds the features, role templates and route rules the
+	// gateway enforces on every request (auth/access).
+	Access access.Config `yaml:"access"`
 }
 
 // Versioned is a policy with the directory version it was read from.
@@ -61,12 +66,14 @@ type Network struct {
 // no policy section: NIST SP 800-63B AAL2 limits (12 h absolute, 30 min
 // idle), password login on, 2FA optional.
 func Default() Policy {
-	return Policy{
+	p := Policy{
 		Session: Session{AbsoluteLifetime: 12 * time.Hour, IdleTimeout: 30 * time.Minute},
 		Methods: map[string]bool{"password": true},
 		MFA:     MFA{Mode: "optional", Federated: "trust_idp"},
 		Network: Network{BlockTor: "login"},
 	}
+	p.Access.SetDefaults()
+	return p
 }
 
 // SetDefaults fills zero fields from Default, so a partial policy section
@@ -91,6 +98,7 @@ func (p *Policy) SetDefaults() {
 	if p.Network.BlockTor == "" {
 		p.Network.BlockTor = d.Network.BlockTor
 	}
+	p.Access.SetDefaults()
 }
 
 var anonymousFlags = []string{"is_anonymous", "is_anonymous_vpn", "is_public_proxy", "is_tor_exit_node", "is_hosting_provider", "is_residential_proxy"}
@@ -139,6 +147,9 @@ func (p *Policy) Validate(prefix string) error {
 		if !slices.Contains(anonymousFlags, f) {
 			bad(fmt.Sprintf("network.block_anonymous[%d]", i), "unknown flag %q; one of %v", f, anonymousFlags)
 		}
+	}
+	if err := p.Access.Validate(prefix + ".access"); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"maps"
 	"net/netip"
 	"slices"
@@ -300,6 +301,10 @@ func TestMarshalRoundTrip(t *testing.T) {
 			BlockTor:       "all",
 			BlockAnonymous: []string{"is_anonymous_vpn", "is_hosting_provider"},
 		},
+		Access: access.Config{Default: "deny", Features: []string{"leads.view", "leads.export"},
+			Roles:    map[string]string{"sales": "sales_user"},
+			Routes:   []access.Route{{Pattern: "GET /export/", Feature: "leads.export"}},
+			FoldCase: new(false)},
 	}
 	for name, p := range map[string]policy.Policy{"default": policy.Default(), "full": full} {
 		doc, err := p.Marshal()

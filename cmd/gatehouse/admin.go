@@ -70,6 +70,9 @@ func cmdPolicy(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range ch.Warnings {
+		fmt.Fprintln(e.stderr, "warning:", w)
+	}
 	fmt.Fprintf(e.stdout, "login policy version %d is in force; running gateways apply it within a few seconds\n", ch.To.Version)
 	return nil
 }

@@ -28,6 +28,9 @@ commands:
   user list | user disable U | user enable U | user set-password U --password-stdin | user set-role U ROLE
   user allow-ips U CIDR... | user allow-ips U --clear
   user logout U | user reset-2fa U | user require-2fa U on|off
+  user set-template U TEMPLATE | user set-template U --clear
+  template list | template show NAME | template set NAME --file F | template delete NAME
+  access explain --user U METHOD PATH   which route rule applies, what it needs, and whether U has it
   check-ip ADDR [--user U]              what the network guard decides for an address, and why
   policy show | policy set --file F
   keys list | keys rotate | keys retire KID
@@ -78,6 +81,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"check-config": cmdCheckConfig,
 		"user":         cmdUser,
 		"policy":       cmdPolicy,
+		"template":     cmdTemplate,
+		"access":       cmdAccess,
 		"keys":         cmdKeys,
 		"check-ip":     cmdCheckIP,
 		"version":      func(context.Context, *env, []string) error { fmt.Fprintln(stdout, "gatehouse", version); return nil },

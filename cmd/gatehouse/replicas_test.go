@@ -250,3 +250,40 @@ func TestRevocationWhileReplicasRestartIsApplied(t *testing.T) {
 	resp, _ := onB.Get(t, "/")
 	wantLoginRedirect(t, resp, "")
 }
+
+// TestTemplateChangeSeenByOtherReplica: a template changed through the
+// CLI applies on the other replica, to a session it already has cached,
+// through PostgreSQL's change notification rather than the next poll.
+func TestTemplateChangeSeenByOtherReplica(t *testing.T) {
+	dsn := directorytest.PostgresDSN(t)
+	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
+	up := startUpstream(t)
+	cfg := productionConfig(t, dsn, addr, prefix, up) + accessPolicy
+	a := startReplica(t, cfg, nil)
+	b := startReplica(t, cfg, nil)
+	a.addUser(t, "alice", alicePW, "sales")
+	waitReadyDetail(t, b.URL, map[string]string{"directory_push": "live"})
+
+	onB := newBrowser(t, b.URL)
+	onB.Login(t, "alice", alicePW)
+	if resp, _ := onB.Get(t, "/export/leads.csv", "Accept", "application/json"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sales_user exporting before the change: %d, want 403", resp.StatusCode)
+	}
+	file := filepath.Join(t.TempDir(), "t.yaml")
+	os.WriteFile(file, []byte("features: [leads.view, leads.export]\n"), 0o600)
+	start := time.Now()
+	if code, out := runCLI(t, a, "template", "set", "sales_user", "--file", file); code != 0 {
+		t.Fatalf("template set: %s", out)
+	}
+	for {
+		resp, _ := onB.Get(t, "/export/leads.csv", "Accept", "application/json")
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("replica B still refuses the export 1s after the template granted it (%d)", resp.StatusCode)
+		}
+		time.Sleep(5 * time.Millisecond) // polling for the property under test
+	}
+	t.Logf("template change applied on replica B after %s", time.Since(start).Round(time.Millisecond))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"log/slog"
 	"net"
 	"net/http"
@@ -94,6 +95,13 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	}
 	if warning != "" {
 		log.Warn(warning)
+	}
+	tplSeeded, err := watch.SeedTemplates(ctx, a.dir, access.DefaultTemplates())
+	if err != nil {
+		return nil, fmt.Errorf("seed permission templates: %w", err)
+	}
+	if tplSeeded {
+		a.audit.Record(ctx, audit.Event{Event: audit.TemplatesSeeded, Actor: "seed"})
 	}
 	if err := bootstrapAdmin(ctx, a); err != nil {
 		return nil, err

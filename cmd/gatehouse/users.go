@@ -15,12 +15,13 @@ import (
 
 func cmdUser(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: user add|list|disable|enable|set-password|set-role|allow-ips|logout|reset-2fa|require-2fa", errUsage)
+		return fmt.Errorf("%w: user add|list|disable|enable|set-password|set-role|set-template|allow-ips|logout|reset-2fa|require-2fa", errUsage)
 	}
 	sub := map[string]func(context.Context, *env, []string) error{
 		"add": userAdd, "list": userList, "disable": userSetDisabled(true), "enable": userSetDisabled(false),
 		"set-password": userSetPassword, "set-role": userSetRole, "allow-ips": userAllowIPs,
 		"logout": userLogout, "reset-2fa": userReset2FA, "require-2fa": userRequire2FA,
+		"set-template": userSetTemplate,
 	}[args[0]]
 	if sub == nil {
 		return fmt.Errorf("%w: unknown user command %q", errUsage, args[0])
@@ -230,6 +231,37 @@ func userSetRole(ctx context.Context, e *env, args []string) error {
 		return cliError(err, username)
 	}
 	fmt.Fprintf(e.stdout, "%s now has role %s; their sessions end within a few seconds\n", u.Username, u.Role)
+	return nil
+}
+
+func userSetTemplate(ctx context.Context, e *env, args []string) error {
+	var clear *bool
+	a, svc, username, rest, err := oneUser(ctx, e, "user set-template", args, func(fs *flag.FlagSet) {
+		clear = fs.Bool("clear", false, "return the user to their role's default template")
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if len(rest) != 1 && !*clear || len(rest) != 0 && *clear {
+		return fmt.Errorf("%w: user set-template USERNAME TEMPLATE | user set-template USERNAME --clear", errUsage)
+	}
+	tpl := ""
+	if !*clear {
+		tpl = rest[0]
+	}
+	u, err := svc.SetUserTemplate(ctx, cliActor(e), username, tpl)
+	if errors.Is(err, admin.ErrNoTemplate) {
+		return fmt.Errorf("no template %q (gatehouse template list shows them)", tpl)
+	}
+	if err != nil {
+		return cliError(err, username)
+	}
+	if tpl == "" {
+		fmt.Fprintf(e.stdout, "%s now has their role's template; their sessions end within a few seconds\n", u.Username)
+	} else {
+		fmt.Fprintf(e.stdout, "%s now has template %s; their sessions end within a few seconds\n", u.Username, tpl)
+	}
 	return nil
 }
 

@@ -34,8 +34,16 @@ type Claims struct {
 	Groups    []string `json:"groups"`
 	Methods   []string `json:"amr"`
 	Session   string   `json:"sid"`
+	// Perms is the caller's permission template and its features.
+	Perms *Perms `json:"perms,omitempty"`
 	// KeyID is the "kid" the token was verified with (not a claim).
 	KeyID string `json:"-"`
+}
+
+// Perms is the "perms" claim.
+type Perms struct {
+	Template string   `json:"template"`
+	Features []string `json:"features"`
 }
 
 // Audience is the fixed "aud" of every assertion, so a token minted for

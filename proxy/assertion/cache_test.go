@@ -20,7 +20,7 @@ import (
 func TestTokenClaims(t *testing.T) {
 	clk := newClock()
 	is := newIssuer(t, openDir(t), clk)
-	tok, err := is.Token("s1", fillAlice)
+	tok, err := is.Token("s1", 0, fillAlice)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestTokenCache(t *testing.T) {
 	is := newIssuer(t, openDir(t), clk)
 	fills := 0
 	fill := func(c *Claims) { fills++; fillAlice(c) }
-	first, err := is.Token("s1", fill)
+	first, err := is.Token("s1", 0, fill)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestTokenCache(t *testing.T) {
 	}
 	for _, s := range steps {
 		clk.ns.Store(testNow.Add(s.at).UnixNano())
-		tok, err := is.Token("s1", fill)
+		tok, err := is.Token("s1", 0, fill)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,18 +71,36 @@ func TestTokenCache(t *testing.T) {
 	if fills != 2 {
 		t.Errorf("fill calls: got %d, want 2 (one per signature)", fills)
 	}
-	other, _ := is.Token("s2", fillAlice)
+	other, _ := is.Token("s2", 0, fillAlice)
 	if c, _ := Verify(other, is.PublicKeys(), testIssuer, clk.Now(), 0); c == nil || c.Session != "s2" {
 		t.Errorf("another session's token: got claims %+v, want sid s2", c)
 	}
 }
 
+// TestTokenGeneration: a token made under another generation of the
+// access table is signed again, carrying the new perms.
+func TestTokenGeneration(t *testing.T) {
+	is := newIssuer(t, openDir(t), newClock())
+	perms := func(tpl string) func(*Claims) {
+		return func(c *Claims) { fillAlice(c); c.Perms = &Perms{Template: tpl, Features: []string{"leads.view"}} }
+	}
+	first, _ := is.Token("s1", 1, perms("sales_user"))
+	if again, _ := is.Token("s1", 1, perms("other")); again != first {
+		t.Error("same generation: re-signed")
+	}
+	next, _ := is.Token("s1", 2, perms("no_export"))
+	c, err := Verify(next, is.PublicKeys(), testIssuer, is.now(), 0)
+	if next == first || err != nil || c.Perms == nil || c.Perms.Template != "no_export" {
+		t.Errorf("new generation: claims %+v, %v; want re-signed with template no_export", c, err)
+	}
+}
+
 func TestTokenForget(t *testing.T) {
 	is := newIssuer(t, openDir(t), newClock())
-	first, _ := is.Token("s1", fillAlice)
+	first, _ := is.Token("s1", 0, fillAlice)
 	is.Forget("s1")
 	is.Forget("never-seen")
-	if again, _ := is.Token("s1", fillAlice); again == first {
+	if again, _ := is.Token("s1", 0, fillAlice); again == first {
 		t.Errorf("Token after Forget: got the cached token, want a new one")
 	}
 }
@@ -90,9 +108,9 @@ func TestTokenForget(t *testing.T) {
 func TestSweep(t *testing.T) {
 	clk := newClock()
 	is := newIssuer(t, openDir(t), clk)
-	is.Token("early", fillAlice)
+	is.Token("early", 0, fillAlice)
 	clk.Advance(2 * time.Minute)
-	is.Token("late", fillAlice)
+	is.Token("late", 0, fillAlice)
 	clk.Advance(ttl - 2*time.Minute) // "early" expires now
 	is.Sweep()
 	is.mu.Lock()
@@ -118,7 +136,7 @@ func TestTokenConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				sid := fmt.Sprint("s", i%5)
-				if _, err := is.Token(sid, fillAlice); err != nil {
+				if _, err := is.Token(sid, 0, fillAlice); err != nil {
 					t.Error(err)
 					return
 				}
@@ -205,12 +223,12 @@ func TestReloadIgnoresOtherAlgorithms(t *testing.T) {
 // the hot path: a cache hit, no signing.
 func BenchmarkIssuerTokenCached(b *testing.B) {
 	is := newIssuer(b, openDir(b), newClock())
-	if _, err := is.Token("s1", fillAlice); err != nil {
+	if _, err := is.Token("s1", 0, fillAlice); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := is.Token("s1", fillAlice); err != nil {
+		if _, err := is.Token("s1", 0, fillAlice); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -25,6 +25,7 @@ type Issuer struct {
 type cachedToken struct {
 	token  string
 	expiry time.Time
+	gen    uint64
 }
 
 // NewIssuer returns an Issuer whose tokens name issuer and live ttl.
@@ -60,13 +61,15 @@ func (is *Issuer) PublicKeys() map[string]*ecdsa.PublicKey { return is.ring.Publ
 func (is *Issuer) Issuer() string { return is.issuer }
 
 // Token returns a valid token for session sid, signing only when the
-// cached one has less than a fifth of its lifetime left.
-func (is *Issuer) Token(sid string, fill func(*Claims)) (string, error) {
+// cached one has less than a fifth of its lifetime left or was made under
+// another generation gen of what fill reads (the access table: a changed
+// template must reach the upstream at the next request, not at expiry).
+func (is *Issuer) Token(sid string, gen uint64, fill func(*Claims)) (string, error) {
 	now := is.now()
 	is.mu.Lock()
 	c, ok := is.cache[sid]
 	is.mu.Unlock()
-	if ok && c.expiry.Sub(now) > is.ttl/5 {
+	if ok && c.gen == gen && c.expiry.Sub(now) > is.ttl/5 {
 		return c.token, nil
 	}
 	kid, key := is.ring.Signer()
@@ -78,7 +81,7 @@ func (is *Issuer) Token(sid string, fill func(*Claims)) (string, error) {
 		return "", err
 	}
 	is.mu.Lock()
-	is.cache[sid] = cachedToken{token: tok, expiry: now.Add(is.ttl)}
+	is.cache[sid] = cachedToken{token: tok, expiry: now.Add(is.ttl), gen: gen}
 	is.mu.Unlock()
 	return tok, nil
 }

@@ -55,7 +55,7 @@ func fillAlice(c *Claims) { c.Subject, c.Username, c.Role = "u-1", "alice", "sal
 // verifies it against the issuer's own JWKS, as an upstream would.
 func signingKID(t *testing.T, is *Issuer) string {
 	t.Helper()
-	tok, err := is.Token("probe-"+time.Now().String(), fillAlice)
+	tok, err := is.Token("probe-"+time.Now().String(), 0, fillAlice)
 	if err != nil {
 		t.Fatalf("Token: %v", err)
 	}
@@ -211,7 +211,7 @@ func TestRotation(t *testing.T) {
 	clk := newClock()
 	is := newIssuer(t, dir, clk)
 	old := signingKID(t, is)
-	cached, err := is.Token("s1", fillAlice)
+	cached, err := is.Token("s1", 0, fillAlice)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestRotation(t *testing.T) {
 	}
 	// The session's token was still fresh, but the signer changed: it is
 	// re-signed with the new key rather than served from the cache.
-	tok, _ := is.Token("s1", fillAlice)
+	tok, _ := is.Token("s1", 0, fillAlice)
 	if c, err := Verify(tok, is.PublicKeys(), testIssuer, clk.Now(), 0); tok == cached || err != nil || c.KeyID != nk.KID {
 		t.Errorf("cached token after the signer changed: got %v, %v, want a new token signed by %s", c, err, nk.KID)
 	}

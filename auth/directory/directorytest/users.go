@@ -174,6 +174,7 @@ func testUpdateUser(t *testing.T, d directory.Directory) {
 	edited.DisplayName = "Alice Smith"
 	edited.PasswordHash = "$argon2id$new"
 	edited.Role = "manager"
+	edited.Template = "no_export"
 	edited.Groups = nil
 	edited.Disabled = true
 	edited.Require2FA = true

@@ -55,9 +55,10 @@ var (
 // Advisory lock keys (PostgreSQL). Arbitrary constants, distinct per purpose
 // so a policy write never waits on a migration of another schema version.
 const (
-	lockMigrate int64 = 0x6761746568_01 // "gateh" + 1
-	lockPolicy  int64 = 0x6761746568_02
-	lockKeys    int64 = 0x6761746568_03
+	lockMigrate   int64 = 0x6761746568_01 // "gateh" + 1
+	lockPolicy    int64 = 0x6761746568_02
+	lockKeys      int64 = 0x6761746568_03
+	lockDocuments int64 = 0x6761746568_04
 )
 
 func dialectFor(driver string) (dialect, error) {

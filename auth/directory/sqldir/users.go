@@ -15,7 +15,7 @@ import (
 
 const userColumns = `id, username, email, display_name, password_hash, role,
 	groups, disabled, require_2fa, allowed_cidrs, security_stamp, created_at, updated_at,
-	password_expires_at`
+	password_expires_at, template`
 
 // errNoUsername rejects a user without a name before it reaches the
 // database, where an empty string would be a valid unique key.
@@ -34,10 +34,10 @@ func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
 	id := newUserID()
 	now := db.timestamp()
 	const q = `INSERT INTO users (` + userColumns + `, email_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $13)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15, $13)`
 	_, err = db.db.ExecContext(ctx, q, id, row.username, u.Email, u.DisplayName,
 		u.PasswordHash, u.Role, row.groups, u.Disabled, u.Require2FA, row.cidrs,
-		u.SecurityStamp, toMillis(now), row.emailKey, optionalMillis(u.PasswordExpires))
+		u.SecurityStamp, toMillis(now), row.emailKey, optionalMillis(u.PasswordExpires), u.Template)
 	if err != nil {
 		return db.d.classify("create user", err)
 	}
@@ -59,12 +59,12 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 	const q = `UPDATE users SET username = $2, email = $3, email_key = $4,
 		display_name = $5, password_hash = $6, role = $7, groups = $8,
 		disabled = $9, require_2fa = $10, allowed_cidrs = $11, updated_at = $12,
-		password_expires_at = $13
+		password_expires_at = $13, template = $14
 		WHERE id = $1 RETURNING created_at, security_stamp`
 	var created int64
 	err = db.db.QueryRowContext(ctx, q, u.ID, row.username, u.Email, row.emailKey,
 		u.DisplayName, u.PasswordHash, u.Role, row.groups, u.Disabled,
-		u.Require2FA, row.cidrs, toMillis(now), optionalMillis(u.PasswordExpires)).Scan(&created, &u.SecurityStamp)
+		u.Require2FA, row.cidrs, toMillis(now), optionalMillis(u.PasswordExpires), u.Template).Scan(&created, &u.SecurityStamp)
 	if err != nil {
 		return db.d.classify("update user", err)
 	}
@@ -203,7 +203,7 @@ func scanUser(s scanner) (*directory.User, error) {
 	)
 	err := s.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.PasswordHash,
 		&u.Role, &groups, &u.Disabled, &u.Require2FA, &cidrs, &u.SecurityStamp,
-		&created, &updated, &pwExpires)
+		&created, &updated, &pwExpires, &u.Template)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 // Package watch keeps a gateway replica's view of the directory current:
-// the login policy in force, the disabled users, the users' network lists
-// and the session revocations. With PostgreSQL the directory pushes: its
+// the login policy in force, the access table compiled from it and the
+// permission templates, the disabled users, the users' network lists and
+// the session revocations. With PostgreSQL the directory pushes: its
 // triggers NOTIFY on every such change and the replica re-reads at once
 // (Poke). Polling stays underneath as the safety net: it works the same on
 // SQLite, bounds how long a change can take when a notification is lost
@@ -20,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 )
@@ -30,6 +32,7 @@ type Source interface {
 	DisabledUserIDs(ctx context.Context) ([]string, error)
 	UserAllowlists(ctx context.Context) (map[string][]string, error)
 	RecentRevocations(ctx context.Context, since time.Time) ([]directory.Revocation, error)
+	CurrentDocument(ctx context.Context, kind string) (directory.Document, error)
 }
 
 // revocationWindow is how far back each poll looks for revocations. It is
@@ -44,11 +47,16 @@ type Watcher struct {
 	now      func() time.Time
 	interval time.Duration
 
-	policy   atomic.Pointer[policy.Versioned]
-	disabled atomic.Pointer[map[string]struct{}]
-	lastOK   atomic.Int64 // unix nanos of the last successful poll
-	poke     chan struct{}
-	push     atomic.Int32 // pushNone, pushLive, pushDown
+	policy atomic.Pointer[policy.Versioned]
+	access access.Live
+	// templates is the version of the template set in access (0: none
+	// stored, an empty set); only Refresh touches it.
+	templates int64
+	tplSeen   bool
+	disabled  atomic.Pointer[map[string]struct{}]
+	lastOK    atomic.Int64 // unix nanos of the last successful poll
+	poke      chan struct{}
+	push      atomic.Int32 // pushNone, pushLive, pushDown
 
 	mu           sync.Mutex
 	onDisable    []func(ctx context.Context, userID string) error
@@ -120,6 +128,10 @@ func (w *Watcher) OnRevoke(f func(ctx context.Context, r directory.Revocation) e
 
 // Policy returns the policy in force; nil before the first Refresh.
 func (w *Watcher) Policy() *policy.Versioned { return w.policy.Load() }
+
+// Access returns the access table in force (the policy's access section
+// over the stored templates); nil before the first Refresh.
+func (w *Watcher) Access() *access.Table { return w.access.Table() }
 
 // Disabled reports whether the user was disabled at the last poll.
 func (w *Watcher) Disabled(userID string) bool {
@@ -250,6 +262,9 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	// Disabled users first: a policy version that does not parse must not
 	// hold up ending a disabled user's sessions.
 	w.updateDisabled(ctx, ids)
+	if err := w.updateTemplates(ctx); err != nil {
+		return err
+	}
 	if cur := w.policy.Load(); cur == nil || cur.Version != pv.Version {
 		p, err := policy.Parse(pv.Document)
 		if err != nil {
@@ -259,6 +274,9 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 			return fmt.Errorf("policy version %d: %w", pv.Version, err)
 		}
 		c := &policy.Versioned{Policy: p, Version: pv.Version}
+		if err := w.access.SetConfig(p.Access); err != nil {
+			return fmt.Errorf("policy version %d: access: %w", pv.Version, err)
+		}
 		w.policy.Store(c)
 		if cur != nil {
 			w.log.InfoContext(ctx, "login policy changed", "version", pv.Version)
@@ -271,6 +289,35 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 		}
 	}
 	w.lastOK.Store(w.now().UnixNano())
+	return nil
+}
+
+// updateTemplates installs a new template set; none stored is an empty
+// set (every role then grants nothing, which only matters once a route
+// rule asks for a feature). One that does not parse keeps the last good
+// set and fails the poll, so a replica with none refuses (fail closed).
+func (w *Watcher) updateTemplates(ctx context.Context) error {
+	doc, err := w.src.CurrentDocument(ctx, directory.DocTemplates)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		doc = directory.Document{Body: []byte("templates: {}\n")}
+	case err != nil:
+		return fmt.Errorf("poll templates: %w", err)
+	}
+	if w.tplSeen && doc.Version == w.templates {
+		return nil
+	}
+	set, err := access.ParseTemplates(doc.Body, nil)
+	if err != nil {
+		return fmt.Errorf("templates version %d: %w", doc.Version, err)
+	}
+	if err := w.access.SetTemplates(set); err != nil {
+		return fmt.Errorf("templates version %d: %w", doc.Version, err)
+	}
+	if w.tplSeen {
+		w.log.InfoContext(ctx, "permission templates changed", "version", doc.Version)
+	}
+	w.templates, w.tplSeen = doc.Version, true
 	return nil
 }
 
@@ -415,4 +462,18 @@ func Seed(ctx context.Context, dir directory.Policies, fromConfig policy.Policy)
 			"the stored policy stays in force. To apply the config's, run: gatehouse policy set --file <file with the policy section>", cur.Version)
 	}
 	return false, warning, nil
+}
+
+// SeedTemplates stores set as the first template version when the
+// directory has none; a stored set (perhaps edited by admins) stays.
+func SeedTemplates(ctx context.Context, dir directory.Documents, set access.TemplateSet) (seeded bool, err error) {
+	doc, err := set.Marshal()
+	if err != nil {
+		return false, err
+	}
+	_, err = dir.PutDocument(ctx, directory.DocTemplates, doc, "seed", 0)
+	if errors.Is(err, directory.ErrConflict) {
+		return false, nil // stored already, or another replica seeded first
+	}
+	return err == nil, err
 }

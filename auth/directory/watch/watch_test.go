@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/directory/directorytest"
 	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
@@ -472,5 +473,56 @@ func TestPokeReadsAtOnce(t *testing.T) {
 	w.SetPush(false)
 	if got := w.PushState(); !strings.HasPrefix(got, "down") {
 		t.Fatalf("PushState %q", got)
+	}
+}
+
+// TestRefreshAccess: the access table follows both the policy's access
+// section and the stored templates, and a template document that does
+// not parse keeps the last good table and fails the poll.
+func TestRefreshAccess(t *testing.T) {
+	dir := openDir(t)
+	w, _ := newWatcher(t, dir, newClock())
+	p := policy.Default()
+	p.Access.Routes = []access.Route{{Pattern: "GET /export/", Feature: "leads.export"}}
+	putPolicy(t, dir, p)
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	decide := func() access.Decision {
+		tbl := w.Access()
+		return tbl.Decide("GET", "/export/x", tbl.GrantsFor("manager", ""))
+	}
+	if d := decide(); d.Allowed || d.Feature != "leads.export" {
+		t.Fatalf("no templates stored: %+v; want refused (the role's template does not exist)", d)
+	}
+	if _, err := watch.SeedTemplates(t.Context(), dir, access.DefaultTemplates()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if d := decide(); !d.Allowed {
+		t.Fatalf("default templates: %+v; want a manager allowed to export", d)
+	}
+	if seeded, err := watch.SeedTemplates(t.Context(), dir, access.TemplateSet{}); seeded || err != nil {
+		t.Fatalf("second seed: seeded=%v err=%v; want it to leave the stored set", seeded, err)
+	}
+	if _, err := dir.PutDocument(t.Context(), directory.DocTemplates, []byte("templates: [oops"), "test", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Refresh(t.Context()); err == nil {
+		t.Fatal("Refresh accepted a template document that does not parse")
+	}
+	if d := decide(); !d.Allowed {
+		t.Fatalf("after a bad document: %+v; want the last good table kept", d)
+	}
+	if _, err := dir.PutDocument(t.Context(), directory.DocTemplates, []byte("templates: {sales_manager: {features: [leads.view]}}\n"), "test", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if d := decide(); d.Allowed {
+		t.Fatalf("template without leads.export: %+v; want refused", d)
 	}
 }

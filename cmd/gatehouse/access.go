@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-auth/gatehouse/auth/access"
+	"github.com/gatehouse-auth/gatehouse/auth/admin"
+)
+
+// cmdTemplate manages permission templates: list, show, set, delete.
+func cmdTemplate(ctx context.Context, e *env, args []string) error {
+	const use = "template list | template show NAME | template set NAME --file F | template delete NAME"
+	if len(args) == 0 {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
+	fs, cfgPath := e.flags("template " + args[0])
+	file := fs.String("file", "", "YAML file holding the template: {description: ..., features: [...]}")
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	want := map[string]int{"list": 0, "show": 1, "set": 1, "delete": 1}
+	if n, ok := want[args[0]]; !ok || len(pos) != n || (args[0] == "set") != (*file != "") {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
+	a, svc, err := openAdmin(ctx, e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	switch args[0] {
+	case "list":
+		set, version, err := svc.Templates(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "# permission templates version %d\n", version)
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TEMPLATE\tFEATURES\tDESCRIPTION")
+		for _, name := range sortedNames(set.Templates) {
+			t := set.Templates[name]
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", name, len(t.Features), t.Description)
+		}
+		return tw.Flush()
+	case "show":
+		set, version, err := svc.Templates(ctx)
+		if err != nil {
+			return err
+		}
+		t, ok := set.Templates[pos[0]]
+		if !ok {
+			return fmt.Errorf("no template %q", pos[0])
+		}
+		out, err := yaml.Marshal(t)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "# template %s (templates version %d)\n%s", pos[0], version, out)
+		return nil
+	case "set":
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			return err
+		}
+		t, err := access.ParseTemplate(pos[0], data, nil)
+		if err != nil {
+			return fmt.Errorf("%s: %v", *file, err)
+		}
+		ch, err := svc.SetTemplate(ctx, cliActor(e), pos[0], t)
+		if err := templateError(err, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "template %s saved (templates version %d); running gateways apply it within a second\n", pos[0], ch.To)
+		return nil
+	default:
+		ch, err := svc.DeleteTemplate(ctx, cliActor(e), pos[0])
+		if err := templateError(err, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "template %s deleted (templates version %d)\n", pos[0], ch.To)
+		return nil
+	}
+}
+
+func templateError(err error, name string) error {
+	var inv *admin.InvalidError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &inv):
+		return errors.New(inv.Problems[0].Message)
+	case errors.Is(err, admin.ErrNoTemplate):
+		return fmt.Errorf("no template %q", name)
+	}
+	return err
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// cmdAccess answers questions about the access rules.
+func cmdAccess(ctx context.Context, e *env, args []string) error {
+	const use = "access explain --user U METHOD PATH"
+	if len(args) == 0 || args[0] != "explain" {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
+	fs, cfgPath := e.flags("access explain")
+	user := fs.String("user", "", "the user whose request to explain")
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if *user == "" || len(pos) != 2 || !strings.HasPrefix(pos[1], "/") {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
+	a, svc, err := openAdmin(ctx, e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	x, err := svc.Explain(ctx, *user, strings.ToUpper(pos[0]), pos[1])
+	if err != nil {
+		return cliError(err, *user)
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "user:     %s (role %s)\n", x.User.Username, x.User.Role)
+	switch x.TemplateSource {
+	case "user":
+		fmt.Fprintf(w, "template: %s (the user's own)", x.Template)
+	case "role":
+		fmt.Fprintf(w, "template: %s (the default of role %s)", x.Template, x.User.Role)
+	default:
+		fmt.Fprintf(w, "template: none (role %s has no default template)", x.User.Role)
+	}
+	if x.Template != "" && !x.TemplateExists {
+		fmt.Fprint(w, " — it does not exist, so it grants nothing")
+	}
+	fmt.Fprintln(w)
+	switch {
+	case !x.CleanPath:
+		fmt.Fprintf(w, "rule:     none; the path is not in canonical form and is refused (400)\ndecision: refused\n")
+		return nil
+	case x.Rule < 0:
+		fmt.Fprintf(w, "rule:     none matches; access.default is %s\n", x.Default)
+	default:
+		granted := "does not grant it"
+		if x.Allowed {
+			granted = "grants it"
+		}
+		fmt.Fprintf(w, "rule:     #%d %q needs %s; the template %s\n", x.Rule, x.Route, x.Feature, granted)
+	}
+	if x.Allowed {
+		fmt.Fprintln(w, "decision: allowed")
+	} else {
+		fmt.Fprintln(w, "decision: refused (403)")
+	}
+	return nil
+}
