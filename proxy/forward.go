@@ -378,12 +378,53 @@ func (g *Gateway) authorizeRoute(w http.ResponseWriter, r *http.Request, c *Call
 		return false
 	}
 	d := tbl.Decide(r.Method, r.URL.Path, c.Grants)
+	if d.Allowed && tbl.HasRules() {
+		d = decideOverrides(tbl, r, c.Grants, d)
+	}
 	if d.Allowed {
 		return true
 	}
 	g.metrics.inc(outcomeForbidden)
 	g.forbidden(w, r, d.Feature)
 	return false
+}
+
+// methodOverrideHeaders are the headers web frameworks read as the
+// request's real method (Rails, Laravel, Express's method-override,
+// ASP.NET, Symfony).
+var methodOverrideHeaders = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// decideOverrides checks the request again as every method an override
+// header or a _method query parameter names: an upstream that honours
+// them would otherwise serve POST /leads/7 + "X-HTTP-Method-Override:
+// DELETE" under the POST rule. The stricter answer wins.
+func decideOverrides(tbl *access.Table, r *http.Request, g *access.Grants, d access.Decision) access.Decision {
+	check := func(m string) bool {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		if m == "" || m == r.Method {
+			return true
+		}
+		if o := tbl.Decide(m, r.URL.Path, g); !o.Allowed {
+			d = o
+			return false
+		}
+		return true
+	}
+	for _, h := range methodOverrideHeaders {
+		for _, m := range r.Header[h] {
+			if !check(m) {
+				return d
+			}
+		}
+	}
+	if strings.Contains(r.URL.RawQuery, "_method") {
+		for _, m := range r.URL.Query()["_method"] {
+			if !check(m) {
+				return d
+			}
+		}
+	}
+	return d
 }
 
 var errNoAccessTable = errors.New("no access table: the templates or the policy could not be read")

@@ -57,6 +57,16 @@ func TestTemplateRefusesExport(t *testing.T) {
 	if resp, _ := b.Get(t, "/accounts/%2e%2e/export/leads.csv"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("encoded dot-dot: %d, want 400", resp.StatusCode)
 	}
+	// A method override is checked as the method it names: an upstream
+	// honouring it would serve these as GET /export/.
+	for _, hdr := range [][]string{{"X-HTTP-Method-Override", "GET"}, {"x-method-override", "get"}, {"X-HTTP-Method", "GET"}} {
+		if resp, _ := b.Do(t, "POST", "/export/leads.csv", nil, hdr...); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("POST with %s: %s: %d, want 403", hdr[0], hdr[1], resp.StatusCode)
+		}
+	}
+	if resp, _ := b.Do(t, "POST", "/export/leads.csv?_method=GET", nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("POST ?_method=GET: %d, want 403", resp.StatusCode)
+	}
 	// Routes the template covers, and routes no rule names, pass.
 	if resp, _ := b.Do(t, "POST", "/api/leads/import", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("import: %d", resp.StatusCode)
