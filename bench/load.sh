@@ -5,13 +5,14 @@
 #   upstream            the stand-in CRM (bench/upstream) on its own
 #   bareproxy           a bare httputil.ReverseProxy tuned like Gatehouse (the limit)
 #   gatehouse-memory    Gatehouse, valid session, memory store
+#   gatehouse-memory-rules  the same with 500 access route rules (one of them matches the request)
 #   gatehouse-redis     Gatehouse, valid session, Redis store (default cache_ttl: 30s, kept coherent by the invalidation channel)
 #   gatehouse-redis-nocache  the same with cache_ttl: 0s (every request reads Redis)
 # wrk runs on CPU 0, every server on CPU 1 (taskset), all on 127.0.0.1.
 # Redis is the machine's shared server and is not pinned; its CPU is shown apart.
 #
 # Settings (environment): BENCH_DURATION (10s), BENCH_ROUNDS (3),
-# BENCH_CONNS (32), BENCH_TARGETS (all five), GATEHOUSE_TEST_REDIS_ADDR
+# BENCH_CONNS (32), BENCH_TARGETS (all six), GATEHOUSE_TEST_REDIS_ADDR
 # (127.0.0.1:6379), BENCH_PROFILE (a folder: the first round of each
 # target is recorded there with `perf record -g`, which skews that round;
 # read with `perf report -i DIR/TARGET.perf`). The table goes to stdout
@@ -22,7 +23,7 @@ cd "$(dirname "$0")/.."
 duration=${BENCH_DURATION:-10s}
 rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNS:-32}
-targets=(${BENCH_TARGETS:-upstream bareproxy gatehouse-memory gatehouse-redis gatehouse-redis-nocache})
+targets=(${BENCH_TARGETS:-upstream bareproxy gatehouse-memory gatehouse-memory-rules gatehouse-redis gatehouse-redis-nocache})
 redis_addr=${GATEHOUSE_TEST_REDIS_ADDR:-127.0.0.1:6379}
 redis_host=${redis_addr%:*} redis_port=${redis_addr##*:}
 results=bench/results-$(date +%Y%m%d-%H%M%S).txt
@@ -122,10 +123,25 @@ redis_session="session:
   redis:
     addrs: [$redis_addr]
     key_prefix: \"$prefix\""
+# 500 route rules as a CRM would have them: literal, {id} and subtree
+# patterns over many prefixes; the request wrk sends (GET /) matches the
+# last one, which the sales template grants.
+access_rules=$'policy:\n  access:\n    routes:'
+features=(leads.view leads.create leads.update leads.delete leads.import leads.export reports dashboards)
+for i in $(seq 0 165); do
+  f=${features[$((i % ${#features[@]}))]}
+  access_rules+=$'\n'"      - {route: \"GET /m$i/items/{id}\", feature: $f}"
+  access_rules+=$'\n'"      - {route: \"POST /m$i/items/new\", feature: $f}"
+  access_rules+=$'\n'"      - {route: \"/m$i/export/\", feature: leads.export}"
+done
+access_rules+=$'\n'"      - {route: \"GET /admin/settings\", feature: admin}"
+access_rules+=$'\n'"      - {route: \"GET /{\$}\", feature: leads.view}"
+
 for t in "${targets[@]}"; do
   case $t in
     upstream | bareproxy) ;;
     gatehouse-memory) gatehouse "$t" $'session:\n  store: memory' ;;
+    gatehouse-memory-rules) gatehouse "$t" $'session:\n  store: memory\n'"$access_rules" ;;
     gatehouse-redis) gatehouse "$t" "$redis_session" ;;
     gatehouse-redis-nocache) gatehouse "$t" "$redis_session"$'\n  cache_ttl: 0s' ;;
     *) echo "load.sh: unknown target $t" >&2; exit 2 ;;

@@ -74,6 +74,7 @@ type Directory interface {
 	directory.Policies
 	directory.Revocations
 	directory.Documents
+	directory.Groups
 	RemoveTOTP(ctx context.Context, userID string) error
 }
 

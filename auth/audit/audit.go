@@ -47,6 +47,13 @@ const (
 	TemplateChanged     = "template_changed"
 	TemplateDeleted     = "template_deleted"
 	UserTemplateChanged = "user_template_changed"
+	// Sales groups.
+	GroupCreated       = "group_created"
+	GroupChanged       = "group_changed"
+	GroupDeleted       = "group_deleted"
+	GroupMemberAdded   = "group_member_added"
+	GroupMemberRemoved = "group_member_removed"
+	GroupPermsChanged  = "group_permissions_changed"
 )
 
 // Event is one security-relevant fact: the one event type every package

@@ -125,6 +125,69 @@ type Documents interface {
 	DocumentHistory(ctx context.Context, kind string, limit int) ([]Document, error)
 }
 
+// Sales group access modes: which records a group's managers reach, and
+// whether owning an account reaches the leads under it (the seeds' "Access
+// to Leads" note).
+const (
+	ModeLeadBased    = "lead_based"
+	ModeAccountBased = "account_based"
+)
+
+// Manager permissions a group member may hold over the records of the
+// group's other members. The account ones only mean something in an
+// account-based group.
+const (
+	PermViewAllLeads      = "view_all_leads"
+	PermModifyAllLeads    = "modify_all_leads"
+	PermViewAllAccounts   = "view_all_accounts"
+	PermModifyAllAccounts = "modify_all_accounts"
+)
+
+// GroupPerms lists the manager permissions in their canonical order.
+var GroupPerms = []string{PermViewAllLeads, PermModifyAllLeads, PermViewAllAccounts, PermModifyAllAccounts}
+
+// Group is a sales group.
+type Group struct {
+	Name        string
+	Mode        string // ModeLeadBased or ModeAccountBased
+	Description string
+	Members     []GroupMember // ordered by username
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// GroupMember is one member of a group and the manager permissions they
+// hold in it (none for an ordinary member).
+type GroupMember struct {
+	UserID   string
+	Username string
+	Perms    []string // in GroupPerms order
+}
+
+// Groups stores sales groups. Membership is also visible as User.Groups
+// (the names, kept in the same transactions), which is what identity
+// headers carry; setting User.Groups through CreateUser or UpdateUser
+// adds and removes memberships (creating a missing group lead-based and
+// keeping the permissions of memberships that stay).
+type Groups interface {
+	// CreateGroup stores g (not its members) and sets its times;
+	// ErrConflict when the name is taken.
+	CreateGroup(ctx context.Context, g *Group) error
+	// UpdateGroup sets the mode and description; ErrNotFound.
+	UpdateGroup(ctx context.Context, name, mode, description string) error
+	// DeleteGroup removes the group and its memberships; ErrNotFound.
+	DeleteGroup(ctx context.Context, name string) error
+	// Group returns one group with its members; ErrNotFound.
+	Group(ctx context.Context, name string) (*Group, error)
+	// ListGroups returns every group with its members, by name.
+	ListGroups(ctx context.Context) ([]Group, error)
+	// SetMember adds the user to the group or, when a member already,
+	// replaces their permissions; ErrNotFound for an unknown group or user.
+	SetMember(ctx context.Context, group, userID string, perms []string) error
+	// RemoveMember ends a membership; ErrNotFound when there is none.
+	RemoveMember(ctx context.Context, group, userID string) error
+}
+
 // Audit is the append-only audit log.
 type Audit interface {
 	// AppendAudit stores e; a zero Time means now, and ID is assigned.
@@ -238,6 +301,7 @@ type Directory interface {
 	Revocations
 	Identities
 	Documents
+	Groups
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -31,6 +31,10 @@ commands:
   user set-template U TEMPLATE | user set-template U --clear
   template list | template show NAME | template set NAME --file F | template delete NAME
   access explain --user U METHOD PATH   which route rule applies, what it needs, and whether U has it
+  group list | group show NAME | group add NAME [--mode lead_based|account_based] [--description D]
+  group set-mode NAME MODE | group delete NAME | group add-member NAME USER | group remove-member NAME USER
+  group grant NAME USER PERM... | group revoke NAME USER PERM...   manager permissions: view_all_leads,
+                                        modify_all_leads, view_all_accounts, modify_all_accounts
   check-ip ADDR [--user U]              what the network guard decides for an address, and why
   policy show | policy set --file F
   keys list | keys rotate | keys retire KID
@@ -83,6 +87,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"policy":       cmdPolicy,
 		"template":     cmdTemplate,
 		"access":       cmdAccess,
+		"group":        cmdGroup,
 		"keys":         cmdKeys,
 		"check-ip":     cmdCheckIP,
 		"version":      func(context.Context, *env, []string) error { fmt.Fprintln(stdout, "gatehouse", version); return nil },

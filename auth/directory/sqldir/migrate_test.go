@@ -2,6 +2,7 @@ package sqldir
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
@@ -77,5 +78,61 @@ func wantMigrations(t *testing.T, db *DB) {
 	if n != int64(len(ms)) || maxVersion != ms[len(ms)-1].version {
 		t.Errorf("schema_migrations: got %d rows up to version %d, want %d up to %d",
 			n, maxVersion, len(ms), ms[len(ms)-1].version)
+	}
+}
+
+// TestGroupsMigrationKeepsMembership: 0009 turns the names users had in
+// users.groups into lead-based groups with those members.
+func TestGroupsMigrationKeepsMembership(t *testing.T) {
+	for name, cfg := range map[string]func(t *testing.T) Config{
+		"sqlite":   func(t *testing.T) Config { return Config{Driver: "sqlite", DSN: directorytest.SQLitePath(t)} },
+		"postgres": func(t *testing.T) Config { return Config{Driver: "postgres", DSN: directorytest.PostgresDSN(t)} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			db := mustOpen(t, cfg(t))
+			defer db.Close()
+			users := map[string]string{"alice": `["north","south"]`, "bob": `["north"]`, "carol": `null`, "dave": `[]`}
+			ids := map[string]string{}
+			for u := range users {
+				x := directory.User{Username: u}
+				if err := db.CreateUser(ctx, &x); err != nil {
+					t.Fatal(err)
+				}
+				ids[u] = x.ID
+			}
+			// Back to the schema before 0009, with memberships only in
+			// users.groups.
+			for _, q := range []string{`DROP TABLE group_members`, `DROP TABLE sales_groups`, `DELETE FROM schema_migrations WHERE version >= 9`} {
+				if _, err := db.db.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			for u, g := range users {
+				if _, err := db.db.ExecContext(ctx, `UPDATE users SET groups = $2 WHERE id = $1`, ids[u], g); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			gs, err := db.ListGroups(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]string{}
+			for _, g := range gs {
+				if g.Mode != directory.ModeLeadBased {
+					t.Errorf("group %s mode %q", g.Name, g.Mode)
+				}
+				for _, m := range g.Members {
+					got[g.Name] = append(got[g.Name], m.Username)
+				}
+			}
+			if len(got) != 2 || strings.Join(got["north"], ",") != "alice,bob" || strings.Join(got["south"], ",") != "alice" {
+				t.Fatalf("groups after the migration: %v", got)
+			}
+			wantMigrations(t, db)
+		})
 	}
 }

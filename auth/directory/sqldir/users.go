@@ -3,6 +3,7 @@ package sqldir
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -35,9 +36,15 @@ func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
 	now := db.timestamp()
 	const q = `INSERT INTO users (` + userColumns + `, email_key)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15, $13)`
-	_, err = db.db.ExecContext(ctx, q, id, row.username, u.Email, u.DisplayName,
-		u.PasswordHash, u.Role, row.groups, u.Disabled, u.Require2FA, row.cidrs,
-		u.SecurityStamp, toMillis(now), row.emailKey, optionalMillis(u.PasswordExpires), u.Template)
+	err = db.inTx(ctx, lockGroups, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, q, id, row.username, u.Email, u.DisplayName,
+			u.PasswordHash, u.Role, row.groups, u.Disabled, u.Require2FA, row.cidrs,
+			u.SecurityStamp, toMillis(now), row.emailKey, optionalMillis(u.PasswordExpires), u.Template)
+		if err != nil {
+			return err
+		}
+		return db.syncMemberships(ctx, tx, id, u.Groups)
+	})
 	if err != nil {
 		return db.d.classify("create user", err)
 	}
@@ -62,9 +69,15 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 		password_expires_at = $13, template = $14
 		WHERE id = $1 RETURNING created_at, security_stamp`
 	var created int64
-	err = db.db.QueryRowContext(ctx, q, u.ID, row.username, u.Email, row.emailKey,
-		u.DisplayName, u.PasswordHash, u.Role, row.groups, u.Disabled,
-		u.Require2FA, row.cidrs, toMillis(now), optionalMillis(u.PasswordExpires), u.Template).Scan(&created, &u.SecurityStamp)
+	err = db.inTx(ctx, lockGroups, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, q, u.ID, row.username, u.Email, row.emailKey,
+			u.DisplayName, u.PasswordHash, u.Role, row.groups, u.Disabled,
+			u.Require2FA, row.cidrs, toMillis(now), optionalMillis(u.PasswordExpires), u.Template).Scan(&created, &u.SecurityStamp)
+		if err != nil {
+			return err
+		}
+		return db.syncMemberships(ctx, tx, u.ID, u.Groups)
+	})
 	if err != nil {
 		return db.d.classify("update user", err)
 	}
