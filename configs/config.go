@@ -88,9 +88,20 @@ type Config struct {
 	// Policy seeds the login policy in the directory on first start; after
 	// that the directory's copy, changed by admins, is the one in force.
 	Policy policy.Policy `yaml:"policy"`
+	// Access configures the record access API (docs/access.md).
+	Access Access `yaml:"access"`
 	// DevInsecureCookies is true when public_url is plain http: cookies
 	// then go without Secure and without the __Host- prefix.
 	DevInsecureCookies bool `yaml:"-"`
+}
+
+// Access configures /.gatehouse/api/v1/access/*. ServiceTokenFile holds
+// the bearer secret the CRM's backend sends to ask about any user (empty:
+// only users asking about themselves, with their session); ServiceToken is
+// read from it by Validate, so check-config and serve see the same file.
+type Access struct {
+	ServiceTokenFile string `yaml:"service_token_file"`
+	ServiceToken     string `yaml:"-"`
 }
 
 // TLS makes the gateway serve HTTPS itself when both files are set. Leave

@@ -6,8 +6,10 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
@@ -49,6 +51,7 @@ func (c *Config) Validate() error {
 		add(fmt.Errorf("secrets.key_file: set a key file every replica shares when directory.driver is \"postgres\" (replicas that each made their own key could not read each other's TOTP seeds); create one with: printf 'k1 %%s\\n' \"$(head -c32 /dev/urandom | base64)\" > FILE && chmod 600 FILE"))
 	}
 	add(c.Login.validate())
+	add(c.Access.validate())
 	add(c.Log.validate())
 	add(c.Policy.Validate("policy"))
 	return errors.Join(errs...)
@@ -227,5 +230,32 @@ func checkRange(key string, v, lo, hi int) error {
 	if v < lo || v > hi {
 		return fmt.Errorf("%s: must be %d..%d, got %d", key, lo, hi, v)
 	}
+	return nil
+}
+
+// minServiceToken is the shortest service token accepted: 32 characters
+// of a random token carry well over 128 bits.
+const minServiceToken = 32
+
+func (a *Access) validate() error {
+	if a.ServiceTokenFile == "" {
+		return nil
+	}
+	st, err := os.Stat(a.ServiceTokenFile)
+	if err != nil {
+		return fmt.Errorf("access.service_token_file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("access.service_token_file: %s is readable by others (mode %#o); chmod 600 it", a.ServiceTokenFile, st.Mode().Perm())
+	}
+	b, err := os.ReadFile(a.ServiceTokenFile)
+	if err != nil {
+		return fmt.Errorf("access.service_token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < minServiceToken || strings.ContainsAny(tok, " \t\r\n") {
+		return fmt.Errorf("access.service_token_file: the token must be one line of at least %d characters without spaces; make one with: head -c32 /dev/urandom | base64 > FILE", minServiceToken)
+	}
+	a.ServiceToken = tok
 	return nil
 }

@@ -2,6 +2,8 @@ package configs
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -256,6 +258,37 @@ func TestTLSBothOrNeither(t *testing.T) {
 		_, err := Parse([]byte(tt.doc), nil)
 		if got := err != nil; got != tt.wantErr {
 			t.Errorf("Parse(%q): got error %v, want error %v", tt.doc, err, tt.wantErr)
+		}
+	}
+}
+
+// TestServiceTokenFile: the access API's token file is read when the
+// config is validated, so check-config refuses what serve would.
+func TestServiceTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good", strings.Repeat("x", 40)+"\n", 0o600)
+	for _, tt := range []struct{ file, want string }{
+		{good, ""},
+		{filepath.Join(dir, "missing"), "no such file"},
+		{write("open", strings.Repeat("x", 40), 0o644), "readable by others"},
+		{write("short", "tooshort", 0o600), "at least 32 characters"},
+		{write("spaces", strings.Repeat("x", 20)+" "+strings.Repeat("y", 20), 0o600), "without spaces"},
+	} {
+		c, err := Parse([]byte("access: {service_token_file: "+tt.file+"}"), nil)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.file, err)
+		case tt.want == "" && c.Access.ServiceToken != strings.Repeat("x", 40):
+			t.Errorf("%s: token %q", tt.file, c.Access.ServiceToken)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), "access.service_token_file") || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: got %v, want an error naming the key and %q", tt.file, err, tt.want)
 		}
 	}
 }

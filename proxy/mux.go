@@ -155,7 +155,9 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	if len(g.status) > 0 {
 		detail := map[string]string{}
 		for _, s := range g.status {
-			detail[s.Name] = s.Detail()
+			if s.Detail != nil {
+				detail[s.Name] = s.Detail()
+			}
 		}
 		body["detail"] = detail
 	}

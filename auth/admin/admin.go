@@ -33,6 +33,8 @@ var (
 	ErrExists = errors.New("admin: a user with that username or email already exists")
 	// ErrNoPolicy means no login policy is stored yet (serve seeds it).
 	ErrNoPolicy = errors.New("admin: no login policy stored yet")
+	// ErrConflict means the document changed since the version edited.
+	ErrConflict = errors.New("admin: edited an old version")
 )
 
 // InvalidError lists what is wrong with an operation's input, one problem

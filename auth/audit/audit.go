@@ -54,6 +54,9 @@ const (
 	GroupMemberAdded   = "group_member_added"
 	GroupMemberRemoved = "group_member_removed"
 	GroupPermsChanged  = "group_permissions_changed"
+	// Record access policies (auth/records).
+	AccessPoliciesSeeded  = "access_policies_seeded"
+	AccessPoliciesChanged = "access_policies_changed"
 )
 
 // Event is one security-relevant fact: the one event type every package

@@ -109,7 +109,12 @@ type Document struct {
 }
 
 // Document kinds.
-const DocTemplates = "templates"
+const (
+	DocTemplates = "templates"
+	// DocAccessPolicies is the Cedar policy set of record access
+	// decisions (auth/records).
+	DocAccessPolicies = "access_policies"
+)
 
 // Documents stores versioned documents. Versions only grow; the highest
 // is in force.
@@ -186,6 +191,10 @@ type Groups interface {
 	SetMember(ctx context.Context, group, userID string, perms []string) error
 	// RemoveMember ends a membership; ErrNotFound when there is none.
 	RemoveMember(ctx context.Context, group, userID string) error
+	// GroupsGeneration is a number that changes whenever a group, a
+	// membership or a user does, so a replica's copy of the groups is
+	// re-read only when it moved.
+	GroupsGeneration(ctx context.Context) (int64, error)
 }
 
 // Audit is the append-only audit log.

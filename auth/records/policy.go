@@ -1,12 +1,14 @@
 package records
 
 import (
+	"crypto/sha256"
 	_ "embed"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 
 	cedar "github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
@@ -69,6 +71,35 @@ func scopeMatches(p *xast.Policy, action string, typ types.EntityType) bool {
 // an error on the built-in corpus of checks, and when the scope answers
 // agree with row-by-row checks on that corpus.
 func ParsePolicies(doc []byte) (*PolicySet, error) {
+	// The self test costs tens of milliseconds; a replica re-reads the
+	// same document at every start and every version, so accepted sets
+	// are remembered by content (they are immutable).
+	key := sha256.Sum256(doc)
+	parsedMu.Lock()
+	ps, ok := parsed[key]
+	parsedMu.Unlock()
+	if ok {
+		return ps, nil
+	}
+	ps, err := parsePolicies(doc)
+	if err != nil {
+		return nil, err
+	}
+	parsedMu.Lock()
+	if len(parsed) >= 16 {
+		clear(parsed)
+	}
+	parsed[key] = ps
+	parsedMu.Unlock()
+	return ps, nil
+}
+
+var (
+	parsedMu sync.Mutex
+	parsed   = map[[32]byte]*PolicySet{}
+)
+
+func parsePolicies(doc []byte) (*PolicySet, error) {
 	list, err := cedar.NewPolicyListFromBytes("policies.cedar", doc)
 	if err != nil {
 		return nil, fmt.Errorf("access policies: %w", err)
@@ -124,12 +155,8 @@ func ParsePolicies(doc []byte) (*PolicySet, error) {
 	return ps, nil
 }
 
-var schemaValidator *validate.Validator
-
-func validator() (*validate.Validator, error) {
-	if schemaValidator != nil {
-		return schemaValidator, nil
-	}
+// validator is built once: the schema is embedded and never changes.
+var validator = sync.OnceValues(func() (*validate.Validator, error) {
 	var s schema.Schema
 	if err := s.UnmarshalCedar(Schema); err != nil {
 		return nil, fmt.Errorf("records: schema: %w", err)
@@ -138,9 +165,8 @@ func validator() (*validate.Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("records: schema: %w", err)
 	}
-	schemaValidator = validate.New(r)
-	return schemaValidator, nil
-}
+	return validate.New(r), nil
+})
 
 // IDs lists the policies' ids in document order.
 func (ps *PolicySet) IDs() []string { return slices.Clone(ps.ids) }

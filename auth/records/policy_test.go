@@ -1,6 +1,7 @@
 package records
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -87,6 +88,29 @@ func FuzzParsePolicies(f *testing.F) {
 			if _, err := ps.Decide(p, p.Resolve(c.User), c.Action, &c.Resource); err != nil {
 				t.Fatalf("accepted set fails: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzCheck: any JSON body the API might receive is refused by Validate
+// or decided without error (deep nesting, huge lists, odd names).
+func FuzzCheck(f *testing.F) {
+	f.Add([]byte(`{"user": "u01", "action": "update", "resource": {"type": "lead", "owner": "u02", "account": {"owner": "u01"}}}`))
+	f.Add([]byte(`{"user": "user03", "action": "delete", "resource": {"type": "account_activity", "account": {"owner": "", "lead_owners": ["stranger", "u04"]}, "posted_by": "u03"}}`))
+	f.Add([]byte(`{"user": "u05", "action": "view", "resource": {"type": "opportunity", "lead": {"account": {"lead": {"account": {}}}}}}`))
+	ps := defaultSet(f)
+	p, _ := Corpus(9, 1)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var c Check
+		if json.Unmarshal(body, &c) != nil || c.Validate() != nil {
+			return
+		}
+		who := p.Resolve(c.User)
+		if who == nil {
+			return
+		}
+		if _, err := ps.Decide(p, who, c.Action, &c.Resource); err != nil {
+			t.Fatalf("%s: %v", body, err)
 		}
 	})
 }

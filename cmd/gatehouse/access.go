@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
+	"github.com/gatehouse-auth/gatehouse/auth/records"
 )
 
 // cmdTemplate manages permission templates: list, show, set, delete.
@@ -112,10 +115,20 @@ func sortedNames[V any](m map[string]V) []string {
 	return out
 }
 
-// cmdAccess answers questions about the access rules.
+// cmdAccess answers questions about the access rules and manages the
+// record access policies.
 func cmdAccess(ctx context.Context, e *env, args []string) error {
-	const use = "access explain --user U METHOD PATH"
-	if len(args) == 0 || args[0] != "explain" {
+	const use = "access explain --user U METHOD PATH | access check --user U --action A --resource-file F | access policy show | access policy set --file F"
+	if len(args) == 0 {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
+	switch args[0] {
+	case "check":
+		return accessCheck(ctx, e, args[1:])
+	case "policy":
+		return accessPolicies(ctx, e, args[1:])
+	case "explain":
+	default:
 		return fmt.Errorf("%w: %s", errUsage, use)
 	}
 	fs, cfgPath := e.flags("access explain")
@@ -168,5 +181,94 @@ func cmdAccess(ctx context.Context, e *env, args []string) error {
 	} else {
 		fmt.Fprintln(w, "decision: refused (403)")
 	}
+	return nil
+}
+
+// accessCheck prints the decision for one record check.
+func accessCheck(ctx context.Context, e *env, args []string) error {
+	const use = "access check --user U --action view|create|update|delete --resource-file F"
+	fs, cfgPath := e.flags("access check")
+	user := fs.String("user", "", "who asks (username or user id)")
+	action := fs.String("action", "", "view, create, update or delete")
+	file := fs.String("resource-file", "", `JSON file with the record's facts: {"type": "lead", "owner": "…", "account": {"owner": "…"}, …}`)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if *user == "" || *action == "" || *file == "" || len(pos) != 0 {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
+	data, err := os.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	c := records.Check{User: *user, Action: *action}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c.Resource); err != nil {
+		return fmt.Errorf("%s: %v", *file, err)
+	}
+	a, svc, err := openAdmin(ctx, e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	d, err := svc.CheckAccess(ctx, c)
+	if err != nil {
+		if errors.Is(err, admin.ErrNoUser) {
+			return fmt.Errorf("no user %q", *user)
+		}
+		return templateError(err, "")
+	}
+	if d.Allow {
+		fmt.Fprintf(e.stdout, "decision: allow\npolicies: %s\n", strings.Join(d.Reasons, ", "))
+	} else {
+		fmt.Fprintln(e.stdout, "decision: deny (no policy permits it)")
+	}
+	return nil
+}
+
+// accessPolicies shows or replaces the record access policy set.
+func accessPolicies(ctx context.Context, e *env, args []string) error {
+	const use = "access policy show | access policy set --file F"
+	if len(args) == 0 || (args[0] != "show" && args[0] != "set") {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
+	fs, cfgPath := e.flags("access policy " + args[0])
+	file := fs.String("file", "", "Cedar policy file")
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || (args[0] == "set") != (*file != "") {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
+	a, svc, err := openAdmin(ctx, e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if args[0] == "show" {
+		doc, version, err := svc.AccessPolicies(ctx)
+		if err != nil {
+			return err
+		}
+		if version == 0 {
+			fmt.Fprintln(e.stdout, "// access policies: the shipped set (none stored yet)")
+		} else {
+			fmt.Fprintf(e.stdout, "// access policies version %d\n", version)
+		}
+		_, err = e.stdout.Write(doc)
+		return err
+	}
+	doc, err := os.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	ch, err := svc.SetAccessPolicies(ctx, cliActor(e), doc, -1)
+	if err := templateError(err, ""); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "access policies saved (version %d); running gateways apply them within a second\n", ch.To)
 	return nil
 }

@@ -31,6 +31,8 @@ commands:
   user set-template U TEMPLATE | user set-template U --clear
   template list | template show NAME | template set NAME --file F | template delete NAME
   access explain --user U METHOD PATH   which route rule applies, what it needs, and whether U has it
+  access check --user U --action A --resource-file F   may U act on that record, and which policies say so
+  access policy show | access policy set --file F      the Cedar policies over accounts, leads, opportunities
   group list | group show NAME | group add NAME [--mode lead_based|account_based] [--description D]
   group set-mode NAME MODE | group delete NAME | group add-member NAME USER | group remove-member NAME USER
   group grant NAME USER PERM... | group revoke NAME USER PERM...   manager permissions: view_all_leads,

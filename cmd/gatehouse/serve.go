@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/configs"
 	"github.com/gatehouse-auth/gatehouse/proxy"
+	"github.com/gatehouse-auth/gatehouse/proxy/accessapi"
 	"github.com/gatehouse-auth/gatehouse/proxy/account"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/proxy/demo"
@@ -103,6 +104,11 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	if tplSeeded {
 		a.audit.Record(ctx, audit.Event{Event: audit.TemplatesSeeded, Actor: "seed"})
 	}
+	if seeded, err := watch.SeedAccessPolicies(ctx, a.dir); err != nil {
+		return nil, fmt.Errorf("seed access policies: %w", err)
+	} else if seeded {
+		a.audit.Record(ctx, audit.Event{Event: audit.AccessPoliciesSeeded, Actor: "seed"})
+	}
 	if err := bootstrapAdmin(ctx, a); err != nil {
 		return nil, err
 	}
@@ -160,6 +166,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	}
 	hasher := password.NewHasher(password.Default, cfg.Login.MaxConcurrentHashes)
 	limits := password.Limits{AccountAttempts: cfg.Login.AccountAttempts, IPAttempts: cfg.Login.IPAttempts, Window: cfg.Login.LockoutWindow, Now: a.now}
+	accessAPI := accessapi.New(s.watcher, cfg.Access.ServiceToken, log)
 	s.gateway = proxy.New(proxy.Options{
 		Logger:         log,
 		PublicURL:      cfg.PublicURLParsed,
@@ -177,11 +184,13 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		Status: []proxy.Status{
 			{Name: "invalidation", Detail: s.hub.Detail, Metrics: s.hub.WriteMetrics},
 			{Name: "directory_push", Detail: s.watcher.PushState, Metrics: s.watcher.WriteMetrics},
+			{Name: "access_api", Metrics: accessAPI.WriteMetrics},
 		},
 	})
 	s.gateway.Mount(
 		login.New(s.gateway, login.Options{Password: password.NewAuthenticator(a.dir, hasher, a.store, limits), MFA: second, Providers: providers, Starts: a.store}),
 		account.New(s.gateway, second),
+		accessAPI,
 	)
 	if cfg.MetricsListen != "" {
 		if err := s.startMetrics(cfg.MetricsListen); err != nil {

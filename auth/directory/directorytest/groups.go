@@ -22,18 +22,38 @@ func members(g *directory.Group) map[string][]string {
 
 func testGroups(t *testing.T, d directory.Directory) {
 	ctx := t.Context()
+	gen := func() int64 {
+		t.Helper()
+		g, err := d.GroupsGeneration(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	last := gen()
+	moved := func(what string) {
+		t.Helper()
+		if g := gen(); g == last {
+			t.Errorf("the groups generation did not move after %s", what)
+		} else {
+			last = g
+		}
+	}
 	g := &directory.Group{Name: "north", Mode: directory.ModeAccountBased, Description: "North region"}
 	if err := d.CreateGroup(ctx, g); err != nil {
 		t.Fatal(err)
 	}
 	wantUTC(t, "CreateGroup CreatedAt", g.CreatedAt)
+	moved("CreateGroup")
 	wantErr(t, "CreateGroup twice", d.CreateGroup(ctx, &directory.Group{Name: "north", Mode: directory.ModeLeadBased}), directory.ErrConflict)
 
 	alice := newMember(t, d, "alice")
 	bob := newMember(t, d, "bob")
+	moved("CreateUser")
 	if err := d.SetMember(ctx, "north", alice.ID, nil); err != nil {
 		t.Fatal(err)
 	}
+	moved("SetMember")
 	if err := d.SetMember(ctx, "north", bob.ID, []string{directory.PermViewAllLeads, directory.PermModifyAllAccounts}); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +77,7 @@ func testGroups(t *testing.T, d directory.Directory) {
 	if err := d.SetMember(ctx, "north", bob.ID, []string{directory.PermViewAllAccounts}); err != nil {
 		t.Fatal(err)
 	}
+	moved("SetMember replacing permissions")
 	got, _ = d.Group(ctx, "north")
 	if p := members(got)["bob"]; !slices.Equal(p, []string{directory.PermViewAllAccounts}) {
 		t.Fatalf("bob's perms after replace = %v", p)
@@ -65,6 +86,7 @@ func testGroups(t *testing.T, d directory.Directory) {
 	if err := d.UpdateGroup(ctx, "north", directory.ModeLeadBased, "changed"); err != nil {
 		t.Fatal(err)
 	}
+	moved("UpdateGroup")
 	wantErr(t, "UpdateGroup unknown", d.UpdateGroup(ctx, "south", directory.ModeLeadBased, ""), directory.ErrNotFound)
 	if got, _ := d.Group(ctx, "north"); got.Mode != directory.ModeLeadBased || got.Description != "changed" {
 		t.Fatalf("after UpdateGroup: %+v", got)
@@ -73,6 +95,7 @@ func testGroups(t *testing.T, d directory.Directory) {
 	if err := d.RemoveMember(ctx, "north", alice.ID); err != nil {
 		t.Fatal(err)
 	}
+	moved("RemoveMember")
 	wantErr(t, "RemoveMember twice", d.RemoveMember(ctx, "north", alice.ID), directory.ErrNotFound)
 	if u, _ := d.UserByID(ctx, alice.ID); len(u.Groups) != 0 {
 		t.Fatalf("alice's groups after removal = %v", u.Groups)
@@ -83,6 +106,12 @@ func testGroups(t *testing.T, d directory.Directory) {
 	if err := d.DeleteGroup(ctx, "north"); err != nil {
 		t.Fatal(err)
 	}
+	moved("DeleteGroup")
+	bob.Username = "robert"
+	if err := d.UpdateUser(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	moved("renaming a user")
 	wantErr(t, "DeleteGroup twice", d.DeleteGroup(ctx, "north"), directory.ErrNotFound)
 	if u, _ := d.UserByID(ctx, bob.ID); len(u.Groups) != 0 {
 		t.Fatalf("bob's groups after the group was deleted = %v", u.Groups)

@@ -10,11 +10,31 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 )
 
+// bumpGroups moves the groups generation, inside the transaction of the
+// change it announces.
+func bumpGroups(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE generations SET gen = gen + 1 WHERE name = 'groups'`)
+	return err
+}
+
+// GroupsGeneration reads the groups generation.
+func (db *DB) GroupsGeneration(ctx context.Context) (int64, error) {
+	var gen int64
+	err := db.db.QueryRowContext(ctx, `SELECT gen FROM generations WHERE name = 'groups'`).Scan(&gen)
+	return gen, db.d.classify("groups generation", err)
+}
+
 // CreateGroup stores a group without members.
 func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
 	now := db.timestamp()
-	_, err := db.db.ExecContext(ctx, `INSERT INTO sales_groups (name, mode, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
-		g.Name, g.Mode, g.Description, toMillis(now))
+	err := db.inTx(ctx, lockGroups, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sales_groups (name, mode, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
+			g.Name, g.Mode, g.Description, toMillis(now))
+		if err != nil {
+			return err
+		}
+		return bumpGroups(ctx, tx)
+	})
 	if err != nil {
 		return db.d.classify("create group", err)
 	}
@@ -24,9 +44,18 @@ func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
 
 // UpdateGroup sets a group's mode and description.
 func (db *DB) UpdateGroup(ctx context.Context, name, mode, description string) error {
-	res, err := db.db.ExecContext(ctx, `UPDATE sales_groups SET mode = $2, description = $3, updated_at = $4 WHERE name = $1`,
-		name, mode, description, toMillis(db.timestamp()))
-	return db.oneRow("update group", res, err)
+	err := db.inTx(ctx, lockGroups, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sales_groups SET mode = $2, description = $3, updated_at = $4 WHERE name = $1`,
+			name, mode, description, toMillis(db.timestamp()))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return fmt.Errorf("group %q: %w", name, directory.ErrNotFound)
+		}
+		return bumpGroups(ctx, tx)
+	})
+	return db.d.classify("update group", err)
 }
 
 // DeleteGroup removes a group, its memberships and its name from the
@@ -52,7 +81,7 @@ func (db *DB) DeleteGroup(ctx context.Context, name string) error {
 				return err
 			}
 		}
-		return nil
+		return bumpGroups(ctx, tx)
 	})
 	return db.d.classify("delete group", err)
 }
@@ -223,8 +252,10 @@ func (db *DB) copyGroups(ctx context.Context, tx *sql.Tx, userID string) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE users SET groups = $2 WHERE id = $1`, userID, enc)
-	return err
+	if _, err = tx.ExecContext(ctx, `UPDATE users SET groups = $2 WHERE id = $1`, userID, enc); err != nil {
+		return err
+	}
+	return bumpGroups(ctx, tx)
 }
 
 func memberships(ctx context.Context, tx *sql.Tx, userID string) (map[string]bool, error) {
@@ -246,9 +277,10 @@ func memberships(ctx context.Context, tx *sql.Tx, userID string) (map[string]boo
 
 // syncMemberships makes the user's memberships exactly names: missing
 // groups are created lead-based, memberships that stay keep their
-// permissions, the rest end. Called by CreateUser and UpdateUser in the
+// permissions, the rest end. The groups generation moves when a
+// membership did or bump is set (a new user, a renamed one). Called by CreateUser and UpdateUser in the
 // transaction that wrote users.groups.
-func (db *DB) syncMemberships(ctx context.Context, tx *sql.Tx, userID string, names []string) error {
+func (db *DB) syncMemberships(ctx context.Context, tx *sql.Tx, userID string, names []string, bump bool) error {
 	have, err := memberships(ctx, tx, userID)
 	if err != nil {
 		return err
@@ -263,6 +295,7 @@ func (db *DB) syncMemberships(ctx context.Context, tx *sql.Tx, userID string, na
 		if have[n] {
 			continue
 		}
+		bump = true
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sales_groups (name, mode, description, created_at, updated_at)
 			VALUES ($1, $2, '', $3, $3) ON CONFLICT (name) DO NOTHING`, n, directory.ModeLeadBased, now); err != nil {
 			return err
@@ -273,10 +306,14 @@ func (db *DB) syncMemberships(ctx context.Context, tx *sql.Tx, userID string, na
 	}
 	for n := range have {
 		if !want[n] {
+			bump = true
 			if _, err := tx.ExecContext(ctx, `DELETE FROM group_members WHERE group_name = $1 AND user_id = $2`, n, userID); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	if !bump {
+		return nil
+	}
+	return bumpGroups(ctx, tx)
 }

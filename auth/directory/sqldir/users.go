@@ -43,7 +43,7 @@ func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
 		if err != nil {
 			return err
 		}
-		return db.syncMemberships(ctx, tx, id, u.Groups)
+		return db.syncMemberships(ctx, tx, id, u.Groups, true)
 	})
 	if err != nil {
 		return db.d.classify("create user", err)
@@ -70,13 +70,17 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 		WHERE id = $1 RETURNING created_at, security_stamp`
 	var created int64
 	err = db.inTx(ctx, lockGroups, func(tx *sql.Tx) error {
+		var oldName string
+		if err := tx.QueryRowContext(ctx, `SELECT username FROM users WHERE id = $1`, u.ID).Scan(&oldName); err != nil {
+			return err
+		}
 		err := tx.QueryRowContext(ctx, q, u.ID, row.username, u.Email, row.emailKey,
 			u.DisplayName, u.PasswordHash, u.Role, row.groups, u.Disabled,
 			u.Require2FA, row.cidrs, toMillis(now), optionalMillis(u.PasswordExpires), u.Template).Scan(&created, &u.SecurityStamp)
 		if err != nil {
 			return err
 		}
-		return db.syncMemberships(ctx, tx, u.ID, u.Groups)
+		return db.syncMemberships(ctx, tx, u.ID, u.Groups, oldName != row.username)
 	})
 	if err != nil {
 		return db.d.classify("update user", err)

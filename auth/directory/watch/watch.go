@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/auth/records"
 )
 
 // Source is what the watcher reads.
@@ -33,6 +34,9 @@ type Source interface {
 	UserAllowlists(ctx context.Context) (map[string][]string, error)
 	RecentRevocations(ctx context.Context, since time.Time) ([]directory.Revocation, error)
 	CurrentDocument(ctx context.Context, kind string) (directory.Document, error)
+	GroupsGeneration(ctx context.Context) (int64, error)
+	ListUsers(ctx context.Context) ([]directory.User, error)
+	ListGroups(ctx context.Context) ([]directory.Group, error)
 }
 
 // revocationWindow is how far back each poll looks for revocations. It is
@@ -53,10 +57,18 @@ type Watcher struct {
 	// stored, an empty set); only Refresh touches it.
 	templates int64
 	tplSeen   bool
-	disabled  atomic.Pointer[map[string]struct{}]
-	lastOK    atomic.Int64 // unix nanos of the last successful poll
-	poke      chan struct{}
-	push      atomic.Int32 // pushNone, pushLive, pushDown
+	// records is the access policy set in force and people the copy of
+	// the users and groups it decides over, with the versions they were
+	// read at; only Refresh writes the versions.
+	records    atomic.Pointer[records.PolicySet]
+	people     atomic.Pointer[records.People]
+	recordsVer int64
+	recordsSet bool
+	peopleGen  int64
+	disabled   atomic.Pointer[map[string]struct{}]
+	lastOK     atomic.Int64 // unix nanos of the last successful poll
+	poke       chan struct{}
+	push       atomic.Int32 // pushNone, pushLive, pushDown
 
 	mu           sync.Mutex
 	onDisable    []func(ctx context.Context, userID string) error
@@ -265,6 +277,9 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	if err := w.updateTemplates(ctx); err != nil {
 		return err
 	}
+	if err := w.updateRecords(ctx); err != nil {
+		return err
+	}
 	if cur := w.policy.Load(); cur == nil || cur.Version != pv.Version {
 		p, err := policy.Parse(pv.Document)
 		if err != nil {
@@ -290,6 +305,64 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	}
 	w.lastOK.Store(w.now().UnixNano())
 	return nil
+}
+
+// Records returns the access policy set in force and the users and
+// groups it decides over; nil before the first Refresh.
+func (w *Watcher) Records() (*records.PolicySet, *records.People) {
+	return w.records.Load(), w.people.Load()
+}
+
+// updateRecords installs a new access policy set (none stored: the
+// shipped one) and re-reads the users and groups when their generation
+// moved. A stored set that does not parse keeps the last good one and
+// fails the poll, like a bad template set.
+func (w *Watcher) updateRecords(ctx context.Context) error {
+	doc, err := w.src.CurrentDocument(ctx, directory.DocAccessPolicies)
+	if errors.Is(err, directory.ErrNotFound) {
+		doc = directory.Document{Body: records.DefaultPolicies}
+	} else if err != nil {
+		return fmt.Errorf("poll access policies: %w", err)
+	}
+	if !w.recordsSet || doc.Version != w.recordsVer {
+		ps, err := records.ParsePolicies(doc.Body)
+		if err != nil {
+			return fmt.Errorf("access policies version %d: %w", doc.Version, err)
+		}
+		if w.recordsSet {
+			w.log.InfoContext(ctx, "access policies changed", "version", doc.Version)
+		}
+		w.records.Store(ps)
+		w.recordsVer, w.recordsSet = doc.Version, true
+	}
+	gen, err := w.src.GroupsGeneration(ctx)
+	if err != nil {
+		return fmt.Errorf("poll groups: %w", err)
+	}
+	if w.people.Load() != nil && gen == w.peopleGen {
+		return nil
+	}
+	users, err := w.src.ListUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("poll users: %w", err)
+	}
+	groups, err := w.src.ListGroups(ctx)
+	if err != nil {
+		return fmt.Errorf("poll groups: %w", err)
+	}
+	w.people.Store(records.NewPeople(users, groups))
+	w.peopleGen = gen
+	return nil
+}
+
+// SeedAccessPolicies stores the shipped access policy set as the first
+// version when the directory has none.
+func SeedAccessPolicies(ctx context.Context, dir directory.Documents) (seeded bool, err error) {
+	_, err = dir.PutDocument(ctx, directory.DocAccessPolicies, records.DefaultPolicies, "seed", 0)
+	if errors.Is(err, directory.ErrConflict) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // updateTemplates installs a new template set; none stored is an empty

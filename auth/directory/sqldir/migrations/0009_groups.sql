@@ -27,3 +27,13 @@ INSERT INTO sales_groups (name, created_at, updated_at)
 
 INSERT INTO group_members (group_name, user_id)
 	SELECT DISTINCT g.value, users.id FROM users, {{each_group}};
+
+-- A counter bumped in every transaction that changes a group, a
+-- membership or a user, so replicas re-read their copy of the groups
+-- only when it moved (directory.Groups.GroupsGeneration).
+CREATE TABLE generations (
+	name TEXT   PRIMARY KEY,
+	gen  BIGINT NOT NULL
+);
+
+INSERT INTO generations (name, gen) VALUES ('groups', 1);

@@ -1,9 +1,6 @@
--- 0010_groups_notify (PostgreSQL only): a change to a sales group or a
--- membership wakes every replica, which answers access checks from its
--- copy of the groups.
+-- 0010_groups_notify (PostgreSQL only): a change to a sales group, a
+-- membership or a user bumps the groups generation (0009), which wakes
+-- every replica; they answer access checks from their copy of the groups.
 
-CREATE TRIGGER sales_groups_notify AFTER INSERT OR UPDATE OR DELETE ON sales_groups
-	FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_notify_directory();
-
-CREATE TRIGGER group_members_notify AFTER INSERT OR UPDATE OR DELETE ON group_members
+CREATE TRIGGER generations_notify AFTER UPDATE ON generations
 	FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_notify_directory();
