@@ -26,12 +26,33 @@ func benchReplica(b *testing.B, store string) (*replica, string) {
 		cfg += fmt.Sprintf("session: {store: redis, redis: {addrs: [%s], key_prefix: %q}}\n", storetest.RedisAddr(b), storetest.RedisPrefix(b))
 	case "redis-nocache":
 		cfg += fmt.Sprintf("session: {store: redis, cache_ttl: 0s, redis: {addrs: [%s], key_prefix: %q}}\n", storetest.RedisAddr(b), storetest.RedisPrefix(b))
+	case "memory-rules500":
+		cfg += rules500()
 	}
 	r := startReplica(b, cfg, nil)
 	r.addUser(b, "alice", alicePW, "sales", "north")
 	br := newBrowser(b, r.URL)
 	br.Login(b, "alice", alicePW)
 	return r, br.Cookie("gatehouse").Value
+}
+
+// rules500 is a policy with 500 route rules as a CRM would have them
+// (literal, {id} and subtree patterns over many prefixes), the last of
+// which matches the benchmark's request and is granted to sales; the same
+// rules as bench/load.sh's gatehouse-memory-rules target.
+func rules500() string {
+	var sb strings.Builder
+	sb.WriteString("policy:\n  access:\n    routes:\n")
+	features := []string{"leads.view", "leads.create", "leads.update", "leads.delete", "leads.import", "leads.export", "reports", "dashboards"}
+	for i := range 166 {
+		f := features[i%len(features)]
+		fmt.Fprintf(&sb, "      - {route: \"GET /m%d/items/{id}\", feature: %s}\n", i, f)
+		fmt.Fprintf(&sb, "      - {route: \"POST /m%d/items/new\", feature: %s}\n", i, f)
+		fmt.Fprintf(&sb, "      - {route: \"/m%d/export/\", feature: leads.export}\n", i)
+	}
+	sb.WriteString("      - {route: \"GET /admin/settings\", feature: admin}\n")
+	sb.WriteString("      - {route: \"GET /accounts\", feature: leads.view}\n")
+	return sb.String()
 }
 
 // lastSeen is the headers of the last request a bench upstream served.
@@ -125,9 +146,12 @@ func BenchmarkServeUpstream(b *testing.B) {
 		}
 		benchBare(b, sent)
 	})
-	for _, store := range benchStores {
+	for _, store := range append(benchStores, "memory-rules500") {
 		b.Run(store, func(b *testing.B) {
 			r, cookie := benchReplica(b, store)
+			if store == "memory-rules500" && len(r.watcher.Policy().Policy.Access.Routes) != 500 {
+				b.Fatalf("%d route rules", len(r.watcher.Policy().Policy.Access.Routes))
+			}
 			req := httptest.NewRequest("GET", r.URL+"/accounts", nil)
 			req.RemoteAddr = "127.0.0.1:40000"
 			req.Header.Set("Cookie", "gatehouse="+cookie)
