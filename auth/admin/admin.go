@@ -377,32 +377,7 @@ type PolicyChange struct {
 // checks that the methods it names are configured, and stores it as the
 // next version; running gateways apply it within a second.
 func (s *Service) SetPolicy(ctx context.Context, actor string, doc []byte) (PolicyChange, error) {
-	p, err := policy.Parse(doc)
-	if err != nil {
-		return PolicyChange{}, &InvalidError{Problems: []FieldProblem{{Field: "policy", Message: err.Error()}}}
-	}
-	if err := p.CheckMethods("policy", s.providers); err != nil {
-		return PolicyChange{}, &InvalidError{Problems: []FieldProblem{{Field: "policy", Message: err.Error()}}}
-	}
-	set, _, err := s.Templates(ctx)
-	if err != nil {
-		return PolicyChange{}, err
-	}
-	var problems []FieldProblem
-	for _, f := range removedFeatures(set, p.Access.Features) {
-		problems = append(problems, FieldProblem{Field: "policy", Message: fmt.Sprintf(
-			"policy.access.features: %s is granted by template %s; remove it from them first", f, orNone(set.Using(f)))})
-	}
-	if len(problems) > 0 {
-		return PolicyChange{}, &InvalidError{Problems: problems}
-	}
-	var warnings []string
-	for _, role := range sortedKeys(p.Access.Roles) {
-		if t := p.Access.Roles[role]; !hasTemplate(set, t) {
-			warnings = append(warnings, fmt.Sprintf("policy.access.roles.%s: template %q does not exist; the role grants no feature until it does", role, t))
-		}
-	}
-	out, err := p.Marshal()
+	_, out, warnings, err := s.checkPolicy(ctx, doc)
 	if err != nil {
 		return PolicyChange{}, err
 	}
@@ -417,6 +392,41 @@ func (s *Service) SetPolicy(ctx context.Context, actor string, doc []byte) (Poli
 	s.audit.Record(ctx, audit.Event{Event: audit.PolicyChanged, Actor: actor,
 		Detail: map[string]string{"from_version": fmt.Sprint(old.Version), "to_version": fmt.Sprint(pv.Version)}})
 	return PolicyChange{From: old, To: pv, Warnings: warnings}, nil
+}
+
+// checkPolicy validates a policy document as SetPolicy stores it: its
+// own rules, the configured providers, and the templates in force.
+func (s *Service) checkPolicy(ctx context.Context, doc []byte) (policy.Policy, []byte, []string, error) {
+	p, err := policy.Parse(doc)
+	if err != nil {
+		return p, nil, nil, &InvalidError{Problems: []FieldProblem{{Field: "policy", Message: err.Error()}}}
+	}
+	if err := p.CheckMethods("policy", s.providers); err != nil {
+		return p, nil, nil, &InvalidError{Problems: []FieldProblem{{Field: "policy", Message: err.Error()}}}
+	}
+	set, _, err := s.Templates(ctx)
+	if err != nil {
+		return p, nil, nil, err
+	}
+	var problems []FieldProblem
+	for _, f := range removedFeatures(set, p.Access.Features) {
+		problems = append(problems, FieldProblem{Field: "policy", Message: fmt.Sprintf(
+			"policy.access.features: %s is granted by template %s; remove it from them first", f, orNone(set.Using(f)))})
+	}
+	if len(problems) > 0 {
+		return p, nil, nil, &InvalidError{Problems: problems}
+	}
+	var warnings []string
+	for _, role := range sortedKeys(p.Access.Roles) {
+		if t := p.Access.Roles[role]; !hasTemplate(set, t) {
+			warnings = append(warnings, fmt.Sprintf("policy.access.roles.%s: template %q does not exist; the role grants no feature until it does", role, t))
+		}
+	}
+	out, err := p.Marshal()
+	if err != nil {
+		return p, nil, nil, err
+	}
+	return p, out, warnings, nil
 }
 
 // Policy returns the policy version in force, or ErrNoPolicy.

@@ -31,10 +31,11 @@ func cmdCheckConfig(ctx context.Context, e *env, args []string) error {
 
 func cmdPolicy(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || (args[0] != "show" && args[0] != "set") {
-		return fmt.Errorf("%w: policy show | policy set --file F", errUsage)
+		return fmt.Errorf("%w: policy show | policy set --file F [--dry-run]", errUsage)
 	}
 	fs, cfgPath := e.flags("policy " + args[0])
 	file := fs.String("file", "", "YAML file holding the new policy (the same shape as the config's policy: section)")
+	dry := fs.Bool("dry-run", false, "validate and say what would change (access rules and who they refuse); store nothing")
 	if _, err := parseInterspersed(fs, args[1:]); err != nil {
 		return err
 	}
@@ -61,6 +62,27 @@ func cmdPolicy(ctx context.Context, e *env, args []string) error {
 	data, err := os.ReadFile(*file)
 	if err != nil {
 		return err
+	}
+	if *dry {
+		dr, err := svc.DryRunPolicy(ctx, data)
+		var inv *admin.InvalidError
+		if errors.As(err, &inv) {
+			return fmt.Errorf("%s: %s", *file, inv.Problems[0].Message)
+		}
+		if err != nil {
+			return err
+		}
+		for _, w := range dr.Warnings {
+			fmt.Fprintln(e.stderr, "warning:", w)
+		}
+		fmt.Fprintf(e.stdout, "dry run: %s is valid and would become login policy version %d; nothing was stored\n", *file, dr.Version)
+		if len(dr.Access) == 0 {
+			fmt.Fprintln(e.stdout, "access: no change to route rules or access.default")
+		}
+		for _, l := range dr.Access {
+			fmt.Fprintln(e.stdout, "access:", l)
+		}
+		return nil
 	}
 	ch, err := svc.SetPolicy(ctx, cliActor(e), data)
 	var inv *admin.InvalidError

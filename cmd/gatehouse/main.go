@@ -38,7 +38,7 @@ commands:
   group grant NAME USER PERM... | group revoke NAME USER PERM...   manager permissions: view_all_leads,
                                         modify_all_leads, view_all_accounts, modify_all_accounts
   check-ip ADDR [--user U]              what the network guard decides for an address, and why
-  policy show | policy set --file F
+  policy show | policy set --file F [--dry-run]
   keys list | keys rotate | keys retire KID
   version
 
