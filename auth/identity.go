@@ -12,7 +12,7 @@ const (
 	MethodGoogle   = "google"
 	MethodOIDC     = "oidc"
 	MethodSAML     = "saml"
-	MethodAPIKey   = "apikey"
+	MethodAPIKey   = "api_key"
 	MethodTOTP     = "totp"
 )
 

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -28,10 +29,33 @@ type Credential struct {
 	// Deadline is when the credential ends whatever happens (the
 	// absolute lifetime); zero when it has none.
 	Deadline time.Time
+	// Scopes narrow what the credential may do to these features (nil:
+	// whatever its user's template grants); the authorize step grants
+	// their intersection with the user's, so a credential never exceeds
+	// its user.
+	Scopes []string
+	// Networks is the credential's own allowlist (nil: none), checked by
+	// the pipeline after the policy's network rules.
+	Networks []netip.Prefix
 }
 
 // Credential kinds.
-const KindSession = "session"
+const (
+	KindSession = "session"
+	KindAPIKey  = "apikey"
+)
+
+// Refused is a credential refused with a reason the client may see and act
+// on (an API client must know whether to retry later, fix its request or
+// ask for a new key), unlike ErrInvalidCredentials, which says nothing.
+type Refused struct {
+	Status     int    // HTTP status
+	Code       string // machine-readable, e.g. "invalid_api_key", "rate_limited"
+	Message    string
+	RetryAfter time.Duration // for 429
+}
+
+func (e *Refused) Error() string { return "auth: refused: " + e.Code }
 
 // Authenticator reads one kind of credential from a request. It answers
 // ErrNoCredentials when the request carries none of its kind (the pipeline

@@ -29,6 +29,9 @@ type Caller struct {
 	// authorize step; Access is the table it came from.
 	Grants *access.Grants
 	Access *access.Table
+	// Refused is a credential its authenticator refused with a reason the
+	// client is told (an API key: revoked, rate limited, in the URL).
+	Refused *auth.Refused
 
 	cookie string // the session cookie value, for re-checks of tunnels
 }
@@ -94,9 +97,20 @@ func (g *Gateway) identify(r *http.Request, c *Caller) error {
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			c.Ended = endedInvalid
 			return nil
+		case refusedOf(err) != nil:
+			c.Refused = refusedOf(err)
+			return nil
 		default:
 			return errors.Join(errAuthFailed, err)
 		}
+	}
+	return nil
+}
+
+func refusedOf(err error) *auth.Refused {
+	var e *auth.Refused
+	if errors.As(err, &e) {
+		return e
 	}
 	return nil
 }
@@ -119,6 +133,16 @@ func expiredReason(err error) string {
 // factor once the policy demands one.
 func (g *Gateway) sessionRules(r *http.Request, c *Caller) error {
 	id := &c.Identity
+	if c.Kind != auth.KindSession {
+		// Other credentials (API keys) are checked by their authenticator;
+		// the pushed disabled list still ends them at once. Session
+		// revocations and the 2FA mandate are about sessions.
+		if g.policy.Disabled(id.UserID) {
+			c.Credential = auth.Credential{}
+			c.Refused = &auth.Refused{Status: http.StatusUnauthorized, Code: "invalid_api_key", Message: "the credential's user is disabled"}
+		}
+		return nil
+	}
 	if g.policy.Disabled(id.UserID) {
 		return g.end(r, c, EndedRevoked)
 	}

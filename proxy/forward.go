@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/access"
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 )
@@ -32,6 +35,7 @@ const (
 	// what the user cannot use.
 	HeaderTemplate    = "X-Gatehouse-Template"
 	HeaderPermissions = "X-Gatehouse-Permissions"
+	HeaderKeyID       = "X-Gatehouse-Key-Id"
 )
 
 // NewTransport is the upstream transport: many idle connections per host,
@@ -102,6 +106,10 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		g.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
+	if c.Refused != nil {
+		g.refuse(w, c.Refused)
+		return
+	}
 	if !c.SignedIn() {
 		g.unauthenticated(w, r, c.Ended)
 		return
@@ -117,6 +125,12 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !g.CheckNetwork(w, r, false, &c.Identity) {
+		return
+	}
+	if len(c.Networks) > 0 && !inPrefixes(c.IP, c.Networks) {
+		g.audit.Record(r.Context(), audit.Event{Event: audit.APIKeyRefused, UserID: c.Identity.UserID, ClientIP: c.IP.String(),
+			Detail: map[string]string{"key_id": c.ID, "reason": "network"}})
+		g.render.Error(w, r, web.ErrNetworkBlocked)
 		return
 	}
 	if !g.authorizeRoute(w, r, c) {
@@ -197,6 +211,28 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
+// refuse answers a credential refused with a reason for the client.
+func (g *Gateway) refuse(w http.ResponseWriter, e *auth.Refused) {
+	g.metrics.inc(outcomeUnauthenticated)
+	w.Header().Set("Cache-Control", "no-store")
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	web.JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+}
+
+func inPrefixes(ip netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
 // unauthenticated sends a browser to the login page and anything else a
 // 401 JSON body; ended says why a credential it carried no longer counts.
 func (g *Gateway) unauthenticated(w http.ResponseWriter, r *http.Request, ended string) {
@@ -234,6 +270,14 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	web.StripGatewayCookies(h)
+	// A credential never travels on: API keys in any of their headers,
+	// and Authorization when it carried the key.
+	delete(h, "X-Api-Key")
+	delete(h, "X-Lsq-Accesskey")
+	delete(h, "X-Lsq-Secretkey")
+	if c.Kind == auth.KindAPIKey {
+		delete(h, "Authorization")
+	}
 	// Every value the gateway sets shares one backing array: one
 	// allocation per request instead of one per header. Each header gets
 	// a capacity-1 slice, so an append elsewhere cannot write into its
@@ -244,7 +288,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		ip, ip, g.public.Host, g.public.Scheme,
 		headerSafe(id.Username), headerSafe(id.Email), headerSafe(id.Role),
 		headerSafe(strings.Join(id.Groups, ",")), joinMethods(id.Methods), c.ID,
-		c.Grants.Template, c.Grants.Header, "",
+		c.Grants.Template, c.Grants.Header, "", "",
 	}
 	vals := v[:]
 	one := func(i int) []string { return vals[i : i+1 : i+1] }
@@ -260,6 +304,11 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	h[HeaderSession] = one(9)
 	h[HeaderTemplate] = one(10)
 	h[HeaderPermissions] = one(11)
+	if c.Kind == auth.KindAPIKey {
+		// The key's id, not a session: X-Gatehouse-Session stays empty.
+		vals[13], vals[9] = c.ID, ""
+		h[HeaderKeyID] = one(13)
+	}
 	tok, err := g.assertions.Token(c.ID, c.Access.Gen, func(cl *assertion.Claims) {
 		cl.Subject, cl.Username, cl.Email, cl.Role = id.UserID, id.Username, id.Email, id.Role
 		cl.Groups, cl.Methods = id.Groups, id.Methods
@@ -269,7 +318,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		// Without an assertion the upstream would see unverifiable
 		// headers; send none of them rather than half.
 		g.log.Error("sign assertion", "error", err)
-		for _, k := range []string{HeaderUser, HeaderEmail, HeaderRole, HeaderGroups, HeaderAuthMethod, HeaderSession, HeaderTemplate, HeaderPermissions} {
+		for _, k := range []string{HeaderUser, HeaderEmail, HeaderRole, HeaderGroups, HeaderAuthMethod, HeaderSession, HeaderTemplate, HeaderPermissions, HeaderKeyID} {
 			delete(h, k)
 		}
 		return
@@ -373,6 +422,9 @@ func (g *Gateway) authorizeRoute(w http.ResponseWriter, r *http.Request, c *Call
 	}
 	c.Access = tbl
 	c.Grants = tbl.GrantsFor(c.Identity.Role, c.Identity.Template)
+	if c.Scopes != nil {
+		c.Grants = g.narrow(tbl, c.Grants, c.Scopes)
+	}
 	if tbl.HasRules() && !access.CleanPath(r.URL.Path) {
 		g.render.Error(w, r, errUncleanPath)
 		return false
@@ -385,8 +437,29 @@ func (g *Gateway) authorizeRoute(w http.ResponseWriter, r *http.Request, c *Call
 		return true
 	}
 	g.metrics.inc(outcomeForbidden)
+	if c.Kind == auth.KindAPIKey {
+		g.audit.Record(r.Context(), audit.Event{Event: audit.APIKeyRefused, UserID: c.Identity.UserID, ClientIP: c.IP.String(),
+			Detail: map[string]string{"key_id": c.ID, "reason": "scope", "feature": d.Feature}})
+	}
 	g.forbidden(w, r, d.Feature)
 	return false
+}
+
+// narrow returns grants limited to a credential's scopes, remembered per
+// table, template and scope list (a handful of distinct keys).
+func (g *Gateway) narrow(tbl *access.Table, gr *access.Grants, scopes []string) *access.Grants {
+	key := narrowKey{gen: tbl.Gen, template: gr.Template, scopes: strings.Join(scopes, ",")}
+	if n, ok := g.narrowed.Load(key); ok {
+		return n.(*access.Grants)
+	}
+	n := tbl.Narrow(gr, scopes)
+	g.narrowed.Store(key, n)
+	return n
+}
+
+type narrowKey struct {
+	gen              uint64
+	template, scopes string
 }
 
 // methodOverrideHeaders are the headers web frameworks read as the

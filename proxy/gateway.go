@@ -24,6 +24,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -142,6 +143,7 @@ type Gateway struct {
 	assertions      *assertion.Issuer
 	network         NetworkGuard
 	authenticators  []auth.Authenticator
+	narrowed        sync.Map // narrowKey → *access.Grants
 	authorize       func(*Caller, *http.Request) error
 	ready           []Check
 	status          []Status

@@ -95,6 +95,12 @@ func (m *Mux) Handle(pattern string, a Access, h http.HandlerFunc) {
 		if c.Ended != "" {
 			g.cookies.ClearSession(w)
 		}
+		// The gateway's own pages take sessions only: an API key acts
+		// on the upstream for its user and can never manage keys,
+		// passwords or factors.
+		if c.Kind != auth.KindSession {
+			c.Credential, c.Refused = auth.Credential{}, nil
+		}
 		if a != Exit {
 			var id *auth.Identity
 			if c.SignedIn() {

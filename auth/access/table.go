@@ -197,3 +197,22 @@ func CleanPath(p string) bool {
 	}
 	return true
 }
+
+// Narrow returns g limited to features (an API key's scopes): the
+// intersection, so a credential never grants what its user's template
+// does not. It allocates; callers cache the result per table.
+func (t *Table) Narrow(g *Grants, features []string) *Grants {
+	n := &Grants{Template: g.Template, bits: make([]uint64, len(g.bits)), Features: []string{}}
+	for _, f := range g.Features {
+		if slices.Contains(features, f) {
+			n.Features = append(n.Features, f)
+		}
+	}
+	for i, f := range t.cfg.Features {
+		if slices.Contains(n.Features, f) {
+			n.bits[i>>6] |= 1 << (uint(i) & 63)
+		}
+	}
+	n.Header = strings.Join(n.Features, ",")
+	return n
+}

@@ -77,6 +77,7 @@ type Directory interface {
 	directory.Revocations
 	directory.Documents
 	directory.Groups
+	directory.APIKeys
 	RemoveTOTP(ctx context.Context, userID string) error
 }
 

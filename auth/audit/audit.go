@@ -57,6 +57,10 @@ const (
 	// Record access policies (auth/records).
 	AccessPoliciesSeeded  = "access_policies_seeded"
 	AccessPoliciesChanged = "access_policies_changed"
+	// API keys.
+	APIKeyCreated = "api_key_created"
+	APIKeyRevoked = "api_key_revoked"
+	APIKeyRefused = "api_key_refused"
 )
 
 // Event is one security-relevant fact: the one event type every package

@@ -197,6 +197,43 @@ type Groups interface {
 	GroupsGeneration(ctx context.Context) (int64, error)
 }
 
+// APIKey is a program's credential. The secret itself is never stored:
+// Hash is a keyed MAC of it made by the caller (auth/apikey).
+type APIKey struct {
+	ID           string // public key id, unique
+	UserID       string // the owner; the key acts as this user, never more
+	Name         string
+	Hash         []byte
+	Scopes       []string // features the key may use; empty: all of the owner's
+	AllowedCIDRs []string // the key's own network allowlist; empty: none
+	CreatedAt    time.Time
+	ExpiresAt    time.Time // zero: never
+	RevokedAt    time.Time // zero: live
+	LastUsedAt   time.Time
+	LastUsedIP   string
+}
+
+// APIKeys stores API keys.
+type APIKeys interface {
+	// CreateAPIKey stores k (CreatedAt zero means now); ErrConflict on a
+	// duplicate id, ErrNotFound for an unknown user.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKey returns one key, revoked or not; ErrNotFound.
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	// ListAPIKeys returns the user's keys ("" for every user's), newest
+	// first, revoked ones included.
+	ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error)
+	// RevokeAPIKey marks the key revoked at now; revoking a revoked key
+	// keeps the first time. ErrNotFound.
+	RevokeAPIKey(ctx context.Context, id string, now time.Time) error
+	// TouchAPIKey records a use (callers write at most once a minute per
+	// key); a missing key is not an error.
+	TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error
+	// APIKeysGeneration changes whenever a key is revoked, so replicas
+	// drop cached keys at once.
+	APIKeysGeneration(ctx context.Context) (int64, error)
+}
+
 // Audit is the append-only audit log.
 type Audit interface {
 	// AppendAudit stores e; a zero Time means now, and ID is assigned.
@@ -311,6 +348,7 @@ type Directory interface {
 	Identities
 	Documents
 	Groups
+	APIKeys
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -28,6 +28,36 @@ type Policy struct {
 	// Access holds the features, role templates and route rules the
 	// gateway enforces on every request (auth/access).
 	Access access.Config `yaml:"access"`
+	// APIKeys says who may use API keys and how fast.
+	APIKeys APIKeys `yaml:"api_keys"`
+}
+
+// APIKeys is the API-key policy.
+type APIKeys struct {
+	// Enabled turns key authentication on (the default) or off; off
+	// refuses every key at once without revoking any.
+	Enabled *bool `yaml:"enabled,omitempty"`
+	// Roles whose users may own and use keys; empty: every role.
+	Roles []string `yaml:"roles,omitempty"`
+	// MaxLifetime bounds a key's expiry (and is its default).
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
+	// RateLimit is per key, counted in the session store so it holds
+	// across replicas.
+	RateLimit RateLimit `yaml:"rate_limit"`
+}
+
+// RateLimit allows Requests per Window.
+type RateLimit struct {
+	Requests int           `yaml:"requests"`
+	Window   time.Duration `yaml:"window"`
+}
+
+// KeysEnabled reports whether API keys are on.
+func (k APIKeys) KeysEnabled() bool { return k.Enabled == nil || *k.Enabled }
+
+// RoleAllowed reports whether users of role may use keys.
+func (k APIKeys) RoleAllowed(role string) bool {
+	return len(k.Roles) == 0 || slices.Contains(k.Roles, role)
 }
 
 // Versioned is a policy with the directory version it was read from.
@@ -71,6 +101,8 @@ func Default() Policy {
 		Methods: map[string]bool{"password": true},
 		MFA:     MFA{Mode: "optional", Federated: "trust_idp"},
 		Network: Network{BlockTor: "login"},
+		// The CRM's own published limit: 25 requests per 5 seconds.
+		APIKeys: APIKeys{Enabled: new(true), MaxLifetime: 365 * 24 * time.Hour, RateLimit: RateLimit{Requests: 25, Window: 5 * time.Second}},
 	}
 	p.Access.SetDefaults()
 	return p
@@ -97,6 +129,18 @@ func (p *Policy) SetDefaults() {
 	}
 	if p.Network.BlockTor == "" {
 		p.Network.BlockTor = d.Network.BlockTor
+	}
+	if p.APIKeys.Enabled == nil {
+		p.APIKeys.Enabled = new(true)
+	}
+	if p.APIKeys.MaxLifetime == 0 {
+		p.APIKeys.MaxLifetime = d.APIKeys.MaxLifetime
+	}
+	if p.APIKeys.RateLimit.Requests == 0 {
+		p.APIKeys.RateLimit.Requests = d.APIKeys.RateLimit.Requests
+	}
+	if p.APIKeys.RateLimit.Window == 0 {
+		p.APIKeys.RateLimit.Window = d.APIKeys.RateLimit.Window
 	}
 	p.Access.SetDefaults()
 }
@@ -150,6 +194,21 @@ func (p *Policy) Validate(prefix string) error {
 	}
 	if err := p.Access.Validate(prefix + ".access"); err != nil {
 		errs = append(errs, err)
+	}
+	k := p.APIKeys
+	if k.MaxLifetime < time.Hour || k.MaxLifetime > 10*365*24*time.Hour {
+		bad("api_keys.max_lifetime", "must be between 1h and 87600h (10 years), got %s", k.MaxLifetime)
+	}
+	if k.RateLimit.Requests < 1 {
+		bad("api_keys.rate_limit.requests", "must be at least 1, got %d", k.RateLimit.Requests)
+	}
+	if k.RateLimit.Window < time.Second || k.RateLimit.Window > time.Hour {
+		bad("api_keys.rate_limit.window", "must be between 1s and 1h, got %s", k.RateLimit.Window)
+	}
+	for i, r := range k.Roles {
+		if r == "" {
+			bad(fmt.Sprintf("api_keys.roles[%d]", i), "is empty")
+		}
 	}
 	return errors.Join(errs...)
 }

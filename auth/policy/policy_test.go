@@ -134,6 +134,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"policy.network.allow_roles.zed[0]:",
 		"policy.network.block_tor:",
 		"policy.network.block_anonymous[0]:",
+		"policy.api_keys.max_lifetime:",
+		"policy.api_keys.rate_limit.requests:",
+		"policy.api_keys.rate_limit.window:",
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {
@@ -305,6 +308,8 @@ func TestMarshalRoundTrip(t *testing.T) {
 			Roles:    map[string]string{"sales": "sales_user"},
 			Routes:   []access.Route{{Pattern: "GET /export/", Feature: "leads.export"}},
 			FoldCase: new(false)},
+		APIKeys: policy.APIKeys{Enabled: new(false), Roles: []string{"integration"}, MaxLifetime: 90 * 24 * time.Hour,
+			RateLimit: policy.RateLimit{Requests: 100, Window: time.Minute}},
 	}
 	for name, p := range map[string]policy.Policy{"default": policy.Default(), "full": full} {
 		doc, err := p.Marshal()

@@ -37,6 +37,8 @@ commands:
   group set-mode NAME MODE | group delete NAME | group add-member NAME USER | group remove-member NAME USER
   group grant NAME USER PERM... | group revoke NAME USER PERM...   manager permissions: view_all_leads,
                                         modify_all_leads, view_all_accounts, modify_all_accounts
+  apikey create --user U [--name N] [--expires 90d] [--scopes a,b] [--allow-ips CIDR,...]   prints the key once
+  apikey list [--user U] | apikey revoke ID
   check-ip ADDR [--user U]              what the network guard decides for an address, and why
   policy show | policy set --file F [--dry-run]
   keys list | keys rotate | keys retire KID
@@ -90,6 +92,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"template":     cmdTemplate,
 		"access":       cmdAccess,
 		"group":        cmdGroup,
+		"apikey":       cmdAPIKey,
 		"keys":         cmdKeys,
 		"check-ip":     cmdCheckIP,
 		"version":      func(context.Context, *env, []string) error { fmt.Fprintln(stdout, "gatehouse", version); return nil },

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/access"
+	"github.com/gatehouse-auth/gatehouse/auth/apikey"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -73,6 +76,7 @@ type server struct {
 	guard    *network.Guard
 	sessions *session.Manager
 	hub      *nearcache.Hub
+	keyAuth  *apikey.Authenticator
 	issuer   *assertion.Issuer
 	demo     *http.Server
 	metrics  *http.Server
@@ -167,12 +171,17 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	hasher := password.NewHasher(password.Default, cfg.Login.MaxConcurrentHashes)
 	limits := password.Limits{AccountAttempts: cfg.Login.AccountAttempts, IPAttempts: cfg.Login.IPAttempts, Window: cfg.Login.LockoutWindow, Now: a.now}
 	accessAPI := accessapi.New(s.watcher, cfg.Access.ServiceToken, log)
+	s.keyAuth = apikey.New(apikey.Options{Store: a.dir, Keys: keys, Counter: a.store, Policies: s.watcher, Audit: a.audit, Log: log,
+		Hub: s.hub, ClientIP: func(r *http.Request) netip.Addr { return proxy.CallerOf(r).IP },
+		FailLimit: int64(cfg.Login.IPAttempts), FailWindow: cfg.Login.LockoutWindow, Now: a.now})
+	s.watcher.OnAPIKeysRevoked(s.keyAuth.Forget)
 	s.gateway = proxy.New(proxy.Options{
 		Logger:         log,
 		PublicURL:      cfg.PublicURLParsed,
 		Upstream:       upstream,
 		TrustedProxies: cfg.TrustedProxyPrefixes,
 		Sessions:       s.sessions,
+		Authenticators: []auth.Authenticator{s.keyAuth},
 		Policy:         s.watcher,
 		Audit:          a.audit,
 		Assertions:     s.issuer,

@@ -42,6 +42,7 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"Groups", testGroups},
 		{"GroupsFromUser", testGroupsFromUser},
 		{"GroupsConcurrentMembers", testGroupsConcurrentMembers},
+		{"APIKeys", testAPIKeys},
 		{"Audit", testAudit},
 		{"AuditLimit", testAuditLimit},
 		{"SigningKeys", testSigningKeys},

@@ -103,7 +103,7 @@ func TestGroupsMigrationKeepsMembership(t *testing.T) {
 			}
 			// Back to the schema before 0009, with memberships only in
 			// users.groups.
-			for _, q := range []string{`DROP TABLE group_members`, `DROP TABLE sales_groups`, `DROP TABLE generations`, `DELETE FROM schema_migrations WHERE version >= 9`} {
+			for _, q := range []string{`DROP TABLE group_members`, `DROP TABLE sales_groups`, `DROP TABLE generations`, `DELETE FROM schema_migrations WHERE version IN (9, 10)`} {
 				if _, err := db.db.ExecContext(ctx, q); err != nil {
 					t.Fatalf("%s: %v", q, err)
 				}

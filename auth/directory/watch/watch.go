@@ -35,6 +35,7 @@ type Source interface {
 	RecentRevocations(ctx context.Context, since time.Time) ([]directory.Revocation, error)
 	CurrentDocument(ctx context.Context, kind string) (directory.Document, error)
 	GroupsGeneration(ctx context.Context) (int64, error)
+	APIKeysGeneration(ctx context.Context) (int64, error)
 	ListUsers(ctx context.Context) ([]directory.User, error)
 	ListGroups(ctx context.Context) ([]directory.Group, error)
 }
@@ -65,6 +66,8 @@ type Watcher struct {
 	recordsVer int64
 	recordsSet bool
 	peopleGen  int64
+	keysGen    int64 // api keys generation last seen; -1 before the first poll
+	onKeys     []func()
 	disabled   atomic.Pointer[map[string]struct{}]
 	lastOK     atomic.Int64 // unix nanos of the last successful poll
 	poke       chan struct{}
@@ -98,7 +101,7 @@ func New(src Source, log *slog.Logger, interval time.Duration, now func() time.T
 		now = time.Now
 	}
 	w := &Watcher{src: src, log: log.With("component", "watch"), now: now, interval: interval, pending: map[string]pendingEnd{},
-		poke: make(chan struct{}, 1)}
+		poke: make(chan struct{}, 1), keysGen: -1}
 	w.disabled.Store(&map[string]struct{}{})
 	w.unapplied.Store(&map[string]time.Time{})
 	return w
@@ -280,6 +283,20 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	if err := w.updateRecords(ctx); err != nil {
 		return err
 	}
+	if gen, err := w.src.APIKeysGeneration(ctx); err != nil {
+		return fmt.Errorf("poll api keys: %w", err)
+	} else if gen != w.keysGen {
+		first := w.keysGen == -1
+		w.keysGen = gen
+		w.mu.Lock()
+		hooks := slices.Clone(w.onKeys)
+		w.mu.Unlock()
+		for _, f := range hooks {
+			if !first {
+				f()
+			}
+		}
+	}
 	if cur := w.policy.Load(); cur == nil || cur.Version != pv.Version {
 		p, err := policy.Parse(pv.Document)
 		if err != nil {
@@ -305,6 +322,14 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	}
 	w.lastOK.Store(w.now().UnixNano())
 	return nil
+}
+
+// OnAPIKeysRevoked registers f, called when a poll finds an API key was
+// revoked since the last one (anywhere: another replica, the CLI).
+func (w *Watcher) OnAPIKeysRevoked(f func()) {
+	w.mu.Lock()
+	w.onKeys = append(w.onKeys, f)
+	w.mu.Unlock()
 }
 
 // Records returns the access policy set in force and the users and
