@@ -8,11 +8,13 @@
 #   gatehouse-memory-rules  the same with 500 access route rules (one of them matches the request)
 #   gatehouse-redis     Gatehouse, valid session, Redis store (default cache_ttl: 30s, kept coherent by the invalidation channel)
 #   gatehouse-redis-nocache  the same with cache_ttl: 0s (every request reads Redis)
+#   gatehouse-apikey-redis   Gatehouse, an API key (X-API-Key) instead of a session, Redis store
+#                            (per-key rate limit on, set high enough not to refuse the load)
 # wrk runs on CPU 0, every server on CPU 1 (taskset), all on 127.0.0.1.
 # Redis is the machine's shared server and is not pinned; its CPU is shown apart.
 #
 # Settings (environment): BENCH_DURATION (10s), BENCH_ROUNDS (3),
-# BENCH_CONNS (32), BENCH_TARGETS (all six), GATEHOUSE_TEST_REDIS_ADDR
+# BENCH_CONNS (32), BENCH_TARGETS (all seven), GATEHOUSE_TEST_REDIS_ADDR
 # (127.0.0.1:6379), BENCH_PROFILE (a folder: the first round of each
 # target is recorded there with `perf record -g`, which skews that round;
 # read with `perf report -i DIR/TARGET.perf`). The table goes to stdout
@@ -23,7 +25,7 @@ cd "$(dirname "$0")/.."
 duration=${BENCH_DURATION:-10s}
 rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNS:-32}
-targets=(${BENCH_TARGETS:-upstream bareproxy gatehouse-memory gatehouse-memory-rules gatehouse-redis gatehouse-redis-nocache})
+targets=(${BENCH_TARGETS:-upstream bareproxy gatehouse-memory gatehouse-memory-rules gatehouse-redis gatehouse-redis-nocache gatehouse-apikey-redis})
 redis_addr=${GATEHOUSE_TEST_REDIS_ADDR:-127.0.0.1:6379}
 redis_host=${redis_addr%:*} redis_port=${redis_addr##*:}
 results=bench/results-$(date +%Y%m%d-%H%M%S).txt
@@ -116,7 +118,14 @@ EOF
   cookie[$name]=$(curl -sS -o /dev/null -D - --data-urlencode username=bench --data-urlencode "password=$bench_pw" \
     --data-urlencode rd=/ "http://$addr/.gatehouse/login" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(gatehouse=[^;]*\);.*/\1/p' | head -n1)
   [ -n "${cookie[$name]}" ] || { echo "load.sh: login to $name failed; see its log:" >&2; cat "$work/$name.log" >&2; exit 1; }
+  case $name in
+    *apikey*)
+      key=$(env -u GATEHOUSE_CONFIG "$work/gatehouse" apikey create --user bench --config "$cfg" 2>"$work/$name-apikey.log") ||
+        { echo "load.sh: apikey create failed:" >&2; cat "$work/$name-apikey.log" >&2; exit 1; }
+      header[$name]="X-API-Key: $key" ;;
+  esac
 }
+declare -A header
 
 redis_session="session:
   store: redis
@@ -144,6 +153,7 @@ for t in "${targets[@]}"; do
     gatehouse-memory-rules) gatehouse "$t" $'session:\n  store: memory\n'"$access_rules" ;;
     gatehouse-redis) gatehouse "$t" "$redis_session" ;;
     gatehouse-redis-nocache) gatehouse "$t" "$redis_session"$'\n  cache_ttl: 0s' ;;
+    gatehouse-apikey-redis) gatehouse "$t" "$redis_session"$'\npolicy:\n  api_keys: {rate_limit: {requests: 100000000, window: 1h}}' ;;
     *) echo "load.sh: unknown target $t" >&2; exit 2 ;;
   esac
 done
@@ -151,11 +161,16 @@ done
 # proxy receive the memory target's cookie and ignore it.
 any_cookie=${cookie[gatehouse-memory]:-gatehouse=none}
 cookie_for() { echo "${cookie[$1]:-$any_cookie}"; }
+# header_for TARGET: the credential header wrk sends (the API-key target
+# sends its key instead of a cookie).
+header_for() {
+  if [ -n "${header[$1]:-}" ]; then echo "${header[$1]}"; else echo "Cookie: $(cookie_for "$1")"; fi
+}
 
 # check TARGET: the request wrk will send must reach the upstream's page.
 check() {
   local body
-  body=$(curl -sS -H "Cookie: $(cookie_for "$1")" "${url[$1]}")
+  body=$(curl -sS -H "$(header_for "$1")" "${url[$1]}")
   case $body in
     *"<title>crm</title>"*) ;;
     *) echo "load.sh: $1 does not serve the upstream page to the bench session: ${body:0:200}" >&2; exit 1 ;;
@@ -197,7 +212,7 @@ run() {
   fi
   s0=$(cpu "$server") u0=$(cpu "${pid[upstream]}") r0=$(cpu "$redis_pid") c0=$(redis_cmds)
   out=$(timeout 120 taskset -c "$client_cpus" wrk -t1 -c"$conns" -d"$duration" --latency \
-    -H "Cookie: $(cookie_for "$t")" "${url[$t]}")
+    -H "$(header_for "$t")" "${url[$t]}")
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   s1=$(cpu "$server") u1=$(cpu "${pid[upstream]}") r1=$(cpu "$redis_pid") c1=$(redis_cmds)
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -216,7 +231,7 @@ run() {
 for t in "${targets[@]}"; do check "$t"; done
 echo "warming up (2s per target) ..." >&2
 for t in "${targets[@]}"; do
-  timeout 30 taskset -c "$client_cpus" wrk -t1 -c"$conns" -d2s -H "Cookie: $(cookie_for "$t")" "${url[$t]}" >/dev/null
+  timeout 30 taskset -c "$client_cpus" wrk -t1 -c"$conns" -d2s -H "$(header_for "$t")" "${url[$t]}" >/dev/null
 done
 
 raw=$work/raw.txt

@@ -94,6 +94,9 @@ type Counter interface {
 	// Incr adds one to key and returns the new value. The first increment
 	// starts a window: the key disappears window after it was created.
 	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	// IncrBy adds by (positive) as Incr adds one: rate limiters claim
+	// their budget in chunks, one round trip per chunk.
+	IncrBy(ctx context.Context, key string, by int64, window time.Duration) (int64, error)
 	// Count returns the current value, 0 if absent.
 	Count(ctx context.Context, key string) (int64, error)
 	// Reset deletes key.

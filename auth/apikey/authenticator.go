@@ -48,6 +48,7 @@ type MACer interface {
 // Counter counts uses per window in the shared session store.
 type Counter interface {
 	Incr(ctx context.Context, key string, window time.Duration) (int64, error)
+	IncrBy(ctx context.Context, key string, by int64, window time.Duration) (int64, error)
 	Count(ctx context.Context, key string) (int64, error)
 }
 
@@ -92,6 +93,7 @@ type verified struct {
 type Authenticator struct {
 	o       Options
 	cache   *nearcache.Cache[*verified]
+	limits  *limiter
 	touched sync.Map // key id → unix seconds of the last write
 	// Lookups counts directory reads of keys (tests: garbage is refused
 	// before any).
@@ -106,7 +108,7 @@ func New(o Options) *Authenticator {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	return &Authenticator{o: o, cache: nearcache.NewCache[*verified](o.Hub, nearcache.APIKey, 100000)}
+	return &Authenticator{o: o, cache: nearcache.NewCache[*verified](o.Hub, nearcache.APIKey, 100000), limits: newLimiter(o.Counter)}
 }
 
 // Evict drops a key here at once (the replica that revoked it).
@@ -243,14 +245,14 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Credential, error) {
 		return auth.Credential{}, refused(http.StatusForbidden, "api_keys_not_allowed", "the login policy does not allow API keys for this user's role")
 	}
 	if rl := kp.RateLimit; rl.Requests > 0 {
-		n, err := a.o.Counter.Incr(ctx, "apikey:rate:"+id, rl.Window)
+		ok, retry, err := a.limits.allow(ctx, id, rl.Requests, rl.Window, now)
 		if err != nil {
 			return auth.Credential{}, fmt.Errorf("apikey: rate limit: %w", err)
 		}
-		if n > int64(rl.Requests) {
+		if !ok {
 			a.refuse(r, id, v.user.ID, "rate")
 			return auth.Credential{}, &auth.Refused{Status: http.StatusTooManyRequests, Code: "rate_limited",
-				Message: fmt.Sprintf("more than %d requests in %s with this key", rl.Requests, rl.Window), RetryAfter: rl.Window}
+				Message: fmt.Sprintf("more than %d requests in %s with this key", rl.Requests, rl.Window), RetryAfter: retry}
 		}
 	}
 	a.touch(id, now, ip)

@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/auth/apikey"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/session/storetest"
 )
@@ -28,6 +30,9 @@ func benchReplica(b *testing.B, store string) (*replica, string) {
 		cfg += fmt.Sprintf("session: {store: redis, cache_ttl: 0s, redis: {addrs: [%s], key_prefix: %q}}\n", storetest.RedisAddr(b), storetest.RedisPrefix(b))
 	case "memory-rules500":
 		cfg += rules500()
+	case "apikey-redis":
+		cfg += fmt.Sprintf("session: {store: redis, redis: {addrs: [%s], key_prefix: %q}}\npolicy: {api_keys: {rate_limit: {requests: 100000000, window: 1h}}}\n",
+			storetest.RedisAddr(b), storetest.RedisPrefix(b))
 	}
 	r := startReplica(b, cfg, nil)
 	r.addUser(b, "alice", alicePW, "sales", "north")
@@ -146,21 +151,55 @@ func BenchmarkServeUpstream(b *testing.B) {
 		}
 		benchBare(b, sent)
 	})
-	for _, store := range append(benchStores, "memory-rules500") {
+	for _, store := range append(benchStores, "memory-rules500", "apikey-redis") {
 		b.Run(store, func(b *testing.B) {
 			r, cookie := benchReplica(b, store)
+			hdr := "Cookie"
+			if store == "apikey-redis" {
+				hdr, cookie = "X-API-Key", createKey(b, r, "--user", "alice")
+			}
 			if store == "memory-rules500" && len(r.watcher.Policy().Policy.Access.Routes) != 500 {
 				b.Fatalf("%d route rules", len(r.watcher.Policy().Policy.Access.Routes))
 			}
 			req := httptest.NewRequest("GET", r.URL+"/accounts", nil)
 			req.RemoteAddr = "127.0.0.1:40000"
-			req.Header.Set("Cookie", "gatehouse="+cookie)
+			if hdr == "Cookie" {
+				req.Header.Set("Cookie", "gatehouse="+cookie)
+			} else {
+				req.Header.Set(hdr, cookie)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				r.gateway.ServeHTTP(w, req)
 				if w.Code != http.StatusOK {
 					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAPIKeyAuthenticate is the key authenticator alone: "hit" is a
+// key this replica verified less than a second ago (the usual case),
+// "miss" reads the directory and checks the MAC every time.
+func BenchmarkAPIKeyAuthenticate(b *testing.B) {
+	for _, mode := range []string{"hit", "miss"} {
+		b.Run(mode, func(b *testing.B) {
+			r, _ := benchReplica(b, "apikey-redis")
+			key := createKey(b, r, "--user", "alice")
+			id, _, _ := apikey.Parse(key)
+			req := httptest.NewRequest("GET", r.URL+"/accounts", nil)
+			req.RemoteAddr = "127.0.0.1:40000"
+			req.Header.Set("X-API-Key", key)
+			req = proxy.WithCaller(req, &proxy.Caller{IP: netip.MustParseAddr("127.0.0.1")})
+			b.ReportAllocs()
+			for b.Loop() {
+				if mode == "miss" {
+					r.keyAuth.Evict(id)
+				}
+				if _, err := r.keyAuth.Authenticate(req); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

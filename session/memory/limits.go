@@ -10,9 +10,14 @@ import (
 
 // Incr adds one to key; the first increment fixes the window's end, later
 // ones do not move it, so a steady trickle of failures still resets.
-func (s *Store) Incr(_ context.Context, key string, window time.Duration) (int64, error) {
-	if window <= 0 {
-		return 0, errors.New("memory incr: window must be positive")
+func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
+	return s.IncrBy(ctx, key, 1, window)
+}
+
+// IncrBy adds by to key, as Incr adds one.
+func (s *Store) IncrBy(_ context.Context, key string, by int64, window time.Duration) (int64, error) {
+	if window <= 0 || by <= 0 {
+		return 0, errors.New("memory incr: window and amount must be positive")
 	}
 	now := s.now()
 	s.mu.Lock()
@@ -21,7 +26,7 @@ func (s *Store) Incr(_ context.Context, key string, window time.Duration) (int64
 	if !ok || expired(c.expires, now) {
 		c = counter{expires: now.Add(window)}
 	}
-	c.n++
+	c.n += by
 	s.counters[key] = c
 	return c.n, nil
 }

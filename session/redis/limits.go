@@ -15,11 +15,16 @@ import (
 // Incr increments key; the first increment starts the window, in one
 // script so a crash between INCR and PEXPIRE cannot leave an immortal key.
 func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
-	if window <= 0 {
-		return 0, errors.New("redis incr: window must be positive")
+	return s.IncrBy(ctx, key, 1, window)
+}
+
+// IncrBy adds by to key, as Incr adds one.
+func (s *Store) IncrBy(ctx context.Context, key string, by int64, window time.Duration) (int64, error) {
+	if window <= 0 || by <= 0 {
+		return 0, errors.New("redis incr: window and amount must be positive")
 	}
 	ms := max(window.Milliseconds(), 1)
-	n, err := incrWindow.Run(ctx, s.c, []string{s.counterKey(key)}, ms).Int64()
+	n, err := incrWindow.Run(ctx, s.c, []string{s.counterKey(key)}, ms, by).Int64()
 	if err != nil {
 		return 0, storeErr("incr", err)
 	}

@@ -90,11 +90,12 @@ end
 return 0
 `)
 
-// incrWindow increments KEYS[1] and starts its window of ARGV[1] ms on the
-// first increment (or if the key somehow lost its TTL), never extending it.
+// incrWindow adds ARGV[2] to KEYS[1] and starts its window of ARGV[1] ms
+// on the first addition (or if the key somehow lost its TTL), never
+// extending it.
 var incrWindow = goredis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 or redis.call('PTTL', KEYS[1]) == -1 then
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == tonumber(ARGV[2]) or redis.call('PTTL', KEYS[1]) == -1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
 return n

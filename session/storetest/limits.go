@@ -39,6 +39,20 @@ func testCounter(t *testing.T, e env) {
 	if err := e.b.Reset(e.ctx, "absent"); err != nil {
 		t.Errorf("Reset(absent): %v", err)
 	}
+	if n, err := e.b.IncrBy(e.ctx, "by", 5, window); err != nil || n != 5 {
+		t.Fatalf("IncrBy(5) = %d, %v", n, err)
+	}
+	if n, err := e.b.IncrBy(e.ctx, "by", 3, window); err != nil || n != 8 {
+		t.Fatalf("IncrBy(3) = %d, %v", n, err)
+	}
+	if _, err := e.b.IncrBy(e.ctx, "by", 0, window); err == nil {
+		t.Error("IncrBy(0) accepted")
+	}
+	e.clock.Advance(window)
+	eventually(t, "IncrBy window over", func() (bool, error) {
+		n, err := e.b.Count(e.ctx, "by")
+		return n == 0, err
+	})
 }
 
 // testCounterWindow checks that the window starts at the first increment

@@ -1,0 +1,75 @@
+package apikey
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestGenerateParse(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		id := NewID()
+		tok, secret := Generate(id)
+		if len(tok) != TokenLen || !strings.HasPrefix(tok, "gk_"+id+"_") || seen[tok] {
+			t.Fatalf("token %q", tok)
+		}
+		seen[tok] = true
+		gid, gsecret, err := Parse(tok)
+		if err != nil || gid != id || gsecret != secret || !ValidID(gid) {
+			t.Fatalf("Parse(%q) = %q %q %v", tok, gid, gsecret, err)
+		}
+	}
+}
+
+// TestParseRefusesTampering: any one changed character, a truncation or
+// an extension is refused by the checksum or the shape, without a lookup.
+func TestParseRefusesTampering(t *testing.T) {
+	tok, _ := Generate(NewID())
+	for i := len(Prefix); i < len(tok); i++ {
+		if tok[i] == '_' {
+			continue
+		}
+		for _, c := range []byte{'0', 'a', 'Z'} {
+			if c == tok[i] {
+				continue
+			}
+			bad := tok[:i] + string(c) + tok[i+1:]
+			if _, _, err := Parse(bad); err == nil {
+				t.Fatalf("changed char %d: %q accepted", i, bad)
+			}
+		}
+	}
+	for _, bad := range []string{"", tok[:len(tok)-1], tok + "0", "gh_" + tok[3:], strings.Replace(tok, "_", "-", 2), strings.ToUpper(tok)} {
+		if _, _, err := Parse(bad); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	tok, _ := Generate("AAAAAAAAAAAA")
+	f.Add(tok)
+	f.Add("gk_")
+	f.Add("gk_AAAAAAAAAAAA_" + strings.Repeat("z", 49))
+	f.Fuzz(func(t *testing.T, s string) {
+		id, secret, err := Parse(s)
+		if err != nil {
+			return
+		}
+		// Whatever parses is exactly a key: re-assembling it gives s.
+		body := Prefix + id + "_" + secret
+		if body+checksum(body) != s || !ValidID(id) || len(secret) != secretLen {
+			t.Fatalf("Parse(%q) accepted %q %q", s, id, secret)
+		}
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	tok, _ := Generate(NewID())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Parse(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
