@@ -124,7 +124,7 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		web.JSON(w, http.StatusUnauthorized, map[string]string{"error": "mfa_required", "message": "Two-factor authentication is required to continue."})
 		return
 	}
-	if !g.CheckNetwork(w, r, false, &c.Identity) {
+	if !g.checkNetwork(w, r, false, &c.Identity, c.Kind == auth.KindAPIKey) {
 		return
 	}
 	if len(c.Networks) > 0 && !inPrefixes(c.IP, c.Networks) {

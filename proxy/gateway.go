@@ -62,6 +62,8 @@ type Auditor interface {
 // empty before the user is known.
 type NetworkGuard interface {
 	Check(addr netip.Addr, login bool, role, userID string) policy.NetworkVerdict
+	// CheckAPI decides for an API-key request (network.allow_api).
+	CheckAPI(addr netip.Addr, role, userID string) policy.NetworkVerdict
 }
 
 // Sessions is the session manager: what the pipeline and the login pages

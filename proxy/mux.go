@@ -180,6 +180,11 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 // the login-time rules (block_tor: login); id is nil before the user is
 // known. It reports whether the caller may go on.
 func (g *Gateway) CheckNetwork(w http.ResponseWriter, r *http.Request, login bool, id *auth.Identity) bool {
+	return g.checkNetwork(w, r, login, id, false)
+}
+
+// checkNetwork is CheckNetwork; api selects the API-key lists.
+func (g *Gateway) checkNetwork(w http.ResponseWriter, r *http.Request, login bool, id *auth.Identity, api bool) bool {
 	if g.network == nil {
 		return true
 	}
@@ -191,7 +196,12 @@ func (g *Gateway) CheckNetwork(w http.ResponseWriter, r *http.Request, login boo
 	if id != nil {
 		role, userID, username = id.Role, id.UserID, id.Username
 	}
-	v := g.network.Check(ip, login, role, userID)
+	var v policy.NetworkVerdict
+	if api {
+		v = g.network.CheckAPI(ip, role, userID)
+	} else {
+		v = g.network.Check(ip, login, role, userID)
+	}
 	if v.Allow {
 		return true
 	}

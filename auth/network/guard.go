@@ -42,7 +42,7 @@ type Guard struct {
 
 // rules are the refusal rules counted for metrics, in a fixed order.
 var rules = [...]string{policy.RuleDenyList, policy.RuleTor, policy.RuleAnonymous, policy.RuleOrgAllowlist,
-	policy.RuleRoleAllowlist, policy.RuleUserAllowlist, policy.RuleUnverifiable, policy.RuleInvalidAddr}
+	policy.RuleRoleAllowlist, policy.RuleUserAllowlist, policy.RuleUnverifiable, policy.RuleInvalidAddr, policy.RuleAPIAllowlist}
 
 type denyList struct {
 	set     *netipx.IPSet
@@ -56,6 +56,7 @@ type denyList struct {
 type policySets struct {
 	version  int64
 	org      *netipx.IPSet
+	api      *netipx.IPSet // nil: API-key requests use the org, role and user lists
 	roles    map[string]*netipx.IPSet
 	blockTor string
 	blocked  policy.AnonymousFlags
@@ -160,6 +161,9 @@ func (g *Guard) SetPolicy(v *policy.Versioned) error {
 	if ps.org, err = policy.BuildSet(n.Allow); err != nil {
 		return fmt.Errorf("policy.network.allow: %w", err)
 	}
+	if ps.api, err = policy.BuildSet(n.APIAllowCIDRs()); err != nil {
+		return fmt.Errorf("policy.network.allow_api: %w", err)
+	}
 	for role, cidrs := range n.AllowRoles {
 		if ps.roles[role], err = policy.BuildSet(cidrs); err != nil {
 			return fmt.Errorf("policy.network.allow_roles.%s: %w", role, err)
@@ -192,6 +196,24 @@ func (g *Guard) SetUserLists(lists map[string][]string) {
 func (g *Guard) Check(addr netip.Addr, login bool, role, userID string) policy.NetworkVerdict {
 	v := policy.DecideNetwork(g.input(addr, login, role, userID))
 	if !v.Allow {
+		g.count(v.Rule)
+	}
+	return v
+}
+
+// CheckAPI decides for an API-key request: with network.allow_api set,
+// that list replaces the organisation's, the role's and the user's; the
+// deny file, Tor and anonymizer rules apply as to any request.
+func (g *Guard) CheckAPI(addr netip.Addr, role, userID string) policy.NetworkVerdict {
+	in := g.input(addr, false, role, userID)
+	if api := g.pol.Load().api; api != nil {
+		in.Org, in.Role, in.User = api, nil, nil
+	}
+	v := policy.DecideNetwork(in)
+	if !v.Allow {
+		if v.Rule == policy.RuleOrgAllowlist && in.Role == nil && in.User == nil && g.pol.Load().api != nil {
+			v.Rule = policy.RuleAPIAllowlist
+		}
 		g.count(v.Rule)
 	}
 	return v

@@ -73,6 +73,7 @@ const (
 	RuleOrgAllowlist  = "org_allowlist"
 	RuleRoleAllowlist = "role_allowlist"
 	RuleUserAllowlist = "user_allowlist"
+	RuleAPIAllowlist  = "api_allowlist"
 	RuleInvalidAddr   = "invalid_address"
 	// RuleUnverifiable refuses when a list the policy relies on could not
 	// be consulted: fail closed, and tell the client to retry (503).

@@ -32,6 +32,22 @@ type Policy struct {
 	APIKeys APIKeys `yaml:"api_keys"`
 }
 
+// AllowEntry is an allowlist entry with a note of what it is ("Bangalore
+// office", "ETL servers").
+type AllowEntry struct {
+	CIDR        string `yaml:"cidr"`
+	Description string `yaml:"description,omitempty"`
+}
+
+// APIAllowCIDRs lists the CIDRs of network.allow_api.
+func (n Network) APIAllowCIDRs() []string {
+	out := make([]string, len(n.AllowAPI))
+	for i, e := range n.AllowAPI {
+		out[i] = e.CIDR
+	}
+	return out
+}
+
 // APIKeys is the API-key policy.
 type APIKeys struct {
 	// Enabled turns key authentication on (the default) or off; off
@@ -86,10 +102,14 @@ type MFA struct {
 
 // Network is the network-guard policy (enforced by the network guard).
 type Network struct {
-	Allow          []string            `yaml:"allow,omitempty"`
-	AllowRoles     map[string][]string `yaml:"allow_roles,omitempty"`
-	BlockTor       string              `yaml:"block_tor"` // login | all | off
-	BlockAnonymous []string            `yaml:"block_anonymous,omitempty"`
+	Allow      []string            `yaml:"allow,omitempty"`
+	AllowRoles map[string][]string `yaml:"allow_roles,omitempty"`
+	// AllowAPI, when set, is the allowlist for API-key requests instead of
+	// the organisation's, the role's and the user's lists (programs run
+	// from servers, people from offices); the key's own list still applies.
+	AllowAPI       []AllowEntry `yaml:"allow_api,omitempty"`
+	BlockTor       string       `yaml:"block_tor"` // login | all | off
+	BlockAnonymous []string     `yaml:"block_anonymous,omitempty"`
 }
 
 // Default is the policy a new directory is seeded with when the config has
@@ -182,6 +202,14 @@ func (p *Policy) Validate(prefix string) error {
 			if _, err := ParsePrefix(c); err != nil {
 				bad(fmt.Sprintf("network.allow_roles.%s[%d]", role, i), "%v", err)
 			}
+		}
+	}
+	for i, e := range p.Network.AllowAPI {
+		if _, err := ParsePrefix(e.CIDR); err != nil {
+			bad(fmt.Sprintf("network.allow_api[%d].cidr", i), "%v", err)
+		}
+		if len(e.Description) > 200 {
+			bad(fmt.Sprintf("network.allow_api[%d].description", i), "at most 200 characters")
 		}
 	}
 	if !slices.Contains([]string{"login", "all", "off"}, p.Network.BlockTor) {

@@ -303,6 +303,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 			AllowRoles:     map[string][]string{"admin": {"192.0.2.0/24"}, "ops": {"198.51.100.7"}},
 			BlockTor:       "all",
 			BlockAnonymous: []string{"is_anonymous_vpn", "is_hosting_provider"},
+			AllowAPI:       []policy.AllowEntry{{CIDR: "203.0.113.0/24", Description: "ETL servers"}},
 		},
 		Access: access.Config{Default: "deny", Features: []string{"leads.view", "leads.export"},
 			Roles:    map[string]string{"sales": "sales_user"},

@@ -283,3 +283,36 @@ func TestAPIKeyRevokedOnOtherReplica(t *testing.T) {
 	}
 	t.Logf("revoked key refused on replica B after %s", time.Since(start).Round(time.Millisecond))
 }
+
+// TestAPIKeyNetworkAllowlist: network.allow_api replaces the browser
+// lists for key requests, in both directions.
+func TestAPIKeyNetworkAllowlist(t *testing.T) {
+	up := startUpstream(t)
+	// Browsers only from 10/8, programs only from loopback.
+	r := startReplica(t, sqliteConfig(t, up, "policy: {network: {allow: [10.0.0.0/8], allow_api: [{cidr: 127.0.0.0/8, description: ETL servers}]}}\n"), newClock())
+	r.addUser(t, "alice", alicePW, "sales")
+	key := createKey(t, r, "--user", "alice")
+	if resp, body := call(t, "GET", r.URL+"/", "X-API-Key", key); resp.StatusCode != 200 {
+		t.Fatalf("key from an allow_api address: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := newBrowser(t, r.URL).Do(t, "POST", "/.gatehouse/login", map[string][]string{"username": {"alice"}, "password": {alicePW}}); resp.StatusCode != 403 {
+		t.Fatalf("browser login from outside allow: %d", resp.StatusCode)
+	}
+
+	// And the other way round: the key is refused where browsers pass.
+	r2 := startReplica(t, sqliteConfig(t, up, "policy: {network: {allow_api: [{cidr: 10.0.0.0/8, description: office}]}}\n"), newClock())
+	r2.addUser(t, "alice", alicePW, "sales")
+	key2 := createKey(t, r2, "--user", "alice")
+	if resp, _ := call(t, "GET", r2.URL+"/", "X-API-Key", key2); resp.StatusCode != 403 {
+		t.Fatalf("key from outside allow_api: %d", resp.StatusCode)
+	}
+	newBrowser(t, r2.URL).Login(t, "alice", alicePW)
+	events, _ := r2.a.dir.ListAudit(t.Context(), 50)
+	found := false
+	for _, e := range events {
+		found = found || e.Event == "network_blocked" && e.Detail["rule"] == "api_allowlist"
+	}
+	if !found {
+		t.Fatal("no network_blocked event with rule api_allowlist")
+	}
+}
