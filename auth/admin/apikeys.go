@@ -137,3 +137,23 @@ func (s *Service) RevokeAPIKey(ctx context.Context, actor, id string) (*director
 	s.audit.Record(ctx, audit.Event{Event: audit.APIKeyRevoked, Actor: actor, UserID: k.UserID, Detail: map[string]string{"key_id": id}})
 	return k, nil
 }
+
+// UserAPIKeys lists a user's keys by user id (the account page).
+func (s *Service) UserAPIKeys(ctx context.Context, userID string) ([]directory.APIKey, error) {
+	return s.dir.ListAPIKeys(ctx, userID)
+}
+
+// RevokeOwnAPIKey revokes a key only if it belongs to userID (the account
+// page: a user revokes their own keys and cannot learn whether another's
+// id exists).
+func (s *Service) RevokeOwnAPIKey(ctx context.Context, actor, userID, id string) error {
+	k, err := s.dir.APIKey(ctx, id)
+	if errors.Is(err, directory.ErrNotFound) || err == nil && k.UserID != userID {
+		return fmt.Errorf("%w: %q", ErrNoAPIKey, id)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = s.RevokeAPIKey(ctx, actor, id)
+	return err
+}

@@ -318,3 +318,61 @@ func TestAPIKeyNetworkAllowlist(t *testing.T) {
 		t.Fatal("no network_blocked event with rule api_allowlist")
 	}
 }
+
+// TestAPIKeySelfService: a user creates, sees and revokes their own keys
+// on the account page; after five minutes a change needs the password
+// again; another user's key cannot be revoked from there.
+func TestAPIKeySelfService(t *testing.T) {
+	up := startUpstream(t)
+	clk := newClock()
+	r := startReplica(t, sqliteConfig(t, up, ""), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	r.addUser(t, "bob", alicePW, "sales")
+	bobKey := createKey(t, r, "--user", "bob")
+	bobID, _, _ := apikey.Parse(bobKey)
+
+	b := newBrowser(t, r.URL)
+	b.Login(t, "alice", alicePW)
+	if _, body := b.Get(t, "/.gatehouse/account"); !strings.Contains(body, `id="no-keys"`) || strings.Contains(body, `id="key-reauth"`) {
+		t.Fatalf("account page of a fresh session:\n%s", body)
+	}
+	resp, body := b.Do(t, "POST", "/.gatehouse/account/apikeys", map[string][]string{"name": {"laptop script"}, "expires_days": {"30"}, "scopes": {"leads.view"}})
+	start := strings.Index(body, `<code id="apikey">`)
+	if resp.StatusCode != 200 || start < 0 {
+		t.Fatalf("create: %d\n%s", resp.StatusCode, body)
+	}
+	key := body[start+len(`<code id="apikey">`):]
+	key = key[:strings.Index(key, "<")]
+	id, _, err := apikey.Parse(key)
+	if err != nil {
+		t.Fatalf("shown key %q: %v", key, err)
+	}
+	if resp, _ := call(t, "GET", r.URL+"/", "X-API-Key", key); resp.StatusCode != 200 {
+		t.Fatalf("the new key: %d", resp.StatusCode)
+	}
+	if _, body := b.Get(t, "/.gatehouse/account"); !strings.Contains(body, `id="key-`+id+`"`) || !strings.Contains(body, "laptop script") || strings.Contains(body, key) {
+		t.Fatalf("account page lists the key (and never the secret):\n%s", body)
+	}
+
+	// Six minutes later, changes need the password.
+	clk.Advance(6 * time.Minute)
+	r.refresh(t)
+	if resp, body := b.Do(t, "POST", "/.gatehouse/account/apikeys/"+id+"/revoke", nil); resp.StatusCode != 403 || !strings.Contains(body, "Enter your password") {
+		t.Fatalf("stale session revoking without the password: %d", resp.StatusCode)
+	}
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/account/apikeys/"+id+"/revoke", map[string][]string{"reauth": {"wrong password"}}); resp.StatusCode != 403 {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/account/apikeys/"+bobID+"/revoke", map[string][]string{"reauth": {alicePW}}); resp.StatusCode != 404 {
+		t.Fatalf("revoking bob's key from alice's page: %d", resp.StatusCode)
+	}
+	if resp, body := b.Do(t, "POST", "/.gatehouse/account/apikeys/"+id+"/revoke", map[string][]string{"reauth": {alicePW}}); resp.StatusCode != 200 || !strings.Contains(body, "revoked") {
+		t.Fatalf("revoke with the password: %d", resp.StatusCode)
+	}
+	if resp, _ := call(t, "GET", r.URL+"/", "X-API-Key", key); resp.StatusCode != 401 {
+		t.Fatalf("revoked key on the replica that revoked it: %d", resp.StatusCode)
+	}
+	if resp, _ := call(t, "GET", r.URL+"/", "X-API-Key", bobKey); resp.StatusCode != 200 {
+		t.Fatalf("bob's key after alice's attempt: %d", resp.StatusCode)
+	}
+}

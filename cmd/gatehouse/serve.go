@@ -198,7 +198,11 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	})
 	s.gateway.Mount(
 		login.New(s.gateway, login.Options{Password: password.NewAuthenticator(a.dir, hasher, a.store, limits), MFA: second, Providers: providers, Starts: a.store}),
-		account.New(s.gateway, second),
+		account.New(s.gateway, second, account.Options{
+			Keys:   selfKeys{svc: admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now), mac: keys, auth: s.keyAuth},
+			Reauth: password.NewAuthenticator(a.dir, hasher, a.store, limits),
+			Now:    a.now,
+		}),
 		accessAPI,
 	)
 	if cfg.MetricsListen != "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
 	"github.com/gatehouse-auth/gatehouse/auth/password"
+	"github.com/gatehouse-auth/gatehouse/configs"
 )
 
 func cmdUser(ctx context.Context, e *env, args []string) error {
@@ -35,11 +36,16 @@ func openAdmin(ctx context.Context, e *env, cfgPath string) (*app, *admin.Servic
 	if err != nil {
 		return nil, nil, err
 	}
+	return a, admin.New(a.dir, a.audit, password.NewHasher(password.Default, a.cfg.Login.MaxConcurrentHashes), providerIDs(a.cfg), a.now), nil
+}
+
+// providerIDs lists the configured providers' ids.
+func providerIDs(cfg *configs.Config) []string {
 	var ids []string
-	for _, p := range a.cfg.Providers {
+	for _, p := range cfg.Providers {
 		ids = append(ids, p.ID)
 	}
-	return a, admin.New(a.dir, a.audit, password.NewHasher(password.Default, a.cfg.Login.MaxConcurrentHashes), ids, a.now), nil
+	return ids
 }
 
 // cliError turns an admin error into what the CLI prints: a bad flag or

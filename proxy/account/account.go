@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
@@ -27,16 +29,49 @@ type SecondFactor interface {
 	RegenerateRecoveryCodes(ctx context.Context, userID, keepSessionID string) ([]string, error)
 }
 
+// Keys is what the account page needs to manage the user's own API keys
+// (auth/admin, with the secrets key ring).
+type Keys interface {
+	List(ctx context.Context, userID string) ([]directory.APIKey, error)
+	Create(ctx context.Context, actor, username, name string, expires time.Duration, scopes []string) (string, error)
+	// Revoke ends the key only if it is the user's.
+	Revoke(ctx context.Context, actor, userID, id string) error
+}
+
 // Pages is the account route set.
 type Pages struct {
 	render *web.Renderer
 	audit  proxy.Auditor
 	mfa    SecondFactor
+	keys   Keys
+	reauth auth.PasswordLogin
+	now    func() time.Time
 }
 
+// Options are the account pages' optional parts.
+type Options struct {
+	// Keys, with Reauth, turns on API-key self-service.
+	Keys Keys
+	// Reauth checks the password a user re-enters before changing keys
+	// on a session older than FreshFor (failures count like logins).
+	Reauth auth.PasswordLogin
+	Now    func() time.Time
+}
+
+// FreshFor is how long after signing in a user may change credentials
+// without entering the password or a code again.
+const FreshFor = 5 * time.Minute
+
 // New returns the account pages of gw; mfa nil means no second factor.
-func New(gw *proxy.Gateway, mfa SecondFactor) *Pages {
-	return &Pages{render: gw.Render(), audit: gw.Audit(), mfa: mfa}
+func New(gw *proxy.Gateway, mfa SecondFactor, o ...Options) *Pages {
+	p := &Pages{render: gw.Render(), audit: gw.Audit(), mfa: mfa, now: time.Now}
+	if len(o) > 0 {
+		p.keys, p.reauth = o[0].Keys, o[0].Reauth
+		if o[0].Now != nil {
+			p.now = o[0].Now
+		}
+	}
+	return p
 }
 
 // Mount implements proxy.Routes.
@@ -45,6 +80,10 @@ func (p *Pages) Mount(m *proxy.Mux) {
 	if p.mfa != nil {
 		m.Handle("POST /.gatehouse/account/2fa/recovery", proxy.FullSession, p.recovery)
 		m.Handle("POST /.gatehouse/account/2fa/remove", proxy.FullSession, p.remove)
+	}
+	if p.keys != nil && p.reauth != nil {
+		m.Handle("POST /.gatehouse/account/apikeys", proxy.FullSession, p.createKey)
+		m.Handle("POST /.gatehouse/account/apikeys/{id}/revoke", proxy.FullSession, p.revokeKey)
 	}
 }
 
@@ -65,6 +104,19 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, notice, er
 		d.Enrolled, d.CodesLeft = st.Enrolled, st.RecoveryCodes
 		d.CanEnroll = pol.MFA.Mode != "off"
 		d.Removable = pol.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required})
+	}
+	if p.keys != nil && p.reauth != nil {
+		kp := c.Policy.Policy.APIKeys
+		d.KeysEnabled = kp.KeysEnabled() && kp.RoleAllowed(c.Identity.Role)
+		d.ReauthNeeded = p.now().Sub(c.Created) > FreshFor
+		keys, err := p.keys.List(r.Context(), c.Identity.UserID)
+		if err != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+		for _, k := range keys {
+			d.Keys = append(d.Keys, keyRow(k, p.now()))
+		}
 	}
 	p.render.Page(w, status, "account.html", d)
 }

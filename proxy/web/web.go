@@ -130,6 +130,18 @@ type PageData struct {
 	Removable bool
 	CanEnroll bool
 	CodesLeft int
+	// Account page: the user's API keys, whether a change needs the
+	// password (or a code) again, and a key just created (shown once).
+	Keys         []KeyRow
+	KeysEnabled  bool
+	ReauthNeeded bool
+	NewKey       string
+}
+
+// KeyRow is one API key on the account page; never the secret.
+type KeyRow struct {
+	ID, Name, Scopes, Created, Expires, LastUsed, State string
+	Active                                              bool
 }
 
 // ProviderButton is a login page button.
