@@ -118,38 +118,51 @@ func (a *Authenticator) Evict(id string) { a.cache.Evict(id) }
 // directory without knowing which key): each is read again once.
 func (a *Authenticator) Forget() { a.cache.Sweep(0) }
 
-// queryNames are parameter names programs put keys under.
-var queryNames = []string{"api_key", "apikey", "key", "access_key", "x-api-key", "token", "access_token"}
-
-// inQuery reports a key in the URL's query, by its prefix or by a
-// parameter name keys travel under, decoded or not.
+// inQuery reports a key in the URL's query string, decoded or not: any
+// name or value holding a well-formed key (the checksum must match, so an
+// ordinary "gk_" in a search term is not mistaken for one).
 func inQuery(r *http.Request) bool {
 	q := r.URL.RawQuery
-	if q == "" {
+	if q == "" || !strings.Contains(q, Prefix) && !strings.Contains(strings.ToLower(q), "gk%5f") {
 		return false
 	}
-	if strings.Contains(q, Prefix) || strings.Contains(strings.ToLower(q), "gk%5f") {
+	if holdsKey(q) {
 		return true
 	}
 	vals, err := url.ParseQuery(q)
 	if err != nil {
+		// What a lenient upstream might still decode: check the pieces.
+		if u, err := url.QueryUnescape(q); err == nil {
+			return holdsKey(u)
+		}
 		return false
 	}
 	for k, vs := range vals {
+		if holdsKey(k) {
+			return true
+		}
 		for _, v := range vs {
-			if Looks(v) {
+			if holdsKey(v) {
 				return true
 			}
 		}
-		for _, n := range queryNames {
-			if strings.EqualFold(k, n) {
-				for _, v := range vs {
-					if _, _, err := Parse(v); err == nil {
-						return true
-					}
-				}
+	}
+	return false
+}
+
+// holdsKey reports whether s contains a well-formed key anywhere.
+func holdsKey(s string) bool {
+	for i := strings.Index(s, Prefix); i >= 0; {
+		if len(s)-i >= TokenLen {
+			if _, _, err := Parse(s[i : i+TokenLen]); err == nil {
+				return true
 			}
 		}
+		j := strings.Index(s[i+1:], Prefix)
+		if j < 0 {
+			break
+		}
+		i += 1 + j
 	}
 	return false
 }

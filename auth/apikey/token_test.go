@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -70,6 +71,28 @@ func BenchmarkParse(b *testing.B) {
 	for b.Loop() {
 		if _, _, err := Parse(tok); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestInQuery(t *testing.T) {
+	key, _ := Generate(NewID())
+	for _, c := range []struct {
+		q    string
+		want bool
+	}{
+		{"api_key=" + key, true},
+		{"x=1&token=" + key + "&y=2", true},
+		{"k=" + strings.ReplaceAll(key, "_", "%5F"), true},
+		{"k=prefix" + key + "suffix", true},
+		{key + "=1", true},
+		{"q=bigk_stuff", false},
+		{"q=gk_" + strings.Repeat("x", 80), false},
+		{"", false},
+	} {
+		r := httptest.NewRequest("GET", "/x?"+c.q, nil)
+		if got := inQuery(r); got != c.want {
+			t.Errorf("inQuery(%q) = %v, want %v", c.q, got, c.want)
 		}
 	}
 }
