@@ -12,6 +12,7 @@ package access
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -110,7 +111,7 @@ func (c *Config) Validate(prefix string) error {
 	if len(c.Features) > maxFeatures {
 		bad("features", "at most %d features, got %d", maxFeatures, len(c.Features))
 	}
-	for _, role := range sortedKeys(c.Roles) {
+	for _, role := range slices.Sorted(maps.Keys(c.Roles)) {
 		if !validRole.MatchString(role) {
 			bad("roles", "%q is not a role name", role)
 		}

@@ -3,6 +3,7 @@ package access
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -74,7 +75,7 @@ func ParseTemplate(name string, doc []byte, features []string) (Template, error)
 // features is not nil); features are sorted and deduplicated in place.
 func (s *TemplateSet) Validate(features []string) error {
 	var errs []string
-	for _, name := range sortedKeys(s.Templates) {
+	for _, name := range slices.Sorted(maps.Keys(s.Templates)) {
 		t := s.Templates[name]
 		if !validTemplate.MatchString(name) {
 			errs = append(errs, fmt.Sprintf("templates: %q is not a template name (lower-case letters, digits, - and _, at most 64)", name))
@@ -102,19 +103,10 @@ func (s TemplateSet) Marshal() ([]byte, error) { return yaml.Marshal(s) }
 // Using returns the templates that grant feature, sorted.
 func (s TemplateSet) Using(feature string) []string {
 	var out []string
-	for _, name := range sortedKeys(s.Templates) {
+	for _, name := range slices.Sorted(maps.Keys(s.Templates)) {
 		if slices.Contains(s.Templates[name].Features, feature) {
 			out = append(out, name)
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -418,7 +419,7 @@ func (s *Service) checkPolicy(ctx context.Context, doc []byte) (policy.Policy, [
 		return p, nil, nil, &InvalidError{Problems: problems}
 	}
 	var warnings []string
-	for _, role := range sortedKeys(p.Access.Roles) {
+	for _, role := range slices.Sorted(maps.Keys(p.Access.Roles)) {
 		if t := p.Access.Roles[role]; !hasTemplate(set, t) {
 			warnings = append(warnings, fmt.Sprintf("policy.access.roles.%s: template %q does not exist; the role grants no feature until it does", role, t))
 		}
@@ -490,15 +491,6 @@ func removedFeatures(set access.TemplateSet, catalogue []string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func hasTemplate(set access.TemplateSet, name string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -56,7 +57,7 @@ func (s *Service) DryRunPolicy(ctx context.Context, doc []byte) (PolicyDryRun, e
 	}
 	refused := func(feature string) string {
 		var out []string
-		for _, name := range sortedKeys(holders) {
+		for _, name := range slices.Sorted(maps.Keys(holders)) {
 			if name == "" || !slices.Contains(set.Templates[name].Features, feature) {
 				label := name
 				if label == "" {

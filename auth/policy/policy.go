@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -197,7 +198,7 @@ func (p *Policy) Validate(prefix string) error {
 			bad(fmt.Sprintf("network.allow[%d]", i), "%v", err)
 		}
 	}
-	for _, role := range sortedKeys(p.Network.AllowRoles) {
+	for _, role := range slices.Sorted(maps.Keys(p.Network.AllowRoles)) {
 		for i, c := range p.Network.AllowRoles[role] {
 			if _, err := ParsePrefix(c); err != nil {
 				bad(fmt.Sprintf("network.allow_roles.%s[%d]", role, i), "%v", err)
@@ -308,13 +309,4 @@ func Equal(a, b Policy) bool {
 	x, err1 := a.Marshal()
 	y, err2 := b.Marshal()
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,6 +2,7 @@ package records
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -83,7 +84,7 @@ func fieldValues(r *Record, field string) []string {
 func (ps *PolicySet) Scope(p *People, principal *Person, action, typ string) (Scope, error) {
 	fields, ok := ScopeFields[typ]
 	if !ok {
-		return Scope{}, fmt.Errorf("%w: scope answers for %s, not %q", ErrBadCheck, strings.Join(sortedKeys(ScopeFields), ", "), typ)
+		return Scope{}, fmt.Errorf("%w: scope answers for %s, not %q", ErrBadCheck, strings.Join(slices.Sorted(maps.Keys(ScopeFields)), ", "), typ)
 	}
 	if !slices.Contains(Actions, action) {
 		return Scope{}, fmt.Errorf("%w: action %q is not one of %s", ErrBadCheck, action, strings.Join(Actions, ", "))
@@ -189,13 +190,4 @@ func (ps *PolicySet) scopeAgrees(p *People, checks []Check) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	var k []string
-	for x := range m {
-		k = append(k, x)
-	}
-	slices.Sort(k)
-	return k
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -48,7 +49,7 @@ func cmdTemplate(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "# permission templates version %d\n", version)
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TEMPLATE\tFEATURES\tDESCRIPTION")
-		for _, name := range sortedNames(set.Templates) {
+		for _, name := range slices.Sorted(maps.Keys(set.Templates)) {
 			t := set.Templates[name]
 			fmt.Fprintf(tw, "%s\t%d\t%s\n", name, len(t.Features), t.Description)
 		}
@@ -104,15 +105,6 @@ func templateError(err error, name string) error {
 		return fmt.Errorf("no template %q", name)
 	}
 	return err
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // cmdAccess answers questions about the access rules and manages the

@@ -211,11 +211,7 @@ func (a *API) check(w http.ResponseWriter, r *http.Request) {
 		x, problem := resolve(people, who, c.User)
 		if problem != "" {
 			if !batch {
-				status := map[string]int{"forbidden": http.StatusForbidden, "unknown_user": http.StatusNotFound}[problem]
-				if status == 0 {
-					status = http.StatusBadRequest
-				}
-				a.fail(w, status, problem, problemMessage[problem])
+				a.failProblem(w, problem)
 				return
 			}
 			results[i] = Result{Decision: records.Decision{Reasons: []string{}}, Error: problem}
@@ -242,6 +238,16 @@ func (a *API) check(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.JSON(w, http.StatusOK, map[string]any{"results": results})
+}
+
+// failProblem answers a user the asker may not ask about or that does
+// not exist.
+func (a *API) failProblem(w http.ResponseWriter, problem string) {
+	status := map[string]int{"forbidden": http.StatusForbidden, "unknown_user": http.StatusNotFound}[problem]
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	a.fail(w, status, problem, problemMessage[problem])
 }
 
 var problemMessage = map[string]string{
@@ -271,11 +277,7 @@ func (a *API) scope(w http.ResponseWriter, r *http.Request) {
 	}
 	x, problem := resolve(people, who, body.User)
 	if problem != "" {
-		status := map[string]int{"forbidden": http.StatusForbidden, "unknown_user": http.StatusNotFound}[problem]
-		if status == 0 {
-			status = http.StatusBadRequest
-		}
-		a.fail(w, status, problem, problemMessage[problem])
+		a.failProblem(w, problem)
 		return
 	}
 	s, err := ps.Scope(people, x, body.Action, body.Type)

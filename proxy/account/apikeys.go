@@ -76,14 +76,21 @@ func isCode(s string) bool {
 	return err == nil
 }
 
-// createKey makes a key for the signed-in user and shows it once.
-func (p *Pages) createKey(w http.ResponseWriter, r *http.Request) {
+// keyChange reads a key form and checks the session may change keys now;
+// it answers the request itself when not.
+func (p *Pages) keyChange(w http.ResponseWriter, r *http.Request) (*proxy.Caller, bool) {
 	c := proxy.CallerOf(r)
 	if err := web.ParseForm(w, r); err != nil {
 		p.render.Error(w, r, err)
-		return
+		return nil, false
 	}
-	if !p.fresh(w, r, c) {
+	return c, p.fresh(w, r, c)
+}
+
+// createKey makes a key for the signed-in user and shows it once.
+func (p *Pages) createKey(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.keyChange(w, r)
+	if !ok {
 		return
 	}
 	days, err := strconv.Atoi(r.PostForm.Get("expires_days"))
@@ -112,12 +119,8 @@ func (p *Pages) createKey(w http.ResponseWriter, r *http.Request) {
 
 // revokeKey ends one of the signed-in user's keys.
 func (p *Pages) revokeKey(w http.ResponseWriter, r *http.Request) {
-	c := proxy.CallerOf(r)
-	if err := web.ParseForm(w, r); err != nil {
-		p.render.Error(w, r, err)
-		return
-	}
-	if !p.fresh(w, r, c) {
+	c, ok := p.keyChange(w, r)
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
