@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/apikey"
-	"github.com/gatehouse-auth/gatehouse/auth/directory/directorytest"
-	"github.com/gatehouse-auth/gatehouse/session/storetest"
 )
 
 // createKey runs `apikey create` and returns the key, which must be the
@@ -257,12 +255,7 @@ func TestAPIKeyRateLimit(t *testing.T) {
 // a key revoked through the CLI is refused by the replica that had it
 // cached within a second.
 func TestAPIKeyRevokedOnOtherReplica(t *testing.T) {
-	dsn := directorytest.PostgresDSN(t)
-	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
-	up := startUpstream(t)
-	cfg := productionConfig(t, dsn, addr, prefix, up)
-	a := startReplica(t, cfg, nil)
-	b := startReplica(t, cfg, nil)
+	a, b := twoReplicas(t, "")
 	a.addUser(t, "alice", alicePW, "sales")
 	key := createKey(t, a, "--user", "alice")
 	id, _, _ := apikey.Parse(key)

@@ -10,9 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-auth/gatehouse/auth/directory/directorytest"
-	"github.com/gatehouse-auth/gatehouse/session/storetest"
 )
 
 const serviceToken = "svc-0123456789abcdef0123456789abcdef"
@@ -182,12 +179,7 @@ func TestAccessCheckAPI(t *testing.T) {
 // the CLI on one replica's directory changes the other replica's answer
 // within a second; a bad set is refused and changes nothing.
 func TestAccessPolicyChangeSeenByOtherReplica(t *testing.T) {
-	dsn := directorytest.PostgresDSN(t)
-	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
-	up := startUpstream(t)
-	cfg := productionConfig(t, dsn, addr, prefix, up) + tokenConfig(t)
-	a := startReplica(t, cfg, nil)
-	b := startReplica(t, cfg, nil)
+	a, b := twoReplicas(t, tokenConfig(t))
 	a.addUser(t, "maria", alicePW, "manager")
 	a.addUser(t, "bob", alicePW, "sales")
 	for _, args := range [][]string{{"group", "add", "north", "--mode", "account_based"}, {"group", "add-member", "north", "maria"}, {"group", "add-member", "north", "bob"}} {

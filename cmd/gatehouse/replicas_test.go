@@ -23,6 +23,15 @@ func productionConfig(t testing.TB, dsn, redisAddr, prefix string, up *upstream)
 		up.URL, dsn, redisAddr, prefix, keyFile(t))
 }
 
+// twoReplicas starts two replicas on a fresh PostgreSQL database and
+// Redis prefix of their own, proxying to one upstream, with extra config.
+func twoReplicas(t *testing.T, extra string) (a, b *replica) {
+	dsn := directorytest.PostgresDSN(t)
+	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
+	cfg := productionConfig(t, dsn, addr, prefix, startUpstream(t)) + extra
+	return startReplica(t, cfg, nil), startReplica(t, cfg, nil)
+}
+
 func TestTwoReplicasShareRedisAndPostgres(t *testing.T) {
 	dsn := directorytest.PostgresDSN(t)
 	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
@@ -100,12 +109,7 @@ func waitReadyDetail(t *testing.T, base string, want map[string]string) {
 // the other replica through PostgreSQL's change notification (the 2 s
 // bound only stops a broken build from hanging; the log shows the time).
 func TestPolicyChangeSeenByOtherReplica(t *testing.T) {
-	dsn := directorytest.PostgresDSN(t)
-	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
-	up := startUpstream(t)
-	cfg := productionConfig(t, dsn, addr, prefix, up)
-	a := startReplica(t, cfg, nil)
-	b := startReplica(t, cfg, nil)
+	a, b := twoReplicas(t, "")
 	before := b.watcher.Policy().Version
 	file := filepath.Join(t.TempDir(), "p.yaml")
 	os.WriteFile(file, []byte("session: {absolute_lifetime: 8h, idle_timeout: 10m}\nmethods: {password: true}\n"), 0o600)
@@ -255,12 +259,7 @@ func TestRevocationWhileReplicasRestartIsApplied(t *testing.T) {
 // CLI applies on the other replica, to a session it already has cached,
 // through PostgreSQL's change notification rather than the next poll.
 func TestTemplateChangeSeenByOtherReplica(t *testing.T) {
-	dsn := directorytest.PostgresDSN(t)
-	addr, prefix := storetest.RedisAddr(t), storetest.RedisPrefix(t)
-	up := startUpstream(t)
-	cfg := productionConfig(t, dsn, addr, prefix, up) + accessPolicy
-	a := startReplica(t, cfg, nil)
-	b := startReplica(t, cfg, nil)
+	a, b := twoReplicas(t, accessPolicy)
 	a.addUser(t, "alice", alicePW, "sales")
 	waitReadyDetail(t, b.URL, map[string]string{"directory_push": "live"})
 

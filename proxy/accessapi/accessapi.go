@@ -169,13 +169,17 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 }
 
-func (a *API) check(w http.ResponseWriter, r *http.Request) {
+// begin authenticates the asker and decodes the body into v; it answers
+// the request itself when either fails.
+func (a *API) begin(w http.ResponseWriter, r *http.Request, v any) (asker, bool) {
 	who, ok := a.authenticate(w, r)
-	if !ok {
-		return
-	}
+	return who, ok && a.decode(w, r, v)
+}
+
+func (a *API) check(w http.ResponseWriter, r *http.Request) {
 	var body checkBody
-	if !a.decode(w, r, &body) {
+	who, ok := a.begin(w, r, &body)
+	if !ok {
 		return
 	}
 	batch := body.Checks != nil
@@ -263,12 +267,9 @@ type scopeBody struct {
 }
 
 func (a *API) scope(w http.ResponseWriter, r *http.Request) {
-	who, ok := a.authenticate(w, r)
-	if !ok {
-		return
-	}
 	var body scopeBody
-	if !a.decode(w, r, &body) {
+	who, ok := a.begin(w, r, &body)
+	if !ok {
 		return
 	}
 	ps, people, ok := a.snapshot(w)
