@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/apilogin"
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
 	"github.com/gatehouse-auth/gatehouse/auth/oidc"
 	"github.com/gatehouse-auth/gatehouse/auth/saml"
@@ -29,7 +30,7 @@ import (
 // opens them (Method).
 type Provider struct {
 	ID    string `yaml:"id"`
-	Type  string `yaml:"type"`  // google | oidc | saml
+	Type  string `yaml:"type"`  // google | oidc | saml | api
 	Label string `yaml:"label"` // login button text; default from the type
 
 	// How an identity finds its directory user (auth/federation).
@@ -47,14 +48,28 @@ type Provider struct {
 }
 
 // Method is a login method's part of a providers[] entry: its own keys,
-// their defaults, the one validation `check-config` and `serve` share,
-// and how the provider is opened when the gateway starts.
+// their defaults, and the one validation `check-config` and `serve`
+// share. How the provider opens depends on its shape: a RedirectMethod
+// (a button on the login page) or a PasswordMethod (the login form's
+// credentials checked elsewhere).
 type Method interface {
 	SetDefaults()
 	// Validate reports every problem as "<key>.<field>: ...", for the
 	// provider id behind publicURL (nil when public_url is invalid).
 	Validate(key, id string, publicURL *url.URL) error
+}
+
+// RedirectMethod opens a provider the browser is sent to.
+type RedirectMethod interface {
+	Method
 	Open(ctx context.Context, env federation.Env) (auth.RedirectLogin, error)
+}
+
+// PasswordMethod opens a provider that checks the login form's
+// username and password (type api).
+type PasswordMethod interface {
+	Method
+	OpenPassword(ctx context.Context, env federation.Env) (auth.PasswordLogin, error)
 }
 
 // methodKind is a provider type: the package that owns its section and
@@ -69,6 +84,7 @@ var methodKinds = []methodKind{
 	{oidc.TypeGoogle, "Google", "email", func() Method { return oidc.NewSection(oidc.TypeGoogle) }},
 	{oidc.TypeOIDC, "", "email", func() Method { return oidc.NewSection(oidc.TypeOIDC) }},
 	{saml.Type, "", "upn", func() Method { return saml.NewSection() }},
+	{apilogin.Type, "", "email", func() Method { return apilogin.NewSection() }},
 }
 
 // kindOf returns the provider type typ, or nil.

@@ -5,27 +5,48 @@ import (
 	"fmt"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
+	"github.com/gatehouse-auth/gatehouse/auth/apilogin"
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
 	"github.com/gatehouse-auth/gatehouse/configs"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
 
+// openedProviders are the configured providers by shape: buttons on the
+// login page, and checkers of the login form's password (type api).
+type openedProviders struct {
+	redirect []auth.RedirectLogin
+	password []apilogin.Provider
+}
+
 // openProviders opens every configured provider, in config order; each
-// login method's package (auth/oidc, auth/saml) reads its own section.
-func openProviders(ctx context.Context, a *app, tx session.Nonces) ([]auth.RedirectLogin, error) {
+// login method's package (auth/oidc, auth/saml, auth/apilogin) reads its
+// own section.
+func openProviders(ctx context.Context, a *app, tx session.Nonces) (openedProviders, error) {
 	return openConfiguredProviders(ctx, a.cfg, federation.Env{Users: a.dir, Transactions: tx, Now: a.now})
 }
 
 // openConfiguredProviders is openProviders with the shared services given
 // (tests give an HTTP client that reaches no network).
-func openConfiguredProviders(ctx context.Context, cfg *configs.Config, shared federation.Env) ([]auth.RedirectLogin, error) {
-	var out []auth.RedirectLogin
+func openConfiguredProviders(ctx context.Context, cfg *configs.Config, shared federation.Env) (openedProviders, error) {
+	var out openedProviders
 	for _, p := range cfg.Providers {
-		l, err := p.Method.Open(ctx, p.Env(cfg.PublicURLParsed, shared))
-		if err != nil {
-			return nil, fmt.Errorf("provider %s: %w", p.ID, err)
+		env := p.Env(cfg.PublicURLParsed, shared)
+		switch m := p.Method.(type) {
+		case configs.RedirectMethod:
+			l, err := m.Open(ctx, env)
+			if err != nil {
+				return out, fmt.Errorf("provider %s: %w", p.ID, err)
+			}
+			out.redirect = append(out.redirect, l)
+		case configs.PasswordMethod:
+			l, err := m.OpenPassword(ctx, env)
+			if err != nil {
+				return out, fmt.Errorf("provider %s: %w", p.ID, err)
+			}
+			out.password = append(out.password, apilogin.Provider{ID: p.ID, Login: l})
+		default:
+			return out, fmt.Errorf("provider %s: type %q cannot be opened", p.ID, p.Type)
 		}
-		out = append(out, l)
 	}
 	return out, nil
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"github.com/gatehouse-auth/gatehouse/auth/apikey"
+	"github.com/gatehouse-auth/gatehouse/auth/apilogin"
+	"github.com/gatehouse-auth/gatehouse/auth/lockout"
 	"log/slog"
 	"net"
 	"net/http"
@@ -196,8 +198,23 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			{Name: "access_api", Metrics: accessAPI.WriteMetrics},
 		},
 	})
+	local := password.NewAuthenticator(a.dir, hasher, a.store, limits)
+	var apiIDs []string
+	for _, p := range providers.password {
+		if l, ok := p.Login.(*apilogin.Login); ok {
+			// One budget per account and address, whichever method checks.
+			l.SetLockout(lockout.New(a.store, limits.Window), limits.AccountAttempts, limits.IPAttempts)
+		}
+		apiIDs = append(apiIDs, p.ID)
+	}
+	router := &apilogin.Router{Local: local, Providers: providers.password, Links: a.dir, Policy: func() *policy.Policy {
+		if v := s.watcher.Policy(); v != nil {
+			return &v.Policy
+		}
+		return nil
+	}}
 	s.gateway.Mount(
-		login.New(s.gateway, login.Options{Password: password.NewAuthenticator(a.dir, hasher, a.store, limits), MFA: second, Providers: providers, Starts: a.store}),
+		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store}),
 		account.New(s.gateway, second, account.Options{
 			Keys:   selfKeys{svc: admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now), mac: keys, auth: s.keyAuth},
 			Reauth: password.NewAuthenticator(a.dir, hasher, a.store, limits),

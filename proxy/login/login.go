@@ -9,11 +9,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -34,9 +36,13 @@ type SecondFactor interface {
 
 // Options are the login methods the pages offer.
 type Options struct {
-	Password  auth.PasswordLogin
-	MFA       SecondFactor // nil: no second factor
-	Providers []auth.RedirectLogin
+	Password auth.PasswordLogin
+	// PasswordProviders are the ids of providers that check the login
+	// form's password (type api): the form shows while the policy allows
+	// the local password or any of them.
+	PasswordProviders []string
+	MFA               SecondFactor // nil: no second factor
+	Providers         []auth.RedirectLogin
 	// Starts counts federated login starts per client network in the
 	// shared store, so the server-side state an anonymous client can
 	// create stays bounded (nil: no bound; see MaxStarts).
@@ -49,17 +55,19 @@ type Options struct {
 
 // Pages is the login route set.
 type Pages struct {
-	gw        *proxy.Gateway
-	render    *web.Renderer
-	cookies   web.Cookies
-	sessions  proxy.Sessions
-	audit     proxy.Auditor
-	password  auth.PasswordLogin
-	mfa       SecondFactor
-	providers []auth.RedirectLogin
-	starts    session.Counter
-	maxStarts int
-	window    time.Duration
+	gw       *proxy.Gateway
+	render   *web.Renderer
+	cookies  web.Cookies
+	sessions proxy.Sessions
+	audit    proxy.Auditor
+	password auth.PasswordLogin
+	// passwordIDs are the providers that check the form's password.
+	passwordIDs []string
+	mfa         SecondFactor
+	providers   []auth.RedirectLogin
+	starts      session.Counter
+	maxStarts   int
+	window      time.Duration
 }
 
 // New returns the login pages of gw.
@@ -71,7 +79,13 @@ func New(gw *proxy.Gateway, o Options) *Pages {
 		o.StartWindow = 10 * time.Minute
 	}
 	return &Pages{gw: gw, render: gw.Render(), cookies: gw.Cookies(), sessions: gw.Sessions(), audit: gw.Audit(),
-		password: o.Password, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow}
+		password: o.Password, passwordIDs: o.PasswordProviders, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow}
+}
+
+// formEnabled reports whether the username and password form is on: for
+// the local password or for a provider that checks it.
+func (p *Pages) formEnabled(pol *policy.Policy) bool {
+	return pol.MethodEnabled(auth.MethodPassword) || slices.ContainsFunc(p.passwordIDs, pol.MethodEnabled)
 }
 
 // Mount implements proxy.Routes.
@@ -110,7 +124,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 	pol := &c.Policy.Policy
 	p.render.Page(w, http.StatusOK, "login.html", web.PageData{
 		Title: "Log in", Redirect: rd, Notice: proxy.Notices[r.URL.Query().Get("reason")],
-		PasswordEnabled: pol.MethodEnabled(auth.MethodPassword),
+		PasswordEnabled: p.formEnabled(pol),
 		Providers:       p.buttons(pol.MethodEnabled, rd),
 	})
 }
@@ -124,7 +138,7 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	rd := web.CleanRedirect(r.PostForm.Get("rd"))
 	username, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
 	data := web.PageData{Title: "Log in", Redirect: rd, Username: username, PasswordEnabled: true}
-	if !c.Policy.Policy.MethodEnabled(auth.MethodPassword) {
+	if !p.formEnabled(&c.Policy.Policy) {
 		data.PasswordEnabled, data.Username = false, ""
 		p.render.Page(w, http.StatusForbidden, "login.html", data)
 		return
@@ -156,6 +170,9 @@ func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, err error, i
 	userID := ""
 	if errors.As(err, &f) {
 		detail["reason"], userID = f.Reason, f.UserID
+		if f.Method != "" {
+			detail["method"] = f.Method
+		}
 	}
 	switch {
 	case errors.Is(err, auth.ErrLockedOut) && f != nil && f.Reason == reasonBusy:
