@@ -134,23 +134,34 @@ func BenchmarkServeUpstream(b *testing.B) {
 	// bare-headers adds a fixed copy of what the gateway sends (identity
 	// headers and an assertion of the same size) and no authentication:
 	// the upstream's share of the difference.
-	b.Run("bare-headers", func(b *testing.B) {
-		r, cookie := benchReplica(b, "memory")
-		req := httptest.NewRequest("GET", r.URL+"/accounts", nil)
-		req.RemoteAddr = "127.0.0.1:40000"
-		req.Header.Set("Cookie", "gatehouse="+cookie)
-		r.gateway.ServeHTTP(httptest.NewRecorder(), req)
-		sent := http.Header{}
-		for k, v := range *lastSeen.Load() {
-			if strings.HasPrefix(k, "X-Gatehouse-") {
-				sent[k] = v
+	// bare-assertion and bare-identity split it: the signed assertion
+	// alone, and the plain identity headers without it.
+	for _, variant := range []string{"bare-headers", "bare-assertion", "bare-identity"} {
+		b.Run(variant, func(b *testing.B) {
+			r, cookie := benchReplica(b, "memory")
+			req := httptest.NewRequest("GET", r.URL+"/accounts", nil)
+			req.RemoteAddr = "127.0.0.1:40000"
+			req.Header.Set("Cookie", "gatehouse="+cookie)
+			r.gateway.ServeHTTP(httptest.NewRecorder(), req)
+			sent := http.Header{}
+			for k, v := range *lastSeen.Load() {
+				keep := strings.HasPrefix(k, "X-Gatehouse-")
+				switch variant {
+				case "bare-assertion":
+					keep = k == proxy.HeaderAssertion
+				case "bare-identity":
+					keep = keep && k != proxy.HeaderAssertion
+				}
+				if keep {
+					sent[k] = v
+				}
 			}
-		}
-		if len(sent) < 7 {
-			b.Fatalf("upstream saw %d gateway headers", len(sent))
-		}
-		benchBare(b, sent)
-	})
+			if len(sent) == 0 || variant == "bare-headers" && len(sent) < 7 {
+				b.Fatalf("upstream saw %d gateway headers", len(sent))
+			}
+			benchBare(b, sent)
+		})
+	}
 	for _, store := range append(benchStores, "memory-rules500", "apikey-redis") {
 		b.Run(store, func(b *testing.B) {
 			r, cookie := benchReplica(b, store)
