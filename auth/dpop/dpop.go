@@ -12,12 +12,18 @@ package dpop
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,10 +61,12 @@ type Verifier struct {
 	// nonce during a rotation); nil means nonces are not required.
 	Nonce func(got string) (current string, ok bool)
 
-	keys sync.Map // raw JWK JSON → *jwkEntry
+	mu   sync.RWMutex
+	keys map[string]*jwkEntry // raw JWK JSON → parsed key
 }
 
 type jwkEntry struct {
+	pub        any
 	thumbprint string
 }
 
@@ -88,38 +96,63 @@ func invalid(format string, args ...any) error {
 // RSA key makes it about 1.5 KB).
 const maxProof = 8 << 10
 
+// header is the proof's JOSE header. Parsed here rather than by go-jose
+// so the key can be looked up by its raw JSON and parsed (by go-jose)
+// only the first time a device shows it.
+type header struct {
+	Typ  string          `json:"typ"`
+	Alg  string          `json:"alg"`
+	JWK  json.RawMessage `json:"jwk"`
+	Kid  string          `json:"kid"`
+	X5C  json.RawMessage `json:"x5c"`
+	Crit json.RawMessage `json:"crit"`
+}
+
 // Verify checks proof for a request with method and target URL (the
 // request as the client addressed it: scheme, host and path), and, when
 // accessToken is not empty, that the proof's ath is that token's hash.
 func (v *Verifier) Verify(ctx context.Context, proof, method, target, accessToken string) (Proof, error) {
-	if proof == "" || len(proof) > maxProof || strings.Count(proof, ".") != 2 {
+	if proof == "" || len(proof) > maxProof {
 		return Proof{}, invalid("not a compact JWS")
 	}
-	jws, err := jose.ParseSignedCompact(proof, Algorithms)
+	h64, rest, ok1 := strings.Cut(proof, ".")
+	p64, s64, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.Contains(s64, ".") {
+		return Proof{}, invalid("not a compact JWS")
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(h64)
 	if err != nil {
-		return Proof{}, invalid("%v", err)
+		return Proof{}, invalid("header: %v", err)
 	}
-	if len(jws.Signatures) != 1 {
-		return Proof{}, invalid("one signature expected")
+	var h header
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return Proof{}, invalid("header: %v", err)
 	}
-	h := jws.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "dpop+jwt" {
+	if h.Typ != "dpop+jwt" {
 		return Proof{}, invalid("typ must be dpop+jwt")
 	}
-	if h.JSONWebKey == nil {
+	if !slices.Contains(Algorithms, jose.SignatureAlgorithm(h.Alg)) {
+		return Proof{}, invalid("alg %q is not an accepted asymmetric algorithm", h.Alg)
+	}
+	if h.Kid != "" || len(h.X5C) > 0 || len(h.Crit) > 0 {
+		// Only the embedded key counts; no kid or chain to confuse a verifier.
+		return Proof{}, invalid("kid, x5c and crit are not allowed")
+	}
+	if len(h.JWK) == 0 {
 		return Proof{}, invalid("the header carries no jwk")
 	}
-	if !h.JSONWebKey.IsPublic() || !h.JSONWebKey.Valid() {
-		return Proof{}, invalid("the jwk must be a valid public key (private members refused)")
+	k, err := v.key(h.JWK)
+	if err != nil {
+		return Proof{}, err
 	}
-	if h.KeyID != "" || len(h.JSONWebKey.Certificates) > 0 {
-		// Only the embedded key counts; no kid or chain to confuse a verifier.
-		return Proof{}, invalid("kid and x5c are not allowed")
+	// The claims are read before the signature is checked only to refuse
+	// cheaply; nothing in them is trusted until the signature verifies.
+	pb, err := base64.RawURLEncoding.DecodeString(p64)
+	if err != nil {
+		return Proof{}, invalid("claims: %v", err)
 	}
-	// The payload is read before the signature is checked only to refuse
-	// cheaply; nothing in it is trusted until Verify below succeeds.
 	var c claims
-	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &c); err != nil {
+	if err := json.Unmarshal(pb, &c); err != nil {
 		return Proof{}, invalid("claims: %v", err)
 	}
 	if c.JTI == "" || len(c.JTI) > 128 {
@@ -150,43 +183,115 @@ func (v *Verifier) Verify(ctx context.Context, proof, method, target, accessToke
 			return Proof{}, &UseNonceError{Nonce: cur}
 		}
 	}
-	jkt, err := v.thumbprint(h.JSONWebKey)
+	sig, err := base64.RawURLEncoding.DecodeString(s64)
 	if err != nil {
-		return Proof{}, invalid("%v", err)
-	}
-	if _, err := jws.Verify(h.JSONWebKey); err != nil {
 		return Proof{}, invalid("signature: %v", err)
+	}
+	if err := verifySignature(jose.SignatureAlgorithm(h.Alg), k.pub, proof[:len(h64)+1+len(p64)], sig); err != nil {
+		return Proof{}, err
 	}
 	// Single use, keyed by the key too, so two clients' jti cannot
 	// collide; remembered for twice the window, longer than any iat can
 	// keep a proof acceptable.
-	fresh, err := v.Replay.PutOnce(ctx, "dpop:jti:"+jkt+":"+c.JTI, nil, 2*v.Window)
+	fresh, err := v.Replay.PutOnce(ctx, "dpop:jti:"+k.thumbprint+":"+c.JTI, nil, 2*v.Window)
 	if err != nil {
 		return Proof{}, fmt.Errorf("dpop: replay cache: %w", err)
 	}
 	if !fresh {
 		return Proof{}, invalid("jti was used before (replay)")
 	}
-	return Proof{JKT: jkt, JTI: c.JTI, IAT: iat}, nil
+	return Proof{JKT: k.thumbprint, JTI: c.JTI, IAT: iat}, nil
 }
 
-// thumbprint returns the key's RFC 7638 thumbprint, remembered per key so
-// a device's every request does not hash its key again.
-func (v *Verifier) thumbprint(k *jose.JSONWebKey) (string, error) {
-	raw, err := k.MarshalJSON()
-	if err != nil {
-		return "", err
+// maxKeys bounds the key cache; past it the cache starts over.
+const maxKeys = 100000
+
+// key returns the parsed public key and its thumbprint for a header's
+// raw jwk, parsing with go-jose the first time.
+func (v *Verifier) key(raw []byte) (*jwkEntry, error) {
+	v.mu.RLock()
+	e := v.keys[string(raw)]
+	v.mu.RUnlock()
+	if e != nil {
+		return e, nil
 	}
-	if e, ok := v.keys.Load(string(raw)); ok {
-		return e.(*jwkEntry).thumbprint, nil
+	var k jose.JSONWebKey
+	if err := k.UnmarshalJSON(raw); err != nil {
+		return nil, invalid("jwk: %v", err)
+	}
+	if !k.IsPublic() || !k.Valid() {
+		return nil, invalid("the jwk must be a valid public key (private members refused)")
+	}
+	if k.KeyID != "" || len(k.Certificates) > 0 {
+		return nil, invalid("the jwk must not carry kid or x5c")
 	}
 	tp, err := k.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return "", err
+		return nil, invalid("jwk: %v", err)
 	}
-	e := &jwkEntry{thumbprint: base64.RawURLEncoding.EncodeToString(tp)}
-	v.keys.Store(string(raw), e)
-	return e.thumbprint, nil
+	e = &jwkEntry{pub: k.Key, thumbprint: base64.RawURLEncoding.EncodeToString(tp)}
+	v.mu.Lock()
+	if v.keys == nil || len(v.keys) >= maxKeys {
+		v.keys = map[string]*jwkEntry{}
+	}
+	v.keys[string(raw)] = e
+	v.mu.Unlock()
+	return e, nil
+}
+
+// verifySignature checks a JWS signature over input with pub for alg; the
+// key's type (and curve) must be the algorithm's.
+func verifySignature(alg jose.SignatureAlgorithm, pub any, input string, sig []byte) error {
+	bad := invalid("signature does not verify")
+	hashed := func(h crypto.Hash) []byte {
+		d := h.New()
+		d.Write([]byte(input))
+		return d.Sum(nil)
+	}
+	switch alg {
+	case jose.ES256, jose.ES384, jose.ES512:
+		k, ok := pub.(*ecdsa.PublicKey)
+		want := map[jose.SignatureAlgorithm]struct {
+			curve elliptic.Curve
+			hash  crypto.Hash
+		}{jose.ES256: {elliptic.P256(), crypto.SHA256}, jose.ES384: {elliptic.P384(), crypto.SHA384}, jose.ES512: {elliptic.P521(), crypto.SHA512}}[alg]
+		if !ok || k.Curve != want.curve {
+			return invalid("alg %s does not fit the jwk", alg)
+		}
+		size := (want.curve.Params().BitSize + 7) / 8
+		if len(sig) != 2*size {
+			return bad
+		}
+		r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
+		if !ecdsa.Verify(k, hashed(want.hash), r, s) {
+			return bad
+		}
+	case jose.EdDSA:
+		k, ok := pub.(ed25519.PublicKey)
+		if !ok {
+			return invalid("alg %s does not fit the jwk", alg)
+		}
+		if !ed25519.Verify(k, []byte(input), sig) {
+			return bad
+		}
+	case jose.RS256, jose.PS256:
+		k, ok := pub.(*rsa.PublicKey)
+		if !ok || k.N.BitLen() < 2048 {
+			return invalid("alg %s needs an RSA key of at least 2048 bits", alg)
+		}
+		var err error
+		if alg == jose.RS256 {
+			err = rsa.VerifyPKCS1v15(k, crypto.SHA256, hashed(crypto.SHA256), sig)
+		} else {
+			err = rsa.VerifyPSS(k, crypto.SHA256, hashed(crypto.SHA256), sig, nil)
+		}
+		if err != nil {
+			return bad
+		}
+	default:
+		return invalid("alg %q is not accepted", alg)
+	}
+	return nil
 }
 
 // Thumbprint is the RFC 7638 SHA-256 thumbprint of a public key, as

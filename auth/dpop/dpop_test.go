@@ -90,8 +90,12 @@ func TestRefusals(t *testing.T) {
 		{"another method", func() string { return d.proof(t, nil) }, "GET", target, "", "htm"},
 		{"another URL", func() string { return d.proof(t, nil) }, "POST", "https://gw.example/other", "", "htu"},
 		{"another host", func() string { return d.proof(t, nil) }, "POST", "https://evil.example/.gatehouse/oauth/token", "", "htu"},
-		{"expired iat", func() string { return d.proof(t, func(m map[string]any) { m["iat"] = testNow.Add(-2 * time.Minute).Unix() }) }, "POST", target, "", "iat"},
-		{"future iat", func() string { return d.proof(t, func(m map[string]any) { m["iat"] = testNow.Add(2 * time.Minute).Unix() }) }, "POST", target, "", "iat"},
+		{"expired iat", func() string {
+			return d.proof(t, func(m map[string]any) { m["iat"] = testNow.Add(-2 * time.Minute).Unix() })
+		}, "POST", target, "", "iat"},
+		{"future iat", func() string {
+			return d.proof(t, func(m map[string]any) { m["iat"] = testNow.Add(2 * time.Minute).Unix() })
+		}, "POST", target, "", "iat"},
 		{"no iat", func() string { return d.proof(t, func(m map[string]any) { delete(m, "iat") }) }, "POST", target, "", "iat"},
 		{"no jti", func() string { return d.proof(t, func(m map[string]any) { delete(m, "jti") }) }, "POST", target, "", "jti"},
 		{"ath missing", func() string { return d.proof(t, nil) }, "POST", target, tok, "ath"},
