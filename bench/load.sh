@@ -108,6 +108,7 @@ upstream: http://$up_addr
 directory:
   driver: sqlite
   dsn: $work/$name/gatehouse.db
+shutdown: {drain_delay: 0s}
 $session_yaml
 EOF
   printf '%s\n' "$bench_pw" | env -u GATEHOUSE_CONFIG "$work/gatehouse" user add --username bench \

@@ -90,9 +90,22 @@ type Config struct {
 	Policy policy.Policy `yaml:"policy"`
 	// Access configures the record access API (docs/access.md).
 	Access Access `yaml:"access"`
+	// Shutdown is how the gateway stops on SIGTERM.
+	Shutdown Shutdown `yaml:"shutdown"`
 	// DevInsecureCookies is true when public_url is plain http: cookies
 	// then go without Secure and without the __Host- prefix.
 	DevInsecureCookies bool `yaml:"-"`
+}
+
+// Shutdown: on SIGTERM, /readyz fails at once while the listener keeps
+// accepting for DrainDelay (so a load balancer or Kubernetes stops sending
+// new requests first), then in-flight requests get up to Timeout.
+type Shutdown struct {
+	DrainDelay time.Duration `yaml:"drain_delay"`
+	Timeout    time.Duration `yaml:"timeout"`
+
+	// drainSet records an explicit drain_delay, so 0s can mean none.
+	drainSet bool
 }
 
 // Access configures /.gatehouse/api/v1/access/*. ServiceTokenFile holds
@@ -186,6 +199,12 @@ func (c *Config) SetDefaults() {
 	setInt(&c.Login.IPAttempts, defaultIPTries)
 	if c.Login.LockoutWindow == 0 {
 		c.Login.LockoutWindow = defaultLockout
+	}
+	if c.Shutdown.DrainDelay == 0 && !c.Shutdown.drainSet {
+		c.Shutdown.DrainDelay = 5 * time.Second
+	}
+	if c.Shutdown.Timeout == 0 {
+		c.Shutdown.Timeout = 30 * time.Second
 	}
 	setString(&c.Log.Level, "info")
 	setString(&c.Log.Format, "text")

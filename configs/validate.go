@@ -52,6 +52,12 @@ func (c *Config) Validate() error {
 	}
 	add(c.Login.validate())
 	add(c.Access.validate())
+	if d := c.Shutdown.DrainDelay; d < 0 || d > 5*time.Minute {
+		add(fmt.Errorf("shutdown.drain_delay: must be between 0s and 5m, got %s", d))
+	}
+	if d := c.Shutdown.Timeout; d < time.Second || d > 10*time.Minute {
+		add(fmt.Errorf("shutdown.timeout: must be between 1s and 10m, got %s", d))
+	}
 	add(c.Log.validate())
 	add(c.Policy.Validate("policy"))
 	return errors.Join(errs...)

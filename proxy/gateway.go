@@ -25,6 +25,7 @@ import (
 	"net/netip"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -146,6 +147,7 @@ type Gateway struct {
 	network         NetworkGuard
 	authenticators  []auth.Authenticator
 	narrowed        sync.Map // narrowKey → *access.Grants
+	draining        atomic.Bool
 	authorize       func(*Caller, *http.Request) error
 	ready           []Check
 	status          []Status
@@ -277,3 +279,8 @@ func (g *Gateway) Assertions() *assertion.Issuer { return g.assertions }
 
 // Logger is the gateway's logger.
 func (g *Gateway) Logger() *slog.Logger { return g.log }
+
+// Drain marks the gateway as shutting down: /readyz answers 503 from now
+// on, so load balancers stop sending it new requests, while it goes on
+// serving the ones that still come.
+func (g *Gateway) Drain() { g.draining.Store(true) }

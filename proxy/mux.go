@@ -157,6 +157,9 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	if !g.policy.Fresh(g.maxStale) {
 		failed["policy"] = "stale"
 	}
+	if g.draining.Load() {
+		failed["shutdown"] = "draining"
+	}
 	body := map[string]any{"status": "ready"}
 	if len(g.status) > 0 {
 		detail := map[string]string{}

@@ -143,7 +143,8 @@ func (b *bench) run() error {
 			return err
 		}
 		cfg := filepath.Join(b.dir, fmt.Sprintf("replica%d.yaml", i))
-		doc := "listen: " + addr + "\npublic_url: http://" + addr + "\n" + base
+		// A benchmark's replicas stop at once; the drain delay is for load balancers.
+		doc := "listen: " + addr + "\npublic_url: http://" + addr + "\nshutdown: {drain_delay: 0s}\n" + base
 		if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 			return err
 		}

@@ -67,7 +67,7 @@ const e2eUser = "alice"
 func (e *e2eRun) start(extra string) string {
 	e.t.Helper()
 	e.cfg = filepath.Join(e.dir, "gatehouse.yaml")
-	e2eWriteFile(e.t, e.cfg, fmt.Sprintf("listen: %s\npublic_url: %s\nupstream: demo\nsession: {store: memory}\ndirectory: {driver: sqlite, dsn: %s}\nsecrets: {key_file: %s}\n%s",
+	e2eWriteFile(e.t, e.cfg, fmt.Sprintf("listen: %s\npublic_url: %s\nupstream: demo\nsession: {store: memory}\ndirectory: {driver: sqlite, dsn: %s}\nsecrets: {key_file: %s}\nshutdown: {drain_delay: 0s}\n%s",
 		e.addr, e.base, filepath.Join(e.dir, "data", "gatehouse.db"), filepath.Join(e.dir, "data", "gatehouse.keys"), extra))
 	pw := rand.Text()
 	add := exec.Command(e.bin, "user", "add", "--username", e2eUser, "--email", e2eUser+"@corp.example", "--role", "sales",

@@ -220,3 +220,50 @@ func TestGracefulShutdownDrains(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 }
+
+// TestShutdownDrainDelay: on stop, /readyz fails at once while requests
+// are still served for the drain delay; then the listener closes.
+func TestShutdownDrainDelay(t *testing.T) {
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, "shutdown: {drain_delay: 400ms, timeout: 5s}\n"), newClock())
+	r.addUser(t, "alice", alicePW, "sales")
+	b := newBrowser(t, r.URL)
+	b.Login(t, "alice", alicePW)
+	stopped := make(chan error, 1)
+	start := time.Now()
+	go func() { stopped <- r.stop() }()
+	waitStatus := func() int {
+		resp, err := http.Get(r.URL + "/.gatehouse/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == 503 && !strings.Contains(string(body), `"shutdown":"draining"`) {
+			t.Fatalf("readyz while draining: %s", body)
+		}
+		return resp.StatusCode
+	}
+	for waitStatus() != http.StatusServiceUnavailable {
+		if time.Since(start) > 300*time.Millisecond {
+			t.Fatal("readyz did not fail at once on shutdown")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Still serving: a new connection and request succeed.
+	if resp, body := newBrowser(t, r.URL).Get(t, "/.gatehouse/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("healthz during the drain: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := b.Get(t, "/"); resp.StatusCode != 200 || body != "crm:alice" {
+		t.Fatalf("a request during the drain: %d %q", resp.StatusCode, body)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Fatalf("stopped after %s, before the drain delay", d)
+	}
+	if _, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://")); err == nil {
+		t.Fatal("still accepting after shutdown")
+	}
+}

@@ -83,6 +83,10 @@ func startReplicaTTY(t testing.TB, ln net.Listener, config string, clk *clock, t
 	if !strings.Contains(config, "public_url:") {
 		body += "\npublic_url: " + base + "\n"
 	}
+	if !strings.Contains(config, "shutdown:") {
+		// Tests stop replicas by the hundred; the drain delay has its own test.
+		body += "\nshutdown: {drain_delay: 0s}\n"
+	}
 	if !strings.Contains(config, "secrets:") {
 		body += "\nsecrets: {key_file: " + keyFile(t) + "}\n"
 	}

@@ -40,11 +40,10 @@ import (
 // Intervals of the background work. The poll interval bounds how long a
 // policy change or a disabled user takes to reach every replica.
 const (
-	pollInterval    = time.Second
-	keyReload       = 10 * time.Second
-	sweepInterval   = 10 * time.Second
-	assertionTTL    = 5 * time.Minute
-	shutdownTimeout = 30 * time.Second
+	pollInterval  = time.Second
+	keyReload     = 10 * time.Second
+	sweepInterval = 10 * time.Second
+	assertionTTL  = 5 * time.Minute
 )
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
@@ -362,10 +361,20 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		s.a.log.Info("shutting down; draining in-flight requests")
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		err = hs.Shutdown(sctx)
+		// Readiness fails first and the listener stays open for the
+		// drain delay, so a load balancer (or Kubernetes, whose endpoint
+		// update lags the SIGTERM) stops sending before connections are
+		// refused; then in-flight requests get the timeout.
+		s.gateway.Drain()
+		s.a.log.Info("shutting down: readyz fails now; still serving for the drain delay", "drain_delay", cfg.Shutdown.DrainDelay)
+		select {
+		case err = <-errc:
+		case <-time.After(cfg.Shutdown.DrainDelay):
+			s.a.log.Info("drain delay over; finishing in-flight requests", "timeout", cfg.Shutdown.Timeout)
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
+			defer cancel()
+			err = hs.Shutdown(sctx)
+		}
 	}
 	s.close()
 	if errors.Is(err, http.ErrServerClosed) {
