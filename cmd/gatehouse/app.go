@@ -47,7 +47,7 @@ func openApp(ctx context.Context, e *env, cfgPath string, withSessions bool, now
 	}
 	a := &app{cfg: cfg, log: log, dir: dir, audit: audit.New(log, dir), now: now, out: e.stderr, terminal: e.terminal}
 	if withSessions {
-		if a.store, err = openStore(ctx, cfg, now); err != nil {
+		if a.store, err = openStore(ctx, cfg, now, log); err != nil {
 			dir.Close()
 			return nil, err
 		}
@@ -55,11 +55,18 @@ func openApp(ctx context.Context, e *env, cfgPath string, withSessions bool, now
 	return a, nil
 }
 
-func openStore(ctx context.Context, cfg *configs.Config, now func() time.Time) (session.Backend, error) {
+// openStore opens the session store. Redis being down is not a reason to
+// exit: the gateway starts unready (readyz 503, authenticated requests
+// 503) and recovers by itself when Redis answers, as after a run-time
+// outage; only a configuration it cannot use is an error.
+func openStore(ctx context.Context, cfg *configs.Config, now func() time.Time, log *slog.Logger) (session.Backend, error) {
 	if cfg.Session.Store == configs.StoreRedis {
-		st, err := redis.New(ctx, cfg.Session.Redis)
+		st, err := redis.Open(cfg.Session.Redis)
 		if err != nil {
 			return nil, fmt.Errorf("open session store (redis): %w", err)
+		}
+		if err := st.Ping(ctx); err != nil {
+			log.Warn("session store unreachable at start; serving 503 until it answers", "error", err)
 		}
 		return st, nil
 	}

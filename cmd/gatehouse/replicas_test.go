@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -285,4 +287,50 @@ func TestTemplateChangeSeenByOtherReplica(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // polling for the property under test
 	}
 	t.Logf("template change applied on replica B after %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestRedisDownAtStart: with Redis unreachable when serve starts, the
+// gateway starts anyway, unready: readyz names the session store,
+// logins and sessions get 503 (never the upstream); when a real
+// redis-server comes up on that port it becomes ready by itself.
+func TestRedisDownAtStart(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server not installed")
+		}
+		t.Skip("redis-server not installed")
+	}
+	port := freePort(t)
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, fmt.Sprintf("session: {store: redis, redis: {addrs: ['127.0.0.1:%d'], dial_timeout: 200ms, read_timeout: 200ms}}\n", port)), newClock())
+	r.addUser(t, "alice", alicePW, "sales")
+	if !strings.Contains(r.stderr.String(), "session store unreachable at start") {
+		t.Errorf("no warning about the unreachable store:\n%s", r.stderr.String())
+	}
+	resp, err := http.Get(r.URL + "/.gatehouse/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"session_store":"unreachable"`) {
+		t.Fatalf("readyz with Redis down at start: %d %s", resp.StatusCode, body)
+	}
+	b := newBrowser(t, r.URL)
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/login", map[string][]string{"username": {"alice"}, "password": {alicePW}}); resp.StatusCode != http.StatusServiceUnavailable || up.Count() != 0 {
+		t.Fatalf("login with Redis down: %d (upstream requests %d)", resp.StatusCode, up.Count())
+	}
+
+	redis := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := redis.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
+	waitTCP(t, port)
+	waitReadyDetail(t, r.URL, map[string]string{})
+	b.Login(t, "alice", alicePW)
+	if resp, body := b.Get(t, "/"); resp.StatusCode != 200 || body != "crm:alice" {
+		t.Fatalf("after Redis came up: %d %q", resp.StatusCode, body)
+	}
 }

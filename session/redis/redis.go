@@ -48,6 +48,22 @@ type Store struct {
 // so a wrong address or password fails at startup rather than at the first
 // login. Nothing is left open when it returns an error.
 func New(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		_ = s.c.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Open builds the store without contacting Redis (New also pings). The
+// gateway opens it this way, so that it starts while Redis is down —
+// unready, answering 503 — and becomes ready by itself when Redis returns,
+// as it does after an outage at run time.
+func Open(cfg Config) (*Store, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate("session.redis"); err != nil {
 		return nil, err
@@ -56,12 +72,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := NewWithClient(goredis.NewUniversalClient(opts), cfg.KeyPrefix)
-	if err := s.Ping(ctx); err != nil {
-		_ = s.c.Close()
-		return nil, err
-	}
-	return s, nil
+	return NewWithClient(goredis.NewUniversalClient(opts), cfg.KeyPrefix), nil
 }
 
 // NewWithClient wraps an existing client; tests use it to add hooks or
