@@ -83,9 +83,11 @@ func TestClientAnswers(t *testing.T) {
 // ErrUnavailable, never an answer.
 func TestClientCouldNotCheck(t *testing.T) {
 	for name, h := range map[string]http.HandlerFunc{
-		"500":                 func(w http.ResponseWriter, r *http.Request) { http.Error(w, "x", http.StatusInternalServerError) },
-		"401":                 func(w http.ResponseWriter, r *http.Request) { http.Error(w, "x", http.StatusUnauthorized) },
-		"redirect":            func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "https://elsewhere.example/", http.StatusTemporaryRedirect) },
+		"500": func(w http.ResponseWriter, r *http.Request) { http.Error(w, "x", http.StatusInternalServerError) },
+		"401": func(w http.ResponseWriter, r *http.Request) { http.Error(w, "x", http.StatusUnauthorized) },
+		"redirect": func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://elsewhere.example/", http.StatusTemporaryRedirect)
+		},
 		"not JSON":            func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>ok</html>")) },
 		"valid without email": func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"valid": true}`)) },
 		"valid as a string":   func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"valid": "true", "email": "a@b.c"}`)) },
