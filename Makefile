@@ -25,7 +25,9 @@ BENCH_PKGS   ?= ./...
 BROWSER_DIR := cmd/gatehouse/testdata/browser
 # The offline Go vulnerability database (vuln.go.dev is unreachable here);
 # the newest snapshot wins.
-VULNDB_TARBALL := $(lastword $(sort $(wildcard ../shared/vulndb/go-vulndb-osv-*.tar.gz)))
+# VULNDB= names another snapshot.
+VULNDB         ?= $(lastword $(sort $(wildcard ../shared/vulndb/go-vulndb-osv-*.tar.gz)))
+VULNDB_TARBALL := $(VULNDB)
 VULNDB_DIR     := $(CURDIR)/.cache/vulndb
 
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path './.cache/*' -not -path '*/node_modules/*')

@@ -61,6 +61,7 @@ func openApp(ctx context.Context, e *env, cfgPath string, withSessions bool, now
 // outage; only a configuration it cannot use is an error.
 func openStore(ctx context.Context, cfg *configs.Config, now func() time.Time, log *slog.Logger) (session.Backend, error) {
 	if cfg.Session.Store == configs.StoreRedis {
+		redis.SetLogger(log)
 		st, err := redis.Open(cfg.Session.Redis)
 		if err != nil {
 			return nil, fmt.Errorf("open session store (redis): %w", err)

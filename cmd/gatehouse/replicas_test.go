@@ -321,6 +321,11 @@ func TestRedisDownAtStart(t *testing.T) {
 	if resp, _ := b.Do(t, "POST", "/.gatehouse/login", map[string][]string{"username": {"alice"}, "password": {alicePW}}); resp.StatusCode != http.StatusServiceUnavailable || up.Count() != 0 {
 		t.Fatalf("login with Redis down: %d (upstream requests %d)", resp.StatusCode, up.Count())
 	}
+	// go-redis's own complaints arrive through the gateway's log, not as
+	// plain "redis: <date>" lines beside it.
+	if log := r.stderr.String(); strings.Contains(log, "redis: 20") || !strings.Contains(log, "component=go-redis") {
+		t.Errorf("go-redis messages not routed into the log:\n%s", log)
+	}
 
 	redis := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	if err := redis.Start(); err != nil {

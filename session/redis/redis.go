@@ -28,6 +28,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -150,3 +151,16 @@ func (s *Store) userKey(userID string) string { return s.prefix + "u:" + userID 
 func (s *Store) counterKey(key string) string { return s.prefix + "c:" + key }
 func (s *Store) nonceKey(key string) string   { return s.prefix + "n:" + key }
 func (s *Store) markKey(key string) string    { return s.prefix + "w:" + key }
+
+// slogLogger carries go-redis's own messages (pool dial failures,
+// reconnects) into the gateway's structured log instead of plain text on
+// stderr, which broke JSON log streams.
+type slogLogger struct{ log *slog.Logger }
+
+func (l slogLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
+}
+
+// SetLogger routes go-redis's messages (process-wide: the library has one
+// logger) into log.
+func SetLogger(log *slog.Logger) { goredis.SetLogger(slogLogger{log: log}) }
