@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
@@ -99,12 +101,33 @@ func cmdPolicy(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// kidPattern is a key id: an RFC 7638 thumbprint in base64url, which
+// starts with "-" one time in 64.
+var kidPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// kidsAsOperands moves key ids that begin with "-" behind "--", so the
+// flag parser takes `keys retire -3tC…` for a key, not an unknown flag.
+func kidsAsOperands(args []string) []string {
+	var flags, kids []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") && kidPattern.MatchString(a) {
+			kids = append(kids, a)
+		} else {
+			flags = append(flags, a)
+		}
+	}
+	if len(kids) == 0 {
+		return args
+	}
+	return append(append(flags, "--"), kids...)
+}
+
 func cmdKeys(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: keys list | keys rotate | keys retire KID", errUsage)
 	}
 	fs, cfgPath := e.flags("keys " + args[0])
-	pos, err := parseInterspersed(fs, args[1:])
+	pos, err := parseInterspersed(fs, kidsAsOperands(args[1:]))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -147,5 +148,18 @@ func TestUnknownCommand(t *testing.T) {
 	}
 	if code, out := cli(t, "", "version"); code != 0 || !strings.HasPrefix(out, "gatehouse ") {
 		t.Fatalf("version: %d %s", code, out)
+	}
+}
+
+// TestKidsAsOperands: a key id that begins with "-" (one in 64) is an
+// operand, not an unknown flag (TestKeysCommands failed on one).
+func TestKidsAsOperands(t *testing.T) {
+	kid := "-3tCILtuOVxmUM7VBe0BhYoxc-ZU0mB5OutsXBlSZEo"
+	got := kidsAsOperands([]string{kid, "--config", "c.yaml"})
+	fs := flag.NewFlagSet("keys retire", flag.ContinueOnError)
+	cfg := fs.String("config", "", "")
+	pos, err := parseInterspersed(fs, got)
+	if err != nil || len(pos) != 1 || pos[0] != kid || *cfg != "c.yaml" {
+		t.Fatalf("got %v %v (config %q)", pos, err, *cfg)
 	}
 }
