@@ -134,7 +134,11 @@ func TestPolicyChangeSeenByOtherReplica(t *testing.T) {
 // TestRedisOutageFailsClosed stops a real redis-server under a logged-in
 // session: requests get 503 (never the upstream), the gateway stays up,
 // and it recovers by itself when Redis returns.
-func TestRedisOutageFailsClosed(t *testing.T) {
+// redisServer returns a function that starts a throw-away redis-server
+// (no persistence) on a free port, and that port; it fails the test under
+// CI when redis-server is missing, and skips it otherwise.
+func redisServer(t *testing.T) (start func() *exec.Cmd, port int) {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -142,15 +146,19 @@ func TestRedisOutageFailsClosed(t *testing.T) {
 		}
 		t.Skip("redis-server not installed")
 	}
-	port := freePort(t)
-	startRedis := func() *exec.Cmd {
+	port = freePort(t)
+	return func() *exec.Cmd {
 		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		waitTCP(t, port)
 		return cmd
-	}
+	}, port
+}
+
+func TestRedisOutageFailsClosed(t *testing.T) {
+	startRedis, port := redisServer(t)
 	redis := startRedis()
 	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
 
@@ -294,14 +302,7 @@ func TestTemplateChangeSeenByOtherReplica(t *testing.T) {
 // logins and sessions get 503 (never the upstream); when a real
 // redis-server comes up on that port it becomes ready by itself.
 func TestRedisDownAtStart(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed")
-	}
-	port := freePort(t)
+	startRedis, port := redisServer(t)
 	up := startUpstream(t)
 	r := startReplica(t, sqliteConfig(t, up, fmt.Sprintf("session: {store: redis, redis: {addrs: ['127.0.0.1:%d'], dial_timeout: 200ms, read_timeout: 200ms}}\n", port)), newClock())
 	r.addUser(t, "alice", alicePW, "sales")
@@ -327,12 +328,8 @@ func TestRedisDownAtStart(t *testing.T) {
 		t.Errorf("go-redis messages not routed into the log:\n%s", log)
 	}
 
-	redis := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := redis.Start(); err != nil {
-		t.Fatal(err)
-	}
+	redis := startRedis()
 	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
-	waitTCP(t, port)
 	waitReadyDetail(t, r.URL, map[string]string{})
 	b.Login(t, "alice", alicePW)
 	if resp, body := b.Get(t, "/"); resp.StatusCode != 200 || body != "crm:alice" {
