@@ -97,10 +97,10 @@ func (g *Gateway) identify(r *http.Request, c *Caller) error {
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			c.Ended = endedInvalid
 			return nil
-		case refusedOf(err) != nil:
-			c.Refused = refusedOf(err)
-			return nil
 		default:
+			if c.Refused = refusedOf(err); c.Refused != nil {
+				return nil
+			}
 			return errors.Join(errAuthFailed, err)
 		}
 	}

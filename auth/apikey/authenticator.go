@@ -116,7 +116,7 @@ func (a *Authenticator) Evict(id string) { a.cache.Evict(id) }
 
 // Forget drops every cached key (a revocation somewhere, learnt from the
 // directory without knowing which key): each is read again once.
-func (a *Authenticator) Forget() { a.cache.Sweep(0) }
+func (a *Authenticator) Forget() { a.cache.Clear() }
 
 // inQuery reports a key in the URL's query string, decoded or not: any
 // name or value holding a well-formed key (the checksum must match, so an

@@ -96,6 +96,10 @@ func (c *Cache[V]) EvictOwner(owner string) {
 	c.evict(Event{Kind: User, ID: owner})
 }
 
+// Clear drops every entry here (a change somewhere that names no entry,
+// learnt other than through an event).
+func (c *Cache[V]) Clear() { c.clear() }
+
 // Sweep drops entries older than maxAge, so values that stopped being
 // asked for do not stay in memory.
 func (c *Cache[V]) Sweep(maxAge time.Duration) {

@@ -82,17 +82,14 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, now time.Time) error 
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return fmt.Errorf("api key %q: %w", id, directory.ErrNotFound)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE generations SET gen = gen + 1 WHERE name = 'api_keys'`)
-		return err
+		return bumpGeneration(ctx, tx, genAPIKeys)
 	})
 	return db.d.classify("revoke api key", err)
 }
 
 // APIKeysGeneration reads the api_keys generation.
 func (db *DB) APIKeysGeneration(ctx context.Context) (int64, error) {
-	var gen int64
-	err := db.db.QueryRowContext(ctx, `SELECT gen FROM generations WHERE name = 'api_keys'`).Scan(&gen)
-	return gen, db.d.classify("api keys generation", err)
+	return db.generation(ctx, genAPIKeys)
 }
 
 // TouchAPIKey records the last use.

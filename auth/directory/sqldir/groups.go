@@ -10,18 +10,30 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 )
 
-// bumpGroups moves the groups generation, inside the transaction of the
-// change it announces.
-func bumpGroups(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, `UPDATE generations SET gen = gen + 1 WHERE name = 'groups'`)
+// Generations are counters bumped in the transaction of the change they
+// announce, so replicas re-read a copy only when it moved (and PostgreSQL
+// notifies them through the generations trigger).
+const (
+	genGroups  = "groups"   // a group, a membership or a user changed
+	genAPIKeys = "api_keys" // an API key was revoked
+)
+
+func bumpGeneration(ctx context.Context, tx *sql.Tx, name string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE generations SET gen = gen + 1 WHERE name = $1`, name)
 	return err
 }
 
+func (db *DB) generation(ctx context.Context, name string) (int64, error) {
+	var gen int64
+	err := db.db.QueryRowContext(ctx, `SELECT gen FROM generations WHERE name = $1`, name).Scan(&gen)
+	return gen, db.d.classify(name+" generation", err)
+}
+
+func bumpGroups(ctx context.Context, tx *sql.Tx) error { return bumpGeneration(ctx, tx, genGroups) }
+
 // GroupsGeneration reads the groups generation.
 func (db *DB) GroupsGeneration(ctx context.Context) (int64, error) {
-	var gen int64
-	err := db.db.QueryRowContext(ctx, `SELECT gen FROM generations WHERE name = 'groups'`).Scan(&gen)
-	return gen, db.d.classify("groups generation", err)
+	return db.generation(ctx, genGroups)
 }
 
 // CreateGroup stores a group without members.

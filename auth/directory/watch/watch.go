@@ -286,13 +286,13 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	if gen, err := w.src.APIKeysGeneration(ctx); err != nil {
 		return fmt.Errorf("poll api keys: %w", err)
 	} else if gen != w.keysGen {
-		first := w.keysGen == -1
+		first := w.keysGen == -1 // the first poll only learns where the counter stands
 		w.keysGen = gen
-		w.mu.Lock()
-		hooks := slices.Clone(w.onKeys)
-		w.mu.Unlock()
-		for _, f := range hooks {
-			if !first {
+		if !first {
+			w.mu.Lock()
+			hooks := slices.Clone(w.onKeys)
+			w.mu.Unlock()
+			for _, f := range hooks {
 				f()
 			}
 		}
