@@ -423,7 +423,7 @@ func (g *Gateway) authorizeRoute(w http.ResponseWriter, r *http.Request, c *Call
 	c.Access = tbl
 	c.Grants = tbl.GrantsFor(c.Identity.Role, c.Identity.Template)
 	if c.Scopes != nil {
-		c.Grants = g.narrow(tbl, c.Grants, c.Scopes)
+		c.Grants = g.narrow(tbl, c.Grants, c.ID, c.Scopes)
 	}
 	if tbl.HasRules() && !access.CleanPath(r.URL.Path) {
 		g.render.Error(w, r, errUncleanPath)
@@ -446,21 +446,28 @@ func (g *Gateway) authorizeRoute(w http.ResponseWriter, r *http.Request, c *Call
 }
 
 // narrow returns grants limited to a credential's scopes, remembered per
-// table, template and scope list (a handful of distinct keys).
-func (g *Gateway) narrow(tbl *access.Table, gr *access.Grants, scopes []string) *access.Grants {
-	key := narrowKey{gen: tbl.Gen, template: gr.Template, scopes: strings.Join(scopes, ",")}
-	if n, ok := g.narrowed.Load(key); ok {
-		return n.(*access.Grants)
+// credential (a key's scopes never change) and template for the table in
+// force; a new table starts the memory over, so it holds only live entries.
+func (g *Gateway) narrow(tbl *access.Table, gr *access.Grants, credID string, scopes []string) *access.Grants {
+	key := narrowKey{cred: credID, template: gr.Template}
+	g.narrowMu.RLock()
+	n, ok := g.narrowed[key]
+	fresh := g.narrowGen == tbl.Gen
+	g.narrowMu.RUnlock()
+	if ok && fresh {
+		return n
 	}
-	n := tbl.Narrow(gr, scopes)
-	g.narrowed.Store(key, n)
+	n = tbl.Narrow(gr, scopes)
+	g.narrowMu.Lock()
+	if g.narrowGen != tbl.Gen || g.narrowed == nil {
+		g.narrowed, g.narrowGen = map[narrowKey]*access.Grants{}, tbl.Gen
+	}
+	g.narrowed[key] = n
+	g.narrowMu.Unlock()
 	return n
 }
 
-type narrowKey struct {
-	gen              uint64
-	template, scopes string
-}
+type narrowKey struct{ cred, template string }
 
 // methodOverrideHeaders are the headers web frameworks read as the
 // request's real method (Rails, Laravel, Express's method-override,

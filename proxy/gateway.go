@@ -137,16 +137,19 @@ type Options struct {
 // Gateway is the HTTP handler: the pipeline and the mux its route sets
 // mount on.
 type Gateway struct {
-	log             *slog.Logger
-	public          *url.URL
-	upstream        *url.URL
-	sessions        Sessions
-	policy          PolicySource
-	audit           Auditor
-	assertions      *assertion.Issuer
-	network         NetworkGuard
-	authenticators  []auth.Authenticator
-	narrowed        sync.Map // narrowKey → *access.Grants
+	log            *slog.Logger
+	public         *url.URL
+	upstream       *url.URL
+	sessions       Sessions
+	policy         PolicySource
+	audit          Auditor
+	assertions     *assertion.Issuer
+	network        NetworkGuard
+	authenticators []auth.Authenticator
+	// narrowed remembers scope-narrowed grants for table narrowGen.
+	narrowMu        sync.RWMutex
+	narrowed        map[narrowKey]*access.Grants
+	narrowGen       uint64
 	draining        atomic.Bool
 	authorize       func(*Caller, *http.Request) error
 	ready           []Check

@@ -86,8 +86,16 @@ type verified struct {
 	secretSum [32]byte // SHA-256 of the secret, compared on every hit
 	key       directory.APIKey
 	user      directory.User
+	identity  auth.Identity // built once per verification, not per request
 	networks  []netip.Prefix
 }
+
+// keyMethods is every key credential's Methods (read-only, shared).
+var keyMethods = []string{auth.MethodAPIKey}
+
+// tunnelRecheck bounds a WebSocket opened with a key: its credential's
+// deadline is at most this far off, so it is authenticated again.
+const tunnelRecheck = time.Minute
 
 // Authenticator reads API keys (auth.Authenticator).
 type Authenticator struct {
@@ -167,36 +175,40 @@ func holdsKey(s string) bool {
 	return false
 }
 
-// token finds the key a request carries; "" when none.
+// token finds the key a request carries; "" when none. Every place it
+// may travel must agree.
 func token(r *http.Request) (string, error) {
-	var found []string
+	var found string
+	add := func(t string) error {
+		if found != "" && t != found {
+			return errTwoKeys
+		}
+		found = t
+		return nil
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		if t, ok := strings.CutPrefix(h, "Bearer "); ok && Looks(strings.TrimSpace(t)) {
-			found = append(found, strings.TrimSpace(t))
+			add(strings.TrimSpace(t))
 		}
 	}
 	if h := r.Header.Get("X-Api-Key"); h != "" {
-		found = append(found, strings.TrimSpace(h))
+		if err := add(strings.TrimSpace(h)); err != nil {
+			return "", err
+		}
 	}
 	// The CRM's own pair: the access key names the key, the secret key is
 	// the key itself.
-	ak, sk := r.Header.Get("X-Lsq-Accesskey"), r.Header.Get("X-Lsq-Secretkey")
+	ak, sk := r.Header.Get("X-Lsq-Accesskey"), strings.TrimSpace(r.Header.Get("X-Lsq-Secretkey"))
 	if ak != "" || sk != "" {
-		id, _, err := Parse(strings.TrimSpace(sk))
+		id, _, err := Parse(sk)
 		if err != nil || strings.TrimPrefix(strings.TrimSpace(ak), Prefix) != id {
 			return "", errPair
 		}
-		found = append(found, strings.TrimSpace(sk))
-	}
-	for _, t := range found[min(1, len(found)):] {
-		if t != found[0] {
-			return "", errTwoKeys
+		if err := add(sk); err != nil {
+			return "", err
 		}
 	}
-	if len(found) == 0 {
-		return "", nil
-	}
-	return found[0], nil
+	return found, nil
 }
 
 var (
@@ -269,18 +281,14 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Credential, error) {
 		}
 	}
 	a.touch(id, now, ip)
-	u := &v.user
 	deadline := v.key.ExpiresAt
-	if deadline.IsZero() || deadline.After(now.Add(CacheTTL*60)) {
-		// Bounds a WebSocket opened with a key: it is re-authenticated
-		// at least once a minute.
-		deadline = now.Add(CacheTTL * 60)
+	if deadline.IsZero() || deadline.After(now.Add(tunnelRecheck)) {
+		deadline = now.Add(tunnelRecheck)
 	}
 	return auth.Credential{
-		Kind: auth.KindAPIKey,
-		ID:   id,
-		Identity: auth.Identity{UserID: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName,
-			Role: u.Role, Template: u.Template, Groups: u.Groups, Methods: []string{auth.MethodAPIKey}},
+		Kind:     auth.KindAPIKey,
+		ID:       id,
+		Identity: v.identity,
 		Created:  v.key.CreatedAt,
 		Deadline: deadline,
 		Scopes:   v.key.Scopes,
@@ -349,7 +357,8 @@ func (a *Authenticator) lookup(ctx context.Context, id, secret string, sum [32]b
 	if err != nil {
 		return nil, "", fmt.Errorf("apikey: owner: %w", err)
 	}
-	v := &verified{secretSum: sum, key: *k, user: *u}
+	v := &verified{secretSum: sum, key: *k, user: *u, identity: auth.Identity{UserID: u.ID, Username: u.Username, Email: u.Email,
+		DisplayName: u.DisplayName, Role: u.Role, Template: u.Template, Groups: u.Groups, Methods: keyMethods}}
 	v.key.Hash = nil
 	for _, c := range k.AllowedCIDRs {
 		p, err := policy.ParsePrefix(c)

@@ -45,13 +45,26 @@ func randomBase62(n int) string {
 }
 
 func checksum(body string) string {
-	c := crc32.ChecksumIEEE([]byte(body))
-	out := make([]byte, checksumLen)
+	sum := checksumOf(body)
+	return string(sum[:])
+}
+
+// checksumOf is the CRC32 of body in base62, without allocating: Parse
+// runs on every request that carries a key.
+func checksumOf(body string) [checksumLen]byte {
+	// crc32.ChecksumIEEE, byte by byte over the string (the library
+	// takes a []byte, and converting copies).
+	c := ^uint32(0)
+	for i := 0; i < len(body); i++ {
+		c = crc32.IEEETable[byte(c)^body[i]] ^ (c >> 8)
+	}
+	c = ^c
+	var out [checksumLen]byte
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = alphabet[c%62]
 		c /= 62
 	}
-	return string(out)
+	return out
 }
 
 // NewID returns a fresh public key id.
@@ -79,7 +92,7 @@ func Parse(token string) (id, secret string, err error) {
 		}
 	}
 	body, sum := token[:TokenLen-checksumLen], token[TokenLen-checksumLen:]
-	if checksum(body) != sum {
+	if want := checksumOf(body); string(want[:]) != sum {
 		return "", "", ErrMalformed
 	}
 	return token[len(Prefix) : len(Prefix)+idLen], body[len(Prefix)+idLen+1:], nil

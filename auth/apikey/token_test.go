@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"hash/crc32"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -93,6 +94,21 @@ func TestInQuery(t *testing.T) {
 		r := httptest.NewRequest("GET", "/x?"+c.q, nil)
 		if got := inQuery(r); got != c.want {
 			t.Errorf("inQuery(%q) = %v, want %v", c.q, got, c.want)
+		}
+	}
+}
+
+// TestChecksumIsCRC32: the allocation-free checksum is the library's CRC32.
+func TestChecksumIsCRC32(t *testing.T) {
+	for _, body := range []string{"", "gk_AAAAAAAAAAAA_x", strings.Repeat("z", 61)} {
+		c := crc32.ChecksumIEEE([]byte(body))
+		want := make([]byte, checksumLen)
+		for i := checksumLen - 1; i >= 0; i-- {
+			want[i] = alphabet[c%62]
+			c /= 62
+		}
+		if got := checksum(body); got != string(want) {
+			t.Fatalf("%q: %s, want %s", body, got, want)
 		}
 	}
 }
