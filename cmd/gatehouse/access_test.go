@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -52,6 +53,13 @@ func TestTemplateRefusesExport(t *testing.T) {
 	// A browser gets a page; the case of the path does not matter.
 	if resp, body := b.Get(t, "/EXPORT/leads.csv"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "You do not have access") {
 		t.Fatalf("export in a browser: %d %.200s", resp.StatusCode, body)
+	}
+	// Refusals are counted (docs/access.md).
+	rec := httptest.NewRecorder()
+	r.gateway.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if strings.Contains(rec.Body.String(), `gatehouse_requests_total{outcome="forbidden"} 0`) ||
+		!strings.Contains(rec.Body.String(), `gatehouse_requests_total{outcome="forbidden"}`) {
+		t.Fatalf("forbidden not counted:\n%s", rec.Body.String())
 	}
 	// A path that hides ".." behind percent-encoding is refused outright.
 	if resp, _ := b.Get(t, "/accounts/%2e%2e/export/leads.csv"); resp.StatusCode != http.StatusBadRequest {

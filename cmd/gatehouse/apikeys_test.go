@@ -94,6 +94,13 @@ func TestAPIKeyHappyPath(t *testing.T) {
 	if resp, body := call(t, "GET", r.URL+"/", "x-LSQ-AccessKey", "someoneelse", "x-LSQ-SecretKey", key); resp.StatusCode != 400 {
 		t.Fatalf("mismatched LSQ pair: %d %s", resp.StatusCode, body)
 	}
+	// Only a keyed hash of the secret is stored (DESIGN: API keys stored
+	// only as hashes).
+	_, secret, _ := apikey.Parse(key)
+	stored, err := r.a.dir.APIKey(t.Context(), id)
+	if err != nil || len(stored.Hash) == 0 || strings.Contains(string(stored.Hash), secret) || strings.Contains(string(stored.Hash), key) {
+		t.Fatalf("stored key: %v %q", err, stored.Hash)
+	}
 	code, out := runCLI(t, r, "apikey", "list", "--user", "alice")
 	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "nightly export") || strings.Contains(out, key[len(apikey.Prefix)+13:]) {
 		t.Fatalf("apikey list: %d\n%s", code, out)
@@ -219,6 +226,11 @@ func TestAPIKeyAttacks(t *testing.T) {
 			t.Fatalf("revoked key: %d", resp.StatusCode)
 		}
 	})
+	// No key ever reaches the log, not even one refused for being in the
+	// URL (DESIGN: no secret is ever logged).
+	if strings.Contains(r.stderr.String(), secret) {
+		t.Error("a key's secret appears in the gateway's log")
+	}
 	events, _ := r.a.dir.ListAudit(t.Context(), 500)
 	reasons := map[string]bool{}
 	for _, e := range events {
@@ -343,6 +355,18 @@ func TestAPIKeySelfService(t *testing.T) {
 	if resp, _ := call(t, "GET", r.URL+"/", "X-API-Key", key); resp.StatusCode != 200 {
 		t.Fatalf("the new key: %d", resp.StatusCode)
 	}
+	// A page on another site cannot make the browser create or revoke a
+	// key (DESIGN: every state-changing form is CSRF-protected).
+	for _, path := range []string{"/.gatehouse/account/apikeys", "/.gatehouse/account/apikeys/" + id + "/revoke"} {
+		resp, _ := b.Do(t, "POST", path, map[string][]string{"name": {"evil"}, "expires_days": {"30"}},
+			"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-site POST %s: %d, want 403", path, resp.StatusCode)
+		}
+	}
+	if resp, _ := call(t, "GET", r.URL+"/", "X-API-Key", key); resp.StatusCode != 200 {
+		t.Fatalf("the key after the cross-site revoke attempt: %d", resp.StatusCode)
+	}
 	if _, body := b.Get(t, "/.gatehouse/account"); !strings.Contains(body, `id="key-`+id+`"`) || !strings.Contains(body, "laptop script") || strings.Contains(body, key) {
 		t.Fatalf("account page lists the key (and never the secret):\n%s", body)
 	}
@@ -367,5 +391,32 @@ func TestAPIKeySelfService(t *testing.T) {
 	}
 	if resp, _ := call(t, "GET", r.URL+"/", "X-API-Key", bobKey); resp.StatusCode != 200 {
 		t.Fatalf("bob's key after alice's attempt: %d", resp.StatusCode)
+	}
+}
+
+// TestAPIKeyPolicy: the policy's api_keys section applies to keys that
+// exist already, at their next request (docs/apikeys.md's table).
+func TestAPIKeyPolicy(t *testing.T) {
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, ""), newClock())
+	r.addUser(t, "alice", alicePW, "sales")
+	key := createKey(t, r, "--user", "alice")
+	for _, c := range []struct {
+		policy string
+		status int
+		code   string
+	}{
+		{"api_keys: {roles: [admin]}\n", http.StatusForbidden, "api_keys_not_allowed"},
+		{"api_keys: {enabled: false}\n", http.StatusUnauthorized, "api_keys_disabled"},
+		{"api_keys: {enabled: true}\n", http.StatusOK, ""},
+	} {
+		if code, out := runCLI(t, r, "policy", "set", "--file", writeFile(t, "p.yaml", c.policy)); code != 0 {
+			t.Fatal(out)
+		}
+		r.refresh(t)
+		resp, body := call(t, "GET", r.URL+"/", "X-API-Key", key)
+		if resp.StatusCode != c.status || c.code != "" && errorCode(body) != c.code {
+			t.Fatalf("%s: %d %s", c.policy, resp.StatusCode, body)
+		}
 	}
 }

@@ -226,6 +226,9 @@ func TestAPIProviderLogin(t *testing.T) {
 			t.Fatalf("after 3 failures: %d, want locked", code)
 		}
 	})
+	if strings.Contains(r.stderr.String(), "carol-endpoint-pw") {
+		t.Error("the password sent to the endpoint appears in the gateway's log")
+	}
 	events, _ := r.a.dir.ListAudit(t.Context(), 200)
 	found := false
 	for _, ev := range events {
