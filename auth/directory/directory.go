@@ -234,6 +234,65 @@ type APIKeys interface {
 	APIKeysGeneration(ctx context.Context) (int64, error)
 }
 
+// Device is one device login of the mobile app: the record of a device
+// session that outlives it, so a user can see where they are signed in
+// and end one login (or all) from the CLI or the gateway, and so every
+// replica learns of the end through the directory whatever the session
+// store. ID is the device session's id (32 lowercase hex characters);
+// it is not a secret and may be logged.
+type Device struct {
+	ID        string // the device session's id; unique, public, log-safe
+	UserID    string
+	ClientID  string // the OAuth client the app signed in with
+	UserAgent string // as the app sent it at the first login
+	// FirstSeen is the login; LastSeen and LastIP the latest use recorded
+	// by TouchDevice (callers write them at most once a minute or so).
+	FirstSeen time.Time
+	LastSeen  time.Time
+	LastIP    string
+	RevokedAt time.Time // zero while live
+	// RevokeReason says why the login ended, for the device list and the
+	// audit log: "revoked" (an admin or the CLI), "another_device",
+	// "refresh_reuse" (a refresh token was replayed), "user".
+	RevokeReason string
+}
+
+// Devices stores device logins. Revocation goes through the directory,
+// not straight to the session store, because the CLI only reaches the
+// directory and every replica must learn of it: RevokeDevices moves a
+// generation that replicas poll (and that PostgreSQL notifies), and they
+// read RevokedDevicesSince to find the sessions to delete.
+type Devices interface {
+	// AddDevice stores d, live: its RevokedAt and RevokeReason are
+	// ignored (revoking goes through RevokeDevices, which tells the
+	// replicas). A zero FirstSeen means now, a zero LastSeen FirstSeen.
+	// ErrConflict when the id exists, ErrNotFound for an unknown user.
+	AddDevice(ctx context.Context, d Device) error
+	// Device returns one device, live or revoked; ErrNotFound.
+	Device(ctx context.Context, id string) (*Device, error)
+	// UserDevices returns the user's devices, live and revoked, newest
+	// FirstSeen first.
+	UserDevices(ctx context.Context, userID string) ([]Device, error)
+	// TouchDevice records a use (LastSeen, LastIP), revoked or not; a
+	// touch older than the one stored is ignored, so replicas writing out
+	// of order cannot move LastSeen back. ErrNotFound when absent.
+	TouchDevice(ctx context.Context, id string, at time.Time, ip string) error
+	// RevokeDevices marks the user's live devices among ids (nil: all of
+	// them; empty but not nil: none) revoked at at (zero: now) with
+	// reason, moves the devices generation in the same transaction when
+	// it revoked any, and returns the ids it revoked now, sorted. Ids
+	// already revoked, unknown or another user's are skipped, never an
+	// error, so two concurrent revocations report each device once
+	// between them.
+	RevokeDevices(ctx context.Context, userID string, ids []string, at time.Time, reason string) ([]string, error)
+	// RevokedDevicesSince lists devices revoked at or after since, oldest
+	// (by RevokedAt) first.
+	RevokedDevicesSince(ctx context.Context, since time.Time) ([]Device, error)
+	// DevicesGeneration changes whenever a device is revoked, so replicas
+	// read RevokedDevicesSince only then.
+	DevicesGeneration(ctx context.Context) (int64, error)
+}
+
 // Audit is the append-only audit log.
 type Audit interface {
 	// AppendAudit stores e; a zero Time means now, and ID is assigned.
@@ -349,6 +408,7 @@ type Directory interface {
 	Documents
 	Groups
 	APIKeys
+	Devices
 	Ping(ctx context.Context) error
 	Close() error
 }

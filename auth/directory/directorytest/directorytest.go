@@ -43,6 +43,8 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"GroupsFromUser", testGroupsFromUser},
 		{"GroupsConcurrentMembers", testGroupsConcurrentMembers},
 		{"APIKeys", testAPIKeys},
+		{"Devices", testDevices},
+		{"DevicesConcurrentRevoke", testDevicesConcurrentRevoke},
 		{"Audit", testAudit},
 		{"AuditLimit", testAuditLimit},
 		{"SigningKeys", testSigningKeys},

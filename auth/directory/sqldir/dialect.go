@@ -68,6 +68,7 @@ const (
 	lockKeys      int64 = 0x6761746568_03
 	lockDocuments int64 = 0x6761746568_04
 	lockGroups    int64 = 0x6761746568_05
+	lockDevices   int64 = 0x6761746568_06
 )
 
 func dialectFor(driver string) (dialect, error) {

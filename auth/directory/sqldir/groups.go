@@ -16,6 +16,7 @@ import (
 const (
 	genGroups  = "groups"   // a group, a membership or a user changed
 	genAPIKeys = "api_keys" // an API key was revoked
+	genDevices = "devices"  // a device login was revoked
 )
 
 func bumpGeneration(ctx context.Context, tx *sql.Tx, name string) error {

@@ -75,6 +75,18 @@ func TestListenNotifiesChanges(t *testing.T) {
 		{"enable", func() error { u.Disabled = false; return db.UpdateUser(t.Context(), u) }, true},
 		{"allowlist", func() error { u.AllowedCIDRs = []string{"192.0.2.0/24"}; return db.UpdateUser(t.Context(), u) }, true},
 		{"revocation", func() error { _, err := db.RevokeUserSessions(t.Context(), u.ID); return err }, true},
+		// Replicas hold no devices: a login or a use wakes nobody; a
+		// revocation moves the devices generation, which does.
+		{"add device", func() error {
+			return db.AddDevice(t.Context(), directory.Device{ID: "0123456789abcdef0123456789abcdef", UserID: u.ID})
+		}, false},
+		{"touch device", func() error {
+			return db.TouchDevice(t.Context(), "0123456789abcdef0123456789abcdef", time.Now(), "192.0.2.1")
+		}, false},
+		{"revoke device", func() error {
+			_, err := db.RevokeDevices(t.Context(), u.ID, nil, time.Now(), "revoked")
+			return err
+		}, true},
 	}
 	for _, s := range steps {
 		before := l.count()

@@ -1,12 +1,12 @@
 // Package watch keeps a gateway replica's view of the directory current:
 // the login policy in force, the access table compiled from it and the
-// permission templates, the disabled users, the users' network lists and
-// the session revocations. With PostgreSQL the directory pushes: its
-// triggers NOTIFY on every such change and the replica re-reads at once
-// (Poke). Polling stays underneath as the safety net: it works the same on
-// SQLite, bounds how long a change can take when a notification is lost
-// (the poll interval), and lets the gateway notice a directory outage and
-// fail closed.
+// permission templates, the disabled users, the users' network lists, the
+// session revocations and the revoked device logins. With PostgreSQL the
+// directory pushes: its triggers NOTIFY on every such change and the
+// replica re-reads at once (Poke). Polling stays underneath as the safety
+// net: it works the same on SQLite, bounds how long a change can take when
+// a notification is lost (the poll interval), and lets the gateway notice
+// a directory outage and fail closed.
 package watch
 
 import (
@@ -36,6 +36,8 @@ type Source interface {
 	CurrentDocument(ctx context.Context, kind string) (directory.Document, error)
 	GroupsGeneration(ctx context.Context) (int64, error)
 	APIKeysGeneration(ctx context.Context) (int64, error)
+	DevicesGeneration(ctx context.Context) (int64, error)
+	RevokedDevicesSince(ctx context.Context, since time.Time) ([]directory.Device, error)
 	ListUsers(ctx context.Context) ([]directory.User, error)
 	ListGroups(ctx context.Context) ([]directory.Group, error)
 }
@@ -86,6 +88,14 @@ type Watcher struct {
 	// were meant to end. Guarded by mu.
 	pending   map[string]pendingEnd
 	unapplied atomic.Pointer[map[string]time.Time] // user id → latest pending At
+	onDevices []func(ids []string)                 // guarded by mu
+
+	// devicesGen is the devices generation last seen (-1 before the first
+	// poll) and devicesSeen the revoked devices already reported, by id,
+	// with their revocation time (forgotten after 2*revocationWindow);
+	// only Refresh touches them.
+	devicesGen  int64
+	devicesSeen map[string]time.Time
 }
 
 // pendingEnd is a revocation or a disable whose hook has not succeeded.
@@ -101,7 +111,7 @@ func New(src Source, log *slog.Logger, interval time.Duration, now func() time.T
 		now = time.Now
 	}
 	w := &Watcher{src: src, log: log.With("component", "watch"), now: now, interval: interval, pending: map[string]pendingEnd{},
-		poke: make(chan struct{}, 1), keysGen: -1}
+		poke: make(chan struct{}, 1), keysGen: -1, devicesGen: -1, devicesSeen: map[string]time.Time{}}
 	w.disabled.Store(&map[string]struct{}{})
 	w.unapplied.Store(&map[string]time.Time{})
 	return w
@@ -274,9 +284,12 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	}
 	w.applyRevocations(ctx, revs)
 	w.retryPending(ctx)
-	// Disabled users first: a policy version that does not parse must not
-	// hold up ending a disabled user's sessions.
+	// Disabled users and revoked devices first: a policy version or a
+	// document that does not parse must not hold up ending sessions.
 	w.updateDisabled(ctx, ids)
+	if err := w.updateDevices(ctx); err != nil {
+		return err
+	}
 	if err := w.updateTemplates(ctx); err != nil {
 		return err
 	}
@@ -330,6 +343,65 @@ func (w *Watcher) OnAPIKeysRevoked(f func()) {
 	w.mu.Lock()
 	w.onKeys = append(w.onKeys, f)
 	w.mu.Unlock()
+}
+
+// OnDevicesRevoked registers f, called with the ids of the device logins
+// a poll finds newly revoked (anywhere: another replica, the CLI), oldest
+// revocation first; f deletes their sessions. Each id is passed once
+// while its revocation is within the revocation window (deleting a
+// session twice is harmless, so the bound is on memory, not on
+// correctness). Like OnAPIKeysRevoked, the first poll calls nothing: it
+// only learns where the devices generation stands; revocations it found
+// within the window are passed with the next one.
+func (w *Watcher) OnDevicesRevoked(f func(ids []string)) {
+	w.mu.Lock()
+	w.onDevices = append(w.onDevices, f)
+	w.mu.Unlock()
+}
+
+// updateDevices reads the revoked devices when the devices generation
+// moved (the generation is read first, so every revocation it counts is
+// visible to the read) and reports the ones not reported before.
+func (w *Watcher) updateDevices(ctx context.Context) error {
+	gen, err := w.src.DevicesGeneration(ctx)
+	if err != nil {
+		return fmt.Errorf("poll devices: %w", err)
+	}
+	if gen == w.devicesGen {
+		return nil
+	}
+	if w.devicesGen == -1 { // the first poll only learns where the counter stands
+		w.devicesGen = gen
+		return nil
+	}
+	now := w.now()
+	devs, err := w.src.RevokedDevicesSince(ctx, now.Add(-revocationWindow))
+	if err != nil {
+		return fmt.Errorf("poll revoked devices: %w", err)
+	}
+	w.devicesGen = gen
+	var fresh []string
+	for _, d := range devs {
+		if _, seen := w.devicesSeen[d.ID]; !seen {
+			w.devicesSeen[d.ID] = d.RevokedAt
+			fresh = append(fresh, d.ID)
+		}
+	}
+	for id, at := range w.devicesSeen {
+		if now.Sub(at) > 2*revocationWindow {
+			delete(w.devicesSeen, id)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	w.mu.Lock()
+	hooks := slices.Clone(w.onDevices)
+	w.mu.Unlock()
+	for _, f := range hooks {
+		f(slices.Clone(fresh))
+	}
+	return nil
 }
 
 // Records returns the access policy set in force and the users and

@@ -526,3 +526,136 @@ func TestRefreshAccess(t *testing.T) {
 		t.Fatalf("template without leads.export: %+v; want refused", d)
 	}
 }
+
+// deviceCalls records what OnDevicesRevoked passed, one entry a call.
+type deviceCalls struct {
+	mu    sync.Mutex
+	calls [][]string
+}
+
+func (d *deviceCalls) hook(ids []string) {
+	d.mu.Lock()
+	d.calls = append(d.calls, ids)
+	d.mu.Unlock()
+}
+
+// take returns and forgets the calls since the last take.
+func (d *deviceCalls) take() [][]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.calls
+	d.calls = nil
+	return c
+}
+
+// TestDevicesRevoked: a poll that finds the devices generation moved
+// passes the newly revoked device ids once (however often it polls, and
+// whoever revoked); the first poll only learns where the counter stands.
+func TestDevicesRevoked(t *testing.T) {
+	dir := openDir(t)
+	putPolicy(t, dir, policy.Default())
+	clk := newClock()
+	w := watch.New(dir, slog.New(slog.NewTextHandler(t.Output(), nil)), time.Second, clk.Now)
+	dc := &deviceCalls{}
+	w.OnDevicesRevoked(dc.hook)
+	ctx := t.Context()
+	refresh := func(want ...[]string) {
+		t.Helper()
+		if err := w.Refresh(ctx); err != nil {
+			t.Fatalf("Refresh: %v", err)
+		}
+		got := dc.take()
+		if !slices.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("OnDevicesRevoked calls: got %v, want %v", got, want)
+		}
+	}
+	revoke := func(userID string, ids ...string) { // no ids: all of the user's
+		t.Helper()
+		if _, err := dir.RevokeDevices(ctx, userID, ids, clk.Now(), "revoked"); err != nil {
+			t.Fatalf("RevokeDevices: %v", err)
+		}
+	}
+	alice := &directory.User{Username: "alice", Role: "sales"}
+	bob := &directory.User{Username: "bob", Role: "sales"}
+	for _, u := range []*directory.User{alice, bob} {
+		if err := dir.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, u := range map[string]*directory.User{"a0": alice, "a1": alice, "a2": alice, "a3": alice, "b1": bob, "b2": bob} {
+		if err := dir.AddDevice(ctx, directory.Device{ID: id, UserID: u.ID, FirstSeen: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Revoked before the watcher starts: the first poll calls nothing.
+	revoke(alice.ID, "a0")
+	refresh()
+	refresh()
+
+	clk.Advance(time.Second)
+	revoke(alice.ID, "a1")
+	refresh([]string{"a0", "a1"}) // a0 rides along: the first poll only learned the counter
+	refresh()
+
+	// Several revocations, by several callers, between two polls: one
+	// call, oldest revocation first, none repeated.
+	clk.Advance(time.Second)
+	revoke(bob.ID, "b1")
+	clk.Advance(time.Second)
+	revoke(alice.ID) // a2, a3; a0 and a1 were revoked already
+	refresh([]string{"b1", "a2", "a3"})
+	refresh()
+
+	// Revoking what is revoked moves nothing; a later revocation is
+	// passed alone although the earlier ones are still in the window.
+	revoke(alice.ID, "a1")
+	refresh()
+	clk.Advance(2 * time.Minute)
+	revoke(bob.ID, "b2")
+	refresh([]string{"b2"})
+
+	// A directory that fails the read is a failed poll, and the
+	// revocation is passed by the next good one. (Ten minutes on, the
+	// revocations above are out of the window.)
+	clk.Advance(10 * time.Minute)
+	if err := dir.AddDevice(ctx, directory.Device{ID: "b3", UserID: bob.ID, FirstSeen: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	revoke(bob.ID, "b3") // before wf's first poll: passed with b4
+	failing := &failRevokedDevices{DB: dir}
+	wf := watch.New(failing, slog.New(slog.DiscardHandler), time.Second, clk.Now)
+	wf.OnDevicesRevoked(dc.hook)
+	if err := wf.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	if err := dir.AddDevice(ctx, directory.Device{ID: "b4", UserID: bob.ID, FirstSeen: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	revoke(bob.ID, "b4")
+	failing.fail.Store(true)
+	if err := wf.Refresh(ctx); err == nil {
+		t.Fatal("Refresh with RevokedDevicesSince failing: got nil, want an error")
+	}
+	failing.fail.Store(false)
+	if err := wf.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := dc.take(); !slices.EqualFunc(got, [][]string{{"b3", "b4"}}, slices.Equal) {
+		t.Fatalf("after the failed poll: got %v, want [[b3 b4]]", got)
+	}
+}
+
+// failRevokedDevices is a directory whose RevokedDevicesSince fails on
+// demand.
+type failRevokedDevices struct {
+	*sqldir.DB
+	fail atomic.Bool
+}
+
+func (f *failRevokedDevices) RevokedDevicesSince(ctx context.Context, since time.Time) ([]directory.Device, error) {
+	if f.fail.Load() {
+		return nil, directory.ErrUnavailable
+	}
+	return f.DB.RevokedDevicesSince(ctx, since)
+}
