@@ -14,6 +14,11 @@ const (
 	MethodSAML     = "saml"
 	MethodAPIKey   = "api_key"
 	MethodTOTP     = "totp"
+	// MethodDPoP marks a mobile device's login whose every request proves
+	// possession of the device key; MethodMobile one whose refresh tokens
+	// only are bound (policy mobile.dpop: refresh_only).
+	MethodDPoP   = "dpop"
+	MethodMobile = "mobile"
 )
 
 var (

@@ -16,7 +16,7 @@ import (
 
 // Credential is what an Authenticator established about one request.
 type Credential struct {
-	// Kind names the credential ("session"; later "apikey", "token").
+	// Kind names the credential (KindSession, KindAPIKey, KindDevice).
 	Kind string
 	// ID is the credential's public, log-safe id (the session id).
 	ID       string
@@ -43,6 +43,9 @@ type Credential struct {
 const (
 	KindSession = "session"
 	KindAPIKey  = "apikey"
+	// KindDevice is a mobile device's OAuth access token: a session that
+	// only its tokens open (auth/token).
+	KindDevice = "device"
 )
 
 // Refused is a credential refused with a reason the client may see and act
@@ -53,6 +56,11 @@ type Refused struct {
 	Code       string // machine-readable, e.g. "invalid_api_key", "rate_limited"
 	Message    string
 	RetryAfter time.Duration // for 429
+	// Scheme is the HTTP authentication scheme of the challenge a 401
+	// carries (default "Bearer"; "DPoP" for device-bound tokens).
+	Scheme string
+	// Nonce, when set, is sent as DPoP-Nonce (error use_dpop_nonce).
+	Nonce string
 }
 
 func (e *Refused) Error() string { return "auth: refused: " + e.Code }

@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/auth/token"
 	"github.com/gatehouse-auth/gatehouse/session/redis"
 )
 
@@ -90,6 +91,9 @@ type Config struct {
 	Policy policy.Policy `yaml:"policy"`
 	// Access configures the record access API (docs/access.md).
 	Access Access `yaml:"access"`
+	// Mobile registers the mobile apps that may log in with dynamic
+	// tokens (docs/mobile.md); the policy's mobile: section says how.
+	Mobile token.Config `yaml:"mobile"`
 	// Shutdown is how the gateway stops on SIGTERM.
 	Shutdown Shutdown `yaml:"shutdown"`
 	// DevInsecureCookies is true when public_url is plain http: cookies

@@ -133,7 +133,7 @@ func expiredReason(err error) string {
 // factor once the policy demands one.
 func (g *Gateway) sessionRules(r *http.Request, c *Caller) error {
 	id := &c.Identity
-	if c.Kind != auth.KindSession {
+	if c.Kind != auth.KindSession && c.Kind != auth.KindDevice {
 		// Other credentials (API keys) are checked by their authenticator;
 		// the pushed disabled list still ends them at once. Session
 		// revocations and the 2FA mandate are about sessions.
@@ -161,7 +161,7 @@ func (g *Gateway) sessionRules(r *http.Request, c *Caller) error {
 
 // end revokes the caller's credential and leaves it signed out.
 func (g *Gateway) end(r *http.Request, c *Caller, reason string) error {
-	if c.Kind == auth.KindSession {
+	if c.Kind == auth.KindSession || c.Kind == auth.KindDevice {
 		if err := g.sessions.Revoke(r.Context(), c.ID); err != nil {
 			return errors.Join(errAuthFailed, err)
 		}
@@ -215,6 +215,11 @@ func (a *sessionCookie) Authenticate(r *http.Request) (auth.Credential, error) {
 		default:
 			return auth.Credential{}, err
 		}
+	}
+	if s.Device != nil {
+		// A device's login is opened by its OAuth tokens only (with the
+		// device key's proof); its ticket never travels as a cookie.
+		return auth.Credential{}, auth.ErrInvalidCredentials
 	}
 	c.cookie = v
 	return auth.Credential{Kind: auth.KindSession, ID: s.ID, Identity: s.Identity, Pending: s.Pending,

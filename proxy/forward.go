@@ -36,6 +36,8 @@ const (
 	HeaderTemplate    = "X-Gatehouse-Template"
 	HeaderPermissions = "X-Gatehouse-Permissions"
 	HeaderKeyID       = "X-Gatehouse-Key-Id"
+	// HeaderDevice is the mobile device id of a device's request.
+	HeaderDevice = "X-Gatehouse-Device"
 )
 
 // NewTransport is the upstream transport: many idle connections per host,
@@ -219,9 +221,20 @@ func (g *Gateway) refuse(w http.ResponseWriter, e *auth.Refused) {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if e.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		scheme := e.Scheme
+		if scheme == "" {
+			scheme = "Bearer"
+		}
+		code := e.Code
+		if code != "use_dpop_nonce" && code != "invalid_dpop_proof" {
+			code = "invalid_token"
+		}
+		w.Header().Set("WWW-Authenticate", scheme+` error="`+code+`"`)
 	}
-	web.JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+	if e.Nonce != "" {
+		w.Header().Set("DPoP-Nonce", e.Nonce)
+	}
+	web.JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message, "error_description": e.Message})
 }
 
 func inPrefixes(ip netip.Addr, ps []netip.Prefix) bool {
@@ -275,9 +288,10 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	delete(h, "X-Api-Key")
 	delete(h, "X-Lsq-Accesskey")
 	delete(h, "X-Lsq-Secretkey")
-	if c.Kind == auth.KindAPIKey {
+	if c.Kind == auth.KindAPIKey || c.Kind == auth.KindDevice {
 		delete(h, "Authorization")
 	}
+	delete(h, "Dpop")
 	// Every value the gateway sets shares one backing array: one
 	// allocation per request instead of one per header. Each header gets
 	// a capacity-1 slice, so an append elsewhere cannot write into its
@@ -288,7 +302,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		ip, ip, g.public.Host, g.public.Scheme,
 		headerSafe(id.Username), headerSafe(id.Email), headerSafe(id.Role),
 		headerSafe(strings.Join(id.Groups, ",")), joinMethods(id.Methods), c.ID,
-		c.Grants.Template, c.Grants.Header, "", "",
+		c.Grants.Template, c.Grants.Header, "", "", "",
 	}
 	vals := v[:]
 	one := func(i int) []string { return vals[i : i+1 : i+1] }
@@ -309,6 +323,12 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		vals[13], vals[9] = c.ID, ""
 		h[HeaderKeyID] = one(13)
 	}
+	if c.Kind == auth.KindDevice {
+		// The device id; its session is the device's login, not a
+		// browser's, so X-Gatehouse-Session stays empty as for keys.
+		vals[14], vals[9] = c.ID, ""
+		h[HeaderDevice] = one(14)
+	}
 	tok, err := g.assertions.Token(c.ID, c.Access.Gen, func(cl *assertion.Claims) {
 		cl.Subject, cl.Username, cl.Email, cl.Role = id.UserID, id.Username, id.Email, id.Role
 		cl.Groups, cl.Methods = id.Groups, id.Methods
@@ -318,7 +338,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		// Without an assertion the upstream would see unverifiable
 		// headers; send none of them rather than half.
 		g.log.Error("sign assertion", "error", err)
-		for _, k := range []string{HeaderUser, HeaderEmail, HeaderRole, HeaderGroups, HeaderAuthMethod, HeaderSession, HeaderTemplate, HeaderPermissions, HeaderKeyID} {
+		for _, k := range []string{HeaderUser, HeaderEmail, HeaderRole, HeaderGroups, HeaderAuthMethod, HeaderSession, HeaderTemplate, HeaderPermissions, HeaderKeyID, HeaderDevice} {
 			delete(h, k)
 		}
 		return

@@ -167,6 +167,7 @@ type Gateway struct {
 	metrics  metrics
 
 	own     *http.ServeMux
+	root    *http.ServeMux
 	handler http.Handler
 }
 
@@ -228,6 +229,7 @@ func (g *Gateway) routes() http.Handler {
 	guarded := g.securityHeaders(cop.Handler(g.own))
 
 	mux := http.NewServeMux()
+	g.root = mux
 	mux.Handle("/.gatehouse/", guarded)
 	mux.HandleFunc("/", g.serveUpstream)
 	return mux

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -124,6 +125,16 @@ func (m *Mux) Handle(pattern string, a Access, h http.HandlerFunc) {
 		}
 		h(w, r)
 	}))
+}
+
+// HandleWellKnown mounts a public document under /.well-known/ (RFC
+// 8615), the one place outside /.gatehouse/ the gateway answers itself:
+// standard clients look for metadata there (RFC 8414).
+func (m *Mux) HandleWellKnown(path string, h http.HandlerFunc) {
+	if !strings.HasPrefix(path, "/.well-known/") {
+		panic("proxy: HandleWellKnown: " + path + " is not under /.well-known/")
+	}
+	m.g.root.Handle("GET "+path, m.g.securityHeaders(h))
 }
 
 var errBusy = errors.New("too many gateway page requests in flight")

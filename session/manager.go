@@ -97,6 +97,9 @@ func (m *Manager) Create(ctx context.Context, s *Session, l Limits) (Ticket, err
 		Created: now, LastSeen: now, Expires: expires.Add(m.grace),
 		Meta: Meta{ClientIP: s.ClientIP, UserAgent: s.Agent, Methods: s.Identity.Methods},
 	}
+	if s.Device != nil {
+		rec.Meta.Client = s.Device.Client
+	}
 	if err := m.store.Put(ctx, rec); err != nil {
 		return Ticket{}, err
 	}

@@ -21,6 +21,21 @@ type Session struct {
 	// Pending names the step still owed before the session may reach the
 	// upstream ("2fa", "2fa_enroll"); empty when fully authenticated.
 	Pending string `json:"pending,omitempty"`
+	// Device is set on a mobile device's login (auth/token), which only
+	// its OAuth tokens open: the session cookie authenticator refuses it.
+	Device *Device `json:"dev,omitempty"`
+}
+
+// Device is what a device login is bound to: the registered OAuth client
+// and the thumbprint of the key the app holds (RFC 9449 cnf.jkt), which
+// every refresh, and every request when access tokens are bound, must
+// prove possession of.
+type Device struct {
+	Client string `json:"cl"`
+	JKT    string `json:"jkt"`
+	// Bound says whether access tokens are sender-constrained too
+	// (policy mobile.dpop: required) or only refresh tokens (refresh_only).
+	Bound bool `json:"b,omitempty"`
 }
 
 // Limits are the policy's lifetimes, passed in on every load so a policy

@@ -47,6 +47,9 @@ type Meta struct {
 	ClientIP  string   `json:"ip,omitempty"`
 	UserAgent string   `json:"ua,omitempty"`
 	Methods   []string `json:"amr,omitempty"`
+	// Client is the OAuth client of a mobile device's login; empty for a
+	// browser session. Device lists are the records that have one.
+	Client string `json:"cl,omitempty"`
 }
 
 // Touch says how a Get may refresh LastSeen in the same round trip. The

@@ -24,9 +24,6 @@ type Ticket struct {
 const (
 	idBytes      = 16
 	ticketPrefix = "v1."
-	// encodedTicketLen is the exact length of a v1 cookie value; anything
-	// else is refused before decoding.
-	encodedTicketLen = len(ticketPrefix) + (idBytes+32)*4/3
 )
 
 // ErrMalformed means a cookie value is not a ticket this gateway issued.
@@ -43,22 +40,30 @@ func NewTicket() Ticket {
 }
 
 // Encode renders the ticket as a cookie value: "v1." + base64url(id||secret).
-func (t Ticket) Encode() string {
+func (t Ticket) Encode() string { return t.EncodeAs(ticketPrefix) }
+
+// EncodeAs renders the ticket under another prefix: one-time values that
+// share the ticket's shape and sealing (OAuth codes, refresh tokens) carry
+// their own, so none of them can ever be taken for a session cookie.
+func (t Ticket) EncodeAs(prefix string) string {
 	var raw [idBytes + 32]byte
 	hex.Decode(raw[:idBytes], []byte(t.ID))
 	copy(raw[idBytes:], t.Secret[:])
-	return ticketPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	return prefix + base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
 // ParseTicket decodes a cookie value. It accepts only the exact shape
 // Encode produces, so a tampered or foreign cookie fails here, before any
 // store lookup.
-func ParseTicket(v string) (Ticket, error) {
-	if len(v) != encodedTicketLen || v[:len(ticketPrefix)] != ticketPrefix {
+func ParseTicket(v string) (Ticket, error) { return ParseTicketAs(ticketPrefix, v) }
+
+// ParseTicketAs decodes what EncodeAs(prefix) produced, as strictly.
+func ParseTicketAs(prefix, v string) (Ticket, error) {
+	if len(v) != len(prefix)+(idBytes+32)*4/3 || v[:len(prefix)] != prefix {
 		return Ticket{}, ErrMalformed
 	}
 	var raw [idBytes + 32]byte
-	n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(v[len(ticketPrefix):]))
+	n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(v[len(prefix):]))
 	if err != nil || n != len(raw) {
 		return Ticket{}, ErrMalformed
 	}

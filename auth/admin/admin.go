@@ -79,6 +79,7 @@ type Directory interface {
 	directory.Documents
 	directory.Groups
 	directory.APIKeys
+	directory.Devices
 	RemoveTOTP(ctx context.Context, userID string) error
 }
 

@@ -61,6 +61,13 @@ const (
 	APIKeyCreated = "api_key_created"
 	APIKeyRevoked = "api_key_revoked"
 	APIKeyRefused = "api_key_refused"
+
+	DeviceLogin   = "device_login"
+	DeviceRevoked = "device_revoked"
+	// RefreshReuse is an already-used refresh token presented again: a
+	// stolen token or a broken client; the device is signed out.
+	RefreshReuse = "refresh_token_reuse"
+	TokenRefused = "token_refused"
 )
 
 // Event is one security-relevant fact: the one event type every package

@@ -31,6 +31,44 @@ type Policy struct {
 	Access access.Config `yaml:"access"`
 	// APIKeys says who may use API keys and how fast.
 	APIKeys APIKeys `yaml:"api_keys"`
+	// Mobile is the mobile app's dynamic tokens (auth/token).
+	Mobile Mobile `yaml:"mobile"`
+}
+
+// Mobile is the policy of the mobile app's tokens: the product's "Enable
+// Dynamic Token for Mobile App". The device's login is a session, so the
+// session lifetimes, network rules and revocations apply to it as to a
+// browser's.
+type Mobile struct {
+	// Enabled turns mobile logins on (the default) or off; off refuses
+	// new logins and every token at once without revoking devices.
+	Enabled *bool `yaml:"enabled,omitempty"`
+	// AccessTokenTTL is an access token's lifetime (default 5m).
+	AccessTokenTTL time.Duration `yaml:"access_token_ttl"`
+	// RefreshGrace is how long a retry of the refresh token just used
+	// returns the same new pair instead of revoking the device as a
+	// replay (a lost response is not theft); "0s" turns it off. Nil: 10s.
+	RefreshGrace *time.Duration `yaml:"refresh_grace,omitempty"`
+	// SingleDevice: a login on a second device signs the first out.
+	SingleDevice bool `yaml:"single_device"`
+	// DPoP is required (every request proves the device key) or
+	// refresh_only (only refresh tokens are bound, as Keycloak allows).
+	DPoP string `yaml:"dpop"`
+	// DPoPNonce makes proofs carry a nonce the gateway supplies (RFC 9449
+	// §8), which bounds a proof's life by the gateway's clock, not the
+	// device's.
+	DPoPNonce bool `yaml:"dpop_nonce"`
+}
+
+// MobileEnabled reports whether mobile logins are on.
+func (m Mobile) MobileEnabled() bool { return m.Enabled == nil || *m.Enabled }
+
+// Grace is RefreshGrace with its default.
+func (m Mobile) Grace() time.Duration {
+	if m.RefreshGrace == nil {
+		return 10 * time.Second
+	}
+	return *m.RefreshGrace
 }
 
 // AllowEntry is an allowlist entry with a note of what it is ("Bangalore
@@ -124,6 +162,7 @@ func Default() Policy {
 		Network: Network{BlockTor: "login"},
 		// The CRM's own published limit: 25 requests per 5 seconds.
 		APIKeys: APIKeys{Enabled: new(true), MaxLifetime: 365 * 24 * time.Hour, RateLimit: RateLimit{Requests: 25, Window: 5 * time.Second}},
+		Mobile:  Mobile{Enabled: new(true), AccessTokenTTL: 5 * time.Minute, RefreshGrace: new(10 * time.Second), DPoP: "required"},
 	}
 	p.Access.SetDefaults()
 	return p
@@ -162,6 +201,18 @@ func (p *Policy) SetDefaults() {
 	}
 	if p.APIKeys.RateLimit.Window == 0 {
 		p.APIKeys.RateLimit.Window = d.APIKeys.RateLimit.Window
+	}
+	if p.Mobile.Enabled == nil {
+		p.Mobile.Enabled = new(true)
+	}
+	if p.Mobile.AccessTokenTTL == 0 {
+		p.Mobile.AccessTokenTTL = d.Mobile.AccessTokenTTL
+	}
+	if p.Mobile.RefreshGrace == nil {
+		p.Mobile.RefreshGrace = new(*d.Mobile.RefreshGrace)
+	}
+	if p.Mobile.DPoP == "" {
+		p.Mobile.DPoP = d.Mobile.DPoP
 	}
 	p.Access.SetDefaults()
 }
@@ -233,6 +284,16 @@ func (p *Policy) Validate(prefix string) error {
 	}
 	if k.RateLimit.Window < time.Second || k.RateLimit.Window > time.Hour {
 		bad("api_keys.rate_limit.window", "must be between 1s and 1h, got %s", k.RateLimit.Window)
+	}
+	m := p.Mobile
+	if m.AccessTokenTTL < 30*time.Second || m.AccessTokenTTL > time.Hour {
+		bad("mobile.access_token_ttl", "must be between 30s and 1h, got %s", m.AccessTokenTTL)
+	}
+	if g := m.Grace(); g < 0 || g > time.Minute {
+		bad("mobile.refresh_grace", "must be between 0s (off) and 1m, got %s", g)
+	}
+	if !slices.Contains([]string{"required", "refresh_only"}, m.DPoP) {
+		bad("mobile.dpop", "must be required or refresh_only, got %q", m.DPoP)
 	}
 	for i, r := range k.Roles {
 		if r == "" {

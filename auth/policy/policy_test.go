@@ -137,6 +137,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"policy.api_keys.max_lifetime:",
 		"policy.api_keys.rate_limit.requests:",
 		"policy.api_keys.rate_limit.window:",
+		"policy.mobile.access_token_ttl:",
+		"policy.mobile.dpop:",
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {
@@ -311,6 +313,8 @@ func TestMarshalRoundTrip(t *testing.T) {
 			FoldCase: new(false)},
 		APIKeys: policy.APIKeys{Enabled: new(false), Roles: []string{"integration"}, MaxLifetime: 90 * 24 * time.Hour,
 			RateLimit: policy.RateLimit{Requests: 100, Window: time.Minute}},
+		Mobile: policy.Mobile{Enabled: new(false), AccessTokenTTL: 2 * time.Minute, RefreshGrace: new(time.Duration(0)),
+			SingleDevice: true, DPoP: "refresh_only", DPoPNonce: true},
 	}
 	for name, p := range map[string]policy.Policy{"default": policy.Default(), "full": full} {
 		doc, err := p.Marshal()

@@ -39,6 +39,7 @@ commands:
                                         modify_all_leads, view_all_accounts, modify_all_accounts
   apikey create --user U [--name N] [--expires 90d] [--scopes a,b] [--allow-ips CIDR,...]   prints the key once
   apikey list [--user U] | apikey revoke ID
+  device list U | device revoke U DEVICE... | device revoke U --all   the user's mobile app logins
   provider test ID --username U --password-stdin   one check against an api provider's endpoint
   check-ip ADDR [--user U]              what the network guard decides for an address, and why
   policy show | policy set --file F [--dry-run]
@@ -94,6 +95,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"access":       cmdAccess,
 		"group":        cmdGroup,
 		"apikey":       cmdAPIKey,
+		"device":       cmdDevice,
 		"provider":     cmdProvider,
 		"keys":         cmdKeys,
 		"check-ip":     cmdCheckIP,

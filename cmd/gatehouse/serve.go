@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
+	"github.com/gatehouse-auth/gatehouse/auth/token"
 	"github.com/gatehouse-auth/gatehouse/configs"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/accessapi"
@@ -33,6 +34,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/proxy/demo"
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
+	"github.com/gatehouse-auth/gatehouse/proxy/oauth"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/session/nearcache"
 )
@@ -78,6 +80,7 @@ type server struct {
 	sessions *session.Manager
 	hub      *nearcache.Hub
 	keyAuth  *apikey.Authenticator
+	tokens   *token.Service
 	issuer   *assertion.Issuer
 	demo     *http.Server
 	metrics  *http.Server
@@ -176,13 +179,16 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		Hub: s.hub, ClientIP: func(r *http.Request) netip.Addr { return proxy.CallerOf(r).IP },
 		FailLimit: int64(cfg.Login.IPAttempts), FailWindow: cfg.Login.LockoutWindow, Now: a.now})
 	s.watcher.OnAPIKeysRevoked(s.keyAuth.Forget)
+	s.tokens = token.New(token.Options{Public: cfg.PublicURLParsed, Clients: cfg.Mobile.Clients, Sessions: s.sessions,
+		Store: a.store, Devices: a.dir, Keys: keys, Policies: s.watcher, Audit: a.audit, Log: log, Now: a.now,
+		Network: func(ip netip.Addr, role, userID string) bool { return s.guard.Check(ip, false, role, userID).Allow }})
 	s.gateway = proxy.New(proxy.Options{
 		Logger:         log,
 		PublicURL:      cfg.PublicURLParsed,
 		Upstream:       upstream,
 		TrustedProxies: cfg.TrustedProxyPrefixes,
 		Sessions:       s.sessions,
-		Authenticators: []auth.Authenticator{s.keyAuth},
+		Authenticators: []auth.Authenticator{s.keyAuth, s.tokens.Authenticator()},
 		Policy:         s.watcher,
 		Audit:          a.audit,
 		Assertions:     s.issuer,
@@ -220,6 +226,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			Now:    a.now,
 		}),
 		accessAPI,
+		oauth.New(s.tokens, s.gateway),
 	)
 	if cfg.MetricsListen != "" {
 		if err := s.startMetrics(cfg.MetricsListen); err != nil {
@@ -256,13 +263,52 @@ func (s *server) newWatcher() *watch.Watcher {
 	}
 	w.OnDisable(func(ctx context.Context, userID string) error {
 		n, err := s.sessions.RevokeUser(ctx, userID)
+		if err == nil {
+			err = s.endDeviceRows(ctx, userID, a.now())
+		}
 		return ended(ctx, userID, "user_disabled", n, err)
 	})
 	w.OnRevoke(func(ctx context.Context, r directory.Revocation) error {
 		n, err := s.sessions.RevokeUserBefore(ctx, r.UserID, r.At)
+		if err == nil {
+			err = s.endDeviceRows(ctx, r.UserID, r.At)
+		}
 		return ended(ctx, r.UserID, "revocation", n, err)
 	})
+	// A device revoked in the directory (CLI, another replica) loses its
+	// session here; the store's delete evicts it on every replica.
+	w.OnDevicesRevoked(func(ids []string) {
+		if s.tokens == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.tokens.DevicesRevoked(ctx, ids); err != nil {
+			log.Error("end revoked devices' sessions", "error", err)
+		}
+	})
 	return w
+}
+
+// endDeviceRows marks the user's devices that logged in before `before`
+// revoked in the directory, after their sessions ended with the user's
+// ("log out everywhere", a disabled user), so device lists tell the truth.
+func (s *server) endDeviceRows(ctx context.Context, userID string, before time.Time) error {
+	devs, err := s.a.dir.UserDevices(ctx, userID)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, d := range devs {
+		if d.RevokedAt.IsZero() && !d.FirstSeen.After(before) {
+			ids = append(ids, d.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err = s.a.dir.RevokeDevices(ctx, userID, ids, s.a.now(), token.ReasonLoggedOut)
+	return err
 }
 
 // loadKeyring loads the at-rest key ring (TOTP seeds, signing keys,

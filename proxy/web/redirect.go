@@ -20,6 +20,9 @@ const maxDecodings = 8
 // useless and at worst an action taken for the user (logout).
 var ReturnPaths = []string{
 	"/.gatehouse/account",
+	// The mobile app's login returns here to get its code; the request
+	// travels sealed in one base64url value (see auth/token.SealRequest).
+	"/.gatehouse/oauth/authorize",
 }
 
 // CleanRedirect returns rd when it is a safe post-login target — a path on
