@@ -10,11 +10,15 @@
 #   gatehouse-redis-nocache  the same with cache_ttl: 0s (every request reads Redis)
 #   gatehouse-apikey-redis   Gatehouse, an API key (X-API-Key) instead of a session, Redis store
 #                            (per-key rate limit on, set high enough not to refuse the load)
+#   gatehouse-dpop-redis     the mobile app: a DPoP-bound access token and a fresh proof per
+#                            request (signature check + jti single use in Redis); proofs are
+#                            signed before each run by bench/dpopclient and sent by bench/dpop.lua
+#   gatehouse-bearer-redis   the mobile app under mobile.dpop: refresh_only (bearer access token)
 # wrk runs on CPU 0, every server on CPU 1 (taskset), all on 127.0.0.1.
 # Redis is the machine's shared server and is not pinned; its CPU is shown apart.
 #
 # Settings (environment): BENCH_DURATION (10s), BENCH_ROUNDS (3),
-# BENCH_CONNS (32), BENCH_TARGETS (all seven), GATEHOUSE_TEST_REDIS_ADDR
+# BENCH_CONNS (32), BENCH_TARGETS (all nine), GATEHOUSE_TEST_REDIS_ADDR
 # (127.0.0.1:6379), BENCH_PROFILE (a folder: the first round of each
 # target is recorded there with `perf record -g`, which skews that round;
 # read with `perf report -i DIR/TARGET.perf`). The table goes to stdout
@@ -25,7 +29,7 @@ cd "$(dirname "$0")/.."
 duration=${BENCH_DURATION:-10s}
 rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNS:-32}
-targets=(${BENCH_TARGETS:-upstream bareproxy gatehouse-memory gatehouse-memory-rules gatehouse-redis gatehouse-redis-nocache gatehouse-apikey-redis})
+targets=(${BENCH_TARGETS:-upstream bareproxy gatehouse-memory gatehouse-memory-rules gatehouse-redis gatehouse-redis-nocache gatehouse-apikey-redis gatehouse-dpop-redis gatehouse-bearer-redis})
 redis_addr=${GATEHOUSE_TEST_REDIS_ADDR:-127.0.0.1:6379}
 redis_host=${redis_addr%:*} redis_port=${redis_addr##*:}
 results=bench/results-$(date +%Y%m%d-%H%M%S).txt
@@ -84,6 +88,7 @@ echo "building into $work ..." >&2
 go build -o "$work/gatehouse" ./cmd/gatehouse
 go build -o "$work/upstream" ./bench/upstream
 go build -o "$work/bareproxy" ./bench/bareproxy
+go build -o "$work/dpopclient" ./bench/dpopclient
 
 up_addr=127.0.0.1:$(free_port)
 start upstream "$up_addr" "$work/upstream" -listen "$up_addr"
@@ -93,6 +98,7 @@ start bareproxy "$bp_addr" "$work/bareproxy" -listen "$bp_addr" -upstream "http:
 wait_http "http://$bp_addr/"
 
 bench_pw=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s\n' "$bench_pw" >"$work/bench.pw"
 declare -A cookie
 
 # gatehouse NAME SESSION_YAML: configure, add a user, start, log in.
@@ -124,9 +130,32 @@ EOF
       key=$(env -u GATEHOUSE_CONFIG "$work/gatehouse" apikey create --user bench --config "$cfg" 2>"$work/$name-apikey.log") ||
         { echo "load.sh: apikey create failed:" >&2; cat "$work/$name-apikey.log" >&2; exit 1; }
       header[$name]="X-API-Key: $key" ;;
+    *dpop* | *bearer*)
+      mkdir -p "$work/$name-device"
+      "$work/dpopclient" login -gateway "http://$addr" -user bench -password-file "$work/bench.pw" -dir "$work/$name-device" ||
+        { echo "load.sh: mobile login to $name failed; see its log:" >&2; cat "$work/$name.log" >&2; exit 1; }
+      if [ "$(cat "$work/$name-device/token_type")" = Bearer ]; then
+        header[$name]="Authorization: Bearer $(cat "$work/$name-device/access")"
+      else
+        dpop[$name]=$work/$name-device
+      fi ;;
   esac
 }
-declare -A header
+declare -A header dpop
+
+# proofs TARGET N: sign N fresh proofs for the DPoP target's next run.
+proofs() {
+  "$work/dpopclient" proofs -dir "${dpop[$1]}" -url "${url[$1]}" -n "$2" -out "${dpop[$1]}/proofs"
+}
+# wrk_for TARGET: wrk's arguments for the target's credential.
+wrk_args() {
+  if [ -n "${dpop[$1]:-}" ]; then
+    echo "-s bench/dpop.lua ${url[$1]} ${dpop[$1]}/proofs $(cat "${dpop[$1]}/access")"
+  else
+    echo "${url[$1]}"
+  fi
+}
+mobile_yaml=$'\nmobile:\n  clients: [{id: bench-mobile, redirect_uris: ["com.example.bench:/cb"]}]'
 
 redis_session="session:
   store: redis
@@ -155,6 +184,8 @@ for t in "${targets[@]}"; do
     gatehouse-redis) gatehouse "$t" "$redis_session" ;;
     gatehouse-redis-nocache) gatehouse "$t" "$redis_session"$'\n  cache_ttl: 0s' ;;
     gatehouse-apikey-redis) gatehouse "$t" "$redis_session"$'\npolicy:\n  api_keys: {rate_limit: {requests: 100000000, window: 1h}}' ;;
+    gatehouse-dpop-redis) gatehouse "$t" "$redis_session$mobile_yaml"$'\npolicy:\n  mobile: {access_token_ttl: 1h}' ;;
+    gatehouse-bearer-redis) gatehouse "$t" "$redis_session$mobile_yaml"$'\npolicy:\n  mobile: {access_token_ttl: 1h, dpop: refresh_only}' ;;
     *) echo "load.sh: unknown target $t" >&2; exit 2 ;;
   esac
 done
@@ -165,13 +196,20 @@ cookie_for() { echo "${cookie[$1]:-$any_cookie}"; }
 # header_for TARGET: the credential header wrk sends (the API-key target
 # sends its key instead of a cookie).
 header_for() {
-  if [ -n "${header[$1]:-}" ]; then echo "${header[$1]}"; else echo "Cookie: $(cookie_for "$1")"; fi
+  if [ -n "${dpop[$1]:-}" ]; then
+    echo "X-Bench: dpop" # no cookie: the session would answer before the token is read
+  elif [ -n "${header[$1]:-}" ]; then echo "${header[$1]}"; else echo "Cookie: $(cookie_for "$1")"; fi
 }
 
 # check TARGET: the request wrk will send must reach the upstream's page.
 check() {
   local body
-  body=$(curl -sS -H "$(header_for "$1")" "${url[$1]}")
+  if [ -n "${dpop[$1]:-}" ]; then
+    proofs "$1" 1
+    body=$(curl -sS -H "Authorization: DPoP $(cat "${dpop[$1]}/access")" -H "DPoP: $(cat "${dpop[$1]}/proofs")" "${url[$1]}")
+  else
+    body=$(curl -sS -H "$(header_for "$1")" "${url[$1]}")
+  fi
   case $body in
     *"<title>crm</title>"*) ;;
     *) echo "load.sh: $1 does not serve the upstream page to the bench session: ${body:0:200}" >&2; exit 1 ;;
@@ -211,9 +249,12 @@ run() {
     perf record -q -F 499 -g -p "$server" -o "$BENCH_PROFILE/$t.perf" >/dev/null 2>&1 &
     perf_pid=$!
   fi
+  # A proof per request: more than the fastest target could send.
+  [ -n "${dpop[$t]:-}" ] && proofs "$t" "$(( ${duration%s} * 15000 ))"
   s0=$(cpu "$server") u0=$(cpu "${pid[upstream]}") r0=$(cpu "$redis_pid") c0=$(redis_cmds)
+  # shellcheck disable=SC2046 # wrk_args is split on purpose
   out=$(timeout 120 taskset -c "$client_cpus" wrk -t1 -c"$conns" -d"$duration" --latency \
-    -H "$(header_for "$t")" "${url[$t]}")
+    -H "$(header_for "$t")" $(wrk_args "$t"))
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   s1=$(cpu "$server") u1=$(cpu "${pid[upstream]}") r1=$(cpu "$redis_pid") c1=$(redis_cmds)
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -232,7 +273,9 @@ run() {
 for t in "${targets[@]}"; do check "$t"; done
 echo "warming up (2s per target) ..." >&2
 for t in "${targets[@]}"; do
-  timeout 30 taskset -c "$client_cpus" wrk -t1 -c"$conns" -d2s -H "$(header_for "$t")" "${url[$t]}" >/dev/null
+  [ -n "${dpop[$t]:-}" ] && proofs "$t" 30000
+  # shellcheck disable=SC2046
+  timeout 30 taskset -c "$client_cpus" wrk -t1 -c"$conns" -d2s -H "$(header_for "$t")" $(wrk_args "$t") >/dev/null
 done
 
 raw=$work/raw.txt

@@ -258,8 +258,13 @@ func (s *Service) EndDevices(ctx context.Context, userID string, ids []string, r
 }
 
 // markEnded remembers why a device ended (best effort: without it the
-// device is still refused, only with a plainer message).
+// device is still refused, only with a plainer message). The first reason
+// stays: the counter only adds, so a second sign-out of an ended device
+// must not add to it (two racing ones may; the message is then plainer).
 func (s *Service) markEnded(ctx context.Context, id, reason string) {
+	if s.endedReason(ctx, id) != "" {
+		return
+	}
 	if n := slices.Index(reasonCodes, reason); n > 0 {
 		if _, err := s.o.Store.IncrBy(ctx, "oauth:ended:"+id, int64(n), reasonTTL); err != nil {
 			s.o.Log.WarnContext(ctx, "remember why a device ended", "device", id, "error", err)
@@ -572,9 +577,7 @@ func (s *Service) Revoke(ctx context.Context, form url.Values, ip string) *Error
 // deleting what is gone already is harmless.
 func (s *Service) DevicesRevoked(ctx context.Context, ids []string) error {
 	for _, id := range ids {
-		if s.endedReason(ctx, id) == "" {
-			s.markEnded(ctx, id, ReasonRevoked)
-		}
+		s.markEnded(ctx, id, ReasonRevoked)
 		if err := s.o.Sessions.Revoke(ctx, id); err != nil {
 			return err
 		}

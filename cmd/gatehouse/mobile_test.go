@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -419,4 +420,30 @@ func TestMobileTwoReplicas(t *testing.T) {
 	if err := app4.RefreshTokens(t.Context()); err == nil {
 		t.Fatal("a disabled user's device refreshed")
 	}
+}
+
+// TestMobileReferenceClient runs the README's mobile walkthrough: the
+// reference client against a gateway on configs/mobile-demo.yaml.
+func TestMobileReferenceClient(t *testing.T) {
+	demo, err := os.ReadFile("../../configs/mobile-demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, string(demo)), nil)
+	r.addUser(t, "alice", alicePW, "sales")
+	u, _ := url.Parse(r.URL)
+	var out strings.Builder
+	w := client.Walkthrough{Gateway: u, ClientID: "crm-mobile", RedirectURI: "com.example.crm:/oauth/callback",
+		Username: "alice", Password: alicePW, Path: "/leads/1", Out: &out}
+	if err := w.Run(t.Context()); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, step := range []string{"1. device key made", "4. code + PKCE verifier + DPoP proof exchanged for a DPoP access token",
+		`5. GET /leads/1 with a fresh proof → 200 "crm:alice"`, "6. refreshed", "7. GET /leads/1", "8. signed out", "now gets 401"} {
+		if !strings.Contains(out.String(), step) {
+			t.Fatalf("walkthrough lacks %q:\n%s", step, out.String())
+		}
+	}
+	t.Logf("\n%s", out.String())
 }

@@ -221,9 +221,10 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	s.gateway.Mount(
 		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store}),
 		account.New(s.gateway, second, account.Options{
-			Keys:   selfKeys{svc: admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now), mac: keys, auth: s.keyAuth},
-			Reauth: password.NewAuthenticator(a.dir, hasher, a.store, limits),
-			Now:    a.now,
+			Keys:    selfKeys{svc: admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now), mac: keys, auth: s.keyAuth},
+			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
+			Devices: selfDevices{dir: a.dir, tokens: s.tokens},
+			Now:     a.now,
 		}),
 		accessAPI,
 		oauth.New(s.tokens, s.gateway),

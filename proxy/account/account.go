@@ -1,6 +1,7 @@
 // Package account is the self-service page of a logged-in user: their
 // second-factor status, enrolment, new recovery codes, and turning 2FA
-// off when the policy allows. Every change asks for a current code.
+// off when the policy allows (each asks for a current code); their API
+// keys; and their mobile devices, which they can sign out.
 package account
 
 import (
@@ -40,12 +41,13 @@ type Keys interface {
 
 // Pages is the account route set.
 type Pages struct {
-	render *web.Renderer
-	audit  proxy.Auditor
-	mfa    SecondFactor
-	keys   Keys
-	reauth auth.PasswordLogin
-	now    func() time.Time
+	render  *web.Renderer
+	audit   proxy.Auditor
+	mfa     SecondFactor
+	keys    Keys
+	devices DeviceService
+	reauth  auth.PasswordLogin
+	now     func() time.Time
 }
 
 // Options are the account pages' optional parts.
@@ -55,7 +57,10 @@ type Options struct {
 	// Reauth checks the password a user re-enters before changing keys
 	// on a session older than FreshFor (failures count like logins).
 	Reauth auth.PasswordLogin
-	Now    func() time.Time
+	// Devices turns on listing and signing out the user's mobile
+	// devices.
+	Devices DeviceService
+	Now     func() time.Time
 }
 
 // FreshFor is how long after signing in a user may change credentials
@@ -66,7 +71,7 @@ const FreshFor = 5 * time.Minute
 func New(gw *proxy.Gateway, mfa SecondFactor, o ...Options) *Pages {
 	p := &Pages{render: gw.Render(), audit: gw.Audit(), mfa: mfa, now: time.Now}
 	if len(o) > 0 {
-		p.keys, p.reauth = o[0].Keys, o[0].Reauth
+		p.keys, p.reauth, p.devices = o[0].Keys, o[0].Reauth, o[0].Devices
 		if o[0].Now != nil {
 			p.now = o[0].Now
 		}
@@ -84,6 +89,9 @@ func (p *Pages) Mount(m *proxy.Mux) {
 	if p.keys != nil && p.reauth != nil {
 		m.Handle("POST /.gatehouse/account/apikeys", proxy.FullSession, p.createKey)
 		m.Handle("POST /.gatehouse/account/apikeys/{id}/revoke", proxy.FullSession, p.revokeKey)
+	}
+	if p.devices != nil {
+		m.Handle("POST /.gatehouse/account/devices/{id}/revoke", proxy.FullSession, p.signOutDevice)
 	}
 }
 
@@ -117,6 +125,14 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, notice, er
 		for _, k := range keys {
 			d.Keys = append(d.Keys, keyRow(k, p.now()))
 		}
+	}
+	if p.devices != nil {
+		devs, err := p.devices.UserDevices(r.Context(), c.Identity.UserID)
+		if err != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+		d.Devices, d.DevicesHidden = deviceRows(devs)
 	}
 	p.render.Page(w, status, "account.html", d)
 }

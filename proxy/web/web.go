@@ -136,12 +136,23 @@ type PageData struct {
 	KeysEnabled  bool
 	ReauthNeeded bool
 	NewKey       string
+	// Account page: the user's mobile devices (live ones first) and how
+	// many older signed-out ones are left out.
+	Devices       []DeviceRow
+	DevicesHidden int
 }
 
 // KeyRow is one API key on the account page; never the secret.
 type KeyRow struct {
 	ID, Name, Scopes, Created, Expires, LastUsed, State string
 	Active                                              bool
+}
+
+// DeviceRow is one mobile device on the account page; Live ones can be
+// signed out.
+type DeviceRow struct {
+	ID, Client, UserAgent, FirstSeen, LastSeen, LastIP, State string
+	Live                                                      bool
 }
 
 // ProviderButton is a login page button.

@@ -58,6 +58,15 @@ func New(gateway *url.URL, clientID, redirectURI string, hc *http.Client) (*Clie
 	if err != nil {
 		return nil, err
 	}
+	return NewWithKey(gateway, clientID, redirectURI, hc, k)
+}
+
+// Key is the device key (the load generator saves it to sign proofs
+// later).
+func (c *Client) Key() *ecdsa.PrivateKey { return c.key }
+
+// NewWithKey makes a client holding an existing P-256 device key.
+func NewWithKey(gateway *url.URL, clientID, redirectURI string, hc *http.Client, k *ecdsa.PrivateKey) (*Client, error) {
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
 	if err != nil {
 		return nil, err
