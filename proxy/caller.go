@@ -177,6 +177,26 @@ func (g *Gateway) end(r *http.Request, c *Caller, reason string) error {
 // secondFactors are the methods that satisfy a 2FA mandate.
 var secondFactors = []string{auth.MethodTOTP, auth.MethodRecoveryCode, auth.MethodRememberedDevice}
 
+// SecondFactorDone reports whether a login passed a second factor the
+// policy accepts: one of ours, or the IdP's own under trust_idp (the admin
+// API demands one whatever the policy's mandate).
+func SecondFactorDone(p *policy.Policy, id *auth.Identity) bool { return secondFactorDone(p, id) }
+
+// GrantsOf is what the caller's permission template allows under the
+// access table in force, narrowed to the credential's scopes; nil when
+// no table could be read.
+func (g *Gateway) GrantsOf(c *Caller) *access.Grants {
+	tbl := g.policy.Access()
+	if tbl == nil || !c.SignedIn() {
+		return nil
+	}
+	gr := tbl.GrantsFor(c.Identity.Role, c.Identity.Template)
+	if c.Scopes != nil {
+		gr = g.narrow(tbl, gr, c.ID, c.Scopes)
+	}
+	return gr
+}
+
 // secondFactorDone reports whether a login passed a second factor the
 // policy accepts: one of ours, or the IdP's own under trust_idp.
 func secondFactorDone(p *policy.Policy, id *auth.Identity) bool {

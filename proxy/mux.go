@@ -36,6 +36,11 @@ const (
 	// FullSession routes need a complete session (self-service pages); a
 	// session owing a step is sent to that step first.
 	FullSession
+	// AnyCredential routes are APIs that answer for themselves: they get
+	// the Caller with any credential, an API key included (the admin API
+	// takes admin-scoped keys), under that credential's network rules,
+	// and decide in JSON what it may do.
+	AnyCredential
 )
 
 // Routes is a set of the gateway's own routes. cmd/gatehouse mounts each
@@ -99,7 +104,7 @@ func (m *Mux) Handle(pattern string, a Access, h http.HandlerFunc) {
 		// The gateway's own pages take sessions only: an API key acts
 		// on the upstream for its user and can never manage keys,
 		// passwords or factors.
-		if c.Kind != auth.KindSession {
+		if c.Kind != auth.KindSession && !(a == AnyCredential && c.Kind == auth.KindAPIKey) {
 			c.Credential, c.Refused = auth.Credential{}, nil
 		}
 		if a != Exit {
@@ -107,12 +112,16 @@ func (m *Mux) Handle(pattern string, a Access, h http.HandlerFunc) {
 			if c.SignedIn() {
 				id = &c.Identity
 			}
-			if !g.CheckNetwork(w, r, !c.SignedIn(), id) {
+			if !g.checkNetwork(w, r, !c.SignedIn(), id, c.Kind == auth.KindAPIKey) {
+				return
+			}
+			if len(c.Networks) > 0 && !inPrefixes(c.IP, c.Networks) {
+				g.render.Error(w, r, web.ErrNetworkBlocked)
 				return
 			}
 		}
 		switch {
-		case a >= AnySession && !c.SignedIn():
+		case (a == AnySession || a == FullSession) && !c.SignedIn():
 			to := "/.gatehouse/login"
 			if c.Ended != "" && c.Ended != endedInvalid {
 				to = LoginURL("/", c.Ended)

@@ -81,6 +81,8 @@ type Directory interface {
 	directory.APIKeys
 	directory.Devices
 	RemoveTOTP(ctx context.Context, userID string) error
+	TOTP(ctx context.Context, userID string) (directory.TOTPFactor, error)
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 }
 
 // Auditor records the events.
@@ -132,7 +134,11 @@ func (s *Service) AddUser(ctx context.Context, actor string, in NewUser) (*direc
 	for _, g := range in.Groups {
 		u.Groups = append(u.Groups, strings.TrimSpace(g))
 	}
-	if err := checkUser(u); err != nil {
+	known, err := s.knownRoles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUser(u, known); err != nil {
 		return nil, err
 	}
 	if in.Password != nil {
@@ -153,31 +159,16 @@ func (s *Service) AddUser(ctx context.Context, actor string, in NewUser) (*direc
 	return u, nil
 }
 
-func checkUser(u *directory.User) error {
+func checkUser(u *directory.User, known roleSet) error {
 	var e InvalidError
 	if !validUsername.MatchString(u.Username) {
 		e.add("username", "1-64 characters: lower-case letters, digits, '.', '_', '@', '-'")
 	}
-	if u.Email != "" && (strings.Count(u.Email, "@") != 1 || strings.ContainsAny(u.Email, " \t\r\n<>,;\"") ||
-		strings.HasPrefix(u.Email, "@") || strings.HasSuffix(u.Email, "@")) {
-		e.add("email", "not a plain address like name@example.com")
-	}
-	checkRole(&e, u.Role)
-	for _, g := range u.Groups {
-		if !validGroup.MatchString(g) {
-			e.add("groups", "%q is not a valid group name", g)
-		}
-	}
-	if strings.ContainsFunc(u.DisplayName, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		e.add("display-name", "control characters are not allowed")
-	}
+	checkEmail(&e, u.Email)
+	checkRole(&e, u.Role, known)
+	checkGroups(&e, u.Groups)
+	checkDisplayName(&e, u.DisplayName)
 	return e.err()
-}
-
-func checkRole(e *InvalidError, role string) {
-	if !validRole.MatchString(role) {
-		e.add("role", "required; lower-case letters, digits, '_', '-' (e.g. sales, admin)")
-	}
 }
 
 // hash checks a new password against the rules and hashes it.
@@ -351,8 +342,12 @@ func (s *Service) SetAllowedIPs(ctx context.Context, actor, username string, cid
 // carries the role it was created with, so without that a demoted user
 // would keep the old role's rights until the session ended.
 func (s *Service) SetRole(ctx context.Context, actor, username, role string) (*directory.User, error) {
+	known, err := s.knownRoles(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var e InvalidError
-	checkRole(&e, role)
+	checkRole(&e, role, known)
 	if err := e.err(); err != nil {
 		return nil, err
 	}
@@ -376,25 +371,17 @@ type PolicyChange struct {
 	Warnings []string
 }
 
-// SetPolicy validates a policy document (the config's policy: shape),
-// checks that the methods it names are configured, and stores it as the
-// next version; running gateways apply it within a second.
+// SetPolicy validates a policy document (the config's policy: shape; a
+// document naming only some sections is merged onto the version in force,
+// see PlanPolicy), checks that the methods it names are configured, and
+// stores it as the next version; running gateways apply it within a
+// second.
 func (s *Service) SetPolicy(ctx context.Context, actor string, doc []byte) (PolicyChange, error) {
-	_, out, warnings, err := s.checkPolicy(ctx, doc)
+	plan, err := s.PlanPolicy(ctx, doc)
 	if err != nil {
 		return PolicyChange{}, err
 	}
-	old, err := s.dir.CurrentPolicy(ctx)
-	if err != nil && !errors.Is(err, directory.ErrNotFound) {
-		return PolicyChange{}, err
-	}
-	pv, err := s.dir.PutPolicy(ctx, out, actor, false)
-	if err != nil {
-		return PolicyChange{}, err
-	}
-	s.audit.Record(ctx, audit.Event{Event: audit.PolicyChanged, Actor: actor,
-		Detail: map[string]string{"from_version": fmt.Sprint(old.Version), "to_version": fmt.Sprint(pv.Version)}})
-	return PolicyChange{From: old, To: pv, Warnings: warnings}, nil
+	return s.ApplyPolicy(ctx, actor, plan, nil)
 }
 
 // checkPolicy validates a policy document as SetPolicy stores it: its

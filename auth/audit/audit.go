@@ -68,6 +68,10 @@ const (
 	// stolen token or a broken client; the device is signed out.
 	RefreshReuse = "refresh_token_reuse"
 	TokenRefused = "token_refused"
+
+	// LogoutAll is "log out everyone"; AdminAPI one call of the admin API.
+	LogoutAll = "logout_all"
+	AdminAPI  = "admin_api_call"
 )
 
 // Event is one security-relevant fact: the one event type every package

@@ -64,6 +64,14 @@ type Users interface {
 	// the new value; ErrNotFound. UpdateUser never writes the stamp (it
 	// reads it back), so a stale copy cannot undo a bump.
 	BumpSecurityStamp(ctx context.Context, id string) (int64, error)
+	// DeleteUser removes the user and everything that is theirs (second
+	// factor, recovery codes, API keys, devices, group memberships,
+	// federated identity links) in one transaction, and moves the
+	// generations replicas watch (groups; api_keys when a key went) so
+	// they drop what they cached; ErrNotFound. Session revocations and
+	// audit events naming the user stay: ending the user's sessions is
+	// the caller's (auth/admin records a revocation first).
+	DeleteUser(ctx context.Context, id string) error
 	UserByID(ctx context.Context, id string) (*User, error)
 	UserByUsername(ctx context.Context, username string) (*User, error) // case-insensitive
 	UserByEmail(ctx context.Context, email string) (*User, error)       // case-insensitive; "" matches nobody
@@ -95,6 +103,14 @@ type Policies interface {
 	// ifNone is true it stores only if no version exists yet (seeding by
 	// several replicas at once), returning ErrConflict otherwise.
 	PutPolicy(ctx context.Context, doc []byte, actor string, ifNone bool) (PolicyVersion, error)
+	// PutPolicyAfter stores doc as the next version only when the highest
+	// stored version is still after (optimistic concurrency: an admin
+	// saves the version they edited); ErrConflict otherwise.
+	PutPolicyAfter(ctx context.Context, doc []byte, actor string, after int64) (PolicyVersion, error)
+	// PolicyAt returns one stored version, or ErrNotFound.
+	PolicyAt(ctx context.Context, version int64) (PolicyVersion, error)
+	// PolicyHistory returns stored versions newest first, at most limit.
+	PolicyHistory(ctx context.Context, limit int) ([]PolicyVersion, error)
 }
 
 // Document is one stored version of a versioned document other than the
@@ -293,6 +309,34 @@ type Devices interface {
 	DevicesGeneration(ctx context.Context) (int64, error)
 }
 
+// Audit page sizes. A query returns at most one page, so no request can
+// make a replica read the whole log into memory; a longer export pages
+// with AuditQuery.Before.
+const (
+	AuditPageDefault = 100  // a query that names no limit
+	AuditPageMax     = 1000 // the largest page, whatever the query asks
+)
+
+// AuditQuery selects audit events. Every filter is optional (its zero
+// value selects everything) and they are ANDed.
+type AuditQuery struct {
+	UserID string    // events concerning this user
+	Event  string    // events with this name
+	Since  time.Time // at or after, inclusive
+	Until  time.Time // before, exclusive, so [Since, Until) ranges tile
+	// Before is the paging cursor: the ID of the last event of the
+	// previous page, 0 for none. Only events that come after it in the
+	// order are returned (an older Time, or the same Time and a smaller
+	// ID), not merely smaller IDs: replicas stamp Time with their own
+	// clocks, so a smaller ID can hold a later Time, and an ID cursor
+	// would then repeat and skip events. When no event has that ID,
+	// events with a smaller ID.
+	Before int64
+	// Limit is the page size: <= 0 means AuditPageDefault, more than
+	// AuditPageMax means AuditPageMax.
+	Limit int
+}
+
 // Audit is the append-only audit log.
 type Audit interface {
 	// AppendAudit stores e; a zero Time means now, and ID is assigned.
@@ -300,6 +344,10 @@ type Audit interface {
 	// ListAudit returns the newest events first (by Time, then the later
 	// appended), at most limit; none when limit <= 0.
 	ListAudit(ctx context.Context, limit int) ([]audit.Event, error)
+	// QueryAudit returns one page of the events q selects, in ListAudit's
+	// order. A page shorter than the (capped) limit is the last; the next
+	// one starts with Before set to the last event's ID.
+	QueryAudit(ctx context.Context, q AuditQuery) ([]audit.Event, error)
 }
 
 // SigningKey is a key the gateway signs identity assertions with. Private

@@ -165,12 +165,12 @@ func TestPolicyRefusesBadRoutes(t *testing.T) {
 		{"access: {features: [leads.view]}\n", "is granted by template"},
 	} {
 		f := writeFile(t, "p.yaml", c.doc)
-		if code, out := runCLI(t, r, "policy", "set", "--file", f); code == 0 || !strings.Contains(out, c.want) {
+		if code, out := runCLI(t, r, "policy", "set", "--yes", "--file", f); code == 0 || !strings.Contains(out, c.want) {
 			t.Errorf("policy set %q: %d %s; want %q", c.doc, code, out, c.want)
 		}
 	}
 	f := writeFile(t, "p.yaml", "access: {roles: {sales: nothing_here}}\n")
-	if code, out := runCLI(t, r, "policy", "set", "--file", f); code != 0 || !strings.Contains(out, `warning: policy.access.roles.sales: template "nothing_here" does not exist`) {
+	if code, out := runCLI(t, r, "policy", "set", "--yes", "--file", f); code != 0 || !strings.Contains(out, `warning: policy.access.roles.sales: template "nothing_here" does not exist`) {
 		t.Errorf("role naming a missing template: %d %s; want a warning", code, out)
 	}
 }
@@ -211,7 +211,7 @@ func TestPolicyDryRun(t *testing.T) {
 		t.Fatalf("the dry run stored version %d", got)
 	}
 	bad := writeFile(t, "bad.yaml", "access: {routes: [{route: 'GET /x', feature: leads.fly}]}\n")
-	if code, out := runCLI(t, r, "policy", "set", "--file", bad, "--dry-run"); code == 0 || !strings.Contains(out, "leads.fly") {
+	if code, out := runCLI(t, r, "policy", "set", "--yes", "--file", bad, "--dry-run"); code == 0 || !strings.Contains(out, "leads.fly") {
 		t.Fatalf("dry run of a bad policy: %d %s", code, out)
 	}
 }

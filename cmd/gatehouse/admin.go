@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -13,6 +17,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/configs"
+	"golang.org/x/term"
 )
 
 func cmdCheckConfig(ctx context.Context, e *env, args []string) error {
@@ -31,71 +36,202 @@ func cmdCheckConfig(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+const policyUse = `policy show [--version N] | policy history [--limit N] | policy diff --file F|- | policy diff --version N
+       policy set --file F|- [--dry-run] [--yes] | policy rollback VERSION [--yes]`
+
 func cmdPolicy(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || (args[0] != "show" && args[0] != "set") {
-		return fmt.Errorf("%w: policy show | policy set --file F [--dry-run]", errUsage)
+	if len(args) == 0 || !slices.Contains([]string{"show", "history", "diff", "set", "rollback"}, args[0]) {
+		return fmt.Errorf("%w: %s", errUsage, policyUse)
 	}
 	fs, cfgPath := e.flags("policy " + args[0])
-	file := fs.String("file", "", "YAML file holding the new policy (the same shape as the config's policy: section)")
-	dry := fs.Bool("dry-run", false, "validate and say what would change (access rules and who they refuse); store nothing")
-	if _, err := parseInterspersed(fs, args[1:]); err != nil {
+	file := fs.String("file", "", "YAML file holding the policy or the sections to change (- reads stdin); a file naming only some sections is merged onto the policy in force")
+	dry := fs.Bool("dry-run", false, "validate and say what would change; store nothing")
+	yes := fs.Bool("yes", false, "store without asking for confirmation")
+	ver := fs.Int64("version", 0, "a stored version (show: that version; diff: against the one before it)")
+	limit := fs.Int("limit", 20, "how many versions to list")
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return err
 	}
-	if args[0] == "set" && *file == "" {
-		return fmt.Errorf("%w: policy set --file F", errUsage)
+	switch {
+	case (args[0] == "set" || args[0] == "diff" && *ver == 0) && *file == "",
+		args[0] == "rollback" && len(pos) != 1,
+		args[0] != "rollback" && len(pos) != 0:
+		return fmt.Errorf("%w: %s", errUsage, policyUse)
 	}
 	a, svc, err := openAdmin(ctx, e, *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if args[0] == "show" {
-		cur, err := svc.Policy(ctx)
-		if errors.Is(err, admin.ErrNoPolicy) {
+	noPolicy := func(err error) error {
+		if errors.Is(err, admin.ErrNoPolicy) && *ver == 0 {
 			return errors.New("no login policy stored yet; `gatehouse serve` seeds it from the config on first start")
 		}
+		return err
+	}
+	switch args[0] {
+	case "show":
+		cur, err := svc.Policy(ctx)
+		if *ver != 0 {
+			cur, err = svc.PolicyAt(ctx, *ver)
+		}
 		if err != nil {
-			return err
+			return noPolicy(err)
 		}
 		fmt.Fprintf(e.stdout, "# login policy version %d, set by %s at %s\n%s", cur.Version, cur.Actor,
 			cur.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), cur.Document)
 		return nil
-	}
-	data, err := os.ReadFile(*file)
-	if err != nil {
-		return err
-	}
-	if *dry {
-		dr, err := svc.DryRunPolicy(ctx, data)
-		var inv *admin.InvalidError
-		if errors.As(err, &inv) {
-			return fmt.Errorf("%s: %s", *file, inv.Problems[0].Message)
-		}
+	case "history":
+		h, err := svc.PolicyHistory(ctx, *limit+1)
 		if err != nil {
 			return err
 		}
-		for _, w := range dr.Warnings {
-			fmt.Fprintln(e.stderr, "warning:", w)
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tSET BY\tAT\tCHANGED LINES")
+		for i, pv := range h {
+			if i == *limit {
+				break
+			}
+			changed := "(first)"
+			if i+1 < len(h) {
+				changed = fmt.Sprint(len(admin.DiffLines(string(h[i+1].Document), string(pv.Document))))
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", pv.Version, pv.Actor, pv.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), changed)
 		}
-		fmt.Fprintf(e.stdout, "dry run: %s is valid and would become login policy version %d; nothing was stored\n", *file, dr.Version)
-		if len(dr.Access) == 0 {
-			fmt.Fprintln(e.stdout, "access: no change to route rules or access.default")
+		return tw.Flush()
+	case "diff":
+		if *ver != 0 {
+			to, err := svc.PolicyAt(ctx, *ver)
+			if err != nil {
+				return err
+			}
+			var from []byte
+			if *ver > 1 {
+				prev, err := svc.PolicyAt(ctx, *ver-1)
+				if err != nil {
+					return err
+				}
+				from = prev.Document
+			}
+			fmt.Fprintf(e.stdout, "version %d against version %d (set by %s):\n", *ver, *ver-1, to.Actor)
+			printDiff(e, admin.DiffLines(string(from), string(to.Document)))
+			return nil
 		}
-		for _, l := range dr.Access {
-			fmt.Fprintln(e.stdout, "access:", l)
+		data, err := readPolicyFile(e, *file)
+		if err != nil {
+			return err
 		}
+		plan, err := svc.PlanPolicy(ctx, data)
+		if err != nil {
+			return policyError(*file, err)
+		}
+		describePlan(e, *file, plan)
 		return nil
+	case "rollback":
+		v, err := strconv.ParseInt(pos[0], 10, 64)
+		if err != nil || v < 1 {
+			return fmt.Errorf("%w: policy rollback VERSION: %q is not a version number (see: gatehouse policy history)", errUsage, pos[0])
+		}
+		plan, err := svc.PlanRollback(ctx, v)
+		if err != nil {
+			return policyError(fmt.Sprintf("version %d", v), err)
+		}
+		return confirmAndApply(ctx, e, svc, plan, fmt.Sprintf("version %d as it was", v), *yes, *dry, map[string]string{"rollback_to": fmt.Sprint(v)})
 	}
-	ch, err := svc.SetPolicy(ctx, cliActor(e), data)
-	var inv *admin.InvalidError
-	if errors.As(err, &inv) {
-		return fmt.Errorf("%s: %s", *file, inv.Problems[0].Message)
-	}
+	data, err := readPolicyFile(e, *file)
 	if err != nil {
 		return err
 	}
-	for _, w := range ch.Warnings {
+	plan, err := svc.PlanPolicy(ctx, data)
+	if err != nil {
+		return policyError(*file, err)
+	}
+	return confirmAndApply(ctx, e, svc, plan, *file, *yes, *dry, nil)
+}
+
+// stdinTerminal reports whether stdin is an interactive terminal, where
+// a confirmation can be asked for (stdin holding the policy is not one).
+func (e *env) stdinTerminal() bool {
+	f, ok := e.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// readPolicyFile reads --file, "-" meaning stdin.
+func readPolicyFile(e *env, file string) ([]byte, error) {
+	if file == "-" {
+		return io.ReadAll(io.LimitReader(e.stdin, 1<<20))
+	}
+	return os.ReadFile(file)
+}
+
+func policyError(what string, err error) error {
+	var inv *admin.InvalidError
+	if errors.As(err, &inv) {
+		return fmt.Errorf("%s: %s", what, inv.Problems[0].Message)
+	}
+	return err
+}
+
+func printDiff(e *env, diff []string) {
+	if len(diff) == 0 {
+		fmt.Fprintln(e.stdout, "  (no change)")
+	}
+	for _, l := range diff {
+		fmt.Fprintln(e.stdout, "  "+l)
+	}
+}
+
+// describePlan prints what storing a plan would do: how the document was
+// read, the diff, the access-rule changes, and warnings.
+func describePlan(e *env, what string, plan admin.PolicyPlan) {
+	for _, w := range plan.Warnings {
 		fmt.Fprintln(e.stderr, "warning:", w)
+	}
+	switch {
+	case plan.From.Version == 0:
+		fmt.Fprintf(e.stdout, "%s would become login policy version 1\n", what)
+	case plan.Merged:
+		fmt.Fprintf(e.stdout, "%s names only some sections: merged onto version %d (every key it does not name stays as it is; null removes one)\n", what, plan.From.Version)
+	default:
+		fmt.Fprintf(e.stdout, "%s is a whole policy: it replaces version %d\n", what, plan.From.Version)
+	}
+	fmt.Fprintln(e.stdout, "changes:")
+	printDiff(e, plan.Diff)
+	if len(plan.Access) == 0 {
+		fmt.Fprintln(e.stdout, "access: no change to route rules or access.default")
+	}
+	for _, l := range plan.Access {
+		fmt.Fprintln(e.stdout, "access:", l)
+	}
+}
+
+// confirmAndApply shows the plan and stores it when the operator agrees:
+// --yes, or "yes" typed at a terminal. Without a terminal nothing is
+// stored unless --yes says so.
+func confirmAndApply(ctx context.Context, e *env, svc *admin.Service, plan admin.PolicyPlan, what string, yes, dry bool, detail map[string]string) error {
+	describePlan(e, what, plan)
+	if dry {
+		fmt.Fprintf(e.stdout, "dry run: valid; would become login policy version %d; nothing was stored\n", plan.From.Version+1)
+		return nil
+	}
+	if len(plan.Diff) == 0 {
+		fmt.Fprintf(e.stdout, "nothing to store: version %d already says exactly this\n", plan.From.Version)
+		return nil
+	}
+	if !yes {
+		if !e.stdinTerminal() {
+			return fmt.Errorf("%w: not stored; add --yes to store it without a terminal to confirm at", errUsage)
+		}
+		fmt.Fprint(e.stderr, "store this as the login policy? type yes: ")
+		line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+		if strings.TrimSpace(line) != "yes" {
+			return errors.New("not stored")
+		}
+	}
+	ch, err := svc.ApplyPolicy(ctx, cliActor(e), plan, detail)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(e.stdout, "login policy version %d is in force; running gateways apply it within a few seconds\n", ch.To.Version)
 	return nil

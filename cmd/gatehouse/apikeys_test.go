@@ -407,10 +407,12 @@ func TestAPIKeyPolicy(t *testing.T) {
 		code   string
 	}{
 		{"api_keys: {roles: [admin]}\n", http.StatusForbidden, "api_keys_not_allowed"},
-		{"api_keys: {enabled: false}\n", http.StatusUnauthorized, "api_keys_disabled"},
+		// A partial file is merged onto the policy in force: roles stays
+		// unless removed (null).
+		{"api_keys: {enabled: false, roles: null}\n", http.StatusUnauthorized, "api_keys_disabled"},
 		{"api_keys: {enabled: true}\n", http.StatusOK, ""},
 	} {
-		if code, out := runCLI(t, r, "policy", "set", "--file", writeFile(t, "p.yaml", c.policy)); code != 0 {
+		if code, out := runCLI(t, r, "policy", "set", "--yes", "--file", writeFile(t, "p.yaml", c.policy)); code != 0 {
 			t.Fatal(out)
 		}
 		r.refresh(t)

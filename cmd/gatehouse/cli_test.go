@@ -104,16 +104,16 @@ func TestPolicyCommands(t *testing.T) {
 		t.Fatalf("show before seeding: %d %s", code, out)
 	}
 	bad := writeConfig(t, "session: {absolute_lifetime: 1h, idle_timeout: 2h}\nmfa: {mode: sometimes}\nbogus: true\n")
-	if code, out := cli(t, "", "policy", "set", "--file", bad, "--config", cfg); code != 1 || !strings.Contains(out, "bogus") {
+	if code, out := cli(t, "", "policy", "set", "--yes", "--file", bad, "--config", cfg); code != 1 || !strings.Contains(out, "bogus") {
 		t.Fatalf("invalid policy: %d %s", code, out)
 	}
 	bad = writeConfig(t, "session: {absolute_lifetime: 1h, idle_timeout: 2h}\nmfa: {mode: sometimes}\n")
-	code, out := cli(t, "", "policy", "set", "--file", bad, "--config", cfg)
+	code, out := cli(t, "", "policy", "set", "--yes", "--file", bad, "--config", cfg)
 	if code != 1 || !strings.Contains(out, "policy.session.idle_timeout") || !strings.Contains(out, "policy.mfa.mode") {
 		t.Fatalf("invalid policy: %d %s", code, out)
 	}
 	good := writeConfig(t, "session: {absolute_lifetime: 8h, idle_timeout: 15m}\n")
-	if code, out := cli(t, "", "policy", "set", "--file", good, "--config", cfg); code != 0 || !strings.Contains(out, "version 1") {
+	if code, out := cli(t, "", "policy", "set", "--yes", "--file", good, "--config", cfg); code != 0 || !strings.Contains(out, "version 1") {
 		t.Fatalf("policy set: %d %s", code, out)
 	}
 	if code, out := cli(t, "", "policy", "show", "--config", cfg); code != 0 || !strings.Contains(out, "idle_timeout: 15m") {

@@ -201,7 +201,7 @@ func TestPolicyChangeAppliesToExistingSessions(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "policy.yaml")
 	os.WriteFile(file, []byte("session: {absolute_lifetime: 12h, idle_timeout: 5m}\nmethods: {password: true}\n"), 0o600)
-	if code, out := runCLI(t, r, "policy", "set", "--file", file); code != 0 {
+	if code, out := runCLI(t, r, "policy", "set", "--yes", "--file", file); code != 0 {
 		t.Fatalf("policy set: %d %s", code, out)
 	}
 	clk.Advance(6 * time.Minute)

@@ -105,7 +105,7 @@ func TestOIDCUnknownUserRefusedUnlessJIT(t *testing.T) {
 func TestOIDCProviderSwitchedOffByPolicy(t *testing.T) {
 	r, _, _ := oidcReplica(t, "")
 	pf := writeFile(t, "p.yaml", "methods: {password: true, corp: false}\n")
-	if code, out := runCLI(t, r, "policy", "set", "--file", pf); code != 0 {
+	if code, out := runCLI(t, r, "policy", "set", "--yes", "--file", pf); code != 0 {
 		t.Fatal(out)
 	}
 	r.refresh(t)
@@ -125,13 +125,13 @@ func TestOIDCIdPMFATrusted(t *testing.T) {
 	r, _, idp := oidcReplica(t, "")
 	r.addUser(t, "alice", alicePW, "sales")
 	pf := writeFile(t, "p.yaml", "mfa: {mode: required, federated: trust_idp}\n")
-	runCLI(t, r, "policy", "set", "--file", pf)
+	runCLI(t, r, "policy", "set", "--yes", "--file", pf)
 	r.refresh(t)
 	if resp, _, _ := oidcLogin(t, newBrowser(t, r.URL), idp, "/"); resp.Header.Get("Location") != "/" {
 		t.Fatalf("IdP-asserted MFA under trust_idp: %q, want straight in", resp.Header.Get("Location"))
 	}
 	pf = writeFile(t, "p.yaml", "mfa: {mode: required, federated: always}\n")
-	runCLI(t, r, "policy", "set", "--file", pf)
+	runCLI(t, r, "policy", "set", "--yes", "--file", pf)
 	r.refresh(t)
 	if resp, _, _ := oidcLogin(t, newBrowser(t, r.URL), idp, "/"); !strings.HasPrefix(resp.Header.Get("Location"), "/.gatehouse/2fa/enroll") {
 		t.Fatalf("federated: always: %q, want enrolment", resp.Header.Get("Location"))

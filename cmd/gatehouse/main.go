@@ -29,6 +29,9 @@ commands:
   user allow-ips U CIDR... | user allow-ips U --clear
   user logout U | user reset-2fa U | user require-2fa U on|off
   user set-template U TEMPLATE | user set-template U --clear
+  user show U | user edit U [--email E] [--display-name N] [--role R] [--groups a,b]   only what is named
+  user delete U [--yes]                 asks for the username on stdin unless --yes
+  user unlock U | user sessions U       failed-login counters, live sessions (session.store: redis)
   template list | template show NAME | template set NAME --file F | template delete NAME
   access explain --user U METHOD PATH   which route rule applies, what it needs, and whether U has it
   access check --user U --action A --resource-file F   may U act on that record, and which policies say so
@@ -42,7 +45,12 @@ commands:
   device list U | device revoke U DEVICE... | device revoke U --all   the user's mobile app logins
   provider test ID --username U --password-stdin   one check against an api provider's endpoint
   check-ip ADDR [--user U]              what the network guard decides for an address, and why
-  policy show | policy set --file F [--dry-run]
+  policy show [--version N] | policy history [--limit N] | policy diff --file F|- | policy diff --version N
+  policy set --file F|- [--dry-run] [--yes]   a file naming only some sections is merged onto the policy in force
+  policy rollback VERSION [--yes]       store an earlier version again as the next one
+  logout-all [--include-api-keys] [--yes]   end every session and device of every user, on every gateway
+  audit [--user U] [--event E] [--since T] [--until T] [--limit N] [--format table|ndjson|csv]
+                                        the audit log, newest first; T: RFC 3339, a date, or 24h/7d ago
   keys list | keys rotate | keys retire KID
   version
 
@@ -96,6 +104,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"group":        cmdGroup,
 		"apikey":       cmdAPIKey,
 		"device":       cmdDevice,
+		"logout-all":   cmdLogoutAll,
+		"audit":        cmdAudit,
 		"provider":     cmdProvider,
 		"keys":         cmdKeys,
 		"check-ip":     cmdCheckIP,

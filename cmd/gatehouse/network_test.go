@@ -152,7 +152,7 @@ func TestTorExitBlocking(t *testing.T) {
 	}
 	// ...block_tor: all does not, from the next poll on.
 	pf := writeFile(t, "p.yaml", "network: {block_tor: all}\n")
-	if code, out := runCLI(t, r, "policy", "set", "--file", pf); code != 0 {
+	if code, out := runCLI(t, r, "policy", "set", "--yes", "--file", pf); code != 0 {
 		t.Fatal(out)
 	}
 	r.refresh(t)
@@ -232,7 +232,7 @@ func TestPolicyChangeEndsForbiddenSessionOnOtherReplica(t *testing.T) {
 		t.Fatalf("before the change: %d", resp.StatusCode)
 	}
 	pf := writeFile(t, "p.yaml", "network: {allow: [192.168.0.0/16]}\n")
-	if code, out := runCLI(t, a, "policy", "set", "--file", pf); code != 0 {
+	if code, out := runCLI(t, a, "policy", "set", "--yes", "--file", pf); code != 0 {
 		t.Fatal(out)
 	}
 	b.refresh(t)

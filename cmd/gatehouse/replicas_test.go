@@ -116,7 +116,7 @@ func TestPolicyChangeSeenByOtherReplica(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "p.yaml")
 	os.WriteFile(file, []byte("session: {absolute_lifetime: 8h, idle_timeout: 10m}\nmethods: {password: true}\n"), 0o600)
 	start := time.Now()
-	if code, out := runCLI(t, a, "policy", "set", "--file", file); code != 0 {
+	if code, out := runCLI(t, a, "policy", "set", "--yes", "--file", file); code != 0 {
 		t.Fatalf("policy set: %s", out)
 	}
 	for b.watcher.Policy().Version == before {

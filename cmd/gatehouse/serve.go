@@ -32,6 +32,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/proxy/accessapi"
 	"github.com/gatehouse-auth/gatehouse/proxy/account"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
+	"github.com/gatehouse-auth/gatehouse/proxy/console"
 	"github.com/gatehouse-auth/gatehouse/proxy/demo"
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
 	"github.com/gatehouse-auth/gatehouse/proxy/oauth"
@@ -228,6 +229,13 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		}),
 		accessAPI,
 		oauth.New(s.tokens, s.gateway),
+		console.New(s.gateway, console.Options{
+			Admin:   admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now),
+			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
+			MFA:     second,
+			Counter: a.store,
+			Now:     a.now,
+		}),
 	)
 	if cfg.MetricsListen != "" {
 		if err := s.startMetrics(cfg.MetricsListen); err != nil {

@@ -6,23 +6,30 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"os/user"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/configs"
+	"github.com/gatehouse-auth/gatehouse/session"
 )
 
 func cmdUser(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: user add|list|disable|enable|set-password|set-role|set-template|allow-ips|logout|reset-2fa|require-2fa", errUsage)
+		return fmt.Errorf("%w: user add|list|show|edit|delete|disable|enable|unlock|sessions|set-password|set-role|set-template|allow-ips|logout|reset-2fa|require-2fa", errUsage)
 	}
 	sub := map[string]func(context.Context, *env, []string) error{
 		"add": userAdd, "list": userList, "disable": userSetDisabled(true), "enable": userSetDisabled(false),
 		"set-password": userSetPassword, "set-role": userSetRole, "allow-ips": userAllowIPs,
 		"logout": userLogout, "reset-2fa": userReset2FA, "require-2fa": userRequire2FA,
-		"set-template": userSetTemplate,
+		"set-template": userSetTemplate, "show": userShow, "edit": userEdit, "delete": userDelete,
+		"unlock": userUnlock, "sessions": userSessions,
 	}[args[0]]
 	if sub == nil {
 		return fmt.Errorf("%w: unknown user command %q", errUsage, args[0])
@@ -30,9 +37,15 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	return sub(ctx, e, args[1:])
 }
 
-// openAdmin opens the stores and the admin operations over them.
+// openAdmin opens the directory and the admin operations over it.
 func openAdmin(ctx context.Context, e *env, cfgPath string) (*app, *admin.Service, error) {
-	a, err := openApp(ctx, e, cfgPath, false, nil)
+	return openAdminWith(ctx, e, cfgPath, false)
+}
+
+// openAdminWith is openAdmin that also opens the session store when
+// withSessions is set.
+func openAdminWith(ctx context.Context, e *env, cfgPath string, withSessions bool) (*app, *admin.Service, error) {
+	a, err := openApp(ctx, e, cfgPath, withSessions, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -132,12 +145,12 @@ func userList(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	users, err := svc.Users(ctx)
+	users, err := svc.UserList(ctx)
 	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tEMAIL\tROLE\tGROUPS\tSTATUS\tPASSWORD\tCREATED")
+	fmt.Fprintln(tw, "USERNAME\tEMAIL\tROLE\tGROUPS\tSTATUS\tPASSWORD\t2FA\tCREATED")
 	for _, u := range users {
 		status := "active"
 		if u.Disabled {
@@ -147,8 +160,8 @@ func userList(ctx context.Context, e *env, args []string) error {
 		if u.PasswordHash != "" {
 			pw = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Email, u.Role, strings.Join(u.Groups, ","),
-			status, pw, u.CreatedAt.Format("2006-01-02"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, termSafe(u.Email), u.Role, termSafe(strings.Join(u.Groups, ",")),
+			status, pw, twoFactorCell(u.TwoFactor), u.CreatedAt.Format("2006-01-02"))
 	}
 	return tw.Flush()
 }
@@ -271,9 +284,313 @@ func userSetTemplate(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// cliActor names who ran a command, for the audit log: the
+// operating-system account (USER, else the account of the process), and
+// the account that ran sudo when there is one, so "cli:alice via sudo as
+// root" says who rather than only which shared account. The "cli:"
+// prefix keeps an OS account apart from the gatehouse user of the same
+// name acting through the admin API. Both names come from the caller's
+// environment: a record, not a proof (whoever can run the CLI can write
+// the directory anyway).
 func cliActor(e *env) string {
-	if u := e.lookup("USER"); u != "" {
-		return "cli:" + u
+	name := e.lookup("USER")
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		} else {
+			name = "uid " + strconv.Itoa(os.Getuid())
+		}
 	}
-	return "cli"
+	if sudo := e.lookup("SUDO_USER"); sudo != "" && sudo != name {
+		return "cli:" + sudo + " via sudo as " + name
+	}
+	return "cli:" + name
+}
+
+// termSafe makes text that users or their browsers chose (a user agent,
+// a display name from an identity provider) safe to print on an admin's
+// terminal: escape sequences and other unprintable characters are
+// Go-quoted, never written raw; "-" stands for empty.
+func termSafe(s string) string {
+	if s == "" {
+		return "-"
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r == '\t' || r == unicode.ReplacementChar || !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func twoFactorCell(st admin.TwoFactorState) string {
+	switch {
+	case st.Enrolled:
+		return "on"
+	case st.Required:
+		return "must enrol"
+	}
+	return "off"
+}
+
+const timeLayout = "2006-01-02 15:04:05 UTC"
+
+// userShow prints one user: what an admin checks before changing them.
+func userShow(ctx context.Context, e *env, args []string) error {
+	a, svc, username, rest, err := oneUser(ctx, e, "user show", args, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: user show USERNAME", errUsage)
+	}
+	d, err := svc.ShowUser(ctx, username)
+	if err != nil {
+		return cliError(err, username)
+	}
+	u := d.User
+	status := "active"
+	if u.Disabled {
+		status = "disabled"
+	}
+	pw := "none (federated logins only)"
+	switch {
+	case u.PasswordHash != "" && !u.PasswordExpires.IsZero():
+		pw = "set, expires " + u.PasswordExpires.UTC().Format(timeLayout)
+	case u.PasswordHash != "":
+		pw = "set"
+	}
+	tpl := "none: the role maps to no template, so no feature is granted"
+	switch d.TemplateSource {
+	case "user":
+		tpl = d.Template + " (the user's own)"
+	case "role":
+		tpl = d.Template + " (the role's)"
+	}
+	if d.Admin {
+		tpl += "; grants " + admin.AdminFeature
+	}
+	mfa := "not enrolled"
+	switch {
+	case d.TwoFactor.Enrolled:
+		mfa = fmt.Sprintf("enrolled, %d recovery codes left", d.TwoFactor.RecoveryCodesLeft)
+	case d.TwoFactor.Required:
+		mfa = "required, not enrolled: enrols at the next login"
+	}
+	switch {
+	case d.TwoFactor.Required && u.Require2FA:
+		mfa += "; required for this user (gatehouse user require-2fa)"
+	case d.TwoFactor.Required:
+		mfa += "; required by the login policy"
+	}
+	ips := "any (the policy's rules only)"
+	if len(u.AllowedCIDRs) > 0 {
+		ips = strings.Join(u.AllowedCIDRs, ", ")
+	}
+	last := "none recorded"
+	if !d.LastLogin.IsZero() {
+		last = d.LastLogin.UTC().Format(timeLayout)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"username", u.Username}, {"id", u.ID}, {"email", termSafe(u.Email)}, {"display name", termSafe(u.DisplayName)},
+		{"role", u.Role}, {"template", tpl}, {"groups", termSafe(strings.Join(u.Groups, ", "))}, {"status", status},
+		{"password", pw}, {"2fa", mfa}, {"allowed ips", ips},
+		{"api keys", fmt.Sprintf("%d live (gatehouse apikey list --user %s)", d.APIKeys, u.Username)},
+		{"devices", fmt.Sprintf("%d signed in (gatehouse device list %s)", d.Devices, u.Username)},
+		{"last login", last}, {"created", u.CreatedAt.UTC().Format(timeLayout)}, {"updated", u.UpdatedAt.UTC().Format(timeLayout)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	return tw.Flush()
+}
+
+// userEdit changes the named fields of a user in one operation, and only
+// those.
+func userEdit(ctx context.Context, e *env, args []string) error {
+	var (
+		fs                          *flag.FlagSet
+		email, display, role, group *string
+	)
+	a, svc, username, rest, err := oneUser(ctx, e, "user edit", args, func(f *flag.FlagSet) {
+		fs = f
+		email = f.String("email", "", "new email address (\"\" removes it)")
+		display = f.String("display-name", "", "new display name")
+		role = f.String("role", "", "new role, one the login policy's access.roles knows; ends the user's sessions")
+		group = f.String("groups", "", "the user's sales groups, comma-separated, replacing the current ones (\"\" for none)")
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	var in admin.UserEdit
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "email":
+			in.Email = email
+		case "display-name":
+			in.DisplayName = display
+		case "role":
+			in.Role = role
+		case "groups":
+			groups := []string{}
+			if strings.TrimSpace(*group) != "" {
+				groups = strings.Split(*group, ",")
+			}
+			in.Groups = &groups
+		}
+	})
+	if len(rest) != 0 || in == (admin.UserEdit{}) {
+		return fmt.Errorf("%w: user edit USERNAME [--email E] [--display-name N] [--role R] [--groups a,b]: name at least one field to change", errUsage)
+	}
+	u, changed, err := svc.EditUser(ctx, cliActor(e), username, in)
+	switch {
+	case errors.Is(err, admin.ErrExists):
+		return fmt.Errorf("--email: another user already has %q; each address belongs to one user", strings.TrimSpace(*email))
+	case err != nil:
+		return cliError(err, username)
+	case len(changed) == 0:
+		fmt.Fprintf(e.stdout, "%s unchanged: every value given was already set\n", u.Username)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "%s: changed %s; their sessions end within a few seconds\n", u.Username, strings.Join(changed, ", "))
+	return nil
+}
+
+// userDelete deletes a user for good. Without --yes the username must be
+// typed again on stdin: a delete cannot be undone, and a user recreated
+// under the same name is a new account without the old one's factor,
+// keys or devices.
+func userDelete(ctx context.Context, e *env, args []string) error {
+	var yes *bool
+	a, svc, username, rest, err := oneUser(ctx, e, "user delete", args, func(fs *flag.FlagSet) {
+		yes = fs.Bool("yes", false, "delete without asking for the username to be typed again")
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: user delete USERNAME [--yes]", errUsage)
+	}
+	if !*yes {
+		d, err := svc.ShowUser(ctx, username)
+		if err != nil {
+			return cliError(err, username)
+		}
+		gone := []string{"the account"}
+		if d.TwoFactor.Enrolled {
+			gone = append(gone, "the second factor and recovery codes")
+		}
+		if d.APIKeys > 0 {
+			gone = append(gone, fmt.Sprintf("%d live API key(s)", d.APIKeys))
+		}
+		if d.Devices > 0 {
+			gone = append(gone, fmt.Sprintf("%d device login(s)", d.Devices))
+		}
+		if len(d.User.Groups) > 0 {
+			gone = append(gone, "the memberships of "+termSafe(strings.Join(d.User.Groups, ", ")))
+		}
+		fmt.Fprintf(e.stderr, "Deleting %s removes %s, and ends their sessions on every gateway. It cannot be undone.\nType the username to confirm: ",
+			d.User.Username, strings.Join(gone, ", "))
+		line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+		fmt.Fprintln(e.stderr)
+		if got := strings.TrimSpace(line); got != d.User.Username {
+			if got == "" {
+				return fmt.Errorf("%s not deleted: type the username on stdin to confirm, or pass --yes", d.User.Username)
+			}
+			return fmt.Errorf("%s not deleted: %q does not match the username", d.User.Username, got)
+		}
+	}
+	u, err := svc.DeleteUser(ctx, cliActor(e), username)
+	if errors.Is(err, admin.ErrLastAdmin) {
+		return fmt.Errorf("%s not deleted: no other enabled user has the %s feature, so nobody could administer the gateway; give another user an admin role first (gatehouse user edit OTHER --role admin)",
+			u.Username, admin.AdminFeature)
+	}
+	if err != nil {
+		return cliError(err, username)
+	}
+	fmt.Fprintf(e.stdout, "user %s deleted; running gateways end their sessions within a few seconds\n", u.Username)
+	return nil
+}
+
+// memoryStoreErr explains why a command that reads or resets what the
+// gateways keep in the session store cannot work with the memory store:
+// each process has its own, and the CLI's is empty.
+func memoryStoreErr(cfg *configs.Config, what, instead string) error {
+	return fmt.Errorf("session.store is %s: %s live in the running gateway's memory, which this command cannot reach; %s",
+		cfg.Session.Store, what, instead)
+}
+
+// userUnlock clears a locked-out user's failed-login counters in the
+// shared session store.
+func userUnlock(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := e.flags("user unlock")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: user unlock USERNAME", errUsage)
+	}
+	a, svc, err := openAdminWith(ctx, e, *cfgPath, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if a.cfg.Session.Store != configs.StoreRedis {
+		return memoryStoreErr(a.cfg, "the failed-login counters",
+			fmt.Sprintf("they clear by themselves %s (login.lockout_window) after the first failure, or when the gateway restarts", a.cfg.Login.LockoutWindow))
+	}
+	u, err := svc.Unlock(ctx, cliActor(e), pos[0], a.store)
+	if err != nil {
+		return cliError(err, pos[0])
+	}
+	fmt.Fprintf(e.stdout, "%s unlocked: their failed-login counters are cleared on every gateway\n", u.Username)
+	return nil
+}
+
+// userSessions lists a user's live sessions from the shared session
+// store: browser logins and mobile device logins.
+func userSessions(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := e.flags("user sessions")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: user sessions USERNAME", errUsage)
+	}
+	a, svc, err := openAdminWith(ctx, e, *cfgPath, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := svc.User(ctx, pos[0])
+	if err != nil {
+		return cliError(err, pos[0])
+	}
+	if a.cfg.Session.Store != configs.StoreRedis {
+		return memoryStoreErr(a.cfg, "sessions",
+			fmt.Sprintf("the user sees their devices on the account page (/.gatehouse/account), and gatehouse user logout %s ends every session on every gateway", u.Username))
+	}
+	recs, err := a.store.ListUser(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("list the sessions of %s: %w", u.Username, err)
+	}
+	if len(recs) == 0 {
+		fmt.Fprintf(e.stdout, "%s has no live session\n", u.Username)
+		return nil
+	}
+	slices.SortFunc(recs, func(x, y session.Record) int { return y.LastSeen.Compare(x.LastSeen) })
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSION\tKIND\tCREATED\tLAST SEEN\tADDRESS\tMETHODS\tUSER AGENT")
+	for _, r := range recs {
+		kind := "browser"
+		if r.Meta.Client != "" {
+			kind = "mobile device (" + termSafe(r.Meta.Client) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, kind, r.Created.UTC().Format(timeLayout), r.LastSeen.UTC().Format(timeLayout),
+			termSafe(r.Meta.ClientIP), termSafe(strings.Join(r.Meta.Methods, "+")), termSafe(r.Meta.UserAgent))
+	}
+	return tw.Flush()
 }

@@ -50,6 +50,42 @@ func testPolicy(t *testing.T, d directory.Directory) {
 	}
 }
 
+// testPolicyHistory: versions read back one by one and newest first, and
+// PutPolicyAfter stores only over the version the writer edited.
+func testPolicyHistory(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	if h, err := d.PolicyHistory(ctx, 10); err != nil || len(h) != 0 {
+		t.Fatalf("PolicyHistory before any: %v %v", h, err)
+	}
+	_, err := d.PutPolicyAfter(ctx, []byte("a: 1\n"), "admin", 1)
+	wantErr(t, "PutPolicyAfter(1) on an empty history", err, directory.ErrConflict)
+	v1, err := d.PutPolicyAfter(ctx, []byte("a: 1\n"), "admin", 0)
+	if err != nil || v1.Version != 1 {
+		t.Fatalf("PutPolicyAfter(0): %+v %v", v1, err)
+	}
+	if _, err := d.PutPolicy(ctx, []byte("a: 2\n"), "cli", false); err != nil {
+		t.Fatal(err)
+	}
+	// An admin who edited version 1 while someone saved version 2.
+	_, err = d.PutPolicyAfter(ctx, []byte("a: 3\n"), "admin", 1)
+	wantErr(t, "PutPolicyAfter(stale)", err, directory.ErrConflict)
+	v3, err := d.PutPolicyAfter(ctx, []byte("a: 3\n"), "admin", 2)
+	if err != nil || v3.Version != 3 {
+		t.Fatalf("PutPolicyAfter(2): %+v %v", v3, err)
+	}
+	h, err := d.PolicyHistory(ctx, 2)
+	if err != nil || len(h) != 2 || h[0].Version != 3 || h[1].Version != 2 || string(h[1].Document) != "a: 2\n" || h[1].Actor != "cli" {
+		t.Fatalf("PolicyHistory(2): %+v %v", h, err)
+	}
+	wantUTC(t, "PolicyHistory CreatedAt", h[0].CreatedAt)
+	got, err := d.PolicyAt(ctx, 1)
+	if err != nil || string(got.Document) != "a: 1\n" || got.Actor != "admin" {
+		t.Fatalf("PolicyAt(1): %+v %v", got, err)
+	}
+	_, err = d.PolicyAt(ctx, 9)
+	wantErr(t, "PolicyAt(9)", err, directory.ErrNotFound)
+}
+
 // testPolicyConcurrentPut has several writers store versions at once, as
 // admins on different replicas might: every version is handed out once.
 func testPolicyConcurrentPut(t *testing.T, d directory.Directory) {

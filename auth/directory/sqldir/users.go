@@ -98,6 +98,55 @@ func (db *DB) BumpSecurityStamp(ctx context.Context, id string) (int64, error) {
 	return stamp, db.d.classify("bump security stamp", err)
 }
 
+// userOwned are the tables whose rows belong to one user, deleted with
+// them. The foreign keys cascade too (SQLite has them on through the DSN
+// pragma), but a delete that relied on that alone would silently leave
+// API keys behind on a database opened without the pragma.
+var userOwned = []string{"recovery_codes", "totp_factors", "devices", "group_members", "federated_identities"}
+
+// DeleteUser removes the user and every row that is theirs in one
+// transaction. It moves the groups generation (the user and their
+// memberships leave every replica's copy of the people) and, when the
+// user had API keys, the api_keys one, so replicas forget cached keys at
+// once instead of at the end of their cache bound. The devices
+// generation stays: it only tells replicas to read RevokedDevicesSince,
+// which cannot return deleted rows; the device sessions end through the
+// revocation the caller records.
+func (db *DB) DeleteUser(ctx context.Context, id string) error {
+	err := db.inTx(ctx, lockGroups, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE user_id = $1`, id)
+		if err != nil {
+			return err
+		}
+		keys, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		for _, table := range userOwned {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, id); err != nil {
+				return err
+			}
+		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		switch n, err := res.RowsAffected(); {
+		case err != nil:
+			return err
+		case n == 0:
+			return fmt.Errorf("user %q: %w", id, directory.ErrNotFound)
+		}
+		if keys > 0 {
+			if err := bumpGeneration(ctx, tx, genAPIKeys); err != nil {
+				return err
+			}
+		}
+		return bumpGroups(ctx, tx)
+	})
+	return db.d.classify("delete user", err)
+}
+
 // UserByID returns the user with id, or ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id string) (*directory.User, error) {
 	return db.userWhere(ctx, "user by id", "id = $1", id)
