@@ -4,7 +4,8 @@
 # servers' CPU time per request for:
 #   upstream            the stand-in CRM (bench/upstream) on its own
 #   bareproxy           a bare httputil.ReverseProxy tuned like Gatehouse (the limit)
-#   gatehouse-memory    Gatehouse, valid session, memory store
+#   gatehouse-memory    Gatehouse, valid session, memory store (access log on, the default, to a file)
+#   gatehouse-memory-quiet  the same with log.access: false (the access log's cost is the difference)
 #   gatehouse-memory-rules  the same with 500 access route rules (one of them matches the request)
 #   gatehouse-redis     Gatehouse, valid session, Redis store (default cache_ttl: 30s, kept coherent by the invalidation channel)
 #   gatehouse-redis-nocache  the same with cache_ttl: 0s (every request reads Redis)
@@ -18,7 +19,7 @@
 # Redis is the machine's shared server and is not pinned; its CPU is shown apart.
 #
 # Settings (environment): BENCH_DURATION (10s), BENCH_ROUNDS (3),
-# BENCH_CONNS (32), BENCH_TARGETS (all nine), GATEHOUSE_TEST_REDIS_ADDR
+# BENCH_CONNS (32), BENCH_TARGETS (all ten), GATEHOUSE_TEST_REDIS_ADDR
 # (127.0.0.1:6379), BENCH_PROFILE (a folder: the first round of each
 # target is recorded there with `perf record -g`, which skews that round;
 # read with `perf report -i DIR/TARGET.perf`). The table goes to stdout
@@ -29,7 +30,7 @@ cd "$(dirname "$0")/.."
 duration=${BENCH_DURATION:-10s}
 rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNS:-32}
-targets=(${BENCH_TARGETS:-upstream bareproxy gatehouse-memory gatehouse-memory-rules gatehouse-redis gatehouse-redis-nocache gatehouse-apikey-redis gatehouse-dpop-redis gatehouse-bearer-redis})
+targets=(${BENCH_TARGETS:-upstream bareproxy gatehouse-memory gatehouse-memory-quiet gatehouse-memory-rules gatehouse-redis gatehouse-redis-nocache gatehouse-apikey-redis gatehouse-dpop-redis gatehouse-bearer-redis})
 redis_addr=${GATEHOUSE_TEST_REDIS_ADDR:-127.0.0.1:6379}
 redis_host=${redis_addr%:*} redis_port=${redis_addr##*:}
 results=bench/results-$(date +%Y%m%d-%H%M%S).txt
@@ -180,6 +181,7 @@ for t in "${targets[@]}"; do
   case $t in
     upstream | bareproxy) ;;
     gatehouse-memory) gatehouse "$t" $'session:\n  store: memory' ;;
+    gatehouse-memory-quiet) gatehouse "$t" $'session:\n  store: memory\nlog:\n  access: false' ;;
     gatehouse-memory-rules) gatehouse "$t" $'session:\n  store: memory\n'"$access_rules" ;;
     gatehouse-redis) gatehouse "$t" "$redis_session" ;;
     gatehouse-redis-nocache) gatehouse "$t" "$redis_session"$'\n  cache_ttl: 0s' ;;

@@ -178,6 +178,11 @@ const DefaultKeyFile = "data/gatehouse.keys"
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
 	Format string `yaml:"format"` // text | json
+	// Access logs one line per request (request id, method, path without
+	// query, status, duration, bytes, client address, user, method);
+	// on unless set to false.
+	Access    bool `yaml:"access"`
+	accessSet bool
 }
 
 // SetDefaults fills every unset field, including the nested sections, so
@@ -187,6 +192,9 @@ func (c *Config) SetDefaults() {
 	setString(&c.PublicURL, DefaultPublicURL)
 	setString(&c.Upstream, DemoUpstream)
 	setString(&c.Session.Store, StoreMemory)
+	if !c.Log.accessSet {
+		c.Log.Access = true
+	}
 	if c.Session.CacheTTL == 0 && !c.Session.cacheTTLSet {
 		c.Session.CacheTTL = defaultCacheTTL
 	}

@@ -72,6 +72,7 @@ func Parse(data []byte, env []string) (*Config, error) {
 	// An explicit 0s turns the cache off; absent (or empty) is the default.
 	cfg.Session.cacheTTLSet = doc.given("session.cache_ttl") || envHas(env, envPrefix+"SESSION_CACHE_TTL")
 	cfg.Shutdown.drainSet = doc.given("shutdown.drain_delay") || envHas(env, envPrefix+"SHUTDOWN_DRAIN_DELAY")
+	cfg.Log.accessSet = doc.given("log.access") || envHas(env, envPrefix+"LOG_ACCESS")
 	// A bad variable leaves the file's value in place for validation.
 	fromEnv, envErr := applyEnv(&cfg, env)
 	cfg.SetDefaults()

@@ -30,6 +30,12 @@ func (c ClientIP) Resolve(r *http.Request) netip.Addr {
 
 // walk goes right to left through the X-Forwarded-For values (several
 // header lines count as one comma-joined list, in order).
+// FromTrustedProxy reports whether the TCP peer is a trusted proxy, whose
+// forwarded headers (X-Request-Id too) are believed.
+func (c ClientIP) FromTrustedProxy(r *http.Request) bool {
+	return len(c.trusted) > 0 && c.isTrusted(parseHostAddr(r.RemoteAddr))
+}
+
 func (c ClientIP) walk(peer netip.Addr, lines []string) netip.Addr {
 	client := peer
 	for i := len(lines) - 1; i >= 0; i-- {

@@ -103,6 +103,7 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	c := &Caller{Policy: cur}
 	r = WithCaller(r, c)
 	c.IP = g.clientIP.Resolve(r)
+	noteCaller(w, c)
 	if err := g.identify(r, c); err != nil {
 		g.metrics.inc(outcomeUnavailable)
 		g.render.Error(w, r, web.ErrUnavailable.With(err))

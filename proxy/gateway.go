@@ -127,6 +127,10 @@ type Options struct {
 	// trickled a byte at a time is cut off); the response gets three
 	// times as long. Default 10s.
 	PageTimeout time.Duration
+	// AccessLog writes one line per request to AccessLogger (default:
+	// Logger with component=access).
+	AccessLog    bool
+	AccessLogger *slog.Logger
 	// MaxPages bounds gateway page requests in flight (all but the
 	// health, key and static routes); past it they are answered 503 at
 	// once, so a flood of slow logins cannot starve the process. Default
@@ -166,6 +170,10 @@ type Gateway struct {
 	proxy    *httputil.ReverseProxy
 	metrics  metrics
 
+	accessLog  bool
+	access     *slog.Logger
+	requestIDs *requestIDs
+
 	own     *http.ServeMux
 	root    *http.ServeMux
 	handler http.Handler
@@ -179,8 +187,12 @@ func New(o Options) *Gateway {
 		sessions: o.Sessions, policy: o.Policy, audit: o.Audit, assertions: o.Assertions, network: o.Network,
 		authorize: o.Authorize, ready: o.Ready, status: o.Status, maxStale: o.MaxStale, pendingLifetime: o.PendingLifetime,
 		tunnelCheck: o.TunnelCheck, pageTimeout: o.PageTimeout,
-		clientIP: NewClientIP(o.TrustedProxies),
-		cookies:  web.NewCookies(o.PublicURL),
+		clientIP:  NewClientIP(o.TrustedProxies),
+		cookies:   web.NewCookies(o.PublicURL),
+		accessLog: o.AccessLog, access: o.AccessLogger, requestIDs: newRequestIDs(),
+	}
+	if g.access == nil {
+		g.access = o.Logger.With("component", "access")
 	}
 	if g.maxStale == 0 {
 		g.maxStale = 10 * time.Second
@@ -212,7 +224,7 @@ func New(o Options) *Gateway {
 }
 
 // ServeHTTP implements http.Handler.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.serveLogged(w, r) }
 
 func (g *Gateway) routes() http.Handler {
 	// Every state-changing gateway route refuses cross-origin browser

@@ -93,6 +93,7 @@ func (m *Mux) Handle(pattern string, a Access, h http.HandlerFunc) {
 		}
 		c := &Caller{IP: g.clientIP.Resolve(r), Policy: cur}
 		r = WithCaller(r, c)
+		noteCaller(w, c)
 		if err := g.identify(r, c); err != nil {
 			g.metrics.inc(outcomeUnavailable)
 			g.render.Error(w, r, web.ErrUnavailable.With(err))

@@ -22,7 +22,9 @@ import (
 // logged in, and returns it with her cookie value.
 func benchReplica(b *testing.B, store string) (*replica, string) {
 	up := benchUpstream(b)
-	cfg := sqliteConfig(b, up, "")
+	// The access log (on by default) is measured by the load script;
+	// here it would fill the replica's in-memory stderr.
+	cfg := sqliteConfig(b, up, "log: {access: false}\n")
 	switch store {
 	case "redis":
 		cfg += fmt.Sprintf("session: {store: redis, redis: {addrs: [%s], key_prefix: %q}}\n", storetest.RedisAddr(b), storetest.RedisPrefix(b))

@@ -336,19 +336,34 @@ func TestBootstrapPasswordExpiresWithinAnHour(t *testing.T) {
 }
 
 // TestBootstrapPasswordNotInLogStream: a start whose stderr is not a
-// terminal (a container, systemd) writes no password anywhere; the
-// admin exists without one, and the log says how to set it.
+// terminal (a container, systemd) writes the one-time password to a file
+// beside the database that only this user can read, and the log says
+// where — never the password itself.
 func TestBootstrapPasswordNotInLogStream(t *testing.T) {
-	r := startReplica(t, "directory: {driver: sqlite, dsn: "+filepath.Join(t.TempDir(), "data", "gh.db")+"}\n", newClock())
-	if strings.Contains(r.stderr.String(), "password: ") {
-		t.Fatalf("a non-interactive start printed a password:\n%s", r.stderr)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	r := startReplica(t, "directory: {driver: sqlite, dsn: "+filepath.Join(dataDir, "gh.db")+"}\n", newClock())
+	file := filepath.Join(dataDir, "bootstrap-admin-password")
+	data, err := os.ReadFile(file)
+	pw := strings.TrimSpace(string(data))
+	if err != nil || len(pw) < 20 {
+		t.Fatalf("password file: %v %q", err, data)
 	}
-	if !strings.Contains(r.stderr.String(), "gatehouse user set-password admin") {
-		t.Fatalf("the log does not say how to set the admin password:\n%s", r.stderr)
+	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
+		t.Fatalf("password file mode %v, want 0600", st.Mode().Perm())
+	}
+	if strings.Contains(r.stderr.String(), pw) || strings.Contains(r.stderr.String(), "password: ") {
+		t.Fatalf("a non-interactive start printed the password:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), file) {
+		t.Fatalf("the log does not say where the password is:\n%s", r.stderr)
 	}
 	u, err := r.a.dir.UserByUsername(context.Background(), "admin")
-	if err != nil || u.PasswordHash != "" || !u.Require2FA || u.Role != "admin" {
-		t.Fatalf("first admin: %+v %v, want role admin, 2FA required, no password", u, err)
+	if err != nil || !u.Require2FA || u.Role != "admin" || u.PasswordExpires.IsZero() {
+		t.Fatalf("first admin: %+v %v, want role admin, 2FA required, an expiring password", u, err)
+	}
+	resp, _ := newBrowser(t, r.URL).Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"admin"}, "password": {pw}, "rd": {"/"}})
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/.gatehouse/2fa/enroll") {
+		t.Fatalf("login with the file's password: %d %q, want enrolment", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 

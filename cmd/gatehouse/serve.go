@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
@@ -194,6 +196,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		Audit:          a.audit,
 		Assertions:     s.issuer,
 		Network:        s.guard,
+		AccessLog:      cfg.Log.Access,
 		Ready: []proxy.Check{
 			{Name: "session_store", Ping: a.store.Ping},
 			{Name: "directory", Ping: a.dir.Ping},
@@ -458,15 +461,35 @@ func (s *server) close() {
 func bootstrapAdmin(ctx context.Context, a *app) error {
 	svc := admin.New(a.dir, a.audit, password.NewHasher(password.Default, 1), nil, a.now)
 	terminal := a.terminal()
-	pw, created, err := svc.Bootstrap(ctx, terminal)
+	// Without a terminal the password goes to a file only the service's
+	// user can read, beside the SQLite database (never to the log stream,
+	// which is collected and kept); with PostgreSQL there is no data
+	// directory of ours, so the admin gets no password at all.
+	var file string
+	if !terminal && a.cfg.Directory.Driver == "sqlite" {
+		file = filepath.Join(filepath.Dir(a.cfg.Directory.DSN), "bootstrap-admin-password")
+	}
+	pw, created, err := svc.Bootstrap(ctx, terminal || file != "")
 	if err != nil || !created {
 		return err
 	}
-	if terminal {
+	switch {
+	case terminal:
 		fmt.Fprintf(a.out, "\n  Gatehouse created the first user.\n    username: admin\n    password: %s\n  It works for one hour and only this once: set your own with\n    gatehouse user set-password admin --password-stdin\n  and enrol two-factor authentication at the first login.\n\n", pw)
 		a.log.Warn("empty directory: created user \"admin\"; its one-time password was printed to the terminal, not to the log, and expires in an hour")
-		return nil
+	case file != "":
+		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, err = fmt.Fprintln(f, pw)
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			a.log.Warn("empty directory: created user \"admin\", but its one-time password could not be written; set one with: gatehouse user set-password admin --password-stdin", "file", file, "error", err)
+			return nil
+		}
+		a.log.Warn("empty directory: created user \"admin\"; its one-time password (valid for an hour) is in a file only this user can read: read it, delete the file, log in and enrol two-factor authentication", "file", file)
+	default:
+		a.log.Warn("empty directory: created user \"admin\" without a password, since no terminal is attached to show one; set it with: gatehouse user set-password admin --password-stdin")
 	}
-	a.log.Warn("empty directory: created user \"admin\" without a password, since no terminal is attached to show one; set it with: gatehouse user set-password admin --password-stdin")
 	return nil
 }
