@@ -100,8 +100,8 @@ func noteCaller(w http.ResponseWriter, c *Caller) {
 }
 
 // serveLogged gives the request its id (a trusted proxy's, else a new
-// one), returns it to the client and passes it to the upstream, and
-// writes the access log line after the response.
+// one), returns it to the client and passes it to the upstream, counts it
+// in the metrics, and writes the access log line after the response.
 func (g *Gateway) serveLogged(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get(HeaderRequestID)
 	if id == "" || !validRequestID(id) || !g.clientIP.FromTrustedProxy(r) {
@@ -109,24 +109,26 @@ func (g *Gateway) serveLogged(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set(HeaderRequestID, id)
 	}
 	w.Header().Set(HeaderRequestID, id)
-	if !g.accessLog {
-		g.handler.ServeHTTP(w, r)
-		return
-	}
 	aw := accessWriters.Get().(*accessWriter)
 	*aw = accessWriter{ResponseWriter: w}
+	g.tele.inflight.Inc()
 	start := time.Now()
 	g.handler.ServeHTTP(aw, r)
-	g.logAccess(r, aw, id, time.Since(start))
-	*aw = accessWriter{}
-	accessWriters.Put(aw)
-}
-
-func (g *Gateway) logAccess(r *http.Request, aw *accessWriter, id string, d time.Duration) {
+	d := time.Since(start)
+	g.tele.inflight.Dec()
 	status := aw.status
 	if status == 0 {
 		status = http.StatusOK
 	}
+	g.tele.observeRequest(r, status, d)
+	if g.accessLog {
+		g.logAccess(r, aw, id, status, d)
+	}
+	*aw = accessWriter{}
+	accessWriters.Put(aw)
+}
+
+func (g *Gateway) logAccess(r *http.Request, aw *accessWriter, id string, status int, d time.Duration) {
 	var ip, user, method string
 	if c := aw.caller; c != nil {
 		ip = c.IP.String()

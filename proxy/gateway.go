@@ -127,6 +127,11 @@ type Options struct {
 	// trickled a byte at a time is cut off); the response gets three
 	// times as long. Default 10s.
 	PageTimeout time.Duration
+	// Version is the build's version (gatehouse_build_info).
+	Version string
+	// Providers are the configured identity provider ids, the only values
+	// the federated-login metric's provider label takes.
+	Providers []string
 	// AccessLog writes one line per request to AccessLogger (default:
 	// Logger with component=access).
 	AccessLog    bool
@@ -172,6 +177,7 @@ type Gateway struct {
 
 	accessLog  bool
 	access     *slog.Logger
+	tele       *telemetry
 	requestIDs *requestIDs
 
 	own     *http.ServeMux
@@ -194,6 +200,7 @@ func New(o Options) *Gateway {
 	if g.access == nil {
 		g.access = o.Logger.With("component", "access")
 	}
+	g.tele = newTelemetry(o.Version, o.Providers)
 	if g.maxStale == 0 {
 		g.maxStale = 10 * time.Second
 	}
@@ -216,7 +223,7 @@ func New(o Options) *Gateway {
 	}
 	g.render = web.NewRenderer(g.log, g.clientIP.Resolve)
 	g.authenticators = append([]auth.Authenticator{&sessionCookie{g: g}}, o.Authenticators...)
-	g.proxy = g.newReverseProxy(transport)
+	g.proxy = g.newReverseProxy(g.tele.instrumentUpstream(transport))
 	g.own = http.NewServeMux()
 	g.handler = g.routes()
 	(&Mux{g: g}).mountBuiltin()
@@ -296,6 +303,10 @@ func (g *Gateway) Assertions() *assertion.Issuer { return g.assertions }
 
 // Logger is the gateway's logger.
 func (g *Gateway) Logger() *slog.Logger { return g.log }
+
+// ObserveEvent counts a security event in the metrics; the audit
+// recorder calls it for every event it records.
+func (g *Gateway) ObserveEvent(ctx context.Context, e audit.Event) { g.tele.Observe(ctx, e) }
 
 // Drain marks the gateway as shutting down: /readyz answers 503 from now
 // on, so load balancers stop sending it new requests, while it goes on

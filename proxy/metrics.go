@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Outcomes counted per request; a fixed set so counting is one atomic add
@@ -17,23 +19,10 @@ const (
 	outcomeUnavailable
 	outcomeBadGateway
 	outcomeForbidden
-	outcomeLoginSuccess
-	outcomeLoginFailure
-	outcomeLoginLockout
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]struct{ metric, label string }{
-	{"gatehouse_requests_total", `outcome="proxied"`},
-	{"gatehouse_requests_total", `outcome="unauthenticated"`},
-	{"gatehouse_requests_total", `outcome="session_expired"`},
-	{"gatehouse_requests_total", `outcome="unavailable"`},
-	{"gatehouse_requests_total", `outcome="bad_gateway"`},
-	{"gatehouse_requests_total", `outcome="forbidden"`},
-	{"gatehouse_logins_total", `result="success"`},
-	{"gatehouse_logins_total", `result="failure"`},
-	{"gatehouse_logins_total", `result="lockout"`},
-}
+var outcomeLabels = [numOutcomes]string{"proxied", "unauthenticated", "session_expired", "unavailable", "bad_gateway", "forbidden"}
 
 type metrics struct {
 	counts [numOutcomes]atomic.Uint64
@@ -41,35 +30,23 @@ type metrics struct {
 
 func (m *metrics) inc(o int) { m.counts[o].Add(1) }
 
-// Login results, counted by the login pages with CountLogin.
-const (
-	LoginSuccess = outcomeLoginSuccess
-	LoginFailure = outcomeLoginFailure
-	LoginLockout = outcomeLoginLockout
-)
-
-// CountLogin counts a login attempt's result (LoginSuccess, LoginFailure,
-// LoginLockout).
-func (g *Gateway) CountLogin(result int) {
-	if result >= outcomeLoginSuccess && result < numOutcomes {
-		g.metrics.inc(result)
-	}
-}
-
-// MetricsHandler serves the counters in the Prometheus text format, for
-// the separate metrics listener (metrics_listen).
+// MetricsHandler serves the metrics in the Prometheus text format, for
+// the separate metrics listener (metrics_listen): the registry's
+// (latency histograms, security events by kind, Go and process
+// collectors, build info), then the gateway's own counters and the
+// components' state (invalidation channel, directory push, lists).
 func (g *Gateway) MetricsHandler() http.Handler {
+	reg := promhttp.HandlerFor(g.tele.reg, promhttp.HandlerOpts{DisableCompression: true})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		// The registry writes the text format, uncompressed; the rest is
+		// appended to the same body, so neither another format nor gzip
+		// may be negotiated.
+		r.Header.Set("Accept", "text/plain")
+		reg.ServeHTTP(w, r)
 		fmt.Fprintln(w, "# HELP gatehouse_requests_total Requests for the upstream, by outcome.")
 		fmt.Fprintln(w, "# TYPE gatehouse_requests_total counter")
-		for i := range outcomeLoginSuccess {
-			fmt.Fprintf(w, "%s{%s} %d\n", outcomeNames[i].metric, outcomeNames[i].label, g.metrics.counts[i].Load())
-		}
-		fmt.Fprintln(w, "# HELP gatehouse_logins_total Password login attempts, by result.")
-		fmt.Fprintln(w, "# TYPE gatehouse_logins_total counter")
-		for i := outcomeLoginSuccess; i < numOutcomes; i++ {
-			fmt.Fprintf(w, "%s{%s} %d\n", outcomeNames[i].metric, outcomeNames[i].label, g.metrics.counts[i].Load())
+		for i := range numOutcomes {
+			fmt.Fprintf(w, "gatehouse_requests_total{outcome=%q} %d\n", outcomeLabels[i], g.metrics.counts[i].Load())
 		}
 		fmt.Fprintln(w, "# HELP gatehouse_policy_version Login policy version in force.")
 		fmt.Fprintln(w, "# TYPE gatehouse_policy_version gauge")

@@ -97,7 +97,14 @@ type Recorder struct {
 	log  *slog.Logger
 	sink Sink // may be nil (log only)
 	now  func() time.Time
+	// observers see every event (the metrics count them by kind); set
+	// before the recorder is shared, read without a lock after.
+	observers []func(context.Context, Event)
 }
+
+// Observe adds f, called with every event recorded from now on. Call it
+// while wiring, before requests arrive.
+func (r *Recorder) Observe(f func(context.Context, Event)) { r.observers = append(r.observers, f) }
 
 // New returns a Recorder; sink may be nil.
 func New(log *slog.Logger, sink Sink) *Recorder {
@@ -125,6 +132,9 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 		attrs = append(attrs, k, e.Detail[k])
 	}
 	r.log.InfoContext(ctx, "audit", attrs...)
+	for _, f := range r.observers {
+		f(ctx, e)
+	}
 	if r.sink == nil {
 		return
 	}

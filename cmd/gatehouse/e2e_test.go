@@ -397,23 +397,60 @@ func runCLI(t *testing.T, r *replica, args ...string) (int, string) {
 func TestMetricsOnSeparateListener(t *testing.T) {
 	up := startUpstream(t)
 	port := freePort(t)
-	r := startReplica(t, sqliteConfig(t, up, fmt.Sprintf("metrics_listen: 127.0.0.1:%d\n", port)), newClock())
-	r.addUser(t, "alice", alicePW, "sales")
+	r := startReplica(t, sqliteConfig(t, up, fmt.Sprintf("metrics_listen: 127.0.0.1:%d\npolicy: {network: {allow_roles: {ops: [10.0.0.0/8]}}}\n", port)), newClock())
+	alice := r.addUser(t, "alice", alicePW, "sales")
+	r.addUser(t, "olga", alicePW, "ops")
+	scrape := func() string {
+		t.Helper()
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(body)
+	}
+	before := scrape()
+	// A scripted flow: a login, two proxied requests, a wrong password, a
+	// login refused by the network rules, a logout.
 	b := newBrowser(t, r.URL)
 	b.Login(t, "alice", alicePW)
 	b.Get(t, "/")
 	if _, body := b.Get(t, "/metrics"); body != "crm:alice" {
 		t.Fatalf("/metrics on the public listener: %q, want it proxied like any upstream path", body)
 	}
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{`gatehouse_requests_total{outcome="proxied"} 2`, `gatehouse_logins_total{result="success"} 1`, "gatehouse_directory_fresh 1"} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("metrics lack %q:\n%s", want, body)
+	newBrowser(t, r.URL).Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"alice"}, "password": {"wrong"}, "rd": {"/"}})
+	newBrowser(t, r.URL).Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"olga"}, "password": {alicePW}, "rd": {"/"}})
+	b.Do(t, "POST", "/.gatehouse/logout", url.Values{})
+	body := scrape()
+	for _, want := range []string{
+		`gatehouse_requests_total{outcome="proxied"} 2`,
+		`gatehouse_logins_total{method="password",result="success"} 1`,
+		`gatehouse_logins_total{method="password",result="failure"} 1`,
+		`gatehouse_network_blocks_total{rule="role_allowlist"} 1`,
+		`gatehouse_sessions_created_total 1`,
+		`gatehouse_sessions_ended_total{reason="logout"} 1`,
+		`gatehouse_request_duration_seconds_count{code="2xx",route="upstream"} 2`,
+		`gatehouse_upstream_duration_seconds_count{code="2xx"} 2`,
+		"gatehouse_requests_in_flight 0",
+		`gatehouse_build_info{version="dev"} 1`,
+		"go_goroutines", "process_resident_memory_bytes",
+		"gatehouse_directory_fresh 1",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
 		}
+	}
+	if strings.Contains(before, `gatehouse_logins_total{method="password",result="success"} 1`) {
+		t.Error("the counters moved before the flow")
+	}
+	// No user id, address or path as a label value.
+	for _, leak := range []string{alice.ID, "127.0.0.1", `"/metrics"`, "alice"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("the metrics expose %q", leak)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", body)
 	}
 }

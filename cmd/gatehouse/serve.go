@@ -197,6 +197,8 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		Assertions:     s.issuer,
 		Network:        s.guard,
 		AccessLog:      cfg.Log.Access,
+		Version:        version,
+		Providers:      providerIDs(cfg),
 		Ready: []proxy.Check{
 			{Name: "session_store", Ping: a.store.Ping},
 			{Name: "directory", Ping: a.dir.Ping},
@@ -207,6 +209,9 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			{Name: "access_api", Metrics: accessAPI.WriteMetrics},
 		},
 	})
+	// Security events reach the metrics through the audit stream, so a
+	// counter cannot disagree with the audit log.
+	a.audit.Observe(s.gateway.ObserveEvent)
 	local := password.NewAuthenticator(a.dir, hasher, a.store, limits)
 	var apiIDs []string
 	for _, p := range providers.password {

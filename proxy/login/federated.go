@@ -130,7 +130,6 @@ func (p *Pages) finishFederated(w http.ResponseWriter, r *http.Request, pr auth.
 			detail["reason"] = f.Reason
 		}
 		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginFailure, ClientIP: ip, Detail: detail})
-		p.gw.CountLogin(proxy.LoginFailure)
 		p.render.Error(w, r, refusal(err))
 		return
 	}

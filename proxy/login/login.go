@@ -183,12 +183,10 @@ func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, err error, i
 		data.Error = msgBusy
 		p.render.Page(w, http.StatusTooManyRequests, "login.html", data)
 	case errors.Is(err, auth.ErrLockedOut):
-		p.gw.CountLogin(proxy.LoginLockout)
 		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginLockout, UserID: userID, ClientIP: ip, Detail: detail})
 		data.Error = msgLocked
 		p.render.Page(w, http.StatusTooManyRequests, "login.html", data)
 	case errors.Is(err, auth.ErrInvalidCredentials):
-		p.gw.CountLogin(proxy.LoginFailure)
 		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
 		data.Error = msgInvalid
 		p.render.Page(w, http.StatusUnauthorized, "login.html", data)
@@ -235,7 +233,6 @@ func (p *Pages) completeLogin(w http.ResponseWriter, r *http.Request, id auth.Id
 	if !ok {
 		return false
 	}
-	p.gw.CountLogin(proxy.LoginSuccess)
 	p.audit.Record(r.Context(), audit.Event{Event: audit.LoginSuccess, Actor: id.Username, UserID: id.UserID, ClientIP: s.ClientIP,
 		Detail: map[string]string{"method": joinMethods(id.Methods), "session": s.ID, "provider": id.Provider}})
 	return true
