@@ -57,8 +57,34 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	a, err := openApp(ctx, e, *cfgPath, true, nil)
-	if err != nil {
+	if err != nil && !errors.Is(err, directory.ErrUnavailable) {
 		return err
+	}
+	if err != nil {
+		// The directory is down: start anyway, unready, as a run-time
+		// outage is handled, and become the gateway when it answers.
+		cfg, cerr := configs.Load(*cfgPath, e.vars)
+		if cerr != nil {
+			return cerr
+		}
+		ln, lerr := net.Listen("tcp", cfg.Listen)
+		if lerr != nil {
+			return fmt.Errorf("listen: %w", lerr)
+		}
+		defer ln.Close()
+		acc := newAcceptor(ln)
+		if a, err = openWhileUnready(ctx, e, *cfgPath, cfg, acc, err); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before the directory ever answered
+			}
+			return err
+		}
+		defer a.Close()
+		srv, err := newServer(ctx, a, ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		return srv.serve(ctx, acc.view())
 	}
 	defer a.Close()
 	ln, err := net.Listen("tcp", a.cfg.Listen)
