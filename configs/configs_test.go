@@ -119,6 +119,14 @@ func TestUnknownOrDuplicateKeyIsAnError(t *testing.T) {
 		{"policy: {network: {block_tors: all}}", "policy.network.block_tors: unknown key"},
 		{"providers: [{id: corp, type: oidc, client_idd: x}]", "client_idd: unknown key"},
 		{"listen: a:1\nlisten: b:2", `mapping key "listen" already defined`},
+		// A near miss is named; another word is not guessed at.
+		{"sesion: {store: redis}", "did you mean session?"},
+		{"session: {stor: redis}", "did you mean store?"},
+		{"policy: {network: {block_tors: all}}", "did you mean block_tor?"},
+		{"policy: {mobile: {single_devise: true}}", "did you mean single_device?"},
+	}
+	if _, err := Parse([]byte("session: {flavour: x}"), nil); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("a key nothing like a known one got a guess: %v", err)
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.doc), nil)
@@ -247,7 +255,7 @@ providers:
 	want := []string{
 		`line 1: listen: "nope" is not host:port`,
 		"line 2: sesion: unknown key",
-		"line 4: login.lockout_window: cannot unmarshal !!str `soon` into time.Duration",
+		`line 4: login.lockout_window: want a duration such as 30s, 15m or 12h, got "soon"`,
 		`line 5: session.store: must be "memory" or "redis"`,
 		"line 7: providers[0].client_secret_file: set exactly one",
 		"line 7: providers[0].client_id: required",

@@ -16,6 +16,7 @@ import (
 // login.lockout_window: cannot unmarshal ...".
 var (
 	unknownFieldMsg = regexp.MustCompile(`^field (.+) not found in type (.+)$`)
+	durationMsg     = regexp.MustCompile("^cannot unmarshal !!\\w+ `([^`]*)` into time.Duration$")
 	quotedValue     = regexp.MustCompile("`([^`]*)`")
 )
 
@@ -40,10 +41,19 @@ func (d *document) explain(te *yaml.TypeError) []error {
 				}
 				path = section + m[1]
 			}
+			if near := closest(m[1], keysOf(m[2])); near != "" {
+				out[i] = fmt.Errorf("line %d: %s: unknown key; did you mean %s? (see configs/gatehouse.yaml for the keys)", line, path, near)
+				continue
+			}
 			out[i] = fmt.Errorf("line %d: %s: unknown key; see configs/gatehouse.yaml for the keys", line, path)
 			continue
 		}
 		if path := d.valueOnLine(line, rest); path != "" {
+			if m := durationMsg.FindStringSubmatch(rest); m != nil {
+				// "cannot unmarshal !!str `soon` into time.Duration"
+				// names a Go type; say what to write instead.
+				rest = fmt.Sprintf("want a duration such as 30s, 15m or 12h, got %q", m[1])
+			}
 			out[i] = fmt.Errorf("line %d: %s: %s", line, path, rest)
 			continue
 		}
@@ -120,4 +130,50 @@ func sectionPaths(t reflect.Type, prefix string, into map[string]string) map[str
 		}
 	}
 	return into
+}
+
+// keysOf lists the YAML keys of the struct type named typeName (as the
+// decoder names it, "configs.Session") anywhere in the Config.
+func keysOf(typeName string) []string {
+	var found []string
+	seen := map[reflect.Type]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		var keys []string
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			key, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			if !sf.IsExported() || key == "-" || key == "" {
+				continue
+			}
+			keys = append(keys, key)
+			ft := sf.Type
+			for ft.Kind() == reflect.Slice || ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Map {
+				ft = ft.Elem()
+			}
+			walk(ft)
+		}
+		if t.String() == typeName {
+			found = keys
+		}
+	}
+	walk(reflect.TypeFor[Config]())
+	return found
+}
+
+// closest is the known name nearest to name, when it is a near miss (a
+// typo, not another word): the "did you mean" of unknown keys and
+// unknown environment variables alike.
+func closest(name string, known []string) string {
+	best, bestDist := "", 4
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestDist || d == bestDist && k < best {
+			best, bestDist = k, d
+		}
+	}
+	return best
 }

@@ -3,7 +3,9 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -172,19 +174,13 @@ func envHas(env []string, name string) bool {
 }
 
 func unknownEnvError(name string, fields map[string]envField) error {
-	best, bestDist := "", 4 // suggest only near misses
-	for known := range fields {
-		if d := editDistance(name, known); d < bestDist || d == bestDist && known < best {
-			best, bestDist = known, d
-		}
-	}
-	if best != "" {
+	if best := closest(name, slices.Collect(maps.Keys(fields))); best != "" {
 		return fmt.Errorf("%s: unknown configuration variable; did you mean %s?", name, best)
 	}
 	return fmt.Errorf("%s: unknown configuration variable; names are GATEHOUSE_ plus the YAML key path, e.g. GATEHOUSE_SESSION_STORE", name)
 }
 
-// editDistance is the Levenshtein distance, used only for the hint above.
+// editDistance is the Levenshtein distance, for the "did you mean" hints.
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	for j := range prev {
