@@ -132,10 +132,12 @@ type Options struct {
 	// Providers are the configured identity provider ids, the only values
 	// the federated-login metric's provider label takes.
 	Providers []string
-	// AccessLog writes one line per request to AccessLogger (default:
-	// Logger with component=access).
-	AccessLog    bool
-	AccessLogger *slog.Logger
+	// AccessLog, when set, receives one line per request (request id,
+	// method, path without the query, status, duration, bytes, client,
+	// user, login method), as JSON when AccessJSON is set, else in the
+	// text handler's key=value form. Close flushes it.
+	AccessLog  io.Writer
+	AccessJSON bool
 	// MaxPages bounds gateway page requests in flight (all but the
 	// health, key and static routes); past it they are answered 503 at
 	// once, so a flood of slow logins cannot starve the process. Default
@@ -175,8 +177,7 @@ type Gateway struct {
 	proxy    *httputil.ReverseProxy
 	metrics  metrics
 
-	accessLog  bool
-	access     *slog.Logger
+	access     *accessLog // nil: off
 	tele       *telemetry
 	requestIDs *requestIDs
 
@@ -193,12 +194,12 @@ func New(o Options) *Gateway {
 		sessions: o.Sessions, policy: o.Policy, audit: o.Audit, assertions: o.Assertions, network: o.Network,
 		authorize: o.Authorize, ready: o.Ready, status: o.Status, maxStale: o.MaxStale, pendingLifetime: o.PendingLifetime,
 		tunnelCheck: o.TunnelCheck, pageTimeout: o.PageTimeout,
-		clientIP:  NewClientIP(o.TrustedProxies),
-		cookies:   web.NewCookies(o.PublicURL),
-		accessLog: o.AccessLog, access: o.AccessLogger, requestIDs: newRequestIDs(),
+		clientIP:   NewClientIP(o.TrustedProxies),
+		cookies:    web.NewCookies(o.PublicURL),
+		requestIDs: newRequestIDs(),
 	}
-	if g.access == nil {
-		g.access = o.Logger.With("component", "access")
+	if o.AccessLog != nil {
+		g.access = newAccessLog(o.AccessLog, o.AccessJSON)
 	}
 	g.tele = newTelemetry(o.Version, o.Providers)
 	if g.maxStale == 0 {
@@ -307,6 +308,14 @@ func (g *Gateway) Logger() *slog.Logger { return g.log }
 // ObserveEvent counts a security event in the metrics; the audit
 // recorder calls it for every event it records.
 func (g *Gateway) ObserveEvent(ctx context.Context, e audit.Event) { g.tele.Observe(ctx, e) }
+
+// Close flushes the access log and stops its flusher; the gateway must
+// not serve after.
+func (g *Gateway) Close() {
+	if g.access != nil {
+		g.access.Close()
+	}
+}
 
 // Drain marks the gateway as shutting down: /readyz answers 503 from now
 // on, so load balancers stop sending it new requests, while it goes on

@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/apikey"
 	"github.com/gatehouse-auth/gatehouse/auth/apilogin"
 	"github.com/gatehouse-auth/gatehouse/auth/lockout"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -222,7 +223,8 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		Audit:          a.audit,
 		Assertions:     s.issuer,
 		Network:        s.guard,
-		AccessLog:      cfg.Log.Access,
+		AccessLog:      accessLogWriter(a),
+		AccessJSON:     cfg.Log.Format == "json",
 		Version:        version,
 		Providers:      providerIDs(cfg),
 		Ready: []proxy.Check{
@@ -475,12 +477,22 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 func (s *server) close() {
 	s.cancel()
 	<-s.done
+	s.gateway.Close()
 	s.guard.Close()
 	for _, hs := range []*http.Server{s.demo, s.metrics} {
 		if hs != nil {
 			hs.Close()
 		}
 	}
+}
+
+// accessLogWriter is where access lines go: the log's stream, unless the
+// configuration turns them off.
+func accessLogWriter(a *app) io.Writer {
+	if !a.cfg.Log.Access {
+		return nil
+	}
+	return a.out
 }
 
 // bootstrapAdmin creates the first admin on an empty directory. On an
