@@ -9,12 +9,16 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/apikey"
 	"github.com/gatehouse-auth/gatehouse/proxy"
+	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/session/storetest"
 )
 
@@ -278,4 +282,64 @@ func BenchmarkDeviceAuthenticate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkStartToReady is a whole start on SQLite and the memory store:
+// open the directory (migrations on a new file), seed, build the gateway,
+// listen, until /readyz answers 200. ns/op is the start-up time.
+func BenchmarkStartToReady(b *testing.B) {
+	up := benchUpstream(b)
+	for b.Loop() {
+		r := startReplica(b, sqliteConfig(b, up, "log: {access: false}\n"), nil)
+		for {
+			resp, err := http.Get(r.URL + "/.gatehouse/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+		}
+		r.stop()
+	}
+}
+
+// BenchmarkMemory reports the heap a replica holds at idle and with 100k
+// sessions in the memory store (the *-heap-MB metrics). It measures once
+// per process, in a fresh heap: replicas started by earlier rounds stay
+// referenced until the benchmark ends and would be counted too.
+func BenchmarkMemory(b *testing.B) {
+	memoryOnce.Do(func() {
+		r := startReplica(b, sqliteConfig(b, benchUpstream(b), "log: {access: false}\n"), nil)
+		idle := heapInUse()
+		limits := r.gateway.SessionLimits()
+		ctx := context.Background()
+		for i := range 100_000 {
+			s := &session.Session{Identity: auth.Identity{UserID: fmt.Sprintf("u%d", i%5000), Username: "user", Role: "sales", Methods: []string{"password"}},
+				ClientIP: "192.0.2.1", Agent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/156"}
+			if _, err := r.sessions.Create(ctx, s, limits); err != nil {
+				b.Fatal(err)
+			}
+		}
+		full := heapInUse()
+		memoryResult = [3]float64{idle / 1e6, full / 1e6, (full - idle) / 100_000}
+		r.stop()
+	})
+	for b.Loop() {
+	}
+	b.ReportMetric(memoryResult[0], "idle-heap-MB")
+	b.ReportMetric(memoryResult[1], "100k-sessions-heap-MB")
+	b.ReportMetric(memoryResult[2], "bytes/session")
+}
+
+var (
+	memoryOnce   sync.Once
+	memoryResult [3]float64
+)
+
+func heapInUse() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapInuse)
 }
