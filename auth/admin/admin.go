@@ -221,6 +221,11 @@ func (s *Service) endSessions(ctx context.Context, actor string, u *directory.Us
 
 // SetDisabled disables (ending every session) or enables a user.
 func (s *Service) SetDisabled(ctx context.Context, actor, username string, disabled bool) (*directory.User, error) {
+	if disabled {
+		if err := s.keepAnAdminAfter(ctx, username, func(u *directory.User) { u.Disabled = true }); err != nil {
+			return nil, err
+		}
+	}
 	u, err := s.update(ctx, username, func(u *directory.User) error { u.Disabled = disabled; return nil })
 	if err != nil {
 		return nil, err
@@ -349,6 +354,9 @@ func (s *Service) SetRole(ctx context.Context, actor, username, role string) (*d
 	var e InvalidError
 	checkRole(&e, role, known)
 	if err := e.err(); err != nil {
+		return nil, err
+	}
+	if err := s.keepAnAdminAfter(ctx, username, func(u *directory.User) { u.Role = role }); err != nil {
 		return nil, err
 	}
 	var old string

@@ -329,6 +329,11 @@ func (s *Service) EditUser(ctx context.Context, actor, username string, in UserE
 	if err := e.err(); err != nil {
 		return nil, nil, err
 	}
+	if in.Role != nil {
+		if err := s.keepAnAdminAfter(ctx, username, func(u *directory.User) { u.Role = role }); err != nil {
+			return nil, nil, err
+		}
+	}
 	var old directory.User
 	var changed []string
 	u, err := s.update(ctx, username, func(u *directory.User) error {
@@ -442,6 +447,30 @@ func (s *Service) DeleteUser(ctx context.Context, actor, username string) (*dire
 		return u, fmt.Errorf("user deleted, but a session that began during the delete may last until it times out: record the session revocation: %w", err)
 	}
 	return u, nil
+}
+
+// keepAnAdminAfter refuses a change (applied to a copy of the user) that
+// would take the admin feature, or the ability to log in, from the last
+// enabled admin: administration would then be CLI-only.
+func (s *Service) keepAnAdminAfter(ctx context.Context, username string, change func(*directory.User)) error {
+	u, err := s.User(ctx, username)
+	if err != nil {
+		return err
+	}
+	after := *u
+	change(&after)
+	p, err := s.currentPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	tbl, err := s.accessTable(ctx, p)
+	if err != nil {
+		return err
+	}
+	if u.Disabled || !after.Disabled && isAdmin(tbl, &after) {
+		return nil
+	}
+	return s.keepAnAdmin(ctx, u)
 }
 
 // keepAnAdmin refuses when u holds the admin feature and no other

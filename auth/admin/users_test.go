@@ -233,6 +233,26 @@ func TestDeleteKeepsAnAdmin(t *testing.T) {
 		if _, err := svc.DeleteUser(ctx, "cli:root", "tess"); !errors.Is(err, admin.ErrLastAdmin) {
 			t.Fatalf("deleting tess, now the last enabled admin: %v", err)
 		}
+		// Nor may the last admin be disabled or demoted: administration
+		// would be left to the CLI alone.
+		if _, err := svc.SetDisabled(ctx, "cli:root", "tess", true); !errors.Is(err, admin.ErrLastAdmin) {
+			t.Fatalf("disabling the last enabled admin: %v", err)
+		}
+		u, _ = dir.UserByUsername(ctx, "tess")
+		u.Template = ""
+		dir.UpdateUser(ctx, u)
+		if _, err := svc.SetRole(ctx, "cli:root", "olga", "admin"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SetDisabled(ctx, "cli:root", "olga", false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SetRole(ctx, "cli:root", "olga", "sales"); !errors.Is(err, admin.ErrLastAdmin) {
+			t.Fatalf("demoting the last enabled admin: %v", err)
+		}
+		if _, _, err := svc.EditUser(ctx, "cli:root", "olga", admin.UserEdit{Role: new("sales")}); !errors.Is(err, admin.ErrLastAdmin) {
+			t.Fatalf("demoting the last enabled admin by edit: %v", err)
+		}
 	})
 }
 

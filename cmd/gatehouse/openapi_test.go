@@ -12,6 +12,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"github.com/gatehouse-auth/gatehouse/auth/apikey"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/proxy/console"
 )
 
@@ -22,7 +24,14 @@ func TestAdminOpenAPI(t *testing.T) {
 	clk := newClock()
 	r := startReplica(t, sqliteConfig(t, startUpstream(t), adminPolicy), clk)
 	r.addUser(t, "root", alicePW, "admin")
-	r.addUser(t, "alice", alicePW, "sales")
+	aliceUser := r.addUser(t, "alice", alicePW, "sales")
+	// What the user routes show and revoke: a key of alice's, one of
+	// root's (not hers to revoke through her route), a mobile device.
+	aliceKeyID, _, _ := apikey.Parse(createKey(t, r, "--user", "alice"))
+	rootKeyID, _, _ := apikey.Parse(createKey(t, r, "--user", "root"))
+	if err := r.a.dir.AddDevice(t.Context(), directory.Device{ID: "dev-alice", UserID: aliceUser.ID, ClientID: "mobile", UserAgent: "app/1"}); err != nil {
+		t.Fatal(err)
+	}
 	resp, served := call(t, "GET", r.URL+"/.gatehouse/api/v1/openapi.json")
 	if resp.StatusCode != 200 || served != string(console.OpenAPI) {
 		t.Fatalf("openapi.json: %d", resp.StatusCode)
@@ -62,6 +71,7 @@ func TestAdminOpenAPI(t *testing.T) {
 		{root, "POST", "/admin/users/alice/logout", "", 200},
 		{root, "POST", "/admin/users/nobody/logout", "", 404},
 		{alice, "GET", "/admin/policy", "", 403},
+		{alice, "POST", "/admin/users/alice/enable", "", 403},
 		{nil, "GET", "/admin/users", "", 401},
 		{root, "POST", "/reauth", `{"password":"wrong"}`, 403},
 		{root, "POST", "/reauth", `{"password":"` + alicePW + `"}`, 204},
@@ -70,6 +80,39 @@ func TestAdminOpenAPI(t *testing.T) {
 		{root, "GET", "/admin/audit?event=policy_changed&format=csv", "", 200},
 		{root, "GET", "/admin/audit?event=no_such_event", "", 422},
 		{root, "GET", "/admin/audit?since=yesterday", "", 400},
+		{root, "GET", "/admin/users/alice", "", 200},
+		{root, "GET", "/admin/users/nobody", "", 404},
+		{root, "POST", "/admin/users", `{"username":"carol","email":"carol@corp.example","role":"sales","display_name":"Carol","groups":["east"],"password":"` + alicePW + `"}`, 201},
+		{root, "POST", "/admin/users", `{"username":"carol","email":"carol2@corp.example","role":"sales"}`, 409},
+		{root, "POST", "/admin/users", `{"username":"dave","email":"dave@corp.example","role":"slaes"}`, 422},
+		{root, "POST", "/admin/users", `{"username":"dave"}`, 400},
+		{root, "PATCH", "/admin/users/carol", `{"display_name":"Carol C","groups":[]}`, 200},
+		{root, "PATCH", "/admin/users/carol", `{"email":"alice@corp.example"}`, 409},
+		{root, "PATCH", "/admin/users/carol", `{"role":"nope"}`, 422},
+		{root, "PATCH", "/admin/users/nobody", `{"role":"sales"}`, 404},
+		{root, "POST", "/admin/users/carol/disable", "", 200},
+		{root, "POST", "/admin/users/nobody/disable", "", 404},
+		{root, "POST", "/admin/users/carol/enable", "", 200},
+		{root, "POST", "/admin/users/nobody/enable", "", 404},
+		{root, "PUT", "/admin/users/carol/password", `{"password":"short"}`, 422},
+		{root, "PUT", "/admin/users/carol/password", `{"password":"` + alicePW + `"}`, 200},
+		{root, "POST", "/admin/users/carol/2fa/reset", "", 200},
+		{root, "POST", "/admin/users/nobody/2fa/reset", "", 404},
+		{root, "PUT", "/admin/users/carol/2fa/required", `{"required":true}`, 200},
+		{root, "PUT", "/admin/users/carol/2fa/required", `{}`, 400},
+		{root, "PUT", "/admin/users/carol/allowlist", `{"cidrs":["10.0.0.0/8","192.0.2.1"]}`, 200},
+		{root, "PUT", "/admin/users/carol/allowlist", `{"cidrs":["10.0.0.0/33"]}`, 422},
+		{root, "DELETE", "/admin/users/alice/api-keys/" + rootKeyID, "", 404},
+		{root, "DELETE", "/admin/users/alice/api-keys/" + aliceKeyID, "", 200},
+		{root, "DELETE", "/admin/users/alice/devices/no-such-device", "", 404},
+		{root, "DELETE", "/admin/users/alice/devices/dev-alice", "", 200},
+		{root, "DELETE", "/admin/users/nobody/devices", "", 404},
+		{root, "DELETE", "/admin/users/alice/devices", "", 200},
+		{root, "GET", "/admin/users/alice", "", 200}, // a revoked key, a signed-out device
+		{root, "DELETE", "/admin/users/carol", "", 200},
+		{root, "DELETE", "/admin/users/carol", "", 404},
+		{root, "DELETE", "/admin/users/admin", "", 200}, // the first admin serve made; root is left
+		{root, "DELETE", "/admin/users/root", "", 409},
 		{root, "POST", "/admin/logout-all", `{"confirm":"no"}`, 400},
 		{root, "POST", "/admin/logout-all", `{"confirm":"log out everyone"}`, 200},
 	}

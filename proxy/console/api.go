@@ -90,6 +90,7 @@ func (a *API) Mount(m *proxy.Mux) {
 	m.Handle("POST "+prefix+"/users/{username}/logout", proxy.AnyCredential, a.write(a.logoutUser))
 	m.Handle("POST "+prefix+"/logout-all", proxy.AnyCredential, a.write(a.logoutAll))
 	m.Handle("GET "+prefix+"/audit", proxy.AnyCredential, a.read(a.auditLog))
+	a.mountUsers(m)
 }
 
 // apiError is the JSON error every route answers.
@@ -240,7 +241,10 @@ func fail(w http.ResponseWriter, err error) {
 		web.JSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "invalid", "message": inv.Problems[0].Message, "problems": problems})
 	case errors.Is(err, admin.ErrPolicyChanged):
 		apiError(w, http.StatusConflict, "conflict", err.Error()+"; reload it and apply your change again")
-	case errors.Is(err, admin.ErrNoUser), errors.Is(err, admin.ErrNoPolicy), errors.Is(err, directory.ErrNotFound):
+	case errors.Is(err, admin.ErrLastAdmin), errors.Is(err, admin.ErrExists):
+		apiError(w, http.StatusConflict, "conflict", err.Error())
+	case errors.Is(err, admin.ErrNoUser), errors.Is(err, admin.ErrNoPolicy), errors.Is(err, directory.ErrNotFound),
+		errors.Is(err, admin.ErrNoAPIKey), errors.Is(err, admin.ErrNoDevice):
 		apiError(w, http.StatusNotFound, "not_found", err.Error())
 	default:
 		apiError(w, http.StatusServiceUnavailable, "unavailable", "The directory could not be reached; retry.")
