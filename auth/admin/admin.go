@@ -97,6 +97,7 @@ type Service struct {
 	hasher    *password.Hasher
 	providers []string // configured provider ids, for the policy's methods
 	now       func() time.Time
+	sessions  SessionLister // nil: dry runs do not count sessions
 }
 
 // New returns a Service; providerIDs are the configured providers (a

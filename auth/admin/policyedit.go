@@ -41,6 +41,9 @@ type PolicyPlan struct {
 	Warnings []string
 	// Access describes route-rule changes and whom they refuse.
 	Access []string
+	// Impact is what the change does to people: who loses access from
+	// where, who must enrol a second factor, how many sessions end.
+	Impact Impact
 }
 
 // PlanPolicy validates doc against the policy in force and works out what
@@ -58,11 +61,18 @@ func (s *Service) PlanPolicy(ctx context.Context, doc []byte) (PolicyPlan, error
 			return PolicyPlan{}, &InvalidError{Problems: []FieldProblem{{Field: "policy", Message: err.Error()}}}
 		}
 	}
-	_, out, warnings, err := s.checkPolicy(ctx, whole)
+	p, out, warnings, err := s.checkPolicy(ctx, whole)
 	if err != nil {
 		return PolicyPlan{}, err
 	}
 	plan.Document, plan.Warnings = out, warnings
+	old, err := s.currentPolicy(ctx)
+	if err != nil {
+		return PolicyPlan{}, err
+	}
+	if plan.Impact, err = s.impact(ctx, &old, &p); err != nil {
+		return PolicyPlan{}, err
+	}
 	plan.Diff = DiffLines(canonical(cur.Document), string(out))
 	dr, err := s.DryRunPolicy(ctx, out)
 	if err != nil {

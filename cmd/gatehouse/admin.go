@@ -204,6 +204,19 @@ func describePlan(e *env, what string, plan admin.PolicyPlan) {
 	for _, l := range plan.Access {
 		fmt.Fprintln(e.stdout, "access:", l)
 	}
+	im := plan.Impact
+	for _, l := range im.NetworkLoss {
+		fmt.Fprintf(e.stdout, "network: %s would be refused from %s, where they logged in lately (%s)\n", l.Username, l.Address, l.Rule)
+	}
+	if len(im.ForcedEnrolment) > 0 {
+		fmt.Fprintf(e.stdout, "2fa: must enrol a second factor at their next login: %s\n", strings.Join(im.ForcedEnrolment, ", "))
+	}
+	switch {
+	case im.SessionsEnding > 0:
+		fmt.Fprintf(e.stdout, "sessions: %d live sessions end at their next request under the new lifetimes\n", im.SessionsEnding)
+	case im.SessionsEnding < 0 && plan.From.Version > 0:
+		fmt.Fprintln(e.stdout, "sessions: not counted here (the CLI reads no session store; the admin API's dry run counts them)")
+	}
 }
 
 // confirmAndApply shows the plan and stores it when the operator agrees:

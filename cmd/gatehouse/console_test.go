@@ -276,3 +276,46 @@ func TestAdminAPIAuditExport(t *testing.T) {
 		t.Fatalf("the typed username is not in the export at all:\n%s", body)
 	}
 }
+
+// TestPolicyDryRunImpact: before saving, the dry run says who the change
+// locks out of which address they use, who must enrol a second factor,
+// and how many live sessions end — in the API and in the CLI.
+func TestPolicyDryRunImpact(t *testing.T) {
+	clk := newClock()
+	r := startReplica(t, sqliteConfig(t, startUpstream(t), adminPolicy), clk)
+	r.addUser(t, "root", alicePW, "admin")
+	r.addUser(t, "alice", alicePW, "sales")
+	r.addUser(t, "bob", alicePW, "sales")
+	for _, u := range []string{"alice", "bob"} {
+		newBrowser(t, r.URL).Login(t, u, alicePW)
+	}
+	root := adminSession(t, r, clk)
+	code, body := apiCall(t, r.URL, root, "POST", "/.gatehouse/api/v1/admin/policy/dry-run",
+		`{"document":"network: {allow_roles: {sales: [10.0.0.0/8]}}\nmfa: {required_roles: [admin, sales]}\n"}`)
+	var plan struct {
+		Impact struct {
+			NetworkLoss []struct{ Username, Address, Rule string } `json:"network_loss"`
+			Forced      []string                                   `json:"forced_enrolment"`
+			Sessions    int                                        `json:"sessions_ending"`
+		}
+	}
+	if json.Unmarshal([]byte(body), &plan); code != 200 || len(plan.Impact.NetworkLoss) != 2 || plan.Impact.NetworkLoss[0].Username != "alice" ||
+		plan.Impact.NetworkLoss[0].Address != "127.0.0.1" || plan.Impact.NetworkLoss[0].Rule != "role_allowlist" ||
+		strings.Join(plan.Impact.Forced, ",") != "alice,bob" || plan.Impact.Sessions != 0 {
+		t.Fatalf("dry run: %d %s", code, body)
+	}
+	// Ten idle minutes later, a 5-minute idle timeout would end alice's
+	// and bob's sessions (root's own use keeps hers).
+	clk.Advance(10 * time.Minute)
+	r.refresh(t)
+	apiCall(t, r.URL, root, "GET", "/.gatehouse/api/v1/admin/policy", "")
+	code, body = apiCall(t, r.URL, root, "POST", "/.gatehouse/api/v1/admin/policy/dry-run", `{"document":"session: {idle_timeout: 5m}"}`)
+	if json.Unmarshal([]byte(body), &plan); code != 200 || plan.Impact.Sessions < 2 || len(plan.Impact.NetworkLoss) != 0 {
+		t.Fatalf("dry run of a shorter idle timeout: %d %s", code, body)
+	}
+	// The CLI says the same, and that it cannot count sessions.
+	code, out := runCLI(t, r, "policy", "set", "--dry-run", "--file", writeFile(t, "p.yaml", "network: {allow_roles: {sales: [10.0.0.0/8]}}\n"))
+	if code != 0 || !strings.Contains(out, "network: alice would be refused from 127.0.0.1") || !strings.Contains(out, "nothing was stored") {
+		t.Fatalf("CLI dry run: %d\n%s", code, out)
+	}
+}

@@ -266,7 +266,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		accessAPI,
 		oauth.New(s.tokens, s.gateway),
 		console.New(s.gateway, console.Options{
-			Admin:   admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now),
+			Admin:   admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now).WithSessions(a.store),
 			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
 			MFA:     second,
 			Counter: a.store,

@@ -274,16 +274,18 @@ func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, _ *proxy.Caller,
 
 // planOut is a dry run's answer.
 type planOut struct {
-	From     int64    `json:"from_version"`
-	Merged   bool     `json:"merged"`
-	Document string   `json:"document"`
-	Diff     []string `json:"diff"`
-	Warnings []string `json:"warnings"`
-	Access   []string `json:"access"`
+	From     int64        `json:"from_version"`
+	Merged   bool         `json:"merged"`
+	Document string       `json:"document"`
+	Diff     []string     `json:"diff"`
+	Warnings []string     `json:"warnings"`
+	Access   []string     `json:"access"`
+	Impact   admin.Impact `json:"impact"`
 }
 
 func showPlan(p admin.PolicyPlan) planOut {
-	return planOut{From: p.From.Version, Merged: p.Merged, Document: string(p.Document), Diff: nonNil(p.Diff), Warnings: nonNil(p.Warnings), Access: nonNil(p.Access)}
+	return planOut{From: p.From.Version, Merged: p.Merged, Document: string(p.Document), Diff: nonNil(p.Diff), Warnings: nonNil(p.Warnings),
+		Access: nonNil(p.Access), Impact: p.Impact}
 }
 
 func nonNil(s []string) []string {
