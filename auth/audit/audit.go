@@ -69,6 +69,10 @@ const (
 	RefreshReuse = "refresh_token_reuse"
 	TokenRefused = "token_refused"
 
+	// PersonalDataExported: a user downloaded what the gateway holds
+	// about them.
+	PersonalDataExported = "personal_data_exported"
+
 	// LogoutAll is "log out everyone"; AdminAPI one call of the admin API.
 	LogoutAll = "logout_all"
 	AdminAPI  = "admin_api_call"

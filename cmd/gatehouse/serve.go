@@ -261,6 +261,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			Keys:    selfKeys{svc: admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now), mac: keys, auth: s.keyAuth},
 			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
 			Devices: selfDevices{dir: a.dir, tokens: s.tokens},
+			Data:    selfData{svc: admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now).WithSessions(a.store)},
 			Now:     a.now,
 		}),
 		accessAPI,

@@ -46,6 +46,7 @@ type Pages struct {
 	mfa     SecondFactor
 	keys    Keys
 	devices DeviceService
+	data    PersonalData
 	reauth  auth.PasswordLogin
 	now     func() time.Time
 }
@@ -60,7 +61,15 @@ type Options struct {
 	// Devices turns on listing and signing out the user's mobile
 	// devices.
 	Devices DeviceService
-	Now     func() time.Time
+	// Data turns on the personal-data download.
+	Data PersonalData
+	Now  func() time.Time
+}
+
+// PersonalData exports what the gateway holds about a user, ready to be
+// written as JSON and holding no secret (auth/admin.PersonalData).
+type PersonalData interface {
+	Export(ctx context.Context, userID string) (any, error)
 }
 
 // FreshFor is how long after signing in a user may change credentials
@@ -71,7 +80,7 @@ const FreshFor = 5 * time.Minute
 func New(gw *proxy.Gateway, mfa SecondFactor, o ...Options) *Pages {
 	p := &Pages{render: gw.Render(), audit: gw.Audit(), mfa: mfa, now: time.Now}
 	if len(o) > 0 {
-		p.keys, p.reauth, p.devices = o[0].Keys, o[0].Reauth, o[0].Devices
+		p.keys, p.reauth, p.devices, p.data = o[0].Keys, o[0].Reauth, o[0].Devices, o[0].Data
 		if o[0].Now != nil {
 			p.now = o[0].Now
 		}
@@ -93,6 +102,22 @@ func (p *Pages) Mount(m *proxy.Mux) {
 	if p.devices != nil {
 		m.Handle("POST /.gatehouse/account/devices/{id}/revoke", proxy.FullSession, p.signOutDevice)
 	}
+	if p.data != nil {
+		m.Handle("GET /.gatehouse/account/data", proxy.FullSession, p.exportData)
+	}
+}
+
+// exportData answers the user's own data as a JSON download, audited.
+func (p *Pages) exportData(w http.ResponseWriter, r *http.Request) {
+	c := proxy.CallerOf(r)
+	d, err := p.data.Export(r.Context(), c.Identity.UserID)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	p.audit.Record(r.Context(), audit.Event{Event: audit.PersonalDataExported, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String()})
+	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-my-data.json"`)
+	web.JSON(w, http.StatusOK, d)
 }
 
 func (p *Pages) page(w http.ResponseWriter, r *http.Request) {
@@ -126,6 +151,7 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, notice, er
 			d.Keys = append(d.Keys, keyRow(k, p.now()))
 		}
 	}
+	d.DataExport = p.data != nil
 	if p.devices != nil {
 		devs, err := p.devices.UserDevices(r.Context(), c.Identity.UserID)
 		if err != nil {

@@ -140,6 +140,8 @@ type PageData struct {
 	// many older signed-out ones are left out.
 	Devices       []DeviceRow
 	DevicesHidden int
+	// DataExport shows the personal-data download link.
+	DataExport bool
 }
 
 // KeyRow is one API key on the account page; never the secret.
