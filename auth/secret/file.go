@@ -59,8 +59,8 @@ func readPrivate(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("secret: keyring %s is not a regular file", path)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("secret: keyring %s has mode %04o, readable by group or others; run chmod 600 %s", path, perm, path)
+	if err := privateMode(path, fi, os.Geteuid()); err != nil {
+		return nil, err
 	}
 	if fi.Size() > maxFileSize {
 		return nil, fmt.Errorf("secret: keyring %s is %d bytes, more than a keyring should be (%d)", path, fi.Size(), maxFileSize)
@@ -158,4 +158,24 @@ func createKeyring(path string) (*Keyring, error) {
 		return nil, fmt.Errorf("secret: create keyring: %w", err)
 	}
 	return NewKeyring(key)
+}
+
+// privateMode applies PostgreSQL's rule for private key files: a file the
+// process's own user owns must be 0600 or stricter; a file root owns may
+// also be read by its group (0640), which is how Kubernetes mounts a
+// Secret for a non-root container (root:fsGroup, defaultMode 0440).
+// Nobody else may ever read it, and nobody but the owner write it.
+func privateMode(path string, fi os.FileInfo, euid int) error {
+	perm := fi.Mode().Perm()
+	owner, ok := fileOwner(fi)
+	switch {
+	case perm&0o007 != 0 || perm&0o020 != 0:
+		// others can read or write, or the group can write
+	case perm&0o070 == 0:
+		return nil
+	case ok && owner == 0 && euid != 0:
+		return nil // root's file, readable by our group only
+	}
+	return fmt.Errorf("secret: keyring %s has mode %04o, readable by group or others; run chmod 600 %s "+
+		"(a file owned by root may be 0640 for a service user in its group)", path, perm, path)
 }

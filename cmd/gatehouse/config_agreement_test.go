@@ -6,12 +6,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
 	"github.com/gatehouse-auth/gatehouse/configs"
 	"github.com/gatehouse-auth/gatehouse/session/memory"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // errNoNetwork is what the agreement test's HTTP client answers: reaching
@@ -123,15 +126,74 @@ func cliEnv(t *testing.T, vars []string, args ...string) (int, string) {
 }
 
 // TestDeployConfigs pins what deploy/README.md says of the shipped
-// deployment configurations: the image's passes check-config; compose's
-// is refused for want of secrets.key_file until issue 16 fixes it (when
-// it does, this test must change with the README).
+// deployment configurations: each passes check-config with the
+// environment it would get, and each names the shared key file at the
+// path its deployment mounts it (compose: a secret under /run/secrets;
+// Helm: the existing Secret at /run/secrets/gatehouse, mode 0440, which
+// the key-ring loader accepts for a root-owned file — see
+// auth/secret.TestKeyringModeForServiceUser). Neither is rendered by
+// helm or started by docker here (no engine on these machines).
 func TestDeployConfigs(t *testing.T) {
 	vars := []string{"GATEHOUSE_DIRECTORY_DSN=postgres://gatehouse@postgres:5432/gatehouse"}
-	if code, out := cliEnv(t, vars, "check-config", "--config", "../../deploy/docker/gatehouse.yaml"); code != 0 || !strings.Contains(out, "configuration ok") {
-		t.Fatalf("deploy/docker/gatehouse.yaml: %d\n%s", code, out)
+	for _, f := range []string{"../../deploy/docker/gatehouse.yaml", "../../deploy/compose/gatehouse.yaml"} {
+		if code, out := cliEnv(t, vars, "check-config", "--config", f); code != 0 || !strings.Contains(out, "configuration ok") {
+			t.Fatalf("%s: %d\n%s", f, code, out)
+		}
 	}
-	if code, out := cliEnv(t, vars, "check-config", "--config", "../../deploy/compose/gatehouse.yaml"); code == 0 || !strings.Contains(out, "secrets.key_file") {
-		t.Fatalf("deploy/compose/gatehouse.yaml: %d\n%s\n(the README says it is refused for want of secrets.key_file)", code, out)
+	var compose struct {
+		Services map[string]struct {
+			Secrets []string `yaml:"secrets"`
+		} `yaml:"services"`
+		Secrets map[string]struct {
+			File string `yaml:"file"`
+		} `yaml:"secrets"`
+	}
+	readYAML(t, "../../deploy/docker-compose.yml", &compose)
+	var composeCfg struct {
+		Secrets struct {
+			KeyFile string `yaml:"key_file"`
+		} `yaml:"secrets"`
+	}
+	readYAML(t, "../../deploy/compose/gatehouse.yaml", &composeCfg)
+	if !slices.Contains(compose.Services["gatehouse"].Secrets, "gatehouse-keys") || compose.Secrets["gatehouse-keys"].File == "" ||
+		composeCfg.Secrets.KeyFile != "/run/secrets/gatehouse-keys" {
+		t.Fatalf("compose: the key secret is not mounted where the config reads it: %+v %+v", compose, composeCfg)
+	}
+
+	// Helm: values.yaml's config is rendered verbatim as gatehouse.yaml.
+	var values struct {
+		Config map[string]any `yaml:"config"`
+	}
+	readYAML(t, "../../deploy/helm/gatehouse/values.yaml", &values)
+	rendered, err := yaml.Marshal(values.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helmCfg := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(helmCfg, rendered, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := cliEnv(t, nil, "check-config", "--config", helmCfg); code != 0 || !strings.Contains(out, "configuration ok") {
+		t.Fatalf("helm values config: %d\n%s", code, out)
+	}
+	dep, err := os.ReadFile("../../deploy/helm/gatehouse/templates/deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, _ := values.Config["secrets"].(map[string]any)["key_file"].(string)
+	if !strings.HasPrefix(keyFile, "/run/secrets/gatehouse/") || !strings.Contains(string(dep), "mountPath: /run/secrets/gatehouse") ||
+		!strings.Contains(string(dep), "defaultMode: 0440") {
+		t.Fatalf("helm: secrets.key_file %q is not in the Secret the Deployment mounts (0440)", keyFile)
+	}
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }
