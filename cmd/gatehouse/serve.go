@@ -273,6 +273,19 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			Counter: a.store,
 			Now:     a.now,
 		}),
+		// The console pages call the same operations as the API, under
+		// the same rule and re-authentication counter.
+		console.NewPages(s.gateway, console.PageOptions{
+			Options: console.Options{
+				Admin:   admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now).WithSessions(a.store),
+				Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
+				MFA:     second,
+				Counter: a.store,
+				Now:     a.now,
+			},
+			Sessions:  s.sessions,
+			Providers: providerIDs(cfg),
+		}),
 	)
 	if cfg.MetricsListen != "" {
 		if err := s.startMetrics(cfg.MetricsListen); err != nil {

@@ -1,5 +1,6 @@
-// Package console is the admin API under /.gatehouse/api/v1/admin/ (and,
-// later, the admin console pages that call the same operations). It reads
+// Package console is the administration front: the admin JSON API under
+// /.gatehouse/api/v1/admin/ and the server-rendered admin console under
+// /.gatehouse/admin/ (pages.go), which call the same operations. It reads
 // requests, decides who may call it, and writes answers; every operation
 // is auth/admin's, validated and audited there once for the CLI and here.
 //

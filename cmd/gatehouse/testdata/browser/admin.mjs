@@ -1,0 +1,211 @@
+// Drives Debian's Chromium through the admin console, as an administrator
+// would, with JavaScript turned off and a 360 px wide window:
+//
+//   node admin.mjs <base-url> <admin> <admin-password> <user> <user-password> <user-key-id> <out-dir>
+//
+// The admin logs in and enrols TOTP (the script reads the secret and
+// computes the code, keeping a recovery code), confirms it is them on the
+// re-authentication form, tightens the idle timeout after reading the
+// preview, opens the user's page, revokes their API key and ends their
+// browser session (a second browser context, which is sent to the login
+// page), logs everyone out with the typed phrase (the second context's
+// new session ends too), logs in again with the recovery code and
+// downloads the audit CSV, which must hold those events. On every console
+// page it checks that the page fits 360 px, that every form control has
+// a label, and that the first Tab reaches the skip link.
+// Run by TestBrowserAdminConsole (cmd/gatehouse/console_pages_test.go).
+import { createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, admin, adminPW, user, userPW, keyID, outDir] = process.argv.slice(2);
+if (!outDir) {
+  console.error('usage: node admin.mjs <base-url> <admin> <admin-password> <user> <user-password> <user-key-id> <out-dir>');
+  process.exit(2);
+}
+const url = (path) => new URL(path, base).href;
+
+function base32Decode(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, value = 0;
+  const out = [];
+  for (const c of s.replace(/=+$/, '')) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+function totp(secret) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const mac = createHmac('sha1', secret).update(counter).digest();
+  const off = mac[mac.length - 1] & 0x0f;
+  return ((mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000).toString().padStart(6, '0');
+}
+
+function expect(cond, what, detail = '') {
+  if (!cond) throw new Error(`${what}${detail ? `: ${detail}` : ''}`);
+  console.log(`ok ${what}`);
+}
+
+async function text(page, selector) {
+  return (await page.locator(selector).first().textContent({ timeout: 5000 }))?.trim() ?? '';
+}
+
+// submit clicks a button that posts a form and waits for the page it
+// leads to (through any redirect).
+async function submit(page, selector) {
+  await Promise.all([page.waitForNavigation(), page.click(selector)]);
+}
+
+async function login(page, name, pw) {
+  await page.goto(url('/.gatehouse/login'));
+  await page.fill('#username', name);
+  await page.fill('#password', pw);
+  await submit(page, '#login');
+}
+
+// checkPage: the console page fits the window, labels every control, and
+// starts keyboard navigation at the skip link.
+async function checkPage(page, what) {
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  const wide = width <= 360 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
+    .filter((el) => el.getBoundingClientRect().right > 360).slice(0, 8).map((el) => el.tagName + (el.id ? '#' + el.id : '') + (el.className ? '.' + el.className : '')));
+  expect(width <= 360, `${what} fits 360 px`, `scrollWidth ${width}; too wide: ${wide.join(' ')}`);
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((el) => el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label'))
+    .map((el) => el.name || el.id));
+  expect(unlabelled.length === 0, `${what} labels every control`, unlabelled.join(', '));
+  // A form that focuses its field itself (autofocus) starts there.
+  if (await page.evaluate(() => document.activeElement && document.activeElement !== document.body)) return;
+  await page.keyboard.press('Tab');
+  const first = await page.evaluate(() => document.activeElement?.textContent?.trim());
+  expect(first === 'Skip to the content', `${what}: the first Tab reaches the skip link`, first);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic',
+    '--no-first-run', '--disable-component-update', '--disable-sync'],
+});
+
+try {
+  const adminCtx = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 360, height: 740 }, acceptDownloads: true });
+  const page = await adminCtx.newPage();
+  page.setDefaultTimeout(10000);
+  const userCtx = await browser.newContext();
+  const other = await userCtx.newPage();
+  other.setDefaultTimeout(10000);
+
+  // A browser without a session is sent to the login page.
+  await page.goto(url('/.gatehouse/admin/'));
+  expect(new URL(page.url()).pathname === '/.gatehouse/login', 'the console sends a stranger to the login page', page.url());
+
+  // The policy makes admins enrol a second factor at their first login.
+  await login(page, admin, adminPW);
+  expect(page.url().includes('/.gatehouse/2fa/enroll'), 'the admin is asked to enrol', page.url());
+  const secret = base32Decode(await text(page, '#secret'));
+  await page.fill('#code', totp(secret));
+  await submit(page, '#confirm');
+  const recovery = await text(page, '#codes li');
+  expect(/^[a-z2-7-]+$/.test(recovery), 'recovery codes are shown', recovery);
+  await submit(page, '#continue');
+
+  await page.goto(url('/.gatehouse/admin/'));
+  expect(await text(page, 'h1') === 'Admin console', 'the dashboard opens');
+  expect((await text(page, '#policy-version')).startsWith('Version 1 is in force'), 'the dashboard names the version in force', await text(page, '#policy-version'));
+  await checkPage(page, 'the dashboard');
+
+  // Confirm it is me, on the form that returns where it was asked from.
+  await page.goto(url('/.gatehouse/admin/reauth?rd=' + encodeURIComponent('/.gatehouse/admin/policy')));
+  await checkPage(page, 'the re-authentication form');
+  await page.fill('#reauth-password', adminPW);
+  await submit(page, '#reauth');
+  expect(new URL(page.url()).pathname === '/.gatehouse/admin/policy', 're-authentication returns to the policy page', page.url());
+
+  // Tighten the idle timeout: preview first, nothing saved until Save.
+  await checkPage(page, 'the policy page');
+  expect(await page.inputValue('#idle_timeout') === '30m', 'the form shows the idle timeout in force');
+  await page.fill('#idle_timeout', '10m');
+  await submit(page, '#preview-button');
+  const diff = await text(page, '#plan-diff');
+  expect(diff.includes('-    idle_timeout: 30m0s') && diff.includes('+    idle_timeout: 10m0s'), 'the preview shows the diff', diff);
+  expect((await text(page, '#h-preview')).includes('nothing is saved yet'), 'the preview says nothing is saved');
+  expect((await text(page, '#in-force')).startsWith('Version 1 is in force'), 'still version 1 while previewing');
+  await checkPage(page, 'the policy preview');
+  await page.screenshot({ path: join(outDir, 'admin-policy-preview.png'), fullPage: true });
+  await submit(page, '#save');
+  expect((await text(page, '#notice')).startsWith('Saved: version 2 is in force'), 'Save stores version 2', await text(page, '#notice'));
+  expect(await page.inputValue('#idle_timeout') === '10m', 'the form shows the new idle timeout');
+
+  // The user's page: revoke their key, end their browser session.
+  await login(other, user, userPW);
+  expect(new URL(other.url()).pathname === '/', 'the user is in the CRM', other.url());
+  await page.goto(url('/.gatehouse/admin/users'));
+  await page.fill('#q', user);
+  await submit(page, '#search');
+  expect((await text(page, '#user-total')).includes('of 1 users'), 'the search finds the user', await text(page, '#user-total'));
+  await checkPage(page, 'the user list');
+  await submit(page, `#users a[href$="/users/${user}"]`);
+  expect(await text(page, '#role') === 'sales', "the user's page shows the role");
+  await checkPage(page, "the user's page");
+  await page.screenshot({ path: join(outDir, 'admin-user.png'), fullPage: true });
+  await submit(page, `#revoke-${keyID}`);
+  expect((await text(page, '#notice')).startsWith('The API key is revoked'), 'the key is revoked', await text(page, '#notice'));
+  expect((await text(page, `#key-${keyID} .state`)).startsWith('revoked'), 'the key shows as revoked');
+  const ends = page.locator('#sessions button');
+  expect(await ends.count() === 1, 'the user has one browser session', String(await ends.count()));
+  await submit(page, '#sessions button');
+  expect((await text(page, '#notice')).startsWith('The browser session is ended'), 'the session is ended');
+  await other.goto(url('/'));
+  expect(new URL(other.url()).pathname === '/.gatehouse/login', "the user's browser is at the login page", other.url());
+
+  // Log out everyone: the phrase must be typed; the user's new session
+  // ends on the next directory poll.
+  await login(other, user, userPW);
+  expect(new URL(other.url()).pathname === '/', 'the user logs in again');
+  await page.goto(url('/.gatehouse/admin/logout-all'));
+  await checkPage(page, 'the log-out-everyone page');
+  await page.fill('#confirm', 'log out');
+  await submit(page, '#logout-all');
+  expect((await text(page, '#error')).startsWith('Nothing was done'), 'a wrong phrase does nothing');
+  await page.fill('#confirm', 'log out everyone');
+  await submit(page, '#logout-all');
+  expect((await text(page, '#notice')).startsWith('Done'), 'everyone is logged out', await text(page, '#notice'));
+  let ended = false;
+  for (let i = 0; i < 20 && !ended; i++) {
+    await other.goto(url('/'));
+    ended = new URL(other.url()).pathname === '/.gatehouse/login';
+    if (!ended) await new Promise((r) => setTimeout(r, 250));
+  }
+  expect(ended, "the second browser's session ended", other.url());
+
+  // Back in with the recovery code; the audit export holds the story.
+  await login(page, admin, adminPW);
+  expect(page.url().includes('/.gatehouse/2fa?'), 'the next login asks for a code', page.url());
+  await page.fill('#code', recovery);
+  await submit(page, '#verify');
+  await page.goto(url('/.gatehouse/admin/audit'));
+  await checkPage(page, 'the audit log');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+  const csv = await readFile(await download.path(), 'utf8');
+  await download.saveAs(join(outDir, 'audit.csv'));
+  expect(csv.startsWith('id,time,event,actor'), 'the export is the audit CSV', csv.slice(0, 80));
+  for (const event of ['policy_changed', 'api_key_revoked', 'session_revoked', 'logout_all']) {
+    expect(csv.split('\n').some((l) => l.includes(`,${event},${admin},`)), `the CSV records ${event} by ${admin}`);
+  }
+  await page.screenshot({ path: join(outDir, 'admin-audit.png'), fullPage: true });
+  console.log('PASS');
+} catch (err) {
+  console.log(`FAIL ${err.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
