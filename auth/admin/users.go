@@ -459,11 +459,7 @@ func (s *Service) keepAnAdminAfter(ctx context.Context, username string, change 
 	}
 	after := *u
 	change(&after)
-	p, err := s.currentPolicy(ctx)
-	if err != nil {
-		return err
-	}
-	tbl, err := s.accessTable(ctx, p)
+	tbl, err := s.tableInForce(ctx)
 	if err != nil {
 		return err
 	}
@@ -473,14 +469,19 @@ func (s *Service) keepAnAdminAfter(ctx context.Context, username string, change 
 	return s.keepAnAdmin(ctx, u)
 }
 
+// tableInForce is the access table of the policy in force.
+func (s *Service) tableInForce(ctx context.Context) (*access.Table, error) {
+	p, err := s.currentPolicy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.accessTable(ctx, p)
+}
+
 // keepAnAdmin refuses when u holds the admin feature and no other
 // enabled user does. Disabled admins do not count: they cannot log in.
 func (s *Service) keepAnAdmin(ctx context.Context, u *directory.User) error {
-	p, err := s.currentPolicy(ctx)
-	if err != nil {
-		return err
-	}
-	tbl, err := s.accessTable(ctx, p)
+	tbl, err := s.tableInForce(ctx)
 	if err != nil {
 		return err
 	}

@@ -255,37 +255,31 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		}
 		return nil
 	}}
+	// One service for every admin operation the gateway's routes make:
+	// the account page's self-service, the admin API and its pages.
+	ops := admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now).WithSessions(a.store)
+	// The console pages call the same operations as the API, under the
+	// same rule and re-authentication counter.
+	consoleOpts := console.Options{
+		Admin:   ops,
+		Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
+		MFA:     second,
+		Counter: a.store,
+		Now:     a.now,
+	}
 	s.gateway.Mount(
 		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store}),
 		account.New(s.gateway, second, account.Options{
-			Keys:    selfKeys{svc: admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now), mac: keys, auth: s.keyAuth},
+			Keys:    selfKeys{svc: ops, mac: keys, auth: s.keyAuth},
 			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
 			Devices: selfDevices{dir: a.dir, tokens: s.tokens},
-			Data:    selfData{svc: admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now).WithSessions(a.store)},
+			Data:    selfData{svc: ops},
 			Now:     a.now,
 		}),
 		accessAPI,
 		oauth.New(s.tokens, s.gateway),
-		console.New(s.gateway, console.Options{
-			Admin:   admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now).WithSessions(a.store),
-			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
-			MFA:     second,
-			Counter: a.store,
-			Now:     a.now,
-		}),
-		// The console pages call the same operations as the API, under
-		// the same rule and re-authentication counter.
-		console.NewPages(s.gateway, console.PageOptions{
-			Options: console.Options{
-				Admin:   admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now).WithSessions(a.store),
-				Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
-				MFA:     second,
-				Counter: a.store,
-				Now:     a.now,
-			},
-			Sessions:  s.sessions,
-			Providers: providerIDs(cfg),
-		}),
+		console.New(s.gateway, consoleOpts),
+		console.NewPages(s.gateway, console.PageOptions{Options: consoleOpts, Sessions: s.sessions, Providers: providerIDs(cfg)}),
 	)
 	if cfg.MetricsListen != "" {
 		if err := s.startMetrics(cfg.MetricsListen); err != nil {

@@ -256,13 +256,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		p.g.Render().Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	web.SetPageHeaders(w.Header())
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

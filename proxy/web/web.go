@@ -162,16 +162,21 @@ type ProviderButton struct {
 	ID, Label, Href string
 }
 
-// Page renders a gateway page with headers that keep it out of caches and
-// frames and allow no script at all.
-func (rd *Renderer) Page(w http.ResponseWriter, status int, name string, d PageData) {
-	h := w.Header()
+// SetPageHeaders sets what every gateway HTML page is sent with: no
+// cache, no frames, no script at all (CSP), no sniffing, no referrer.
+func SetPageHeaders(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// Page renders a gateway page with headers that keep it out of caches and
+// frames and allow no script at all.
+func (rd *Renderer) Page(w http.ResponseWriter, status int, name string, d PageData) {
+	SetPageHeaders(w.Header())
 	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, name, d); err != nil {
 		rd.log.Error("render page", "page", name, "error", err)
