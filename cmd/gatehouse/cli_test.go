@@ -163,3 +163,29 @@ func TestKidsAsOperands(t *testing.T) {
 		t.Fatalf("got %v %v (config %q)", pos, err, *cfg)
 	}
 }
+
+// TestHelp: --help (or -h, or help) works at every level and succeeds;
+// a command with subcommands shows its own usage lines.
+func TestHelp(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, "usage: gatehouse <command>"},
+		{[]string{"help"}, "commands:"},
+		{[]string{"user", "--help"}, "user add --username U"},
+		{[]string{"help", "policy"}, "policy rollback VERSION"},
+		{[]string{"device", "-h"}, "device list U"},
+		{[]string{"user", "add", "--help"}, "-email"},
+		{[]string{"policy", "set", "--help"}, "-dry-run"},
+		{[]string{"audit", "--help"}, "-format"},
+	} {
+		code, out := cli(t, "", c.args...)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("gatehouse %s: %d\n%s", strings.Join(c.args, " "), code, out)
+		}
+	}
+	if code, _ := cli(t, "", "user", "add", "--bogus"); code != 2 {
+		t.Errorf("an unknown flag: exit %d, want 2", code)
+	}
+}

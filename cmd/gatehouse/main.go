@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -94,6 +95,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	if isHelp(args[0]) || args[0] == "help" && len(args) == 1 {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if args[0] == "help" || len(args) == 2 && isHelp(args[1]) {
+		// "gatehouse user --help", "gatehouse help user": that command's
+		// lines of the usage (subcommands have their own flags' help).
+		name := args[len(args)-1]
+		if args[0] != "help" {
+			name = args[0]
+		}
+		if lines := usageOf(name); lines != "" {
+			fmt.Fprint(stdout, lines)
+			return 0
+		}
+	}
 	cmds := map[string]func(context.Context, *env, []string) error{
 		"serve":        cmdServe,
 		"check-config": cmdCheckConfig,
@@ -119,7 +136,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch err := f(ctx, e, args[1:]); {
 	case err == nil:
 		return 0
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, flag.ErrHelp):
+		return 0 // the flags' help was asked for, and printed
+	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "gatehouse %s: %v\n", args[0], err)
 		return 2
 	default:
@@ -151,6 +170,9 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err // the flags' help was printed: not a mistake
+			}
 			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
 		args = fs.Args()
@@ -160,4 +182,27 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "-help" }
+
+// usageOf is the usage's lines for one command, with their continuation
+// lines; "" when the usage names no such command.
+func usageOf(name string) string {
+	var b strings.Builder
+	in := false
+	for line := range strings.SplitSeq(usage, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  "+name+" ") || line == "  "+name:
+			in = true
+		case strings.HasPrefix(line, "    ") && in:
+			// a continuation of the command above
+		default:
+			in = false
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
 }
