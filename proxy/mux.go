@@ -123,14 +123,24 @@ func (m *Mux) Handle(pattern string, a Access, h http.HandlerFunc) {
 		}
 		switch {
 		case (a == AnySession || a == FullSession) && !c.SignedIn():
+			// Back to this page after the login when it is one a login
+			// may return to (a GET of a return path); "/" otherwise.
+			back := "/"
+			if r.Method == http.MethodGet {
+				back = web.CleanRedirect(r.URL.RequestURI())
+			}
 			to := "/.gatehouse/login"
-			if c.Ended != "" && c.Ended != endedInvalid {
-				to = LoginURL("/", c.Ended)
+			if back != "/" || c.Ended != "" && c.Ended != endedInvalid {
+				to = LoginURL(back, c.Ended)
 			}
 			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		case a == FullSession && !c.Complete():
-			http.Redirect(w, r, PendingPath(c.Pending, "/"), http.StatusSeeOther)
+			back := "/"
+			if r.Method == http.MethodGet {
+				back = web.CleanRedirect(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, PendingPath(c.Pending, back), http.StatusSeeOther)
 			return
 		}
 		h(w, r)

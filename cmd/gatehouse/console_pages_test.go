@@ -567,3 +567,21 @@ func TestBrowserAdminConsole(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleReturnAfterLogin: a browser sent to the login page from a
+// console page comes back to it after logging in.
+func TestConsoleReturnAfterLogin(t *testing.T) {
+	r := startReplica(t, sqliteConfig(t, startUpstream(t), adminPolicy), nil)
+	r.addUser(t, "ops", alicePW, "ops")
+	b := newBrowser(t, r.URL)
+	resp, _ := b.Get(t, "/.gatehouse/admin/users?q=ali")
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || loc != "/.gatehouse/login?rd=%2F.gatehouse%2Fadmin%2Fusers%3Fq%3Dali" {
+		t.Fatalf("console page without a session: %d %q", resp.StatusCode, loc)
+	}
+	u, _ := url.Parse(loc)
+	resp, _ = b.Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"ops"}, "password": {alicePW}, "rd": {u.Query().Get("rd")}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/.gatehouse/admin/users?q=ali" {
+		t.Fatalf("after login: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

@@ -15,14 +15,18 @@ const maxRedirectLen = 2048
 const maxDecodings = 8
 
 // ReturnPaths are the gateway's own pages a login may return to (each
-// path exactly, with any query). Everything else under /.gatehouse/ is a
-// callback, an action or an API, where landing after a login is at best
-// useless and at worst an action taken for the user (logout).
+// path exactly, with any query; an entry ending in "/" admits the pages
+// below it). Everything else under /.gatehouse/ is a callback, an action
+// or an API, where landing after a login is at best useless and at worst
+// an action taken for the user (logout).
 var ReturnPaths = []string{
 	"/.gatehouse/account",
 	// The mobile app's login returns here to get its code; the request
 	// travels sealed in one base64url value (see auth/token.SealRequest).
 	"/.gatehouse/oauth/authorize",
+	// The admin console: its GETs only show pages (every change is a
+	// POST behind the origin check), so returning to one does nothing.
+	"/.gatehouse/admin/",
 }
 
 // CleanRedirect returns rd when it is a safe post-login target — a path on
@@ -83,7 +87,7 @@ func allowedGatewayPath(form, raw string) bool {
 	rawPath, _, _ := strings.Cut(raw, "?")
 	rawPath, _, _ = strings.Cut(rawPath, "#")
 	for _, p := range ReturnPaths {
-		if path == p && rawPath == p {
+		if path == rawPath && (path == p || strings.HasSuffix(p, "/") && strings.HasPrefix(path, p)) {
 			return true
 		}
 	}

@@ -99,6 +99,8 @@ func TestRedirectDecodedThreeTimesRefused(t *testing.T) {
 		"/%25252egatehouse/logout", "/.GATEHOUSE/logout", "/.gatehouse/Account", "/%2Egatehouse/account",
 		"/.gatehouse/account/../logout", "/.gatehouse/oidc/corp/callback?code=x", "/.gatehouse/api/v1/users",
 		"/.gatehouse/login", "/.gatehouse", strings.Repeat("%25", 12) + "2f",
+		"/.gatehouse/admin/../logout", "/.gatehouse/admin%2F..%2Flogout", "/.gatehouse/ADMIN/users", "/.gatehouse/adminx",
+		"/.gatehouse/%61dmin/users", "/.gatehouse/admin", "/.gatehouse/admin//evil.example",
 	} {
 		if got := CleanRedirect(rd); got != "/" {
 			t.Errorf("CleanRedirect(%q) = %q, want /", rd, got)
@@ -109,7 +111,8 @@ func TestRedirectDecodedThreeTimesRefused(t *testing.T) {
 // TestRedirectToReturnPathKept: after logging in, a browser may come back
 // to the gateway's own pages that are meant to be returned to.
 func TestRedirectToReturnPathKept(t *testing.T) {
-	for _, rd := range []string{"/.gatehouse/account", "/.gatehouse/account?tab=2fa"} {
+	for _, rd := range []string{"/.gatehouse/account", "/.gatehouse/account?tab=2fa", "/.gatehouse/admin/", "/.gatehouse/admin/users?q=al",
+		"/.gatehouse/admin/users/alice", "/.gatehouse/oauth/authorize?resume=abc"} {
 		if got := CleanRedirect(rd); got != rd {
 			t.Errorf("CleanRedirect(%q) = %q, want it kept", rd, got)
 		}
