@@ -97,7 +97,8 @@ type Service struct {
 	hasher    *password.Hasher
 	providers []string // configured provider ids, for the policy's methods
 	now       func() time.Time
-	sessions  SessionLister // nil: dry runs do not count sessions
+	sessions  SessionLister   // nil: dry runs do not count sessions
+	sources   *NetworkSources // nil: policy changes are not checked against the lists
 }
 
 // New returns a Service; providerIDs are the configured providers (a

@@ -70,6 +70,9 @@ func (s *Service) PlanPolicy(ctx context.Context, doc []byte) (PolicyPlan, error
 	if err != nil {
 		return PolicyPlan{}, err
 	}
+	if err := s.checkSources(&old, &p); err != nil {
+		return PolicyPlan{}, err
+	}
 	if plan.Impact, err = s.impact(ctx, &old, &p); err != nil {
 		return PolicyPlan{}, err
 	}
@@ -242,4 +245,40 @@ func splitLines(s string) []string {
 		return nil
 	}
 	return slices.Collect(strings.SplitSeq(s, "\n"))
+}
+
+// NetworkSources says which lists the gateway's configuration provides:
+// a policy cannot block what the gateway cannot see.
+type NetworkSources struct {
+	TorExitList bool // network.tor_exit_list has a file or url
+	AnonymousDB bool // network.anonymous_ip_db has a file
+}
+
+// WithNetworkSources lets policy changes be checked against the lists
+// configured; without it they are not.
+func (s *Service) WithNetworkSources(n NetworkSources) *Service {
+	s.sources = &n
+	return s
+}
+
+// checkSources refuses a change that turns on Tor or anonymizer blocking
+// the configuration has no list for: it would look like protection and
+// block nothing. A policy that already says so (the default block_tor:
+// login) is left alone, with the start-up warning.
+func (s *Service) checkSources(old, p *policy.Policy) error {
+	if s.sources == nil {
+		return nil
+	}
+	var problems []FieldProblem
+	if p.Network.BlockTor != "off" && old.Network.BlockTor == "off" && !s.sources.TorExitList {
+		problems = append(problems, FieldProblem{Field: "policy", Message: fmt.Sprintf(
+			"policy.network.block_tor: %q blocks Tor exits, but network.tor_exit_list names no file or url, so none would be; configure the list first, or keep block_tor: off", p.Network.BlockTor)})
+	}
+	if len(p.Network.BlockAnonymous) > 0 && len(old.Network.BlockAnonymous) == 0 && !s.sources.AnonymousDB {
+		problems = append(problems, FieldProblem{Field: "policy", Message: "policy.network.block_anonymous: blocks anonymizers, but network.anonymous_ip_db names no file, so none would be; configure the database first, or leave block_anonymous empty"})
+	}
+	if len(problems) > 0 {
+		return &InvalidError{Problems: problems}
+	}
+	return nil
 }

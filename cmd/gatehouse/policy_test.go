@@ -27,6 +27,8 @@ func TestPolicyPartialFileMerged(t *testing.T) {
 	}
 	// A whole document (every section, as `policy show` prints it) replaces.
 	_, whole := runCLI(t, r, "policy", "show", "--version", "1")
+	// (block_tor stays off: this replica has no Tor list to turn it on with.)
+	whole = strings.Replace(whole, "block_tor: login", `block_tor: "off"`, 1)
 	code, out = runCLI(t, r, "policy", "set", "--yes", "--file", writeFile(t, "w.yaml", whole))
 	if code != 0 || !strings.Contains(out, "is a whole policy: it replaces version 2") {
 		t.Fatalf("whole set: %d\n%s", code, out)
@@ -114,5 +116,26 @@ func TestPolicyStaleEdit(t *testing.T) {
 	}
 	if _, err := svc.ApplyPolicy(ctx, "admin", plan, nil); !errors.Is(err, admin.ErrPolicyChanged) {
 		t.Fatalf("stale apply: %v, want ErrPolicyChanged", err)
+	}
+}
+
+// TestPolicyRefusesBlockingWithoutList: turning on Tor or anonymizer
+// blocking that no configured list can enforce is refused with the
+// reason, rather than stored as protection that blocks nothing.
+func TestPolicyRefusesBlockingWithoutList(t *testing.T) {
+	r := startReplica(t, sqliteConfig(t, startUpstream(t), ""), nil)
+	if code, out := runCLI(t, r, "policy", "set", "--yes", "--file", writeFile(t, "a.yaml", "network: {block_tor: \"off\"}\n")); code != 0 {
+		t.Fatalf("block_tor off: %d %s", code, out)
+	}
+	for doc, want := range map[string]string{
+		"network: {block_tor: all}\n":                     "network.tor_exit_list names no file or url",
+		"network: {block_anonymous: [is_public_proxy]}\n": "network.anonymous_ip_db names no file",
+	} {
+		if code, out := runCLI(t, r, "policy", "set", "--yes", "--file", writeFile(t, "b.yaml", doc)); code == 0 || !strings.Contains(out, want) {
+			t.Errorf("%s: %d %s", doc, code, out)
+		}
+	}
+	if _, out := runCLI(t, r, "policy", "show"); !strings.Contains(out, `block_tor: "off"`) {
+		t.Fatalf("a refused change was stored:\n%s", out)
 	}
 }

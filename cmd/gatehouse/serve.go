@@ -257,7 +257,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	}}
 	// One service for every admin operation the gateway's routes make:
 	// the account page's self-service, the admin API and its pages.
-	ops := admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now).WithSessions(a.store)
+	ops := admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now).WithSessions(a.store).WithNetworkSources(networkSources(cfg))
 	// The console pages call the same operations as the API, under the
 	// same rule and re-authentication counter.
 	consoleOpts := console.Options{

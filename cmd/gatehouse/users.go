@@ -49,7 +49,14 @@ func openAdminWith(ctx context.Context, e *env, cfgPath string, withSessions boo
 	if err != nil {
 		return nil, nil, err
 	}
-	return a, admin.New(a.dir, a.audit, password.NewHasher(password.Default, a.cfg.Login.MaxConcurrentHashes), providerIDs(a.cfg), a.now), nil
+	return a, admin.New(a.dir, a.audit, password.NewHasher(password.Default, a.cfg.Login.MaxConcurrentHashes), providerIDs(a.cfg), a.now).
+		WithNetworkSources(networkSources(a.cfg)), nil
+}
+
+// networkSources is what the configuration gives the network guard.
+func networkSources(cfg *configs.Config) admin.NetworkSources {
+	t := cfg.Network.TorExitList
+	return admin.NetworkSources{TorExitList: t.File != "" || t.URL != "", AnonymousDB: cfg.Network.AnonymousIPDB.File != ""}
 }
 
 // providerIDs lists the configured providers' ids.
