@@ -3,15 +3,14 @@ package proxy
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
 )
 
 // telemetry is the gateway's Prometheus registry: request and upstream
@@ -32,6 +31,10 @@ type telemetry struct {
 	ended     *prometheus.CounterVec
 	storeErrs prometheus.Counter
 	providers map[string]bool
+	// reqObs and upObs are the histograms' series, resolved once:
+	// [route: upstream, gateway][status class].
+	reqObs [2][len(statusClasses)]prometheus.Observer
+	upObs  [len(statusClasses)]prometheus.Observer
 }
 
 // latencyBuckets span a cached request (well under a millisecond) to a
@@ -61,6 +64,11 @@ func newTelemetry(version string, providers []string) *telemetry {
 		Help: "Sessions ended, by reason (logout, idle_timeout, absolute_lifetime, revoked, …)."}, []string{"reason"})
 	t.storeErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "gatehouse_store_unavailable_total",
 		Help: "Requests refused because the session store or directory could not be reached."})
+	for i, class := range statusClasses {
+		t.reqObs[0][i] = t.requests.WithLabelValues("upstream", class)
+		t.reqObs[1][i] = t.requests.WithLabelValues("gateway", class)
+		t.upObs[i] = t.upstream.WithLabelValues(class)
+	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatehouse_build_info", Help: "The running build (value 1)."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	t.reg.MustRegister(t.requests, t.inflight, t.upstream, t.logins, t.second, t.federated, t.blocks, t.created, t.ended, t.storeErrs, build,
@@ -68,21 +76,25 @@ func newTelemetry(version string, providers []string) *telemetry {
 	return t
 }
 
-// classOf is a status class label ("2xx").
-func classOf(code int) string {
+// statusClasses are the code label's values; classIndex picks one
+// without formatting a string per request.
+var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+func classIndex(code int) int {
 	if code < 100 || code > 599 {
-		return "other"
+		return 0
 	}
-	return strconv.Itoa(code/100) + "xx"
+	return code / 100
 }
 
-// observeRequest records one answered request.
+// observeRequest records one answered request through an observer
+// resolved at start: no label formatting or lookup on the hot path.
 func (t *telemetry) observeRequest(r *http.Request, status int, d time.Duration) {
-	route := "upstream"
+	route := 0
 	if strings.HasPrefix(r.URL.Path, "/.gatehouse/") {
-		route = "gateway"
+		route = 1
 	}
-	t.requests.WithLabelValues(route, classOf(status)).Observe(d.Seconds())
+	t.reqObs[route][classIndex(status)].Observe(d.Seconds())
 }
 
 // bounded keeps a label value to a known set.
@@ -96,9 +108,10 @@ func bounded(v string, known ...string) string {
 }
 
 var (
-	loginMethods  = []string{"password", "google", "oidc", "saml", "api", "api_key"}
-	factorTypes   = []string{"totp", "recovery_code", "remembered_device"}
-	blockRules    = []string{"deny_list", "tor", "anonymizer", "org_allowlist", "role_allowlist", "user_allowlist", "api_allowlist", "unverifiable", "allowlist"}
+	loginMethods = []string{"password", "google", "oidc", "saml", "api", "api_key"}
+	factorTypes  = []string{"totp", "recovery_code", "remembered_device"}
+	blockRules   = []string{policy.RuleDenyList, policy.RuleTor, policy.RuleAnonymous, policy.RuleOrgAllowlist, policy.RuleRoleAllowlist,
+		policy.RuleUserAllowlist, policy.RuleAPIAllowlist, policy.RuleUnverifiable, policy.RuleInvalidAddr}
 	endedReasons  = []string{"logout", "idle_timeout", "absolute_lifetime", "revoked", "mfa_required", "user_disabled", "revocation", "admin_logout"}
 	loginResults  = map[string]string{audit.LoginSuccess: "success", audit.LoginFailure: "failure", audit.LoginLockout: "lockout"}
 	secondResults = map[string]string{audit.MFASuccess: "success", audit.MFAFailure: "failure", audit.MFALockout: "lockout"}
@@ -144,35 +157,22 @@ func (t *telemetry) provider(p string) string {
 	return "other"
 }
 
-// instrumentUpstream times the upstream round trip.
+// instrumentUpstream times the upstream round trip (to its response
+// headers) by status class; a trip that got no response is not counted.
 func (t *telemetry) instrumentUpstream(next http.RoundTripper) http.RoundTripper {
-	return promhttp.InstrumentRoundTripperDuration(t.upstreamObserver(), next)
+	return timedTransport{next: next, obs: &t.upObs}
 }
 
-// upstreamObserver adapts the histogram to promhttp's "code" label,
-// reduced to a class so the label set stays small.
-func (t *telemetry) upstreamObserver() prometheus.ObserverVec { return classVec{t.upstream} }
-
-// classVec maps promhttp's code label ("200") to a class ("2xx").
-type classVec struct{ *prometheus.HistogramVec }
-
-func (c classVec) With(l prometheus.Labels) prometheus.Observer {
-	code, _ := strconv.Atoi(l["code"])
-	return c.HistogramVec.WithLabelValues(classOf(code))
+type timedTransport struct {
+	next http.RoundTripper
+	obs  *[len(statusClasses)]prometheus.Observer
 }
 
-func (c classVec) GetMetricWith(l prometheus.Labels) (prometheus.Observer, error) {
-	return c.With(l), nil
-}
-func (c classVec) WithLabelValues(v ...string) prometheus.Observer {
-	code := 0
-	if len(v) > 0 {
-		code, _ = strconv.Atoi(v[0])
+func (tt timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := tt.next.RoundTrip(r)
+	if err == nil {
+		tt.obs[classIndex(resp.StatusCode)].Observe(time.Since(start).Seconds())
 	}
-	return c.HistogramVec.WithLabelValues(classOf(code))
+	return resp, err
 }
-func (c classVec) GetMetricWithLabelValues(v ...string) (prometheus.Observer, error) {
-	return c.WithLabelValues(v...), nil
-}
-func (c classVec) CurryWith(prometheus.Labels) (prometheus.ObserverVec, error) { return c, nil }
-func (c classVec) MustCurryWith(prometheus.Labels) prometheus.ObserverVec      { return c }

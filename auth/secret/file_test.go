@@ -162,35 +162,3 @@ func TestLoadKeyringRefusesDirectory(t *testing.T) {
 		t.Errorf("LoadKeyring(dir) = %v, want not a regular file", err)
 	}
 }
-
-// TestKeyringModeForServiceUser: PostgreSQL's key-file rule. A non-root
-// service reading a root-owned file its group may read (how Kubernetes
-// mounts a Secret: root:fsGroup, 0440) is accepted; the same mode on a
-// file the service owns, or any mode others may read, is not.
-func TestKeyringModeForServiceUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to own and chown the test files")
-	}
-	const service = 65532
-	for _, c := range []struct {
-		mode  os.FileMode
-		owner int
-		ok    bool
-	}{
-		{0o440, 0, true}, {0o640, 0, true}, {0o400, 0, true},
-		{0o644, 0, false}, {0o660, 0, false}, {0o604, 0, false},
-		{0o640, service, false}, {0o600, service, true},
-	} {
-		path := writeFile(t, "k1 "+b64(1, 32)+"\n", c.mode)
-		if err := os.Chown(path, c.owner, 0); err != nil {
-			t.Fatal(err)
-		}
-		f, _ := os.Open(path)
-		fi, _ := f.Stat()
-		f.Close()
-		err := privateMode(path, fi, service)
-		if (err == nil) != c.ok {
-			t.Errorf("mode %04o owned by %d, read by uid %d: %v, want ok=%v", c.mode, c.owner, service, err, c.ok)
-		}
-	}
-}
