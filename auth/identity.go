@@ -59,6 +59,10 @@ type Identity struct {
 	// authentication for this login (OIDC amr, SAML AuthnContext), which
 	// policy mfa.federated: trust_idp accepts as the second factor.
 	IdPMFA bool `json:"idpmfa,omitempty"`
+	// MustChangePassword marks a password login with an administrator-set
+	// password: it owes a new one before it completes. Only the password
+	// method sets it.
+	MustChangePassword bool `json:"pwchg,omitempty"`
 }
 
 // Failure explains a refused login for the audit log. The client sees only

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/apilogin"
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
 	"github.com/gatehouse-auth/gatehouse/auth/oidc"
+	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/saml"
 )
 
@@ -99,8 +100,9 @@ func kindOf(typ string) *methodKind {
 
 var providerID = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
-// reservedIDs would collide with the policy's own method names.
-var reservedIDs = []string{"password", "totp", "apikey"}
+// reservedIDs would collide with the policy's own method names (and
+// policy.IsMethodOption's keys, which are settings, not methods).
+var reservedIDs = []string{"password", "totp", "apikey", policy.PasswordEncryption}
 
 // Rule is the provider's mapping rule.
 func (p *Provider) Rule() federation.Rule {

@@ -109,3 +109,19 @@ func TestProviderSecretFromEnvironment(t *testing.T) {
 		t.Errorf("got %v, want the clock_skew error naming the variable", err)
 	}
 }
+
+// TestProviderIDNotAMethodOption: policy.methods.password_encryption is a
+// setting of the login form, so no provider may be called that (its
+// policy switch would turn encryption on and off with it).
+func TestProviderIDNotAMethodOption(t *testing.T) {
+	_, err := Parse([]byte(`providers:
+  - {id: password_encryption, type: oidc, issuer: "https://login.corp.example", client_id: x, client_secret: s}
+`), nil)
+	if want := `providers[0].id: "password_encryption" is reserved`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	c, err := Parse([]byte("policy: {methods: {password: true, password_encryption: true}}\n"), nil)
+	if err != nil || !c.Policy.EncryptPasswords() {
+		t.Fatalf("policy.methods.password_encryption: %v, want it accepted and on", err)
+	}
+}

@@ -98,8 +98,8 @@ func (c *Config) Warnings() []string {
 // judges the one the config seeds.)
 func (c *Config) trustedProxiesInAllowlists() []string {
 	type allowlist struct {
-		key   string
-		cidrs []string
+		key     string
+		entries policy.AllowList
 	}
 	lists := []allowlist{{"policy.network.allow", c.Policy.Network.Allow}}
 	for _, role := range slices.Sorted(maps.Keys(c.Policy.Network.AllowRoles)) {
@@ -111,12 +111,16 @@ func (c *Config) trustedProxiesInAllowlists() []string {
 			continue // warned about above, more strongly
 		}
 		for _, l := range lists {
-			for j, s := range l.cidrs {
-				allowed, err := policy.ParsePrefix(s)
+			for j, e := range l.entries {
+				allowed, err := policy.ParsePrefix(e.CIDR)
 				if err != nil || !trusted.Overlaps(allowed) {
 					continue
 				}
-				w = append(w, fmt.Sprintf("trusted_proxies[%d]: %s overlaps %s[%d] (%s): a client inside it can set X-Forwarded-For to an address the allowlist admits; list only your load balancers' addresses in trusted_proxies", i, trusted, l.key, j, allowed))
+				what := allowed.String()
+				if e.Description != "" {
+					what += ", " + e.Description
+				}
+				w = append(w, fmt.Sprintf("trusted_proxies[%d]: %s overlaps %s[%d] (%s): a client inside it can set X-Forwarded-For to an address the allowlist admits; list only your load balancers' addresses in trusted_proxies", i, trusted, l.key, j, what))
 			}
 		}
 	}

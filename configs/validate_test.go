@@ -219,6 +219,8 @@ func TestTrustedProxyInsideAllowlistWarned(t *testing.T) {
 			[]string{"trusted_proxies[0]: 10.0.0.0/8 overlaps policy.network.allow[1] (10.1.0.0/16)"}},
 		{"trusted proxy inside a role's allowlist", "trusted_proxies: [10.0.0.5, 2001:db8::1]\npolicy: {network: {allow_roles: {admin: [10.0.0.0/24], sales: ['2001:db8::/64']}}}",
 			[]string{"trusted_proxies[0]: 10.0.0.5/32 overlaps policy.network.allow_roles.admin[0]", "trusted_proxies[1]: 2001:db8::1/128 overlaps policy.network.allow_roles.sales[0]"}},
+		{"entries with descriptions", "trusted_proxies: [10.0.0.0/8]\npolicy: {network: {allow: [192.0.2.0/24, {cidr: 10.1.0.0/16, description: Bangalore office}], allow_roles: {admin: [{cidr: 10.2.0.0/16}]}}}",
+			[]string{"trusted_proxies[0]: 10.0.0.0/8 overlaps policy.network.allow[1] (10.1.0.0/16, Bangalore office)", "trusted_proxies[0]: 10.0.0.0/8 overlaps policy.network.allow_roles.admin[0] (10.2.0.0/16)"}},
 		{"load balancers outside every allowlist", "trusted_proxies: [10.0.0.10, 10.0.0.11]\npolicy: {network: {allow: [192.0.2.0/24], allow_roles: {admin: [10.20.0.0/16]}}}", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,6 +291,31 @@ func TestServiceTokenFile(t *testing.T) {
 			t.Errorf("%s: token %q", tt.file, c.Access.ServiceToken)
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), "access.service_token_file") || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%s: got %v, want an error naming the key and %q", tt.file, err, tt.want)
+		}
+	}
+}
+
+// TestAllowlistEntryProblems: a bad entry of either form is named by its
+// key path and index, an unknown key in an entry by its line and path.
+func TestAllowlistEntryProblems(t *testing.T) {
+	doc := `policy:
+  network:
+    allow:
+      - 10.0.0.0/8
+      - {cidr: 10.1.0.0/16, description: Bangalore office}
+      - {cidr: 10.0.0.0/33, description: typo}
+    allow_roles:
+      admin:
+        - cidr: 192.0.2.0/24
+          note: admin VPN
+`
+	_, err := Parse([]byte(doc), nil)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"policy.network.allow[2]:", `"10.0.0.0/33"`, "line 10: policy.network.allow_roles.admin[0].note: unknown key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q in it", err, want)
 		}
 	}
 }

@@ -62,6 +62,9 @@ func WithCaller(r *http.Request, c *Caller) *http.Request {
 const (
 	Pending2FA    = "2fa"
 	PendingEnroll = "2fa_enroll"
+	// PendingPassword: every factor passed with an administrator-set
+	// password, which must be replaced first (Enforce Password Reset).
+	PendingPassword = "password_change"
 )
 
 // Reasons a credential ended, beyond the session package's idle/absolute.

@@ -281,8 +281,11 @@ func LoginURL(original, reason string) string {
 // PendingPath is where a session owing a step must go.
 func PendingPath(pending, rd string) string {
 	path := "/.gatehouse/2fa?"
-	if pending == PendingEnroll {
+	switch pending {
+	case PendingEnroll:
 		path = "/.gatehouse/2fa/enroll?"
+	case PendingPassword:
+		path = "/.gatehouse/password?"
 	}
 	return path + url.Values{"rd": {web.CleanRedirect(rd)}}.Encode()
 }

@@ -17,6 +17,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,6 +128,9 @@ type NewUser struct {
 	DisplayName string
 	Groups      []string
 	Password    *string
+	// MustChange makes the password good for one login, which must
+	// choose a new one (Enforce Password Reset); ignored without one.
+	MustChange bool
 }
 
 // AddUser validates, creates and audits a user.
@@ -148,7 +152,7 @@ func (s *Service) AddUser(ctx context.Context, actor string, in NewUser) (*direc
 		if err != nil {
 			return nil, err
 		}
-		u.PasswordHash = hash
+		u.PasswordHash, u.MustChangePassword = hash, in.MustChange
 	}
 	if err := s.dir.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, directory.ErrConflict) {
@@ -244,14 +248,16 @@ func (s *Service) SetDisabled(ctx context.Context, actor, username string, disab
 }
 
 // SetPassword sets a new password, clears any expiry, forgets the user's
-// remembered devices and ends their sessions.
-func (s *Service) SetPassword(ctx context.Context, actor, username, pw string) (*directory.User, error) {
+// remembered devices and ends their sessions. mustChange is the product's
+// "Enforce Password Reset": the password then works for one login, which
+// must choose a new one before it reaches anything.
+func (s *Service) SetPassword(ctx context.Context, actor, username, pw string, mustChange bool) (*directory.User, error) {
 	hash, err := s.hash(ctx, pw)
 	if err != nil {
 		return nil, err
 	}
 	u, err := s.update(ctx, username, func(u *directory.User) error {
-		u.PasswordHash, u.PasswordExpires = hash, time.Time{}
+		u.PasswordHash, u.PasswordExpires, u.MustChangePassword = hash, time.Time{}, mustChange
 		return nil
 	})
 	if err != nil {
@@ -263,8 +269,57 @@ func (s *Service) SetPassword(ctx context.Context, actor, username, pw string) (
 	if _, err := s.dir.BumpSecurityStamp(ctx, u.ID); err != nil {
 		return u, fmt.Errorf("forget remembered devices: %w", err)
 	}
-	s.audit.Record(ctx, audit.Event{Event: audit.PasswordSet, Actor: actor, UserID: u.ID})
+	s.audit.Record(ctx, audit.Event{Event: audit.PasswordSet, Actor: actor, UserID: u.ID,
+		Detail: map[string]string{"must_change": strconv.FormatBool(mustChange)}})
 	return u, nil
+}
+
+// ErrSamePassword refuses a must-change step answered with the password
+// the administrator set.
+var ErrSamePassword = &InvalidError{Problems: []FieldProblem{{Field: "password", Message: "choose a password different from the one you were given"}}}
+
+// ChangeOwnPassword is the must-change step of a login: the user (userID,
+// already past every factor) replaces an administrator-set password with
+// one of their own. It is refused unless the user still owes the change
+// (a stale or forged step changes nothing), or when the new password is
+// the one they were given; it ends the user's other sessions and forgets
+// remembered devices, like any credential change.
+func (s *Service) ChangeOwnPassword(ctx context.Context, userID, pw string) error {
+	u, err := s.dir.UserByID(ctx, userID)
+	if errors.Is(err, directory.ErrNotFound) {
+		return ErrNoUser
+	}
+	if err != nil {
+		return err
+	}
+	if !u.MustChangePassword || u.Disabled {
+		return &InvalidError{Problems: []FieldProblem{{Field: "password", Message: "no password change is owed; log in again"}}}
+	}
+	if err := password.CheckNew(pw); err != nil {
+		return &InvalidError{Problems: []FieldProblem{{Field: "password", Message: err.Error()}}}
+	}
+	if same, err := s.hasher.Verify(ctx, u.PasswordHash, pw); err != nil && !errors.Is(err, password.ErrMalformedHash) {
+		return err
+	} else if same {
+		return ErrSamePassword
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash, u.PasswordExpires, u.MustChangePassword = hash, time.Time{}, false
+	if err := s.dir.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	if err := s.endSessions(ctx, u.Username, u, "password_changed"); err != nil {
+		return err
+	}
+	if _, err := s.dir.BumpSecurityStamp(ctx, u.ID); err != nil {
+		return fmt.Errorf("forget remembered devices: %w", err)
+	}
+	s.audit.Record(ctx, audit.Event{Event: audit.PasswordChanged, Actor: u.Username, UserID: u.ID,
+		Detail: map[string]string{"step": "must_change"}})
+	return nil
 }
 
 // Logout ends every session of the user on every replica (ASVS 7.4.5).
@@ -321,27 +376,41 @@ func onOff(b bool) string {
 }
 
 // SetAllowedIPs sets (or, with none, clears) the user's own network
-// allowlist; running gateways apply it to existing sessions too.
-func (s *Service) SetAllowedIPs(ctx context.Context, actor, username string, cidrs []string) (*directory.User, []string, error) {
+// allowlist; running gateways apply it to existing sessions too. Each
+// CIDR is stored canonical and each description trimmed; problems are
+// named allowlist[i].cidr and allowlist[i].description.
+func (s *Service) SetAllowedIPs(ctx context.Context, actor, username string, entries directory.AllowList) (*directory.User, directory.AllowList, error) {
 	var e InvalidError
-	var clean []string
-	for i, c := range cidrs {
-		p, err := policy.ParsePrefix(c)
+	var clean directory.AllowList
+	for i, in := range entries {
+		p, err := policy.ParsePrefix(strings.TrimSpace(in.CIDR))
 		if err != nil {
-			e.add(fmt.Sprintf("cidrs[%d]", i), "%v", err)
+			e.add(fmt.Sprintf("allowlist[%d].cidr", i), "%v", err)
 			continue
 		}
-		clean = append(clean, p.String())
+		desc := strings.TrimSpace(in.Description)
+		if err := policy.CheckDescription(desc); err != nil {
+			e.add(fmt.Sprintf("allowlist[%d].description", i), "the description of %s: %v", p, err)
+			continue
+		}
+		clean = append(clean, directory.AllowEntry{CIDR: p.String(), Description: desc})
 	}
 	if err := e.err(); err != nil {
 		return nil, nil, err
 	}
-	u, err := s.update(ctx, username, func(u *directory.User) error { u.AllowedCIDRs = clean; return nil })
+	u, err := s.update(ctx, username, func(u *directory.User) error { u.AllowList = clean; return nil })
 	if err != nil {
 		return nil, nil, err
 	}
-	s.audit.Record(ctx, audit.Event{Event: audit.UserAllowlist, Actor: actor, UserID: u.ID,
-		Detail: map[string]string{"cidrs": fmt.Sprint(clean)}})
+	detail := map[string]string{"cidrs": fmt.Sprint(clean.CIDRs())}
+	descs := make([]string, len(clean))
+	for i, c := range clean {
+		descs[i] = c.Description
+	}
+	if slices.ContainsFunc(descs, func(d string) bool { return d != "" }) {
+		detail["descriptions"] = fmt.Sprintf("%q", descs)
+	}
+	s.audit.Record(ctx, audit.Event{Event: audit.UserAllowlist, Actor: actor, UserID: u.ID, Detail: detail})
 	return u, clean, nil
 }
 

@@ -134,13 +134,19 @@ func TestEveryOperationAuditedAndRevokes(t *testing.T) {
 		}{
 			{"disable", func() error { _, err := svc.SetDisabled(ctx, "cli", "bob", true); return err }, true, audit.UserDisabled},
 			{"enable", func() error { _, err := svc.SetDisabled(ctx, "cli", "bob", false); return err }, false, audit.UserEnabled},
-			{"set password", func() error { _, err := svc.SetPassword(ctx, "cli", "bob", "a brand new passphrase"); return err }, true, audit.PasswordSet},
+			{"set password", func() error {
+				_, err := svc.SetPassword(ctx, "cli", "bob", "a brand new passphrase", false)
+				return err
+			}, true, audit.PasswordSet},
 			{"logout", func() error { _, err := svc.Logout(ctx, "cli", "bob"); return err }, true, audit.SessionRevoked},
 			{"reset 2fa", func() error { _, err := svc.Reset2FA(ctx, "cli", "bob"); return err }, true, audit.MFAReset},
 			{"require 2fa on", func() error { _, err := svc.Require2FA(ctx, "cli", "bob", true); return err }, true, audit.MFARequirement},
 			{"require 2fa off", func() error { _, err := svc.Require2FA(ctx, "cli", "bob", false); return err }, false, audit.MFARequirement},
 			{"set role", func() error { _, err := svc.SetRole(ctx, "cli", "bob", "manager"); return err }, true, audit.UserRoleChanged},
-			{"allow ips", func() error { _, _, err := svc.SetAllowedIPs(ctx, "cli", "bob", []string{"10.0.0.0/8"}); return err }, false, audit.UserAllowlist},
+			{"allow ips", func() error {
+				_, _, err := svc.SetAllowedIPs(ctx, "cli", "bob", directory.AllowList{{CIDR: "10.0.0.0/8"}})
+				return err
+			}, false, audit.UserAllowlist},
 		}
 		for _, s := range steps {
 			before, evBefore := revocations(t, dir, u.ID), len(events(t, dir, u.ID))
@@ -155,7 +161,7 @@ func TestEveryOperationAuditedAndRevokes(t *testing.T) {
 			}
 		}
 		got, err := dir.UserByID(ctx, u.ID)
-		if err != nil || got.Role != "manager" || got.Require2FA || got.PasswordHash == "" || !slices.Equal(got.AllowedCIDRs, []string{"10.0.0.0/8"}) {
+		if err != nil || got.Role != "manager" || got.Require2FA || got.PasswordHash == "" || !slices.Equal(got.AllowList.CIDRs(), []string{"10.0.0.0/8"}) {
 			t.Fatalf("user after the operations: %+v %v", got, err)
 		}
 		if got.SecurityStamp < 2 {
@@ -172,7 +178,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		var inv *admin.InvalidError
-		if _, _, err := svc.SetAllowedIPs(ctx, "cli", "bob", []string{"10.0.0.0/8", "not-a-cidr"}); !errors.As(err, &inv) || inv.Problems[0].Field != "cidrs[1]" {
+		if _, _, err := svc.SetAllowedIPs(ctx, "cli", "bob", directory.AllowList{{CIDR: "10.0.0.0/8"}, {CIDR: "not-a-cidr"}}); !errors.As(err, &inv) || inv.Problems[0].Field != "allowlist[1].cidr" {
 			t.Fatalf("bad cidr: %v", err)
 		}
 		if _, err := svc.SetRole(ctx, "cli", "bob", "Root!"); !errors.As(err, &inv) {
@@ -188,7 +194,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			t.Fatalf("unknown user: %v", err)
 		}
 		u, _ := dir.UserByUsername(ctx, "bob")
-		if u.Role != "sales" || len(u.AllowedCIDRs) != 0 || revocations(t, dir, u.ID) != 0 {
+		if u.Role != "sales" || len(u.AllowList) != 0 || revocations(t, dir, u.ID) != 0 {
 			t.Fatalf("a refused operation changed the user: %+v", u)
 		}
 		if _, err := svc.Policy(ctx); !errors.Is(err, admin.ErrNoPolicy) {

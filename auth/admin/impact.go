@@ -95,8 +95,8 @@ func (s *Service) impact(ctx context.Context, old, p *policy.Policy) (Impact, er
 
 func (s *Service) networkLoss(ctx context.Context, old, p *policy.Policy, byID map[string]*directory.User) ([]NetworkLoss, error) {
 	out := []NetworkLoss{}
-	if slices.Equal(old.Network.Allow, p.Network.Allow) && equalRoleLists(old.Network.AllowRoles, p.Network.AllowRoles) {
-		return out, nil // the allowlists did not change
+	if slices.Equal(old.Network.Allow.CIDRs(), p.Network.Allow.CIDRs()) && equalRoleLists(old.Network.AllowRoles, p.Network.AllowRoles) {
+		return out, nil // the allowlists' CIDRs did not change (descriptions admit no one)
 	}
 	logins, err := s.AuditAll(ctx, AuditFilter{Event: audit.LoginSuccess, Since: s.now().Add(-impactWindow)}, maxImpactEvents)
 	if err != nil {
@@ -146,12 +146,12 @@ func compare(a, b string) int {
 	return 0
 }
 
-func equalRoleLists(a, b map[string][]string) bool {
+func equalRoleLists(a, b map[string]policy.AllowList) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for k, v := range a {
-		if !slices.Equal(v, b[k]) {
+		if !slices.Equal(v.CIDRs(), b[k].CIDRs()) {
 			return false
 		}
 	}
@@ -161,15 +161,15 @@ func equalRoleLists(a, b map[string][]string) bool {
 // decideAllowlists is the network decision for a known user's request
 // from addr, allowlists only.
 func decideAllowlists(p *policy.Policy, u *directory.User, addr netip.Addr) (policy.NetworkVerdict, error) {
-	org, err := policy.BuildSet(p.Network.Allow)
+	org, err := policy.BuildSet(p.Network.Allow.CIDRs())
 	if err != nil {
 		return policy.NetworkVerdict{}, err
 	}
-	role, err := policy.BuildSet(p.Network.AllowRoles[u.Role])
+	role, err := policy.BuildSet(p.Network.AllowRoles[u.Role].CIDRs())
 	if err != nil {
 		return policy.NetworkVerdict{}, err
 	}
-	user, err := policy.BuildSet(u.AllowedCIDRs)
+	user, err := policy.BuildSet(u.AllowList.CIDRs())
 	if err != nil {
 		return policy.NetworkVerdict{}, fmt.Errorf("user %s: allowed CIDRs: %w", u.Username, err)
 	}

@@ -40,9 +40,18 @@ type PersonalProfile struct {
 	Disabled        bool      `json:"disabled"`
 	HasPassword     bool      `json:"has_password"`
 	PasswordExpires time.Time `json:"password_expires,omitzero"`
-	AllowedNetworks []string  `json:"allowed_networks"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	// AllowedNetworks are the CIDRs of the user's own allowlist;
+	// Allowlist is the same entries with the admins' descriptions.
+	AllowedNetworks []string          `json:"allowed_networks"`
+	Allowlist       []PersonalNetwork `json:"allowlist"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+}
+
+// PersonalNetwork is one entry of the user's own network allowlist.
+type PersonalNetwork struct {
+	CIDR        string `json:"cidr"`
+	Description string `json:"description"`
 }
 
 // PersonalSession is one live session's description.
@@ -94,7 +103,11 @@ func (s *Service) PersonalData(ctx context.Context, userID string) (PersonalData
 	d.ExportedAt = s.now().UTC()
 	d.Profile = PersonalProfile{ID: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName, Role: u.Role,
 		Template: u.Template, Groups: nonNilStrings(u.Groups), Disabled: u.Disabled, HasPassword: u.PasswordHash != "",
-		PasswordExpires: u.PasswordExpires, AllowedNetworks: nonNilStrings(u.AllowedCIDRs), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		PasswordExpires: u.PasswordExpires, AllowedNetworks: nonNilStrings(u.AllowList.CIDRs()), Allowlist: []PersonalNetwork{},
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	for _, e := range u.AllowList {
+		d.Profile.Allowlist = append(d.Profile.Allowlist, PersonalNetwork(e))
+	}
 	p, err := s.currentPolicy(ctx)
 	if err != nil {
 		return d, err

@@ -77,6 +77,16 @@ func (r roleSet) closest(role string) string {
 }
 
 // knownRoles reads the roles a user may be given now.
+// KnownRoles lists the roles a user may be given (see roleSet), the
+// policy's first: what a form offers.
+func (s *Service) KnownRoles(ctx context.Context) ([]string, error) {
+	r, err := s.knownRoles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clone(r.policy), r.held...), nil
+}
+
 func (s *Service) knownRoles(ctx context.Context) (roleSet, error) {
 	p, err := s.currentPolicy(ctx)
 	if err != nil {

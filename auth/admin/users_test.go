@@ -111,7 +111,7 @@ func TestEditChangesOnlySetFields(t *testing.T) {
 		if _, err := svc.Require2FA(ctx, "cli:root", "bob", true); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := svc.SetAllowedIPs(ctx, "cli:root", "bob", []string{"10.0.0.0/8"}); err != nil {
+		if _, _, err := svc.SetAllowedIPs(ctx, "cli:root", "bob", directory.AllowList{{CIDR: "10.0.0.0/8", Description: "office"}}); err != nil {
 			t.Fatal(err)
 		}
 		before, _ := dir.UserByID(ctx, u.ID)
@@ -125,7 +125,7 @@ func TestEditChangesOnlySetFields(t *testing.T) {
 		want := *before
 		want.DisplayName, want.UpdatedAt = "Robert", after.UpdatedAt
 		if after.Email != want.Email || after.Role != want.Role || !slices.Equal(after.Groups, want.Groups) ||
-			after.PasswordHash != want.PasswordHash || !after.Require2FA || !slices.Equal(after.AllowedCIDRs, want.AllowedCIDRs) ||
+			after.PasswordHash != want.PasswordHash || !after.Require2FA || !slices.Equal(after.AllowList, want.AllowList) ||
 			after.DisplayName != "Robert" {
 			t.Fatalf("after editing the display name:\n got %+v\nwant %+v", after, want)
 		}

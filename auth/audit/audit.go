@@ -25,11 +25,16 @@ const (
 	UserDisabled   = "user_disabled"
 	UserEnabled    = "user_enabled"
 	PasswordSet    = "password_set"
-	PolicyChanged  = "policy_changed"
-	PolicySeeded   = "policy_seeded"
-	KeyRotated     = "signing_key_rotated"
-	StoreOutage    = "store_unavailable"
-	NetworkBlocked = "network_blocked"
+	// PasswordChanged: a user replaced an administrator-set password at
+	// login (the must-change step); PasswordChangeRequired: a login that
+	// owes that step.
+	PasswordChanged        = "password_changed"
+	PasswordChangeRequired = "password_change_required"
+	PolicyChanged          = "policy_changed"
+	PolicySeeded           = "policy_seeded"
+	KeyRotated             = "signing_key_rotated"
+	StoreOutage            = "store_unavailable"
+	NetworkBlocked         = "network_blocked"
 	// Second factor.
 	MFARequired      = "mfa_required"
 	MFASuccess       = "mfa_success"

@@ -34,11 +34,13 @@ type User struct {
 	Role         string
 	// Template is the user's own permission template; "" means the
 	// role's default (auth/access).
-	Template     string
-	Groups       []string
-	Disabled     bool
-	Require2FA   bool     // per-user 2FA mandate
-	AllowedCIDRs []string // per-user network allowlist; empty = no restriction
+	Template   string
+	Groups     []string
+	Disabled   bool
+	Require2FA bool // per-user 2FA mandate
+	// AllowList is the user's own network allowlist; empty: no
+	// restriction of their own.
+	AllowList AllowList
 	// SecurityStamp is bumped by callers whenever a credential changes
 	// (password set, 2FA reset or removed). Remember-device tokens embed
 	// it, so every one issued before the change stops working.
@@ -47,8 +49,35 @@ type User struct {
 	// admin's generated one); zero means never. Setting a password
 	// clears it.
 	PasswordExpires time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// MustChangePassword makes the next password login owe a new password
+	// of the user's own choosing before it reaches anything (an
+	// administrator set this one: the product's "Enforce Password
+	// Reset"). Setting a password yourself clears it.
+	MustChangePassword bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// AllowEntry is one entry of a user's network allowlist: a CIDR (or a
+// single address) and, for the admins, what it is ("Bangalore office").
+type AllowEntry struct {
+	CIDR        string
+	Description string
+}
+
+// AllowList is a user's network allowlist.
+type AllowList []AllowEntry
+
+// CIDRs lists the entries' CIDRs, in order; nil for an empty list.
+func (l AllowList) CIDRs() []string {
+	if len(l) == 0 {
+		return nil
+	}
+	out := make([]string, len(l))
+	for i, e := range l {
+		out[i] = e.CIDR
+	}
+	return out
 }
 
 // Users is the user store.
@@ -80,8 +109,8 @@ type Users interface {
 	// that disabling a user through any replica or the CLI ends that user's
 	// sessions everywhere at their next request.
 	DisabledUserIDs(ctx context.Context) ([]string, error)
-	// UserAllowlists returns the AllowedCIDRs of every user who has any,
-	// by user id; polled like DisabledUserIDs.
+	// UserAllowlists returns the CIDRs of the AllowList of every user who
+	// has one, by user id; polled like DisabledUserIDs.
 	UserAllowlists(ctx context.Context) (map[string][]string, error)
 }
 
@@ -355,16 +384,20 @@ type Audit interface {
 // with the secrets key ring, so the database alone yields no key (rows
 // written by releases before sealing hold the DER in clear until the
 // next load seals them). Which key signs and which are published is
-// decided by auth/signing; retired keys are neither.
+// decided by auth/signing; retired keys are neither. The same table holds
+// the login page's password encryption keys (auth/pwcrypt, Alg
+// "RSA-OAEP-256", sealed the same way); each package reads only its own
+// algorithm's keys.
 type SigningKey struct {
 	KID       string
-	Alg       string // "ES256"
+	Alg       string // "ES256" (auth/signing) or "RSA-OAEP-256" (auth/pwcrypt)
 	Private   []byte
 	CreatedAt time.Time
 	Retired   bool
 }
 
-// Keys stores assertion signing keys.
+// Keys stores the gateway's private keys: assertion signing keys and
+// password encryption keys, told apart by Alg.
 type Keys interface {
 	AddSigningKey(ctx context.Context, k SigningKey) error // zero CreatedAt means now; ErrConflict on duplicate KID
 	// AddFirstSigningKey stores k only when no active key with k.Alg

@@ -158,14 +158,14 @@ func (g *Guard) SetPolicy(v *policy.Versioned) error {
 	n := v.Policy.Network
 	ps := &policySets{version: v.Version, roles: map[string]*netipx.IPSet{}, blockTor: n.BlockTor, blocked: v.Policy.BlockedAnonymous()}
 	var err error
-	if ps.org, err = policy.BuildSet(n.Allow); err != nil {
+	if ps.org, err = policy.BuildSet(n.Allow.CIDRs()); err != nil {
 		return fmt.Errorf("policy.network.allow: %w", err)
 	}
 	if ps.api, err = policy.BuildSet(n.APIAllowCIDRs()); err != nil {
 		return fmt.Errorf("policy.network.allow_api: %w", err)
 	}
-	for role, cidrs := range n.AllowRoles {
-		if ps.roles[role], err = policy.BuildSet(cidrs); err != nil {
+	for role, list := range n.AllowRoles {
+		if ps.roles[role], err = policy.BuildSet(list.CIDRs()); err != nil {
 			return fmt.Errorf("policy.network.allow_roles.%s: %w", role, err)
 		}
 	}

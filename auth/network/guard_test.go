@@ -50,7 +50,7 @@ func TestGuardCombinesLists(t *testing.T) {
 		AnonymousIPDB: AnonymousIPDB{File: testDB},
 		DenyFile:      write(t, "deny.txt", "203.0.113.0/24\n"),
 	}, policy.Policy{Network: policy.Network{
-		Allow: []string{"0.0.0.0/0", "::/0"}, AllowRoles: map[string][]string{"admin": {"10.1.0.0/16"}},
+		Allow: policy.AllowList{{CIDR: "0.0.0.0/0"}, {CIDR: "::/0", Description: "every IPv6 address"}}, AllowRoles: map[string]policy.AllowList{"admin": {{CIDR: "10.1.0.0/16", Description: "Bangalore office"}}},
 		BlockTor: "login", BlockAnonymous: []string{"is_public_proxy"},
 	}})
 	g.SetUserLists(map[string][]string{"u-alice": {"192.0.2.0/24"}, "u-broken": {"not a cidr"}})
@@ -112,7 +112,7 @@ func TestGuardCheckDoesNotAllocate(t *testing.T) {
 		TorExitList:   TorExitList{File: write(t, "tor.txt", "185.220.101.4\n")},
 		AnonymousIPDB: AnonymousIPDB{File: testDB},
 		DenyFile:      write(t, "deny.txt", "203.0.113.0/24\n"),
-	}, policy.Policy{Network: policy.Network{Allow: []string{"0.0.0.0/0"}, AllowRoles: map[string][]string{"admin": {"10.0.0.0/8"}},
+	}, policy.Policy{Network: policy.Network{Allow: policy.AllowList{{CIDR: "0.0.0.0/0"}}, AllowRoles: map[string]policy.AllowList{"admin": {{CIDR: "10.0.0.0/8"}}},
 		BlockTor: "all", BlockAnonymous: []string{"is_public_proxy"}}})
 	g.SetUserLists(map[string][]string{"u1": {"198.51.100.0/24"}})
 	a := netip.MustParseAddr("198.51.100.7")
@@ -203,7 +203,7 @@ func BenchmarkGuardCheck(b *testing.B) {
 		TorExitList:   TorExitList{File: write(b, "tor.txt", tor.String())},
 		AnonymousIPDB: AnonymousIPDB{File: testDB},
 		DenyFile:      write(b, "deny.txt", deny.String()),
-	}, policy.Policy{Network: policy.Network{Allow: []string{"0.0.0.0/0", "::/0"}, BlockTor: "all", BlockAnonymous: []string{"is_anonymous_vpn", "is_public_proxy"}}})
+	}, policy.Policy{Network: policy.Network{Allow: policy.AllowList{{CIDR: "0.0.0.0/0"}, {CIDR: "::/0"}}, BlockTor: "all", BlockAnonymous: []string{"is_anonymous_vpn", "is_public_proxy"}}})
 	addrs := make([]netip.Addr, 1024)
 	for i := range addrs {
 		addrs[i] = netip.AddrFrom4([4]byte{byte(1 + rng.IntN(222)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})

@@ -95,7 +95,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, pw, clientIP
 	if err := att.Succeeded(ctx); err != nil {
 		return auth.Identity{}, err
 	}
-	return IdentityOf(u, auth.MethodPassword), nil
+	id := IdentityOf(u, auth.MethodPassword)
+	id.MustChangePassword = u.MustChangePassword
+	return id, nil
 }
 
 func (a *Authenticator) now() time.Time {

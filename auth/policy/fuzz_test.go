@@ -46,6 +46,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("mfa: {mode: required}\n"))
 	f.Add([]byte("methods: {password: false, google: true}\nnetwork: {allow: [::ffff:1.2.3.4]}\n"))
 	f.Add([]byte("session: {idle_timeout: 13h}\n"))
+	f.Add([]byte("network: {allow: [10.0.0.0/8, {cidr: 10.1.0.0/16, description: Bangalore office}], allow_roles: {admin: [{cidr: 192.0.2.1}]}}\n"))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		p, err := policy.Parse(doc)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -71,22 +72,6 @@ func (m Mobile) Grace() time.Duration {
 	return *m.RefreshGrace
 }
 
-// AllowEntry is an allowlist entry with a note of what it is ("Bangalore
-// office", "ETL servers").
-type AllowEntry struct {
-	CIDR        string `yaml:"cidr"`
-	Description string `yaml:"description,omitempty"`
-}
-
-// APIAllowCIDRs lists the CIDRs of network.allow_api.
-func (n Network) APIAllowCIDRs() []string {
-	out := make([]string, len(n.AllowAPI))
-	for i, e := range n.AllowAPI {
-		out[i] = e.CIDR
-	}
-	return out
-}
-
 // APIKeys is the API-key policy.
 type APIKeys struct {
 	// Enabled turns key authentication on (the default) or off; off
@@ -141,11 +126,14 @@ type MFA struct {
 
 // Network is the network-guard policy (enforced by the network guard).
 type Network struct {
-	Allow      []string            `yaml:"allow,omitempty"`
-	AllowRoles map[string][]string `yaml:"allow_roles,omitempty"`
+	// Allow is the organisation's allowlist; AllowRoles, each role's.
+	// An entry is a CIDR or {cidr, description} (see AllowEntry).
+	Allow      AllowList            `yaml:"allow,omitempty"`
+	AllowRoles map[string]AllowList `yaml:"allow_roles,omitempty"`
 	// AllowAPI, when set, is the allowlist for API-key requests instead of
 	// the organisation's, the role's and the user's lists (programs run
 	// from servers, people from offices); the key's own list still applies.
+	// Its entries are stored as mappings, as they always were.
 	AllowAPI       []AllowEntry `yaml:"allow_api,omitempty"`
 	BlockTor       string       `yaml:"block_tor"` // login | all | off
 	BlockAnonymous []string     `yaml:"block_anonymous,omitempty"`
@@ -244,24 +232,17 @@ func (p *Policy) Validate(prefix string) error {
 	if p.MFA.RememberDevice < 0 {
 		bad("mfa.remember_device", "must not be negative")
 	}
-	for i, c := range p.Network.Allow {
-		if _, err := ParsePrefix(c); err != nil {
-			bad(fmt.Sprintf("network.allow[%d]", i), "%v", err)
-		}
-	}
+	validateList("network.allow", p.Network.Allow, bad)
 	for _, role := range slices.Sorted(maps.Keys(p.Network.AllowRoles)) {
-		for i, c := range p.Network.AllowRoles[role] {
-			if _, err := ParsePrefix(c); err != nil {
-				bad(fmt.Sprintf("network.allow_roles.%s[%d]", role, i), "%v", err)
-			}
-		}
+		validateList("network.allow_roles."+role, p.Network.AllowRoles[role], bad)
 	}
 	for i, e := range p.Network.AllowAPI {
 		if _, err := ParsePrefix(e.CIDR); err != nil {
 			bad(fmt.Sprintf("network.allow_api[%d].cidr", i), "%v", err)
 		}
-		if len(e.Description) > 200 {
-			bad(fmt.Sprintf("network.allow_api[%d].description", i), "at most 200 characters")
+		// Only the length, as always: a stored version must keep parsing.
+		if n := utf8.RuneCountInString(e.Description); n > MaxDescription {
+			bad(fmt.Sprintf("network.allow_api[%d].description", i), "at most %d characters, got %d", MaxDescription, n)
 		}
 	}
 	if !slices.Contains([]string{"login", "all", "off"}, p.Network.BlockTor) {
@@ -317,13 +298,30 @@ func (p *Policy) CheckMethods(prefix string, providerIDs []string) error {
 // MethodEnabled reports whether the login method or provider id is on. A
 // method the document does not name is on for configured providers and off
 // for password (so an explicit methods: map without password disables it).
+// A methods: key that is an option (IsMethodOption) is never a method.
 func (p *Policy) MethodEnabled(id string) bool {
+	if IsMethodOption(id) {
+		return false
+	}
 	on, named := p.Methods[id]
 	if !named {
 		return id != "password"
 	}
 	return on
 }
+
+// PasswordEncryption is the methods: key that makes the login page
+// encrypt the password in the browser (auth/pwcrypt) and refuse one sent
+// in clear.
+const PasswordEncryption = "password_encryption"
+
+// IsMethodOption reports whether a methods: key sets how a method works
+// rather than naming one (password_encryption): MethodEnabled never
+// reports it on, and no provider may take it as its id.
+func IsMethodOption(key string) bool { return key == PasswordEncryption }
+
+// EncryptPasswords reports whether methods.password_encryption is on.
+func (p *Policy) EncryptPasswords() bool { return p.Methods[PasswordEncryption] }
 
 // ParsePrefix accepts a CIDR or a single address (as a /32 or /128), with
 // IPv4-mapped IPv6 reduced to IPv4.

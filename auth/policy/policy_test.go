@@ -26,13 +26,13 @@ func TestSetDefaultsPartial(t *testing.T) {
 	p := policy.Policy{
 		Session: policy.Session{IdleTimeout: 10 * time.Minute},
 		MFA:     policy.MFA{Mode: "required", RememberDevice: 24 * time.Hour},
-		Network: policy.Network{Allow: []string{"10.0.0.0/8"}},
+		Network: policy.Network{Allow: policy.AllowList{{CIDR: "10.0.0.0/8"}}},
 	}
 	p.SetDefaults()
 	want := policy.Default()
 	want.Session.IdleTimeout = 10 * time.Minute
 	want.MFA.Mode, want.MFA.RememberDevice = "required", 24*time.Hour
-	want.Network.Allow = []string{"10.0.0.0/8"}
+	want.Network.Allow = policy.AllowList{{CIDR: "10.0.0.0/8"}}
 	if !policy.Equal(p, want) {
 		t.Errorf("SetDefaults: got %+v, want %+v", p, want)
 	}
@@ -75,10 +75,12 @@ func TestValidateKeyPaths(t *testing.T) {
 			[]string{"policy.mfa.federated:"}},
 		{"remember device negative", func(p *policy.Policy) { p.MFA.RememberDevice = -time.Hour },
 			[]string{"policy.mfa.remember_device:"}},
-		{"allow entry", func(p *policy.Policy) { p.Network.Allow = []string{"10.0.0.0/8", "10.0.0.0/33"} },
+		{"allow entry", func(p *policy.Policy) {
+			p.Network.Allow = policy.AllowList{{CIDR: "10.0.0.0/8"}, {CIDR: "10.0.0.0/33", Description: "office"}}
+		},
 			[]string{"policy.network.allow[1]:", `"10.0.0.0/33"`}},
 		{"allow_roles entry", func(p *policy.Policy) {
-			p.Network.AllowRoles = map[string][]string{"admin": {"192.168.1.1", "nope"}}
+			p.Network.AllowRoles = map[string]policy.AllowList{"admin": {{CIDR: "192.168.1.1"}, {CIDR: "nope"}}}
 		}, []string{"policy.network.allow_roles.admin[1]:"}},
 		{"block_tor", func(p *policy.Policy) { p.Network.BlockTor = "yes" },
 			[]string{"policy.network.block_tor:"}},
@@ -113,8 +115,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		Methods: map[string]bool{"password": false},
 		MFA:     policy.MFA{Mode: "x", Federated: "y", RememberDevice: -1},
 		Network: policy.Network{
-			Allow:          []string{"bad"},
-			AllowRoles:     map[string][]string{"zed": {"z"}, "admin": {"a"}},
+			Allow:          policy.AllowList{{CIDR: "bad"}},
+			AllowRoles:     map[string]policy.AllowList{"zed": {{CIDR: "z"}}, "admin": {{CIDR: "a"}}},
 			BlockTor:       "maybe",
 			BlockAnonymous: []string{"nope"},
 		},
@@ -178,7 +180,7 @@ func TestParse(t *testing.T) {
 	if got, want := p.MFA.RequiredRoles, []string{"admin"}; !slices.Equal(got, want) {
 		t.Errorf("required_roles: got %v, want %v", got, want)
 	}
-	if got, want := p.Network.AllowRoles["admin"], []string{"10.0.0.0/8"}; !slices.Equal(got, want) {
+	if got, want := p.Network.AllowRoles["admin"].CIDRs(), []string{"10.0.0.0/8"}; !slices.Equal(got, want) {
 		t.Errorf("allow_roles.admin: got %v, want %v", got, want)
 	}
 	if got, want := p.Session.IdleTimeout, 30*time.Minute; got != want {
@@ -301,8 +303,8 @@ func TestMarshalRoundTrip(t *testing.T) {
 		Methods: map[string]bool{"password": false, "google": true, "corp": false},
 		MFA:     policy.MFA{Mode: "required", RequiredRoles: []string{"admin", "finance"}, Federated: "always", RememberDevice: 720 * time.Hour},
 		Network: policy.Network{
-			Allow:          []string{"10.0.0.0/8", "2001:db8::/32"},
-			AllowRoles:     map[string][]string{"admin": {"192.0.2.0/24"}, "ops": {"198.51.100.7"}},
+			Allow:          policy.AllowList{{CIDR: "10.0.0.0/8", Description: "Bangalore office"}, {CIDR: "2001:db8::/32"}},
+			AllowRoles:     map[string]policy.AllowList{"admin": {{CIDR: "192.0.2.0/24", Description: "admin VPN"}}, "ops": {{CIDR: "198.51.100.7"}}},
 			BlockTor:       "all",
 			BlockAnonymous: []string{"is_anonymous_vpn", "is_hosting_provider"},
 			AllowAPI:       []policy.AllowEntry{{CIDR: "203.0.113.0/24", Description: "ETL servers"}},
@@ -339,7 +341,7 @@ func TestEqual(t *testing.T) {
 		want bool
 	}{
 		{"identical", func(*policy.Policy) {}, true},
-		{"nil vs empty allow list", func(p *policy.Policy) { p.Network.Allow = []string{} }, true},
+		{"nil vs empty allow list", func(p *policy.Policy) { p.Network.Allow = policy.AllowList{} }, true},
 		{"methods built in another order", func(p *policy.Policy) {
 			p.Methods = map[string]bool{}
 			p.Methods["password"] = true
@@ -347,7 +349,10 @@ func TestEqual(t *testing.T) {
 		{"idle timeout", func(p *policy.Policy) { p.Session.IdleTimeout = time.Hour }, false},
 		{"method added", func(p *policy.Policy) { p.Methods = map[string]bool{"password": true, "google": false} }, false},
 		{"mfa mode", func(p *policy.Policy) { p.MFA.Mode = "required" }, false},
-		{"allow list", func(p *policy.Policy) { p.Network.Allow = []string{"10.0.0.0/8"} }, false},
+		{"allow list", func(p *policy.Policy) { p.Network.Allow = policy.AllowList{{CIDR: "10.0.0.0/8"}} }, false},
+		{"allow list description", func(p *policy.Policy) {
+			p.Network.Allow = policy.AllowList{{CIDR: "0.0.0.0/0", Description: "anywhere"}}
+		}, false},
 	}
 	for _, tc := range tests {
 		p := policy.Default()

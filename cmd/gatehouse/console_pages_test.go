@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +173,7 @@ func TestConsolePagesAccess(t *testing.T) {
 		{"/users/alice/logout", nil},
 		{"/users/alice/2fa/reset", nil},
 		{"/users/alice/2fa/required", url.Values{"required": {"true"}}},
+		{"/users/alice/allowlist", url.Values{"allowlist": {"192.0.2.0/24 Bangalore office"}}},
 		{"/users/alice/api-keys/" + keyID + "/revoke", nil},
 		{"/users/alice/devices/dev-a/revoke", nil},
 		{"/users/alice/devices/revoke", nil},
@@ -192,7 +194,7 @@ func TestConsolePagesAccess(t *testing.T) {
 		t.Fatalf("policy after the refused changes: version %d, idle %s", v, p.Session.IdleTimeout)
 	}
 	d := getUser(t, r, root, "alice")
-	if d.Disabled || d.TwoFactor.UserRequired || d.APIKeys[0].State != "active" || d.Devices[0].State != "signed_in" {
+	if d.Disabled || d.TwoFactor.UserRequired || d.APIKeys[0].State != "active" || d.Devices[0].State != "signed_in" || len(d.Allowlist) != 0 {
 		t.Fatalf("alice after the refused changes: %+v", d)
 	}
 	if resp, _ := aliceB.Get(t, "/"); resp.StatusCode != 200 {
@@ -271,10 +273,16 @@ func TestConsolePagesPolicy(t *testing.T) {
 
 	form.Set("idle_timeout", "10m")
 	form.Set("allow_api", "203.0.113.0/24 ETL servers")
+	// The organisation's and the roles' lists take descriptions too.
+	if _, shown := form["allow_roles.sales"]; !shown {
+		t.Fatalf("no allowlist field for the sales role: %v", form)
+	}
+	form.Set("allow", "127.0.0.0/8 this machine\n10.1.0.0/16 Bangalore office")
+	form.Set("allow_roles.sales", "192.0.2.0/24 Zürich office")
 	resp, body = root.Do(t, "POST", pages+"/policy/preview", form)
 	wantPage(t, "the preview", resp, body, 200, `id="preview"`, "Read as a change to version 1",
 		`<span class="del">-    idle_timeout: 30m0s</span>`, `<span class="add">&#43;    idle_timeout: 10m0s</span>`, "description: ETL servers",
-		`id="plan-impact"`, `value="10m"`)
+		"description: Bangalore office", "description: Zürich office", `id="plan-impact"`, `value="10m"`)
 	if v, _ := storedPolicy(t, r); v != 1 {
 		t.Fatalf("a preview stored version %d", v)
 	}
@@ -286,11 +294,17 @@ func TestConsolePagesPolicy(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != pages+"/policy?saved=2" {
 		t.Fatalf("save: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
-	if v, p := storedPolicy(t, r); v != 2 || p.Session.IdleTimeout != 10*time.Minute || len(p.Network.AllowAPI) != 1 || p.MFA.RequiredRoles[0] != "admin" {
+	if v, p := storedPolicy(t, r); v != 2 || p.Session.IdleTimeout != 10*time.Minute || len(p.Network.AllowAPI) != 1 || p.MFA.RequiredRoles[0] != "admin" ||
+		!slices.Equal(p.Network.Allow, policy.AllowList{{CIDR: "127.0.0.0/8", Description: "this machine"}, {CIDR: "10.1.0.0/16", Description: "Bangalore office"}}) ||
+		!slices.Equal(p.Network.AllowRoles["sales"], policy.AllowList{{CIDR: "192.0.2.0/24", Description: "Zürich office"}}) {
 		t.Fatalf("after save: version %d %+v", v, p)
 	}
 	resp, body = root.Get(t, pages+"/policy?saved=2")
 	wantPage(t, "the policy page after saving", resp, body, 200, "Saved: version 2 is in force", `value="10m"`)
+	if f := formOf(t, body, pages+"/policy/preview"); f.Get("allow") != "127.0.0.0/8 this machine\n10.1.0.0/16 Bangalore office" ||
+		f.Get("allow_roles.sales") != "192.0.2.0/24 Zürich office" || f.Get("allow_api") != "203.0.113.0/24 ETL servers" {
+		t.Fatalf("the form after saving shows %q, %q, %q", f.Get("allow"), f.Get("allow_roles.sales"), f.Get("allow_api"))
+	}
 
 	// The same save again was planned on version 1: another admin's
 	// version in between is never overwritten.
@@ -313,7 +327,7 @@ func TestConsolePagesPolicy(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != pages+"/policy?saved=3" {
 		t.Fatalf("rollback: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
-	if v, p := storedPolicy(t, r); v != 3 || p.Session.IdleTimeout != 30*time.Minute || len(p.Network.AllowAPI) != 0 {
+	if v, p := storedPolicy(t, r); v != 3 || p.Session.IdleTimeout != 30*time.Minute || len(p.Network.AllowAPI) != 0 || len(p.Network.Allow) != 0 {
 		t.Fatalf("after the rollback: version %d %+v", v, p)
 	}
 	if _, out := runCLI(t, r, "policy", "show"); !strings.Contains(out, "set by root") {
@@ -430,7 +444,47 @@ func TestConsolePagesUsers(t *testing.T) {
 	post("/disable", "disabled", nil)
 	loginRefused(t, r, "alice", alicePW)
 	post("/enable", "enabled", nil)
-	newBrowser(t, r.URL).Login(t, "alice", alicePW)
+	r.refresh(t) // the disable's revocation is applied before the next login, not to it
+	aliceC := newBrowser(t, r.URL)
+	aliceC.Login(t, "alice", alicePW)
+
+	// Alice's own allowlist, with descriptions, on her page: a refused
+	// list keeps what was typed; a saved one applies to her session; an
+	// empty one removes it.
+	resp, body = root.Get(t, pages+"/users/alice")
+	wantPage(t, "alice's page without an allowlist", resp, body, 200, `id="allowlist">none of their own<`, `<label for="allowlist-entries">`)
+	al := formOf(t, body, pages+"/users/alice/allowlist")
+	if al.Get("allowlist") != "" {
+		t.Fatalf("the allowlist form of a user without one: %v", al)
+	}
+	al.Set("allowlist", "10.1.0.0/16 Bangalore office\n10.0.0.0/33 typo")
+	resp, body = root.Do(t, "POST", pages+"/users/alice/allowlist", al)
+	wantPage(t, "a bad allowlist", resp, body, 422, "is neither a CIDR nor an IP address", "10.1.0.0/16 Bangalore office\n10.0.0.0/33 typo</textarea>")
+	al.Set("allowlist", "127.0.0.1 this machine, 2nd floor\r\n\r\n10.1.2.3/16   Bangalore office\r\n")
+	post("/allowlist", "allowlist_set", al)
+	if d := getUser(t, r, root, "alice"); len(d.Allowlist) != 2 || d.Allowlist[0].CIDR != "127.0.0.1/32" || d.Allowlist[0].Description != "this machine, 2nd floor" ||
+		d.Allowlist[1].CIDR != "10.1.0.0/16" || d.Allowlist[1].Description != "Bangalore office" {
+		t.Fatalf("alice's allowlist: %+v", d.Allowlist)
+	}
+	resp, body = root.Get(t, pages+"/users/alice?done=allowlist_set")
+	wantPage(t, "alice's page with an allowlist", resp, body, 200, "allowlist is saved",
+		`id="allowlist">127.0.0.1/32 (this machine, 2nd floor); 10.1.0.0/16 (Bangalore office)<`,
+		">127.0.0.1/32 this machine, 2nd floor\n10.1.0.0/16 Bangalore office</textarea>")
+	r.refresh(t)
+	if resp, _ := aliceC.Get(t, "/"); resp.StatusCode != 200 {
+		t.Fatalf("alice inside her list: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	al.Set("allowlist", "10.1.0.0/16 Bangalore office")
+	post("/allowlist", "allowlist_set", al)
+	r.refresh(t)
+	if resp, _ := aliceC.Get(t, "/"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("alice outside her list: %d, want 403", resp.StatusCode)
+	}
+	post("/allowlist", "allowlist_cleared", url.Values{"allowlist": {" \n"}})
+	r.refresh(t)
+	if resp, _ := aliceC.Get(t, "/"); resp.StatusCode != 200 || len(getUser(t, r, root, "alice").Allowlist) != 0 {
+		t.Fatalf("alice after her list is removed: %d", resp.StatusCode)
+	}
 
 	// The last admin cannot disable themselves: the page says why. (The
 	// first start made "admin", who goes first.)
@@ -439,7 +493,7 @@ func TestConsolePagesUsers(t *testing.T) {
 	}
 	resp, body = root.Do(t, "POST", pages+"/users/root/disable", url.Values{})
 	wantPage(t, "disabling the last admin", resp, body, 409, "No other enabled user has the admin feature", `id="username">root<`)
-	for _, ev := range []string{"api_key_revoked", "device_revoked", "session_revoked", "mfa_requirement_changed", "user_disabled", "user_enabled"} {
+	for _, ev := range []string{"api_key_revoked", "device_revoked", "session_revoked", "mfa_requirement_changed", "user_disabled", "user_enabled", "user_allowlist_changed"} {
 		wantAudit(t, r, ev, "")
 	}
 	events, _ := r.a.dir.ListAudit(context.Background(), 200)

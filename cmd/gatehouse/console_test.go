@@ -291,7 +291,7 @@ func TestPolicyDryRunImpact(t *testing.T) {
 	}
 	root := adminSession(t, r, clk)
 	code, body := apiCall(t, r.URL, root, "POST", "/.gatehouse/api/v1/admin/policy/dry-run",
-		`{"document":"network: {allow_roles: {sales: [10.0.0.0/8]}}\nmfa: {required_roles: [admin, sales]}\n"}`)
+		`{"document":"network: {allow_roles: {sales: [{cidr: 10.0.0.0/8, description: Bangalore office}]}}\nmfa: {required_roles: [admin, sales]}\n"}`)
 	var plan struct {
 		Impact struct {
 			NetworkLoss []struct{ Username, Address, Rule string } `json:"network_loss"`

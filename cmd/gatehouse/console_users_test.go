@@ -30,8 +30,9 @@ type userDetailOf struct {
 		Enrolled, Required bool
 		UserRequired       bool `json:"user_required"`
 	} `json:"two_factor"`
-	AllowedCIDRs []string                     `json:"allowed_cidrs"`
-	APIKeys      []struct{ ID, State string } `json:"api_keys"`
+	Allowlist    []struct{ CIDR, Description string } `json:"allowlist"`
+	AllowedCIDRs []string                             `json:"allowed_cidrs"`
+	APIKeys      []struct{ ID, State string }         `json:"api_keys"`
 	Devices      []struct{ ID, State string }
 }
 
@@ -166,7 +167,7 @@ func TestConsoleUsersLifecycle(t *testing.T) {
 	root := adminSession(t, r, clk)
 
 	code, body := apiCall(t, r.URL, root, "POST", usersAPI,
-		`{"username":"Carol","email":"carol@corp.example","role":"sales","display_name":"Carol","groups":["east"],"password":"`+alicePW+`"}`)
+		`{"username":"Carol","email":"carol@corp.example","role":"sales","display_name":"Carol","groups":["east"],"password":"`+alicePW+`","must_change":false}`)
 	var d userDetailOf
 	if json.Unmarshal([]byte(body), &d); code != 201 || d.Username != "carol" || !d.HasPassword || d.Template != "sales_user" ||
 		d.TemplateSource != "role" || d.Admin || d.TwoFactor.Enrolled || !slices.Equal(d.Groups, []string{"east"}) {
@@ -241,7 +242,9 @@ func TestConsoleUsersLifecycle(t *testing.T) {
 	if code, body := apiCall(t, r.URL, root, "PUT", usersAPI+"/carol/password", `{"password":"short"}`); code != 422 || !strings.Contains(body, `"field":"password"`) {
 		t.Fatalf("a short password: %d %s", code, body)
 	}
-	if code, body := apiCall(t, r.URL, root, "PUT", usersAPI+"/carol/password", `{"password":"`+newPW+`"}`); code != 200 {
+	// By default it is hers for one login only (Enforce Password Reset).
+	if code, body := apiCall(t, r.URL, root, "PUT", usersAPI+"/carol/password", `{"password":"`+newPW+`"}`); code != 200 ||
+		!strings.Contains(body, `"must_change_password":true`) {
 		t.Fatalf("set password: %d %s", code, body)
 	}
 	r.refresh(t)
@@ -249,6 +252,18 @@ func TestConsoleUsersLifecycle(t *testing.T) {
 	wantLoginRedirect(t, resp, "")
 	loginRefused(t, r, "carol", alicePW)
 	carol.Login(t, "carol", newPW)
+	if resp, _ := carol.Get(t, "/"); !strings.HasPrefix(resp.Header.Get("Location"), "/.gatehouse/password?") {
+		t.Fatalf("carol with an admin-set password: %d to %q, want the change page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, body := apiCall(t, r.URL, root, "PUT", usersAPI+"/carol/password", `{"password":"`+newPW+`","must_change":false}`); code != 200 ||
+		!strings.Contains(body, `"must_change_password":false`) {
+		t.Fatalf("set password without must_change: %d %s", code, body)
+	}
+	r.refresh(t)
+	carol.Login(t, "carol", newPW)
+	if resp, _ := carol.Get(t, "/"); resp.StatusCode != 200 {
+		t.Fatalf("carol with must_change false: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 
 	// The 2FA mandate sends carol to enrolment at her next login; the
 	// allowlist is stored canonical.
@@ -268,6 +283,33 @@ func TestConsoleUsersLifecycle(t *testing.T) {
 	}
 	if code, body := apiCall(t, r.URL, root, "PUT", usersAPI+"/carol/allowlist", `{"cidrs":["10.0.0.0/8","nonsense"]}`); code != 422 || !strings.Contains(body, `"field":"cidrs[1]"`) {
 		t.Fatalf("a bad CIDR: %d %s", code, body)
+	}
+	// Entries carry descriptions, read back as [{cidr, description}].
+	if code, body := apiCall(t, r.URL, root, "PUT", usersAPI+"/carol/allowlist",
+		`{"allowlist":[{"cidr":"10.1.2.3/8","description":" Bangalore office "},{"cidr":"127.0.0.1"}]}`); code != 200 ||
+		!strings.Contains(body, `"allowlist":[{"cidr":"10.0.0.0/8","description":"Bangalore office"},{"cidr":"127.0.0.1/32","description":""}]`) ||
+		!strings.Contains(body, `"allowed_cidrs":["10.0.0.0/8","127.0.0.1/32"]`) {
+		t.Fatalf("allowlist with descriptions: %d %s", code, body)
+	}
+	if d := getUser(t, r, root, "carol"); len(d.Allowlist) != 2 || d.Allowlist[0].Description != "Bangalore office" || d.Allowlist[1].CIDR != "127.0.0.1/32" {
+		t.Fatalf("GET after the allowlist: %+v", d.Allowlist)
+	}
+	for body, field := range map[string]string{
+		`{"allowlist":[{"cidr":"10.0.0.0/8"},{"cidr":"10.0.0.0/33","description":"typo"}]}`:      `"field":"allowlist[1].cidr"`,
+		`{"allowlist":[{"cidr":"10.0.0.0/8","description":"` + strings.Repeat("x", 201) + `"}]}`: `"field":"allowlist[0].description"`,
+		`{"allowlist":[{"cidr":"10.0.0.0/8","description":"two\nlines"}]}`:                       `"field":"allowlist[0].description"`,
+	} {
+		if code, got := apiCall(t, r.URL, root, "PUT", usersAPI+"/carol/allowlist", body); code != 422 || !strings.Contains(got, field) {
+			t.Fatalf("%s: %d %s, want 422 naming %s", body, code, got, field)
+		}
+	}
+	for _, body := range []string{`{"allowlist":[],"cidrs":[]}`, `{"allowlist":[{"cidr":"10.0.0.0/8","note":"x"}]}`} {
+		if code, got := apiCall(t, r.URL, root, "PUT", usersAPI+"/carol/allowlist", body); code != 400 {
+			t.Fatalf("%s: %d %s, want 400", body, code, got)
+		}
+	}
+	if d := getUser(t, r, root, "carol"); len(d.Allowlist) != 2 || d.Allowlist[0].Description != "Bangalore office" {
+		t.Fatalf("a refused allowlist changed the stored one: %+v", d.Allowlist)
 	}
 	r.refresh(t)
 	resp, _ = newBrowser(t, r.URL).Do(t, "POST", "/.gatehouse/login", url.Values{"username": {"carol"}, "password": {newPW}, "rd": {"/"}})

@@ -25,9 +25,10 @@ const usage = `usage: gatehouse <command> [flags]
 commands:
   serve [--config FILE]                 run the gateway
   check-config [--config FILE]          validate a configuration and exit
-  user add --username U --email E --role R [--display-name N] [--groups a,b] [--password-stdin]
-  user list | user disable U | user enable U | user set-password U --password-stdin | user set-role U ROLE
-  user allow-ips U CIDR... | user allow-ips U --clear
+  user add --username U --email E --role R [--display-name N] [--groups a,b] [--password-stdin [--must-change]]
+  user list | user disable U | user enable U | user set-role U ROLE
+  user set-password U --password-stdin [--must-change]   --must-change: the user picks a new one at next login
+  user allow-ips U CIDR[=DESCRIPTION]... | user allow-ips U --clear   e.g. "10.1.0.0/16=Bangalore office"
   user logout U | user reset-2fa U | user require-2fa U on|off
   user set-template U TEMPLATE | user set-template U --clear
   user show U | user edit U [--email E] [--display-name N] [--role R] [--groups a,b]   only what is named
@@ -53,6 +54,8 @@ commands:
   audit [--user U] [--event E] [--since T] [--until T] [--limit N] [--format table|ndjson|csv]
                                         the audit log, newest first; T: RFC 3339, a date, or 24h/7d ago
   keys list | keys rotate | keys retire KID
+  password-key list | password-key rotate   the login page's password encryption keys (policy
+                                        methods.password_encryption); the gateway makes the first one
   version
 
 Every command takes --config FILE (default: $GATEHOUSE_CONFIG, else the
@@ -125,6 +128,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"audit":        cmdAudit,
 		"provider":     cmdProvider,
 		"keys":         cmdKeys,
+		"password-key": cmdPasswordKey,
 		"check-ip":     cmdCheckIP,
 		"version":      func(context.Context, *env, []string) error { fmt.Fprintln(stdout, "gatehouse", version); return nil },
 	}

@@ -36,7 +36,7 @@ func writeFile(t *testing.T, name, body string) string {
 
 func TestOrgAllowlistThroughTrustedProxyChain(t *testing.T) {
 	up := startUpstream(t)
-	r := startReplica(t, sqliteConfig(t, up, "trusted_proxies: [127.0.0.1, 10.255.0.0/16]\npolicy: {network: {allow: [10.0.0.0/8, '2001:db8::/32']}}\n"), newClock())
+	r := startReplica(t, sqliteConfig(t, up, "trusted_proxies: [127.0.0.1, 10.255.0.0/16]\npolicy: {network: {allow: [{cidr: 10.0.0.0/8, description: Bangalore office}, '2001:db8::/32']}}\n"), newClock())
 	r.addUser(t, "alice", alicePW, "sales")
 	b := newBrowser(t, r.URL)
 
@@ -52,7 +52,7 @@ func TestOrgAllowlistThroughTrustedProxyChain(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, blockedPage) || up.Count() != before {
 		t.Fatalf("request from outside: %d (upstream hit: %v)\n%s", resp.StatusCode, up.Count() != before, body)
 	}
-	if strings.Contains(body, "org_allowlist") || strings.Contains(body, "10.0.0.0") {
+	if strings.Contains(body, "org_allowlist") || strings.Contains(body, "10.0.0.0") || strings.Contains(body, "Bangalore") {
 		t.Fatal("the blocked page names the list that matched")
 	}
 	// An API client gets JSON.
@@ -87,7 +87,7 @@ func TestSpoofedForwardingHeadersCannotEscapeAllowlist(t *testing.T) {
 
 func TestRoleAndUserAllowlists(t *testing.T) {
 	up := startUpstream(t)
-	r := startReplica(t, sqliteConfig(t, up, "trusted_proxies: [127.0.0.1]\npolicy: {network: {allow_roles: {admin: [10.1.0.0/16]}}}\n"), newClock())
+	r := startReplica(t, sqliteConfig(t, up, "trusted_proxies: [127.0.0.1]\npolicy: {network: {allow_roles: {admin: [{cidr: 10.1.0.0/16, description: admin VPN}]}}}\n"), newClock())
 	r.addUser(t, "root", alicePW, "admin")
 	r.addUser(t, "alice", alicePW, "sales")
 
@@ -108,8 +108,12 @@ func TestRoleAndUserAllowlists(t *testing.T) {
 	}
 
 	// A per-user list applies to alice's existing session at once.
-	if code, out := runCLI(t, r, "user", "allow-ips", "alice", "192.0.2.0/24", "2001:db8::1"); code != 0 {
+	if code, out := runCLI(t, r, "user", "allow-ips", "alice", "192.0.2.0/24=Bangalore office", "2001:db8::1"); code != 0 ||
+		!strings.Contains(out, "alice may connect only from 192.0.2.0/24 (Bangalore office), 2001:db8::1/128;") {
 		t.Fatalf("allow-ips: %d %s", code, out)
+	}
+	if code, out := runCLI(t, r, "user", "show", "alice"); code != 0 || !strings.Contains(out, " 192.0.2.0/24 (Bangalore office), 2001:db8::1/128\n") {
+		t.Fatalf("user show with an allowlist: %d %s", code, out)
 	}
 	r.refresh(t)
 	if resp, _ := b.Get(t, "/", from("198.51.100.1")...); resp.StatusCode != http.StatusForbidden {
@@ -127,6 +131,13 @@ func TestRoleAndUserAllowlists(t *testing.T) {
 	}
 	if code, out := runCLI(t, r, "user", "allow-ips", "alice", "not-an-ip"); code != 2 || !strings.Contains(out, "not-an-ip") {
 		t.Fatalf("bad CIDR: %d %s", code, out)
+	}
+	if code, out := runCLI(t, r, "user", "allow-ips", "alice", "10.0.0.0/8="+strings.Repeat("x", 201)); code != 2 ||
+		!strings.Contains(out, "the description of 10.0.0.0/8: at most 200 characters") {
+		t.Fatalf("a long description: %d %s", code, out)
+	}
+	if code, out := runCLI(t, r, "user", "allow-ips", "--help"); code != 0 || !strings.Contains(out, `"10.1.0.0/16=Bangalore office"`) {
+		t.Fatalf("allow-ips --help: %d %s", code, out)
 	}
 	wantAudit(t, r, "network_blocked", "role_allowlist")
 	wantAudit(t, r, "network_blocked", "user_allowlist")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/apikey"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/proxy/console"
+	"github.com/gatehouse-auth/gatehouse/session"
 )
 
 // TestAdminOpenAPI: the served document is valid OpenAPI 3.1, names every
@@ -53,6 +55,22 @@ func TestAdminOpenAPI(t *testing.T) {
 	root := adminSession(t, r, clk)
 	alice := newBrowser(t, r.URL)
 	alice.Login(t, "alice", alicePW)
+	// A second browser session of alice's, for the admin to end.
+	before, err := r.sessions.List(t.Context(), aliceUser.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newBrowser(t, r.URL).Login(t, "alice", alicePW)
+	after, err := r.sessions.List(t.Context(), aliceUser.ID)
+	if err != nil || len(after) != len(before)+1 {
+		t.Fatalf("alice's sessions: %v %v", after, err)
+	}
+	var aliceSID string
+	for _, rec := range after {
+		if !slices.ContainsFunc(before, func(b session.Record) bool { return b.ID == rec.ID }) {
+			aliceSID = rec.ID
+		}
+	}
 	calls := []struct {
 		b                  *browser
 		method, path, body string
@@ -68,6 +86,11 @@ func TestAdminOpenAPI(t *testing.T) {
 		{root, "POST", "/admin/policy/rollback", `{"to":1,"version":2}`, 200},
 		{root, "POST", "/admin/policy/rollback", `{"to":99,"version":3}`, 404},
 		{root, "GET", "/admin/users?q=a&limit=10", "", 200},
+		{root, "GET", "/admin/users/alice/sessions", "", 200},
+		{root, "GET", "/admin/users/nobody/sessions", "", 404},
+		{root, "DELETE", "/admin/users/root/sessions/" + aliceSID, "", 404},
+		{root, "DELETE", "/admin/users/alice/sessions/" + aliceSID, "", 200},
+		{root, "DELETE", "/admin/users/alice/sessions/" + aliceSID, "", 404},
 		{root, "POST", "/admin/users/alice/logout", "", 200},
 		{root, "POST", "/admin/users/nobody/logout", "", 404},
 		{alice, "GET", "/admin/policy", "", 403},
@@ -80,6 +103,12 @@ func TestAdminOpenAPI(t *testing.T) {
 		{root, "GET", "/admin/audit?event=policy_changed&format=csv", "", 200},
 		{root, "GET", "/admin/audit?event=no_such_event", "", 422},
 		{root, "GET", "/admin/audit?since=yesterday", "", 400},
+		{root, "GET", "/admin/explain/network?address=127.0.0.1&user=alice", "", 200},
+		{root, "GET", "/admin/explain/network?address=not-an-ip", "", 400},
+		{root, "GET", "/admin/explain/network?address=192.0.2.1&user=nobody", "", 404},
+		{root, "GET", "/admin/explain/access?user=alice&method=get&path=/leads", "", 200},
+		{root, "GET", "/admin/explain/access?user=alice&path=leads", "", 400},
+		{alice, "GET", "/admin/explain/network?address=127.0.0.1", "", 403},
 		{root, "GET", "/admin/users/alice", "", 200},
 		{root, "GET", "/admin/users/nobody", "", 404},
 		{root, "POST", "/admin/users", `{"username":"carol","email":"carol@corp.example","role":"sales","display_name":"Carol","groups":["east"],"password":"` + alicePW + `"}`, 201},
@@ -102,6 +131,10 @@ func TestAdminOpenAPI(t *testing.T) {
 		{root, "PUT", "/admin/users/carol/2fa/required", `{}`, 400},
 		{root, "PUT", "/admin/users/carol/allowlist", `{"cidrs":["10.0.0.0/8","192.0.2.1"]}`, 200},
 		{root, "PUT", "/admin/users/carol/allowlist", `{"cidrs":["10.0.0.0/33"]}`, 422},
+		{root, "PUT", "/admin/users/carol/allowlist", `{"allowlist":[{"cidr":"10.1.0.0/16","description":"Bangalore office"},{"cidr":"192.0.2.1"}]}`, 200},
+		{root, "PUT", "/admin/users/carol/allowlist", `{"allowlist":[{"cidr":"10.0.0.0/8","description":"a\nb"}]}`, 422},
+		{root, "PUT", "/admin/users/carol/allowlist", `{"allowlist":[],"cidrs":[]}`, 400},
+		{root, "GET", "/admin/users/carol", "", 200},
 		{root, "DELETE", "/admin/users/alice/api-keys/" + rootKeyID, "", 404},
 		{root, "DELETE", "/admin/users/alice/api-keys/" + aliceKeyID, "", 200},
 		{root, "DELETE", "/admin/users/alice/devices/no-such-device", "", 404},

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/auth/pwcrypt"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/auth/token"
@@ -266,9 +267,16 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		MFA:     second,
 		Counter: a.store,
 		Now:     a.now,
+		Network: s.guard,
+		// One user's sessions are a scan of the store's per-user
+		// index: the memory store and Redis both keep one.
+		Sessions: s.sessions,
 	}
 	s.gateway.Mount(
-		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store}),
+		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: ops,
+			// The login form's password encryption; its key is made when
+			// the policy first turns it on.
+			Encryption: pwcrypt.New(pwcrypt.Options{Keys: a.dir, Keyring: keys, Nonces: a.store, Now: a.now})}),
 		account.New(s.gateway, second, account.Options{
 			Keys:    selfKeys{svc: ops, mac: keys, auth: s.keyAuth},
 			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
@@ -279,7 +287,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		accessAPI,
 		oauth.New(s.tokens, s.gateway),
 		console.New(s.gateway, consoleOpts),
-		console.NewPages(s.gateway, console.PageOptions{Options: consoleOpts, Sessions: s.sessions, Providers: providerIDs(cfg)}),
+		console.NewPages(s.gateway, console.PageOptions{Options: consoleOpts, Providers: providerIDs(cfg)}),
 	)
 	if cfg.MetricsListen != "" {
 		if err := s.startMetrics(cfg.MetricsListen); err != nil {

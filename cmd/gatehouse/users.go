@@ -81,7 +81,7 @@ func cliError(err error, username string) error {
 			switch {
 			case p.Field == "password":
 				return errors.New(p.Message)
-			case strings.HasPrefix(p.Field, "cidrs["): // positional; the message quotes the argument
+			case strings.HasPrefix(p.Field, "allowlist["): // positional; the message quotes the argument
 				msgs = append(msgs, p.Message)
 			default:
 				msgs = append(msgs, "--"+p.Field+": "+p.Message)
@@ -102,10 +102,14 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 	display := fs.String("display-name", "", "display name")
 	groups := fs.String("groups", "", "comma-separated sales groups")
 	stdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+	mustChange := fs.Bool("must-change", false, "with --password-stdin: the password works for one login, which must choose a new one")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
-	in := admin.NewUser{Username: *username, Email: *email, Role: *role, DisplayName: *display}
+	if *mustChange && !*stdin {
+		return fmt.Errorf("%w: --must-change needs --password-stdin (a user without a password has nothing to change)", errUsage)
+	}
+	in := admin.NewUser{Username: *username, Email: *email, Role: *role, DisplayName: *display, MustChange: *mustChange}
 	if *groups != "" {
 		in.Groups = strings.Split(*groups, ",")
 	}
@@ -218,26 +222,30 @@ func userSetDisabled(disabled bool) func(context.Context, *env, []string) error 
 }
 
 func userSetPassword(ctx context.Context, e *env, args []string) error {
-	var stdin *bool
+	var stdin, mustChange *bool
 	a, svc, username, rest, err := oneUser(ctx, e, "user set-password", args, func(fs *flag.FlagSet) {
 		stdin = fs.Bool("password-stdin", false, "read the new password from the first line of stdin (required)")
+		mustChange = fs.Bool("must-change", false, "enforce password reset: the password works for one login, which must choose a new one")
 	})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	if len(rest) != 0 || !*stdin {
-		return fmt.Errorf("%w: user set-password USERNAME --password-stdin", errUsage)
+		return fmt.Errorf("%w: user set-password USERNAME --password-stdin [--must-change]", errUsage)
 	}
 	pw, err := readPassword(e)
 	if err != nil {
 		return err
 	}
-	u, err := svc.SetPassword(ctx, cliActor(e), username, pw)
+	u, err := svc.SetPassword(ctx, cliActor(e), username, pw, *mustChange)
 	if err != nil {
 		return cliError(err, username)
 	}
 	fmt.Fprintf(e.stdout, "password of %s changed; their sessions end within a few seconds\n", u.Username)
+	if *mustChange {
+		fmt.Fprintf(e.stdout, "%s must choose a new password at the next login\n", u.Username)
+	}
 	return nil
 }
 
@@ -366,6 +374,9 @@ func userShow(ctx context.Context, e *env, args []string) error {
 	case u.PasswordHash != "":
 		pw = "set"
 	}
+	if u.PasswordHash != "" && u.MustChangePassword {
+		pw += "; must change it at the next login"
+	}
 	tpl := "none: the role maps to no template, so no feature is granted"
 	switch d.TemplateSource {
 	case "user":
@@ -390,8 +401,8 @@ func userShow(ctx context.Context, e *env, args []string) error {
 		mfa += "; required by the login policy"
 	}
 	ips := "any (the policy's rules only)"
-	if len(u.AllowedCIDRs) > 0 {
-		ips = strings.Join(u.AllowedCIDRs, ", ")
+	if len(u.AllowList) > 0 {
+		ips = allowListText(u.AllowList)
 	}
 	last := "none recorded"
 	if !d.LastLogin.IsZero() {

@@ -56,6 +56,12 @@ type Options struct {
 	MFA     SecondFactor       // nil: password only
 	Counter Counter
 	Now     func() time.Time
+	// Network answers the explain route (nil: 404).
+	Network NetworkExplainer
+	// Sessions, when set, lists each user's live browser sessions (on
+	// their page and over the API); ending one goes through the
+	// gateway's session manager.
+	Sessions SessionLister
 }
 
 // API is the admin JSON API.
@@ -91,6 +97,8 @@ func (a *API) Mount(m *proxy.Mux) {
 	m.Handle("POST "+prefix+"/users/{username}/logout", proxy.AnyCredential, a.write(a.logoutUser))
 	m.Handle("POST "+prefix+"/logout-all", proxy.AnyCredential, a.write(a.logoutAll))
 	m.Handle("GET "+prefix+"/audit", proxy.AnyCredential, a.read(a.auditLog))
+	m.Handle("GET "+prefix+"/explain/network", proxy.AnyCredential, a.read(a.explainNetwork))
+	m.Handle("GET "+prefix+"/explain/access", proxy.AnyCredential, a.read(a.explainAccess))
 	a.mountUsers(m)
 }
 
@@ -245,7 +253,7 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, admin.ErrLastAdmin), errors.Is(err, admin.ErrExists):
 		apiError(w, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, admin.ErrNoUser), errors.Is(err, admin.ErrNoPolicy), errors.Is(err, directory.ErrNotFound),
-		errors.Is(err, admin.ErrNoAPIKey), errors.Is(err, admin.ErrNoDevice):
+		errors.Is(err, admin.ErrNoAPIKey), errors.Is(err, admin.ErrNoDevice), errors.Is(err, errNoSession):
 		apiError(w, http.StatusNotFound, "not_found", err.Error())
 	default:
 		apiError(w, http.StatusServiceUnavailable, "unavailable", "The directory could not be reached; retry.")

@@ -57,9 +57,6 @@ type SessionLister interface {
 // only the pages use.
 type PageOptions struct {
 	Options
-	// Sessions, when set, lists each user's live browser sessions on
-	// their page; ending one goes through the gateway's session manager.
-	Sessions SessionLister
 	// Providers are the configured identity providers' ids, offered as
 	// login methods on the policy form beside the password.
 	Providers []string
@@ -90,6 +87,7 @@ func (p *Pages) Mount(m *proxy.Mux) {
 	m.Handle("GET "+pagesPath+"/reauth", proxy.FullSession, p.view(p.reauthPage))
 	m.Handle("POST "+pagesPath+"/reauth", proxy.FullSession, p.view(p.reauth))
 	p.mountUsers(m)
+	p.mountUserForms(m)
 	p.mountPolicy(m)
 	m.Handle("GET "+pagesPath+"/logout-all", proxy.FullSession, p.view(p.logoutAllPage))
 	m.Handle("POST "+pagesPath+"/logout-all", proxy.FullSession, p.change(p.logoutAll))
@@ -124,6 +122,7 @@ type pageData struct {
 	Dashboard *dashboardData
 	Users     *usersData
 	User      *userData
+	NewUser   *newUserData
 	Policy    *policyData
 	History   *historyData
 	Rollback  *rollbackData
@@ -277,6 +276,8 @@ func failure(err error) (status int, msg string, problems []string, ok bool) {
 		return http.StatusConflict, "No other enabled user has the admin feature: give someone else an admin role first.", nil, true
 	case errors.Is(err, admin.ErrNoUser):
 		return http.StatusNotFound, "There is no such user.", nil, true
+	case errors.Is(err, admin.ErrExists):
+		return http.StatusConflict, "A user with that username or email already exists; nothing was changed.", nil, true
 	case errors.Is(err, admin.ErrNoAPIKey):
 		return http.StatusNotFound, "The user has no such API key.", nil, true
 	case errors.Is(err, admin.ErrNoDevice):

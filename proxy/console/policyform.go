@@ -27,11 +27,24 @@ type policyForm struct {
 	RequiredRoles    string // comma- or space-separated
 	BlockTor         string
 	BlockAnonymous   []choice
-	Allow            string // a CIDR a line
-	AllowAPI         string // "CIDR description" a line
-	Methods          []choice
+	// The allowlists are typed an entry a line: a CIDR or address, then
+	// optionally a space and its description ("10.1.0.0/16 Bangalore
+	// office").
+	Allow      string
+	AllowRoles []roleList // the policy's roles, in name order
+	AllowAPI   string
+	Methods    []choice
+	// EncryptPasswords is methods.password_encryption: an option of the
+	// password method, not a method, so it is its own box.
+	EncryptPasswords bool
 	SingleDevice     bool
 	Extra            string
+}
+
+// roleList is one role's allowlist on the form.
+type roleList struct {
+	Role    string
+	Entries string
 }
 
 // choice is one checkbox.
@@ -46,26 +59,41 @@ func formFromPolicy(p policy.Policy, providers []string) policyForm {
 	f := policyForm{
 		IdleTimeout: shortDuration(p.Session.IdleTimeout), AbsoluteLifetime: shortDuration(p.Session.AbsoluteLifetime),
 		MFAMode: p.MFA.Mode, RequiredRoles: strings.Join(p.MFA.RequiredRoles, ", "), BlockTor: p.Network.BlockTor,
-		Allow: strings.Join(p.Network.Allow, "\n"), SingleDevice: p.Mobile.SingleDevice,
+		Allow: entryLines(p.Network.Allow), AllowAPI: entryLines(p.Network.AllowAPI), SingleDevice: p.Mobile.SingleDevice,
+		EncryptPasswords: p.EncryptPasswords(),
 	}
 	for _, flag := range anonymousFlags {
 		f.BlockAnonymous = append(f.BlockAnonymous, choice{flag, slices.Contains(p.Network.BlockAnonymous, flag)})
 	}
-	var api []string
-	for _, e := range p.Network.AllowAPI {
-		api = append(api, strings.TrimSpace(e.CIDR+" "+e.Description))
+	for _, role := range formRoles(p) {
+		f.AllowRoles = append(f.AllowRoles, roleList{role, entryLines(p.Network.AllowRoles[role])})
 	}
-	f.AllowAPI = strings.Join(api, "\n")
 	for _, id := range methodIDs(p, providers) {
 		f.Methods = append(f.Methods, choice{id, p.MethodEnabled(id)})
 	}
 	return f
 }
 
+// formRoles are the roles the form offers a list for: those the access
+// rules map and any other that has a list, sorted.
+func formRoles(p policy.Policy) []string {
+	roles := slices.Collect(maps.Keys(p.Access.Roles))
+	for role := range p.Network.AllowRoles {
+		if !slices.Contains(roles, role) {
+			roles = append(roles, role)
+		}
+	}
+	slices.Sort(roles)
+	return roles
+}
+
+// roleField is the form field of a role's allowlist.
+func roleField(role string) string { return "allow_roles." + role }
+
 func methodIDs(p policy.Policy, providers []string) []string {
 	ids := append([]string{"password"}, providers...)
 	for _, id := range slices.Sorted(maps.Keys(p.Methods)) {
-		if !slices.Contains(ids, id) {
+		if !slices.Contains(ids, id) && !policy.IsMethodOption(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -79,12 +107,22 @@ func parsePolicyForm(v url.Values, cur policy.Policy, providers []string) policy
 		IdleTimeout: strings.TrimSpace(v.Get("idle_timeout")), AbsoluteLifetime: strings.TrimSpace(v.Get("absolute_lifetime")),
 		MFAMode: v.Get("mfa_mode"), RequiredRoles: v.Get("required_roles"), BlockTor: v.Get("block_tor"),
 		Allow: v.Get("allow"), AllowAPI: v.Get("allow_api"), SingleDevice: v.Get("single_device") == "on", Extra: v.Get("extra"),
+		EncryptPasswords: v.Get("password_encryption") == "on",
 	}
 	for _, flag := range anonymousFlags {
 		f.BlockAnonymous = append(f.BlockAnonymous, choice{flag, slices.Contains(v["block_anonymous"], flag)})
 	}
 	for _, id := range methodIDs(cur, providers) {
 		f.Methods = append(f.Methods, choice{id, slices.Contains(v["methods"], id)})
+	}
+	// A role whose field was not sent (a role added since the form was
+	// shown) keeps its list: only a field sent empty clears one.
+	for _, role := range formRoles(cur) {
+		entries, sent := v[roleField(role)]
+		if !sent {
+			entries = []string{entryLines(cur.Network.AllowRoles[role])}
+		}
+		f.AllowRoles = append(f.AllowRoles, roleList{role, strings.Join(entries, "\n")})
 	}
 	return f
 }
@@ -131,25 +169,33 @@ func (f policyForm) patch(cur policy.Policy) ([]byte, error) {
 	if !sameSet(flags, cur.Network.BlockAnonymous) {
 		set("network", "block_anonymous", orEmpty(flags))
 	}
-	if allow := lines(f.Allow); !slices.Equal(allow, cur.Network.Allow) {
-		set("network", "allow", orEmpty(allow))
+	if allow := allowEntries(f.Allow); !slices.Equal(allow, cur.Network.Allow) {
+		set("network", "allow", entriesDoc(allow))
 	}
-	api := allowEntries(f.AllowAPI)
-	if !slices.Equal(api, cur.Network.AllowAPI) {
-		out := []map[string]string{}
-		for _, e := range api {
-			m := map[string]string{"cidr": e.CIDR}
-			if e.Description != "" {
-				m["description"] = e.Description
-			}
-			out = append(out, m)
+	roles := map[string]any{}
+	for _, rl := range f.AllowRoles {
+		list := allowEntries(rl.Entries)
+		switch {
+		case slices.Equal(list, cur.Network.AllowRoles[rl.Role]):
+		case len(list) == 0:
+			roles[rl.Role] = nil // removes the role's list
+		default:
+			roles[rl.Role] = entriesDoc(list)
 		}
-		set("network", "allow_api", out)
+	}
+	if len(roles) > 0 {
+		set("network", "allow_roles", roles)
+	}
+	if api := allowEntries(f.AllowAPI); !slices.Equal(api, policy.AllowList(cur.Network.AllowAPI)) {
+		set("network", "allow_api", entriesDoc(api))
 	}
 	for _, c := range f.Methods {
 		if c.Checked != cur.MethodEnabled(c.Value) {
 			set("methods", c.Value, c.Checked)
 		}
+	}
+	if f.EncryptPasswords != cur.EncryptPasswords() {
+		set("methods", policy.PasswordEncryption, f.EncryptPasswords)
 	}
 	if f.SingleDevice != cur.Mobile.SingleDevice {
 		set("mobile", "single_device", f.SingleDevice)
@@ -218,14 +264,37 @@ func lines(s string) []string {
 }
 
 // allowEntries reads "CIDR description" lines.
-func allowEntries(s string) []policy.AllowEntry {
-	var out []policy.AllowEntry
+func allowEntries(s string) policy.AllowList {
+	var out policy.AllowList
 	for _, l := range lines(s) {
 		cidr, desc := l, ""
 		if i := strings.IndexAny(l, " \t"); i >= 0 {
 			cidr, desc = l[:i], strings.TrimSpace(l[i:])
 		}
 		out = append(out, policy.AllowEntry{CIDR: cidr, Description: desc})
+	}
+	return out
+}
+
+// entryLines writes entries as the form shows them, one a line.
+func entryLines(l []policy.AllowEntry) string {
+	out := make([]string, len(l))
+	for i, e := range l {
+		out[i] = strings.TrimSpace(e.CIDR + " " + e.Description)
+	}
+	return strings.Join(out, "\n")
+}
+
+// entriesDoc is a list for the patch: a CIDR alone when it has no
+// description, {cidr, description} when it has one; [] when emptied.
+func entriesDoc(l policy.AllowList) []any {
+	out := []any{}
+	for _, e := range l {
+		if e.Description == "" {
+			out = append(out, e.CIDR)
+		} else {
+			out = append(out, map[string]string{"cidr": e.CIDR, "description": e.Description})
+		}
 	}
 	return out
 }

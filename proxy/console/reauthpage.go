@@ -38,11 +38,22 @@ const carryPrefix = "carry:"
 func carried(r *http.Request) *carry {
 	c := &carry{Action: r.URL.Path}
 	for _, name := range slices.Sorted(maps.Keys(r.PostForm)) {
+		if secretField(name) {
+			// A password typed into a change is not written back into
+			// a page, not even a hidden field: it is typed again.
+			continue
+		}
 		for _, v := range r.PostForm[name] {
 			c.Fields = append(c.Fields, field{name, v})
 		}
 	}
 	return c
+}
+
+// secretField names the form fields never carried through the
+// re-authentication page.
+func secretField(name string) bool {
+	return name == "password" || name == "confirm_password" || name == "new_password"
 }
 
 // carriedFrom reads a carry back from the re-authentication form; nil

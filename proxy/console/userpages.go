@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
-	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
@@ -40,6 +39,7 @@ func (p *Pages) mountUsers(m *proxy.Mux) {
 		return err
 	})))
 	m.Handle(u+"/2fa/required", proxy.FullSession, p.change(p.require2FA))
+	m.Handle(u+"/allowlist", proxy.FullSession, p.change(p.setUserAllowlist))
 	m.Handle(u+"/api-keys/{id}/revoke", proxy.FullSession, p.change(p.userOp("key_revoked", p.revokeKey)))
 	m.Handle(u+"/devices/{id}/revoke", proxy.FullSession, p.change(p.userOp("device_signed_out", p.revokeDevices)))
 	m.Handle(u+"/devices/revoke", proxy.FullSession, p.change(p.userOp("devices_signed_out", p.revokeDevices)))
@@ -61,6 +61,14 @@ var userNotices = map[string]string{
 	"device_signed_out":  "The device is signed out; it must sign in again.",
 	"devices_signed_out": "Every device of the user is signed out.",
 	"session_ended":      "The browser session is ended.",
+	"allowlist_set":      "The user's allowlist is saved; every gateway applies it within a few seconds, to their existing sessions too.",
+	"allowlist_cleared":  "The user's own allowlist is removed: the policy's network rules alone apply to them.",
+	"created":            "The user is created.",
+	"edited":             "The profile is saved; the user's sessions end, since a session carries the profile it began with.",
+	"password_set":       "The password is set; the user's sessions end and remembered devices are forgotten.",
+	"password_set_must_change": "The password is set for one login: the user must choose a new one at the next login. " +
+		"Their sessions end and remembered devices are forgotten.",
+	"deleted": "The user is deleted, with their factors, keys and devices; their sessions end on every gateway within a second.",
 }
 
 type usersData struct {
@@ -88,6 +96,7 @@ func (p *Pages) users(w http.ResponseWriter, r *http.Request, _ *proxy.Caller, d
 			match = append(match, u)
 		}
 	}
+	d.Notice = userNotices[q.Get("done")]
 	ud := &usersData{Query: search, Total: len(match)}
 	if offset < len(match) {
 		ud.Rows = match[offset:min(len(match), offset+usersPageSize)]
@@ -124,6 +133,8 @@ type userData struct {
 	LiveDevices   int
 	Sessions      []sessionView
 	SessionsShown bool // the session list is wired (PageOptions.Sessions)
+	// Allowlist is the allowlist form's text: an entry a line.
+	Allowlist string
 }
 
 type keyView struct {
@@ -155,7 +166,7 @@ func (p *Pages) userPage(w http.ResponseWriter, r *http.Request, c *proxy.Caller
 		p.fail(w, r, d, err)
 		return
 	}
-	ud := &userData{UserDetails: det, SessionsShown: p.o.Sessions != nil}
+	ud := &userData{UserDetails: det, SessionsShown: p.o.Sessions != nil, Allowlist: allowlistText(r, det.User.AllowList)}
 	keys, err := p.o.Admin.UserAPIKeys(ctx, det.User.ID)
 	if err != nil {
 		p.fail(w, r, d, err)
@@ -263,28 +274,9 @@ func (p *Pages) revokeDevices(r *http.Request, actor, username string) error {
 	return err
 }
 
-// revokeSession ends one browser session of the user. auth/admin has no
-// operation for it (sessions live in the session store, not the
-// directory), so the page audits it, as the operations do.
+// revokeSession ends one browser session of the user.
 func (p *Pages) revokeSession(r *http.Request, actor, username string) error {
-	ctx, id := r.Context(), r.PathValue("id")
-	u, err := p.o.Admin.User(ctx, username)
-	if err != nil {
-		return err
-	}
-	recs, err := p.o.Sessions.List(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(browserSessions(recs), func(s session.Record) bool { return s.ID == id }) {
-		return errNoSession
-	}
-	if err := p.g.Sessions().Revoke(ctx, id); err != nil {
-		return err
-	}
-	p.o.Admin.Record(ctx, audit.Event{Event: audit.SessionRevoked, Actor: actor, UserID: u.ID,
-		Detail: map[string]string{"reason": "admin_revoked", "session": id}})
-	return nil
+	return endBrowserSession(r.Context(), p.o.Options, p.g, actor, username, r.PathValue("id"))
 }
 
 // errNoSession is a session id that is not one of the user's live

@@ -31,6 +31,10 @@ func (a *API) mountUsers(m *proxy.Mux) {
 	m.Handle("DELETE "+u+"/api-keys/{id}", proxy.AnyCredential, a.write(a.revokeKey))
 	m.Handle("DELETE "+u+"/devices/{id}", proxy.AnyCredential, a.write(a.revokeDevices))
 	m.Handle("DELETE "+u+"/devices", proxy.AnyCredential, a.write(a.revokeDevices))
+	if a.o.Sessions != nil {
+		m.Handle("GET "+u+"/sessions", proxy.AnyCredential, a.read(a.userSessions))
+		m.Handle("DELETE "+u+"/sessions/{id}", proxy.AnyCredential, a.write(a.endUserSession))
+	}
 }
 
 // userDetail is one user as an admin looks at them before a change;
@@ -45,18 +49,23 @@ type userDetail struct {
 	Disabled    bool     `json:"disabled"`
 	// Template is the permission template in force ("" for none);
 	// TemplateSource says where it comes from: user, role or none.
-	Template        string       `json:"template"`
-	TemplateSource  string       `json:"template_source"`
-	Admin           bool         `json:"admin"`
-	HasPassword     bool         `json:"has_password"`
-	PasswordExpires time.Time    `json:"password_expires,omitzero"`
-	TwoFactor       twoFactorOut `json:"two_factor"`
-	AllowedCIDRs    []string     `json:"allowed_cidrs"`
-	APIKeys         []apiKeyOut  `json:"api_keys"`
-	Devices         []deviceOut  `json:"devices"`
-	LastLogin       time.Time    `json:"last_login,omitzero"`
-	CreatedAt       time.Time    `json:"created_at"`
-	UpdatedAt       time.Time    `json:"updated_at"`
+	Template        string    `json:"template"`
+	TemplateSource  string    `json:"template_source"`
+	Admin           bool      `json:"admin"`
+	HasPassword     bool      `json:"has_password"`
+	PasswordExpires time.Time `json:"password_expires,omitzero"`
+	// MustChangePassword: the next login must choose a new password.
+	MustChangePassword bool         `json:"must_change_password"`
+	TwoFactor          twoFactorOut `json:"two_factor"`
+	// Allowlist is the user's own network allowlist with descriptions;
+	// AllowedCIDRs, its CIDRs alone (as before descriptions).
+	Allowlist    []allowEntryJSON `json:"allowlist"`
+	AllowedCIDRs []string         `json:"allowed_cidrs"`
+	APIKeys      []apiKeyOut      `json:"api_keys"`
+	Devices      []deviceOut      `json:"devices"`
+	LastLogin    time.Time        `json:"last_login,omitzero"`
+	CreatedAt    time.Time        `json:"created_at"`
+	UpdatedAt    time.Time        `json:"updated_at"`
 }
 
 type twoFactorOut struct {
@@ -132,10 +141,10 @@ func (a *API) detail(r *http.Request, username string) (userDetail, error) {
 	}
 	out := userDetail{ID: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName, Role: u.Role,
 		Groups: nonNil(u.Groups), Disabled: u.Disabled, Template: d.Template, TemplateSource: d.TemplateSource, Admin: d.Admin,
-		HasPassword: u.PasswordHash != "", PasswordExpires: u.PasswordExpires,
+		HasPassword: u.PasswordHash != "", PasswordExpires: u.PasswordExpires, MustChangePassword: u.MustChangePassword,
 		TwoFactor: twoFactorOut{Enrolled: d.TwoFactor.Enrolled, Required: d.TwoFactor.Required, UserRequired: u.Require2FA,
 			RecoveryCodesLeft: d.TwoFactor.RecoveryCodesLeft},
-		AllowedCIDRs: nonNil(u.AllowedCIDRs), APIKeys: []apiKeyOut{}, Devices: []deviceOut{},
+		Allowlist: allowlistJSON(u.AllowList), AllowedCIDRs: nonNil(u.AllowList.CIDRs()), APIKeys: []apiKeyOut{}, Devices: []deviceOut{},
 		LastLogin: d.LastLogin, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 	now := a.o.Now()
 	for _, k := range keys {
@@ -185,6 +194,9 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, _ *proxy.Caller
 		// Password nil (absent or null): no local password; the user
 		// logs in through a provider, or an admin sets one later.
 		Password *string `json:"password"`
+		// MustChange (default true) makes the password good for one
+		// login, as for a password set later.
+		MustChange *bool `json:"must_change"`
 	}
 	if !readJSON(w, r, &in) {
 		return
@@ -194,7 +206,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, _ *proxy.Caller
 		return
 	}
 	u, err := a.o.Admin.AddUser(r.Context(), actor, admin.NewUser{Username: in.Username, Email: in.Email, Role: in.Role,
-		DisplayName: in.DisplayName, Groups: in.Groups, Password: in.Password})
+		DisplayName: in.DisplayName, Groups: in.Groups, Password: in.Password, MustChange: in.MustChange == nil || *in.MustChange})
 	if err != nil {
 		fail(w, apiFields(err))
 		return
@@ -254,6 +266,10 @@ func (a *API) setDisabled(disabled bool) handler {
 func (a *API) setPassword(w http.ResponseWriter, r *http.Request, _ *proxy.Caller, actor string) {
 	var in struct {
 		Password *string `json:"password"`
+		// MustChange defaults to true: a password an admin chose (and
+		// so knows) is the user's only for one login ("Enforce Password
+		// Reset"); send false for a password handed over some other way.
+		MustChange *bool `json:"must_change"`
 	}
 	if !readJSON(w, r, &in) {
 		return
@@ -262,7 +278,7 @@ func (a *API) setPassword(w http.ResponseWriter, r *http.Request, _ *proxy.Calle
 		apiError(w, http.StatusBadRequest, "bad_request", "Send {\"password\": …}.")
 		return
 	}
-	u, err := a.o.Admin.SetPassword(r.Context(), actor, r.PathValue("username"), *in.Password)
+	u, err := a.o.Admin.SetPassword(r.Context(), actor, r.PathValue("username"), *in.Password, in.MustChange == nil || *in.MustChange)
 	if err != nil {
 		fail(w, err)
 		return
@@ -291,26 +307,6 @@ func (a *API) require2FA(w http.ResponseWriter, r *http.Request, _ *proxy.Caller
 		return
 	}
 	u, err := a.o.Admin.Require2FA(r.Context(), actor, r.PathValue("username"), *in.Required)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	a.answerUser(w, r, http.StatusOK, u.Username)
-}
-
-func (a *API) setAllowlist(w http.ResponseWriter, r *http.Request, _ *proxy.Caller, actor string) {
-	var in struct {
-		CIDRs *[]string `json:"cidrs"`
-	}
-	if !readJSON(w, r, &in) {
-		return
-	}
-	if in.CIDRs == nil {
-		// Absent is not "clear": an empty list says that.
-		apiError(w, http.StatusBadRequest, "bad_request", "Send {\"cidrs\": [\"10.0.0.0/8\", …]}; an empty list removes the user's allowlist.")
-		return
-	}
-	u, _, err := a.o.Admin.SetAllowedIPs(r.Context(), actor, r.PathValue("username"), *in.CIDRs)
 	if err != nil {
 		fail(w, err)
 		return

@@ -32,6 +32,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/auth/pwcrypt"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/proxy"
@@ -150,6 +151,9 @@ type Gateway struct {
 	Clock    *Clock
 	Log      *SyncBuffer
 	Store    session.Backend
+	// PasswordKeys is the login form's password encryption (its keys
+	// are made on first need, when the policy turns it on).
+	PasswordKeys *pwcrypt.Ring
 }
 
 // SyncBuffer is a log sink safe for concurrent writes.
@@ -259,10 +263,11 @@ func Start(t testing.TB, o Options) *Gateway {
 		Sessions: g.Sessions, Policy: g.Watcher, Audit: rec, Assertions: issuer, Network: g.Guard,
 		TunnelCheck: 50 * time.Millisecond, PageTimeout: o.PageTimeout, MaxPages: o.MaxPages,
 	})
+	g.PasswordKeys = pwcrypt.New(pwcrypt.Options{Keys: dir, Keyring: g.Keys, Nonces: store, Now: clk.Now})
 	hasher := password.NewHasher(password.Default, 4)
 	pw := password.NewAuthenticator(dir, hasher, store, password.Limits{AccountAttempts: 5, IPAttempts: 20, Window: 15 * time.Minute, Now: clk.Now})
 	g.Gateway.Mount(
-		login.New(g.Gateway, login.Options{Password: pw, MFA: g.MFA, Providers: providers, Starts: store}),
+		login.New(g.Gateway, login.Options{Password: pw, MFA: g.MFA, Providers: providers, Starts: store, Encryption: g.PasswordKeys}),
 		account.New(g.Gateway, g.MFA),
 	)
 	g.Server.Config.Handler = g.Gateway

@@ -51,6 +51,19 @@ type Options struct {
 	// start per StartWindow; default 30 per 10 minutes.
 	MaxStarts   int
 	StartWindow time.Duration
+	// Passwords replaces an administrator-set password at the end of a
+	// login that owes it (nil: such a login is refused at that step).
+	Passwords PasswordChanger
+	// Encryption issues the login form's challenges and opens the
+	// passwords encrypted for them, for the policy's
+	// methods.password_encryption (nil: with that on, the form answers
+	// 503 rather than take a password in clear).
+	Encryption PasswordEncryption
+}
+
+// PasswordChanger is the must-change step's store (auth/admin).
+type PasswordChanger interface {
+	ChangeOwnPassword(ctx context.Context, userID, pw string) error
 }
 
 // Pages is the login route set.
@@ -68,6 +81,8 @@ type Pages struct {
 	starts      session.Counter
 	maxStarts   int
 	window      time.Duration
+	passwords   PasswordChanger
+	crypt       PasswordEncryption
 }
 
 // New returns the login pages of gw.
@@ -79,7 +94,7 @@ func New(gw *proxy.Gateway, o Options) *Pages {
 		o.StartWindow = 10 * time.Minute
 	}
 	return &Pages{gw: gw, render: gw.Render(), cookies: gw.Cookies(), sessions: gw.Sessions(), audit: gw.Audit(),
-		password: o.Password, passwordIDs: o.PasswordProviders, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow}
+		password: o.Password, passwordIDs: o.PasswordProviders, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow, passwords: o.Passwords, crypt: o.Encryption}
 }
 
 // formEnabled reports whether the username and password form is on: for
@@ -100,6 +115,8 @@ func (p *Pages) Mount(m *proxy.Mux) {
 		m.Handle("GET /.gatehouse/2fa/enroll", proxy.AnySession, p.enrollPage)
 		m.Handle("POST /.gatehouse/2fa/enroll", proxy.AnySession, p.enrollSubmit)
 	}
+	m.Handle("GET /.gatehouse/password", proxy.AnySession, p.passwordPage)
+	m.Handle("POST /.gatehouse/password", proxy.AnySession, p.passwordSubmit)
 	m.Handle("GET /.gatehouse/login/{id}", proxy.Anyone, p.providerLogin)
 	m.Handle("GET /.gatehouse/oidc/{id}/callback", proxy.Anyone, p.providerCallback("oidc"))
 	m.Handle("POST /.gatehouse/saml/{id}/acs", proxy.Anyone, p.providerCallback("saml"))
@@ -122,11 +139,15 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pol := &c.Policy.Policy
-	p.render.Page(w, http.StatusOK, "login.html", web.PageData{
+	data := web.PageData{
 		Title: "Log in", Redirect: rd, Notice: proxy.Notices[r.URL.Query().Get("reason")],
 		PasswordEnabled: p.formEnabled(pol),
 		Providers:       p.buttons(pol.MethodEnabled, rd),
-	})
+	}
+	if !p.withChallenge(w, r, pol, &data) {
+		return
+	}
+	p.render.Page(w, http.StatusOK, "login.html", data)
 }
 
 func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +157,7 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rd := web.CleanRedirect(r.PostForm.Get("rd"))
-	username, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
+	username := r.PostForm.Get("username")
 	data := web.PageData{Title: "Log in", Redirect: rd, Username: username, PasswordEnabled: true}
 	if !p.formEnabled(&c.Policy.Policy) {
 		data.PasswordEnabled, data.Username = false, ""
@@ -148,6 +169,10 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	// checked (a signed-in caller passed the pipeline under its own
 	// user's rules); the role and user lists once the user is known.
 	if c.SignedIn() && !p.gw.CheckNetwork(w, r, true, nil) {
+		return
+	}
+	pw, ok := p.formPassword(w, r, &data)
+	if !ok {
 		return
 	}
 	id, err := p.password.Authenticate(r.Context(), username, pw, ip)
@@ -227,8 +252,18 @@ func (p *Pages) loggedIn(w http.ResponseWriter, r *http.Request, id auth.Identit
 }
 
 // completeLogin creates the full session, counts and audits the login; it
-// reports false after answering the request itself with an error.
+// reports false after answering the request itself with an error. A login
+// with an administrator-set password gets a session that owes a new one
+// instead: the caller's redirect then lands on the change page.
 func (p *Pages) completeLogin(w http.ResponseWriter, r *http.Request, id auth.Identity) bool {
+	if id.MustChangePassword {
+		s, ok := p.startSession(w, r, id, proxy.PendingPassword)
+		if ok {
+			p.audit.Record(r.Context(), audit.Event{Event: audit.PasswordChangeRequired, Actor: id.Username, UserID: id.UserID, ClientIP: s.ClientIP,
+				Detail: map[string]string{"session": s.ID}})
+		}
+		return ok
+	}
 	s, ok := p.startSession(w, r, id, "")
 	if !ok {
 		return false

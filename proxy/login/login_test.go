@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/proxy/gatewaytest"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
@@ -124,7 +125,7 @@ func TestNetworkRulesCoverGatewayPages(t *testing.T) {
 	u := g.AddUser(t, "alice", alicePW, "sales")
 	b := gatewaytest.NewBrowser(g.URL)
 	b.Login(t, "alice", alicePW)
-	u.AllowedCIDRs = []string{"10.0.0.0/8"}
+	u.AllowList = directory.AllowList{{CIDR: "10.0.0.0/8"}}
 	if err := g.Dir.UpdateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}

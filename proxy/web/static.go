@@ -5,9 +5,9 @@ import (
 	"net/http"
 )
 
-// Static serves the gateway's stylesheet (mounted under
-// /.gatehouse/static/ with the prefix stripped); nothing else in the
-// embedded tree is served.
+// Static serves the gateway's stylesheet and the login page's password
+// encryption script (mounted under /.gatehouse/static/ with the prefix
+// stripped); nothing else in the embedded tree is served.
 func Static() http.Handler {
 	sub, err := fs.Sub(files, ".")
 	if err != nil {
@@ -15,7 +15,7 @@ func Static() http.Handler {
 	}
 	fsrv := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "gatehouse.css" {
+		if r.URL.Path != "gatehouse.css" && r.URL.Path != "pwcrypt.js" {
 			http.NotFound(w, r)
 			return
 		}

@@ -15,7 +15,7 @@ import (
 	"strings"
 )
 
-//go:embed *.html gatehouse.css
+//go:embed *.html gatehouse.css pwcrypt.js
 var files embed.FS
 
 var pages = template.Must(template.ParseFS(files, "*.html"))
@@ -142,6 +142,10 @@ type PageData struct {
 	DevicesHidden int
 	// DataExport shows the personal-data download link.
 	DataExport bool
+	// Encryption, on the login page, makes the form encrypt the password
+	// in the browser; the page then allows its one script (see
+	// PasswordEncryption).
+	Encryption *PasswordEncryption
 }
 
 // KeyRow is one API key on the account page; never the secret.
@@ -162,21 +166,28 @@ type ProviderButton struct {
 	ID, Label, Href string
 }
 
+// pageCSP allows a gateway page its stylesheet and images and no script.
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // SetPageHeaders sets what every gateway HTML page is sent with: no
 // cache, no frames, no script at all (CSP), no sniffing, no referrer.
 func SetPageHeaders(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
 // Page renders a gateway page with headers that keep it out of caches and
-// frames and allow no script at all.
+// frames and allow no script at all, except the login page's password
+// encryption script when d.Encryption is set.
 func (rd *Renderer) Page(w http.ResponseWriter, status int, name string, d PageData) {
 	SetPageHeaders(w.Header())
+	if d.Encryption != nil {
+		setScriptCSP(w.Header())
+	}
 	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, name, d); err != nil {
 		rd.log.Error("render page", "page", name, "error", err)

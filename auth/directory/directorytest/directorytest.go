@@ -54,6 +54,7 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"AuditQueryLimit", testAuditQueryLimit},
 		{"SigningKeys", testSigningKeys},
 		{"FirstSigningKeyRace", testFirstSigningKeyRace},
+		{"FirstKeyPerAlgorithm", testFirstKeyPerAlgorithm},
 		{"UpdateSigningKey", testUpdateSigningKey},
 		{"SecurityStamp", testSecurityStamp},
 		{"MFAEnroll", testMFAEnroll},
@@ -119,8 +120,9 @@ func sameUser(t *testing.T, got, want *directory.User) {
 		{"Groups", slices.Equal(got.Groups, want.Groups)},
 		{"Disabled", got.Disabled == want.Disabled},
 		{"Require2FA", got.Require2FA == want.Require2FA},
-		{"AllowedCIDRs", slices.Equal(got.AllowedCIDRs, want.AllowedCIDRs)},
+		{"AllowList", slices.Equal(got.AllowList, want.AllowList)},
 		{"SecurityStamp", got.SecurityStamp == want.SecurityStamp},
+		{"MustChangePassword", got.MustChangePassword == want.MustChangePassword},
 		{"CreatedAt", got.CreatedAt.Equal(want.CreatedAt)},
 		{"UpdatedAt", got.UpdatedAt.Equal(want.UpdatedAt)},
 	}

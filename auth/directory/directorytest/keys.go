@@ -130,3 +130,33 @@ func testFirstSigningKeyRace(t *testing.T, d directory.Directory) {
 	}
 	wantErr(t, "AddFirstSigningKey with an active key", d.AddFirstSigningKey(ctx, directory.SigningKey{KID: "third", Alg: "ES256", Private: []byte{7}}), directory.ErrConflict)
 }
+
+// testFirstKeyPerAlgorithm: the key table holds keys of several
+// algorithms (the ES256 signing keys, auth/pwcrypt's RSA-OAEP-256
+// password keys); AddFirstSigningKey asks only whether an active key of
+// its own algorithm exists, so each ring can create its first key while
+// the other's exist, and retiring one algorithm's key leaves the other's
+// alone.
+func testFirstKeyPerAlgorithm(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	sig := directory.SigningKey{KID: "sig", Alg: "ES256", Private: []byte{1}, CreatedAt: t0}
+	pw := directory.SigningKey{KID: "pw", Alg: "RSA-OAEP-256", Private: []byte{2}, CreatedAt: t0.Add(time.Second)}
+	if err := d.AddFirstSigningKey(ctx, sig); err != nil {
+		t.Fatalf("first ES256 key: %v", err)
+	}
+	if err := d.AddFirstSigningKey(ctx, pw); err != nil {
+		t.Fatalf("first RSA-OAEP-256 key beside an ES256 one: %v", err)
+	}
+	wantErr(t, "a second first RSA-OAEP-256 key", d.AddFirstSigningKey(ctx, directory.SigningKey{KID: "pw2", Alg: "RSA-OAEP-256", Private: []byte{3}}), directory.ErrConflict)
+	if err := d.RetireSigningKey(ctx, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "a first ES256 key while one is active", d.AddFirstSigningKey(ctx, directory.SigningKey{KID: "sig2", Alg: "ES256", Private: []byte{4}}), directory.ErrConflict)
+	pw3 := directory.SigningKey{KID: "pw3", Alg: "RSA-OAEP-256", Private: []byte{5}, CreatedAt: t0.Add(2 * time.Second)}
+	if err := d.AddFirstSigningKey(ctx, pw3); err != nil {
+		t.Fatalf("first RSA-OAEP-256 key after the last was retired: %v", err)
+	}
+	pw.Retired = true
+	wantKeys(t, d, []directory.SigningKey{sig, pw, pw3})
+}

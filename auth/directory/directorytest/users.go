@@ -39,7 +39,7 @@ func testCreateUser(t *testing.T, d directory.Directory) {
 		Role:         "admin",
 		Groups:       []string{"sales", "emea"},
 		Require2FA:   true,
-		AllowedCIDRs: []string{"10.0.0.0/8", "2001:db8::/32"},
+		AllowList:    directory.AllowList{{CIDR: "10.0.0.0/8", Description: "Bangalore office"}, {CIDR: "2001:db8::/32"}},
 	})
 	if len(u.ID) < 22 { // 128 bits: 32 hex or 26 base32 characters
 		t.Errorf("ID: got %q, want at least 128 random bits", u.ID)
@@ -178,7 +178,7 @@ func testUpdateUser(t *testing.T, d directory.Directory) {
 	edited.Groups = nil
 	edited.Disabled = true
 	edited.Require2FA = true
-	edited.AllowedCIDRs = []string{"192.0.2.0/24"}
+	edited.AllowList = directory.AllowList{{CIDR: "192.0.2.0/24", Description: "Zürich office, 3rd floor \"east\""}, {CIDR: "10.0.0.0/8"}}
 	edited.CreatedAt = time.Time{} // UpdateUser must not take it from the caller
 	if err := d.UpdateUser(ctx, &edited); err != nil {
 		t.Fatalf("UpdateUser: %v", err)
@@ -276,17 +276,29 @@ func testCanceledContext(t *testing.T, d directory.Directory) {
 
 func testUserAllowlists(t *testing.T, d directory.Directory) {
 	ctx := t.Context()
-	a := mustCreate(t, d, &directory.User{Username: "a", AllowedCIDRs: []string{"10.0.0.0/8", "2001:db8::/32"}})
+	a := mustCreate(t, d, &directory.User{Username: "a", AllowList: directory.AllowList{{CIDR: "10.0.0.0/8", Description: "Bangalore office"}, {CIDR: "2001:db8::/32"}}})
 	b := mustCreate(t, d, &directory.User{Username: "b"})
 	got, err := d.UserAllowlists(ctx)
 	if err != nil {
 		t.Fatalf("UserAllowlists: %v", err)
 	}
-	if len(got) != 1 || !slices.Equal(got[a.ID], a.AllowedCIDRs) {
-		t.Fatalf("UserAllowlists: got %v, want only %s's list", got, a.Username)
+	if len(got) != 1 || !slices.Equal(got[a.ID], []string{"10.0.0.0/8", "2001:db8::/32"}) {
+		t.Fatalf("UserAllowlists: got %v, want only %s's CIDRs", got, a.Username)
 	}
-	b.AllowedCIDRs = []string{"192.0.2.7"}
-	a.AllowedCIDRs = nil
+	// Descriptions round-trip, in order, beside entries without one.
+	if l := mustGet(t, d, a.ID).AllowList; !slices.Equal(l, a.AllowList) {
+		t.Fatalf("AllowList read back: got %+v, want %+v", l, a.AllowList)
+	}
+	a.AllowList[1].Description = "Frankfurt data centre"
+	a.AllowList[0].Description = ""
+	if err := d.UpdateUser(ctx, a); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	if l := mustGet(t, d, a.ID).AllowList; !slices.Equal(l, a.AllowList) {
+		t.Fatalf("AllowList after a description-only change: got %+v, want %+v", l, a.AllowList)
+	}
+	b.AllowList = directory.AllowList{{CIDR: "192.0.2.7"}}
+	a.AllowList = nil
 	for _, u := range []*directory.User{a, b} {
 		if err := d.UpdateUser(ctx, u); err != nil {
 			t.Fatalf("UpdateUser: %v", err)
@@ -360,7 +372,27 @@ func testPasswordExpiry(t *testing.T, d directory.Directory) {
 	if got := mustGet(t, d, u.ID).PasswordExpires; !got.IsZero() {
 		t.Fatalf("PasswordExpires after clearing = %v, want zero (never)", got)
 	}
-	if other := mustCreate(t, d, &directory.User{Username: "lasting", Role: "sales"}); !mustGet(t, d, other.ID).PasswordExpires.IsZero() {
-		t.Fatal("a user created without an expiry has one")
+	if other := mustCreate(t, d, &directory.User{Username: "lasting", Role: "sales"}); !mustGet(t, d, other.ID).PasswordExpires.IsZero() || mustGet(t, d, other.ID).MustChangePassword {
+		t.Fatal("a user created without an expiry has one, or owes a password change")
+	}
+	// An admin-set password the user must replace: kept on create and
+	// on update, and cleared by an update that clears it.
+	m := mustCreate(t, d, &directory.User{Username: "temporary", Role: "sales", PasswordHash: "h", MustChangePassword: true})
+	if !mustGet(t, d, m.ID).MustChangePassword {
+		t.Fatal("MustChangePassword lost on create")
+	}
+	m.MustChangePassword = false
+	if err := d.UpdateUser(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if mustGet(t, d, m.ID).MustChangePassword {
+		t.Fatal("MustChangePassword still set after an update clearing it")
+	}
+	m.MustChangePassword = true
+	if err := d.UpdateUser(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if !mustGet(t, d, m.ID).MustChangePassword {
+		t.Fatal("MustChangePassword not set by update")
 	}
 }

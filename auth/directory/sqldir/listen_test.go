@@ -81,7 +81,10 @@ func TestListenNotifiesChanges(t *testing.T) {
 		{"display name", func() error { u.DisplayName = "Alice"; return db.UpdateUser(t.Context(), u) }, false},
 		{"disable", func() error { u.Disabled = true; return db.UpdateUser(t.Context(), u) }, true},
 		{"enable", func() error { u.Disabled = false; return db.UpdateUser(t.Context(), u) }, true},
-		{"allowlist", func() error { u.AllowedCIDRs = []string{"192.0.2.0/24"}; return db.UpdateUser(t.Context(), u) }, true},
+		{"allowlist", func() error {
+			u.AllowList = directory.AllowList{{CIDR: "192.0.2.0/24"}}
+			return db.UpdateUser(t.Context(), u)
+		}, true},
 		{"revocation", func() error { _, err := db.RevokeUserSessions(t.Context(), u.ID); return err }, true},
 		// Replicas hold no devices: a login or a use wakes nobody; a
 		// revocation moves the devices generation, which does.

@@ -16,7 +16,7 @@ import (
 
 const userColumns = `id, username, email, display_name, password_hash, role,
 	groups, disabled, require_2fa, allowed_cidrs, security_stamp, created_at, updated_at,
-	password_expires_at, template`
+	password_expires_at, template, must_change_password`
 
 // errNoUsername rejects a user without a name before it reaches the
 // database, where an empty string would be a valid unique key.
@@ -35,11 +35,11 @@ func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
 	id := newUserID()
 	now := db.timestamp()
 	const q = `INSERT INTO users (` + userColumns + `, email_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15, $13)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15, $16, $13)`
 	err = db.inTx(ctx, lockGroups, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, q, id, row.username, u.Email, u.DisplayName,
 			u.PasswordHash, u.Role, row.groups, u.Disabled, u.Require2FA, row.cidrs,
-			u.SecurityStamp, toMillis(now), row.emailKey, optionalMillis(u.PasswordExpires), u.Template)
+			u.SecurityStamp, toMillis(now), row.emailKey, optionalMillis(u.PasswordExpires), u.Template, u.MustChangePassword)
 		if err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 	const q = `UPDATE users SET username = $2, email = $3, email_key = $4,
 		display_name = $5, password_hash = $6, role = $7, groups = $8,
 		disabled = $9, require_2fa = $10, allowed_cidrs = $11, updated_at = $12,
-		password_expires_at = $13, template = $14
+		password_expires_at = $13, template = $14, must_change_password = $15
 		WHERE id = $1 RETURNING created_at, security_stamp`
 	var created int64
 	err = db.inTx(ctx, lockGroups, func(tx *sql.Tx) error {
@@ -76,7 +76,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 		}
 		err := tx.QueryRowContext(ctx, q, u.ID, row.username, u.Email, row.emailKey,
 			u.DisplayName, u.PasswordHash, u.Role, row.groups, u.Disabled,
-			u.Require2FA, row.cidrs, toMillis(now), optionalMillis(u.PasswordExpires), u.Template).Scan(&created, &u.SecurityStamp)
+			u.Require2FA, row.cidrs, toMillis(now), optionalMillis(u.PasswordExpires), u.Template, u.MustChangePassword).Scan(&created, &u.SecurityStamp)
 		if err != nil {
 			return err
 		}
@@ -225,12 +225,12 @@ func (db *DB) UserAllowlists(ctx context.Context) (map[string][]string, error) {
 		if err := rows.Scan(&id, &cidrs); err != nil {
 			return nil, db.d.classify("user allowlists", err)
 		}
-		var l []string
-		if err := json.Unmarshal([]byte(cidrs), &l); err != nil {
+		l, err := decodeAllowList(cidrs)
+		if err != nil {
 			return nil, fmt.Errorf("sqldir: user allowlists: user %s: %w", id, err)
 		}
 		if len(l) > 0 {
-			lists[id] = l
+			lists[id] = l.CIDRs()
 		}
 	}
 	return lists, db.d.classify("user allowlists", rows.Err())
@@ -246,7 +246,7 @@ func encodeUser(u *directory.User) (userRow, error) {
 	if err != nil {
 		return userRow{}, fmt.Errorf("sqldir: encode groups: %w", err)
 	}
-	cidrs, err := encodeList(u.AllowedCIDRs)
+	cidrs, err := encodeAllowList(u.AllowList)
 	if err != nil {
 		return userRow{}, fmt.Errorf("sqldir: encode allowed cidrs: %w", err)
 	}
@@ -269,17 +269,17 @@ func scanUser(s scanner) (*directory.User, error) {
 	)
 	err := s.Scan(&u.ID, &u.Username, &u.Email, &u.DisplayName, &u.PasswordHash,
 		&u.Role, &groups, &u.Disabled, &u.Require2FA, &cidrs, &u.SecurityStamp,
-		&created, &updated, &pwExpires, &u.Template)
+		&created, &updated, &pwExpires, &u.Template, &u.MustChangePassword)
 	if err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(groups), &u.Groups); err != nil {
 		return nil, fmt.Errorf("decode groups of user %s: %w", u.ID, err)
 	}
-	if err := json.Unmarshal([]byte(cidrs), &u.AllowedCIDRs); err != nil {
+	if u.AllowList, err = decodeAllowList(cidrs); err != nil {
 		return nil, fmt.Errorf("decode allowed cidrs of user %s: %w", u.ID, err)
 	}
-	u.Groups, u.AllowedCIDRs = nilIfEmpty(u.Groups), nilIfEmpty(u.AllowedCIDRs)
+	u.Groups = nilIfEmpty(u.Groups)
 	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
 	if pwExpires != 0 {
 		u.PasswordExpires = fromMillis(pwExpires)

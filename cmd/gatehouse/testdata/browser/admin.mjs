@@ -71,9 +71,32 @@ async function login(page, name, pw) {
   await submit(page, '#login');
 }
 
-// checkPage: the console page fits the window, labels every control, and
-// starts keyboard navigation at the skip link.
+// axe-core, the accessibility engine, checks each page against WCAG 2.1
+// A and AA (contrast included). The console runs without JavaScript and
+// axe needs it, so the page as the admin's browser got it is served again
+// to a second, script-enabled tab with the admin's cookies (its styles
+// come from the gateway as usual) and checked there.
+const axeSource = await readFile(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+let a11y; // the checking tab, opened below
+
+async function axeCheck(page, what) {
+  const html = await page.content();
+  const here = page.url();
+  await a11y.context().addCookies(await page.context().cookies());
+  await a11y.route(here, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
+  await a11y.goto(here);
+  await a11y.unroute(here);
+  await a11y.evaluate(axeSource);
+  const res = await a11y.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad.length === 0, `${what}: no serious WCAG 2.1 AA violation (axe-core, ${res.passes.length} rules passed)`,
+    bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(', ')}`).join('; '));
+}
+
+// checkPage: the console page fits the window, labels every control,
+// passes axe-core, and starts keyboard navigation at the skip link.
 async function checkPage(page, what) {
+  await axeCheck(page, what);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   const wide = width <= 360 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
     .filter((el) => el.getBoundingClientRect().right > 360).slice(0, 8).map((el) => el.tagName + (el.id ? '#' + el.id : '') + (el.className ? '.' + el.className : '')));
@@ -100,6 +123,8 @@ try {
   const adminCtx = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 360, height: 740 }, acceptDownloads: true });
   const page = await adminCtx.newPage();
   page.setDefaultTimeout(10000);
+  a11y = await (await browser.newContext({ viewport: { width: 360, height: 740 } })).newPage();
+  a11y.setDefaultTimeout(10000);
   const userCtx = await browser.newContext();
   const other = await userCtx.newPage();
   other.setDefaultTimeout(10000);
@@ -166,6 +191,32 @@ try {
   expect((await text(page, '#notice')).startsWith('The browser session is ended'), 'the session is ended');
   await other.goto(url('/'));
   expect(new URL(other.url()).pathname === '/.gatehouse/login', "the user's browser is at the login page", other.url());
+  await axeCheck(other, 'the login page');
+
+  // A user made on the form with a password they must change: their
+  // first login reaches nothing but the change page, then the CRM.
+  await page.goto(url('/.gatehouse/admin/new-user'));
+  await checkPage(page, 'the new-user form');
+  await page.fill('#nu-username', 'newbie');
+  await page.fill('#nu-email', 'newbie@corp.example');
+  await page.selectOption('#nu-role', 'sales');
+  await page.fill('#nu-password', 'given-passphrase-1');
+  await page.fill('#nu-confirm', 'given-passphrase-1');
+  expect(await page.isChecked('#nu-must-change'), 'the form enforces a password reset by default');
+  await submit(page, '#create-user');
+  expect((await text(page, '#notice')).startsWith('The user is created'), 'the user is created', await text(page, '#notice'));
+  expect((await text(page, '#password-state')).includes('must choose a new one'), "the user's page says the password must change", await text(page, '#password-state'));
+  const third = await (await browser.newContext()).newPage();
+  third.setDefaultTimeout(10000);
+  await login(third, 'newbie', 'given-passphrase-1');
+  expect(new URL(third.url()).pathname === '/.gatehouse/password', 'the first login lands on the change page', third.url());
+  await axeCheck(third, 'the password change page');
+  await third.fill('#new-password', 'newbies-own-passphrase');
+  await third.fill('#confirm-password', 'newbies-own-passphrase');
+  await submit(third, '#change');
+  expect(new URL(third.url()).pathname === '/', 'after choosing a password the user is in the CRM', third.url());
+  await page.reload();
+  expect(await text(page, '#password-state') === 'Set.', "the user's page shows the password as the user's own", await text(page, '#password-state'));
 
   // Log out everyone: the phrase must be typed; the user's new session
   // ends on the next directory poll.

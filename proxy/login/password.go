@@ -1,0 +1,70 @@
+package login
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/auth/admin"
+	"github.com/gatehouse-auth/gatehouse/proxy"
+	"github.com/gatehouse-auth/gatehouse/proxy/web"
+)
+
+const (
+	msgMustChange = "Your administrator set this password for you. Choose your own to continue."
+	msgMismatch   = "The two passwords are not the same."
+)
+
+func passwordData(rd, username string) web.PageData {
+	return web.PageData{Title: "Choose a new password", Redirect: rd, Username: username, Notice: msgMustChange}
+}
+
+// passwordPage is the must-change step: only a session that owes it sees
+// the form; any other caller is sent where it belongs.
+func (p *Pages) passwordPage(w http.ResponseWriter, r *http.Request) {
+	c := proxy.CallerOf(r)
+	rd := web.CleanRedirect(r.URL.Query().Get("rd"))
+	if c.Pending != proxy.PendingPassword {
+		http.Redirect(w, r, nextFor(c, rd), http.StatusSeeOther)
+		return
+	}
+	p.render.Page(w, http.StatusOK, "password.html", passwordData(rd, c.Identity.Username))
+}
+
+// passwordSubmit stores the user's own password, which ends every other
+// session of theirs (this one included: it was only pending), and then
+// completes the login with a fresh session.
+func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
+	c, rd, ok := p.stepForm(w, r, func(c *proxy.Caller) bool { return c.Pending == proxy.PendingPassword })
+	if !ok {
+		return
+	}
+	d := passwordData(rd, c.Identity.Username)
+	pw := r.PostForm.Get("new_password")
+	if pw != r.PostForm.Get("confirm_password") {
+		d.Error = msgMismatch
+		p.render.Page(w, http.StatusBadRequest, "password.html", d)
+		return
+	}
+	if p.passwords == nil {
+		p.render.Error(w, r, web.ErrUnavailable)
+		return
+	}
+	err := p.passwords.ChangeOwnPassword(r.Context(), c.Identity.UserID, pw)
+	var inv *admin.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		d.Error = inv.Problems[0].Message
+		p.render.Page(w, http.StatusBadRequest, "password.html", d)
+		return
+	case errors.Is(err, admin.ErrNoUser):
+		p.cookies.ClearSession(w)
+		http.Redirect(w, r, proxy.LoginURL(rd, ""), http.StatusSeeOther)
+		return
+	case err != nil:
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	id := c.Identity
+	id.MustChangePassword = false
+	p.loggedIn(w, r, id, rd)
+}
