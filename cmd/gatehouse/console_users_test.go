@@ -74,8 +74,19 @@ func TestConsoleUsersAccess(t *testing.T) {
 		method, path, body string
 		change             bool
 	}
+	bobB := newBrowser(t, r.URL)
+	bobB.Login(t, "bob", alicePW)
+	recs, err := r.sessions.List(t.Context(), bob.ID)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("bob's sessions: %v %v", recs, err)
+	}
 	routes := []route{
 		{"GET", usersAPI + "/bob", "", false},
+		{"GET", usersAPI + "/bob/sessions", "", false},
+		{"GET", "/.gatehouse/api/v1/admin/explain/network?address=192.0.2.1&user=bob", "", false},
+		{"GET", "/.gatehouse/api/v1/admin/explain/access?user=bob&path=/", "", false},
+		{"DELETE", usersAPI + "/bob/sessions/" + recs[0].ID, "", true},
+		{"DELETE", usersAPI + "/bob/api-keys", "", true},
 		{"POST", usersAPI, `{"username":"mallory","email":"m@corp.example","role":"admin","password":"` + alicePW + `"}`, true},
 		{"PATCH", usersAPI + "/bob", `{"role":"admin"}`, true},
 		{"DELETE", usersAPI + "/bob", "", true},
@@ -126,6 +137,9 @@ func TestConsoleUsersAccess(t *testing.T) {
 	if d.Disabled || d.Role != "sales" || len(d.AllowedCIDRs) != 0 || len(d.APIKeys) != 1 || d.APIKeys[0].State != "active" ||
 		len(d.Devices) != 1 || d.Devices[0].State != "signed_in" {
 		t.Fatalf("bob after the refused calls: %+v", d)
+	}
+	if resp, _ := bobB.Get(t, "/"); resp.StatusCode != 200 {
+		t.Fatalf("bob's session after the refused calls: %d", resp.StatusCode)
 	}
 	if resp, _ := call(t, "GET", r.URL+"/", "Authorization", "Bearer "+aliceKey); resp.StatusCode != 200 {
 		t.Fatalf("alice's key: %d", resp.StatusCode)
@@ -388,6 +402,25 @@ func TestConsoleUsersKeysAndDevices(t *testing.T) {
 	if resp, _ := call(t, "GET", r.URL+"/", "Authorization", "Bearer "+aliceKey); resp.StatusCode != 401 {
 		t.Fatalf("alice's key after its revocation: %d", resp.StatusCode)
 	}
+	// Every live key of bob's at once; the revoked one of alice's and
+	// her other keys are not his.
+	bobKey2 := createKey(t, r, "--user", "bob")
+	aliceKey2 := createKey(t, r, "--user", "alice")
+	if code, body := apiCall(t, r.URL, root, "DELETE", usersAPI+"/bob/api-keys", ""); code != 200 || !strings.Contains(body, bobKeyID) ||
+		strings.Contains(body, aliceKeyID) {
+		t.Fatalf("revoke all of bob's keys: %d %s", code, body)
+	}
+	for _, k := range []string{bobKey, bobKey2} {
+		if resp, _ := call(t, "GET", r.URL+"/", "Authorization", "Bearer "+k); resp.StatusCode != 401 {
+			t.Fatalf("a key of bob's after revoking all: %d", resp.StatusCode)
+		}
+	}
+	if resp, _ := call(t, "GET", r.URL+"/", "Authorization", "Bearer "+aliceKey2); resp.StatusCode != 200 {
+		t.Fatalf("alice's other key after bob's were revoked: %d", resp.StatusCode)
+	}
+	if code, body := apiCall(t, r.URL, root, "DELETE", usersAPI+"/bob/api-keys", ""); code != 200 || !strings.Contains(body, `"revoked":[]`) {
+		t.Fatalf("revoke all of bob's keys again: %d %s", code, body)
+	}
 
 	if code, body := apiCall(t, r.URL, root, "DELETE", usersAPI+"/alice/devices/dev-b1", ""); code != 404 || errorCode(body) != "not_found" {
 		t.Fatalf("bob's device through alice's route: %d %s", code, body)
@@ -402,11 +435,19 @@ func TestConsoleUsersKeysAndDevices(t *testing.T) {
 		t.Fatalf("revoke all of bob's: %d %s", code, body)
 	}
 	d := getUser(t, r, root, "alice")
-	if len(d.Devices) != 1 || d.Devices[0].State != "signed_in" || len(d.APIKeys) != 1 || d.APIKeys[0].State != "revoked" {
+	states := func(d userDetailOf) map[string]string {
+		m := map[string]string{}
+		for _, k := range d.APIKeys {
+			m[k.ID] = k.State
+		}
+		return m
+	}
+	if len(d.Devices) != 1 || d.Devices[0].State != "signed_in" || len(d.APIKeys) != 2 || states(d)[aliceKeyID] != "revoked" {
 		t.Fatalf("alice: %+v", d)
 	}
 	d = getUser(t, r, root, "bob")
-	if len(d.Devices) != 2 || d.Devices[0].State != "signed_out" || d.Devices[1].State != "signed_out" || d.APIKeys[0].State != "active" {
+	if len(d.Devices) != 2 || d.Devices[0].State != "signed_out" || d.Devices[1].State != "signed_out" || len(d.APIKeys) != 2 ||
+		d.APIKeys[0].State != "revoked" || d.APIKeys[1].State != "revoked" {
 		t.Fatalf("bob: %+v", d)
 	}
 	wantAudit(t, r, "api_key_revoked", "")

@@ -137,6 +137,8 @@ func TestAdminOpenAPI(t *testing.T) {
 		{root, "GET", "/admin/users/carol", "", 200},
 		{root, "DELETE", "/admin/users/alice/api-keys/" + rootKeyID, "", 404},
 		{root, "DELETE", "/admin/users/alice/api-keys/" + aliceKeyID, "", 200},
+		{root, "DELETE", "/admin/users/root/api-keys", "", 200},
+		{root, "DELETE", "/admin/users/nobody/api-keys", "", 404},
 		{root, "DELETE", "/admin/users/alice/devices/no-such-device", "", 404},
 		{root, "DELETE", "/admin/users/alice/devices/dev-alice", "", 200},
 		{root, "DELETE", "/admin/users/nobody/devices", "", 404},

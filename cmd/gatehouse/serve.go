@@ -271,6 +271,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		// One user's sessions are a scan of the store's per-user
 		// index: the memory store and Redis both keep one.
 		Sessions: s.sessions,
+		Keys:     s.keyAuth,
 	}
 	s.gateway.Mount(
 		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: ops,

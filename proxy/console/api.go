@@ -62,6 +62,21 @@ type Options struct {
 	// their page and over the API); ending one goes through the
 	// gateway's session manager.
 	Sessions SessionLister
+	// Keys, when set, forgets a revoked key on this replica at once; the
+	// others learn it from the directory within a second.
+	Keys KeyEvicter
+}
+
+// KeyEvicter is the API-key authenticator's local cache.
+type KeyEvicter interface{ Evict(id string) }
+
+// revokeKey revokes one API key and forgets it here at once.
+func (o Options) revokeKey(ctx context.Context, actor, id string) (*directory.APIKey, error) {
+	k, err := o.Admin.RevokeAPIKey(ctx, actor, id)
+	if err == nil && o.Keys != nil {
+		o.Keys.Evict(id)
+	}
+	return k, err
 }
 
 // API is the admin JSON API.

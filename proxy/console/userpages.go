@@ -260,7 +260,7 @@ func (p *Pages) revokeKey(r *http.Request, actor, username string) error {
 	if !slices.ContainsFunc(keys, func(k directory.APIKey) bool { return k.ID == id }) {
 		return admin.ErrNoAPIKey
 	}
-	_, err = p.o.Admin.RevokeAPIKey(ctx, actor, id)
+	_, err = p.o.revokeKey(ctx, actor, id)
 	return err
 }
 

@@ -29,6 +29,7 @@ func (a *API) mountUsers(m *proxy.Mux) {
 	m.Handle("PUT "+u+"/2fa/required", proxy.AnyCredential, a.write(a.require2FA))
 	m.Handle("PUT "+u+"/allowlist", proxy.AnyCredential, a.write(a.setAllowlist))
 	m.Handle("DELETE "+u+"/api-keys/{id}", proxy.AnyCredential, a.write(a.revokeKey))
+	m.Handle("DELETE "+u+"/api-keys", proxy.AnyCredential, a.write(a.revokeKeys))
 	m.Handle("DELETE "+u+"/devices/{id}", proxy.AnyCredential, a.write(a.revokeDevices))
 	m.Handle("DELETE "+u+"/devices", proxy.AnyCredential, a.write(a.revokeDevices))
 	if a.o.Sessions != nil {
@@ -327,12 +328,35 @@ func (a *API) revokeKey(w http.ResponseWriter, r *http.Request, _ *proxy.Caller,
 		fail(w, admin.ErrNoAPIKey)
 		return
 	}
-	k, err := a.o.Admin.RevokeAPIKey(ctx, actor, id)
+	k, err := a.o.revokeKey(ctx, actor, id)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	web.JSON(w, http.StatusOK, showKey(*k, a.o.Now()))
+}
+
+// revokeKeys revokes every live key of the user: the "revoke all" of the
+// user's keys, short of logging everyone out.
+func (a *API) revokeKeys(w http.ResponseWriter, r *http.Request, _ *proxy.Caller, actor string) {
+	ctx, name := r.Context(), r.PathValue("username")
+	keys, err := a.o.Admin.APIKeys(ctx, name)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	now, done := a.o.Now(), []string{}
+	for _, k := range keys {
+		if !k.RevokedAt.IsZero() || !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+			continue
+		}
+		if _, err := a.o.revokeKey(ctx, actor, k.ID); err != nil {
+			fail(w, err)
+			return
+		}
+		done = append(done, k.ID)
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"user": name, "revoked": done})
 }
 
 // revokeDevices signs out one device of the user ({id}) or all of them.
