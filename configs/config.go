@@ -183,6 +183,10 @@ type Log struct {
 	// on unless set to false.
 	Access    bool `yaml:"access"`
 	accessSet bool
+	// AuditRetention is how long audit events (and so the login history
+	// read from them) are kept; older ones are deleted by a job every
+	// replica runs hourly. 0, the default, keeps every event.
+	AuditRetention time.Duration `yaml:"audit_retention"`
 }
 
 // SetDefaults fills every unset field, including the nested sections, so

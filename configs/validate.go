@@ -234,6 +234,9 @@ func (l Log) validate() error {
 	if l.Format != "text" && l.Format != "json" {
 		errs = append(errs, fmt.Errorf("log.format: must be text or json, got %q", l.Format))
 	}
+	if l.AuditRetention != 0 && l.AuditRetention < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("log.audit_retention: must be 0 (keep every event) or at least 24h, got %s", l.AuditRetention))
+	}
 	return errors.Join(errs...)
 }
 

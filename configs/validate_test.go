@@ -21,7 +21,7 @@ tls: {cert_file: cert.pem}
 session: {store: etcd, cache_ttl: 6m, touch_fraction: 1}
 directory: {driver: mysql}
 login: {max_concurrent_hashes: 65, account_attempts: -1, ip_attempts: -5, lockout_window: 10s}
-log: {level: loud, format: xml}
+log: {level: loud, format: xml, audit_retention: 1h}
 policy: {session: {idle_timeout: 10s}, mfa: {mode: sometimes}}
 `
 	_, err := Parse([]byte(doc), nil)
@@ -32,7 +32,7 @@ policy: {session: {idle_timeout: 10s}, mfa: {mode: sometimes}}
 		"listen:", "public_url:", "upstream:", "trusted_proxies[1]:", "metrics_listen:",
 		"tls:", "session.store:", "session.cache_ttl:", "session.touch_fraction:",
 		"directory.driver:", "login.max_concurrent_hashes:", "login.account_attempts:",
-		"login.ip_attempts:", "login.lockout_window:", "log.level:", "log.format:",
+		"login.ip_attempts:", "login.lockout_window:", "log.level:", "log.format:", "log.audit_retention:",
 		"policy.session.idle_timeout:", "policy.mfa.mode:",
 	} {
 		if !strings.Contains(err.Error(), key) {

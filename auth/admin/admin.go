@@ -84,6 +84,9 @@ type Directory interface {
 	RemoveTOTP(ctx context.Context, userID string) error
 	TOTP(ctx context.Context, userID string) (directory.TOTPFactor, error)
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+	// The erasure and the retention job (directory.Audit).
+	PseudonymizeAudit(ctx context.Context, userID, pseudonym string, names []string) (int64, error)
+	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
 }
 
 // Auditor records the events.
@@ -274,6 +277,10 @@ func (s *Service) SetPassword(ctx context.Context, actor, username, pw string, m
 	return u, nil
 }
 
+// ErrNoChangeOwed refuses a must-change step for a user who no longer
+// owes one (changed meanwhile, or disabled).
+var ErrNoChangeOwed = errors.New("admin: no password change is owed")
+
 // ErrSamePassword refuses a must-change step answered with the password
 // the administrator set.
 var ErrSamePassword = &InvalidError{Problems: []FieldProblem{{Field: "password", Message: "choose a password different from the one you were given"}}}
@@ -293,7 +300,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, pw string) erro
 		return err
 	}
 	if !u.MustChangePassword || u.Disabled {
-		return &InvalidError{Problems: []FieldProblem{{Field: "password", Message: "no password change is owed; log in again"}}}
+		return ErrNoChangeOwed
 	}
 	if err := password.CheckNew(pw); err != nil {
 		return &InvalidError{Problems: []FieldProblem{{Field: "password", Message: err.Error()}}}

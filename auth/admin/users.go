@@ -19,9 +19,9 @@ import (
 // Event names of the operations in this file, in the same stable
 // snake_case vocabulary as auth/audit's (log alerts match on them).
 const (
-	EventUserChanged  = "user_changed" // email or display name; Detail "fields" names which
-	EventUserDeleted  = "user_deleted"
-	EventUserUnlocked = "user_unlocked"
+	EventUserChanged  = audit.UserChanged
+	EventUserDeleted  = audit.UserDeleted
+	EventUserUnlocked = audit.UserUnlocked
 )
 
 // AdminFeature is the feature that makes a user an administrator of the

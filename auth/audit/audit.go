@@ -25,6 +25,14 @@ const (
 	UserDisabled   = "user_disabled"
 	UserEnabled    = "user_enabled"
 	PasswordSet    = "password_set"
+	// UserChanged (email, display name, role, groups; Detail "fields"
+	// names which), UserDeleted, UserUnlocked (failed-login counters
+	// cleared), UserErased (deleted, and their audit events
+	// pseudonymized).
+	UserChanged  = "user_changed"
+	UserDeleted  = "user_deleted"
+	UserUnlocked = "user_unlocked"
+	UserErased   = "user_erased"
 	// PasswordChanged: a user replaced an administrator-set password at
 	// login (the must-change step); PasswordChangeRequired: a login that
 	// owes that step.

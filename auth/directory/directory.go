@@ -377,6 +377,16 @@ type Audit interface {
 	// order. A page shorter than the (capped) limit is the last; the next
 	// one starts with Before set to the last event's ID.
 	QueryAudit(ctx context.Context, q AuditQuery) ([]audit.Event, error)
+	// PseudonymizeAudit rewrites the events whose user is userID, whose
+	// actor is one of names (the user's username, email) or whose detail
+	// holds one, so that none names the user: those fields and such
+	// detail values become pseudonym, and the client address is cleared.
+	// It returns how many events changed. The events stay: an erasure
+	// keeps the record of what happened, not who it happened to.
+	PseudonymizeAudit(ctx context.Context, userID, pseudonym string, names []string) (int64, error)
+	// DeleteAuditBefore removes the events older than t and returns how
+	// many (the retention job, log.audit_retention).
+	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
 }
 
 // SigningKey is a key the gateway signs identity assertions with. Private

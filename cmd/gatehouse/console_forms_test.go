@@ -130,16 +130,16 @@ func TestConsoleUserForms(t *testing.T) {
 	if _, err := r.a.dir.UserByUsername(t.Context(), "carol"); err != nil {
 		t.Fatal("a refused delete removed the user")
 	}
-	resp, _ = root.Do(t, "POST", pages+"/users/carol/delete", url.Values{"confirm": {"carol"}})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != pages+"/users?done=deleted" {
+	resp, _ = root.Do(t, "POST", pages+"/users/carol/delete", url.Values{"confirm": {"carol"}, "erase": {"true"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != pages+"/users?done=erased" {
 		t.Fatalf("delete: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	resp, body = root.Get(t, pages+"/users?done=deleted")
-	wantPage(t, "the list after the delete", resp, body, 200, "The user is deleted")
+	resp, body = root.Get(t, pages+"/users?done=erased")
+	wantPage(t, "the list after the erasure", resp, body, 200, "The user is erased")
 	if _, err := r.a.dir.UserByUsername(t.Context(), "carol"); err == nil {
 		t.Fatal("the user is still there")
 	}
-	for _, ev := range []string{"user_created", "user_changed", "password_set", "user_deleted"} {
+	for _, ev := range []string{"user_created", "user_changed", "password_set", "user_deleted", "user_erased"} {
 		wantAudit(t, r, ev, "")
 	}
 }

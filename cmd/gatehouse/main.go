@@ -32,7 +32,8 @@ commands:
   user logout U | user reset-2fa U | user require-2fa U on|off
   user set-template U TEMPLATE | user set-template U --clear
   user show U | user edit U [--email E] [--display-name N] [--role R] [--groups a,b]   only what is named
-  user delete U [--yes]                 asks for the username on stdin unless --yes
+  user delete U [--erase] [--yes]       asks for the username on stdin unless --yes; --erase also
+                                        pseudonymizes their audit events (data-protection erasure)
   user unlock U | user sessions U       failed-login counters, live sessions (session.store: redis)
   template list | template show NAME | template set NAME --file F | template delete NAME
   access explain --user U METHOD PATH   which route rule applies, what it needs, and whether U has it

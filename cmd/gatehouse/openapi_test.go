@@ -86,6 +86,9 @@ func TestAdminOpenAPI(t *testing.T) {
 		{root, "POST", "/admin/policy/rollback", `{"to":1,"version":2}`, 200},
 		{root, "POST", "/admin/policy/rollback", `{"to":99,"version":3}`, 404},
 		{root, "GET", "/admin/users?q=a&limit=10", "", 200},
+		// Before alice's logout below, which a directory poll may apply
+		// at any moment.
+		{alice, "GET", "/admin/explain/network?address=127.0.0.1", "", 403},
 		{root, "GET", "/admin/users/alice/sessions", "", 200},
 		{root, "GET", "/admin/users/nobody/sessions", "", 404},
 		{root, "DELETE", "/admin/users/root/sessions/" + aliceSID, "", 404},
@@ -108,7 +111,6 @@ func TestAdminOpenAPI(t *testing.T) {
 		{root, "GET", "/admin/explain/network?address=192.0.2.1&user=nobody", "", 404},
 		{root, "GET", "/admin/explain/access?user=alice&method=get&path=/leads", "", 200},
 		{root, "GET", "/admin/explain/access?user=alice&path=leads", "", 400},
-		{alice, "GET", "/admin/explain/network?address=127.0.0.1", "", 403},
 		{root, "GET", "/admin/users/alice", "", 200},
 		{root, "GET", "/admin/users/nobody", "", 404},
 		{root, "POST", "/admin/users", `{"username":"carol","email":"carol@corp.example","role":"sales","display_name":"Carol","groups":["east"],"password":"` + alicePW + `"}`, 201},
@@ -144,7 +146,8 @@ func TestAdminOpenAPI(t *testing.T) {
 		{root, "DELETE", "/admin/users/nobody/devices", "", 404},
 		{root, "DELETE", "/admin/users/alice/devices", "", 200},
 		{root, "GET", "/admin/users/alice", "", 200}, // a revoked key, a signed-out device
-		{root, "DELETE", "/admin/users/carol", "", 200},
+		{root, "DELETE", "/admin/users/carol?erase=maybe", "", 400},
+		{root, "DELETE", "/admin/users/carol?erase=true", "", 200},
 		{root, "DELETE", "/admin/users/carol", "", 404},
 		{root, "DELETE", "/admin/users/admin", "", 200}, // the first admin serve made; root is left
 		{root, "DELETE", "/admin/users/root", "", 409},

@@ -111,6 +111,7 @@ type server struct {
 	sessions *session.Manager
 	hub      *nearcache.Hub
 	keyAuth  *apikey.Authenticator
+	ops      *admin.Service // the admin operations the routes and jobs share
 	tokens   *token.Service
 	issuer   *assertion.Issuer
 	demo     *http.Server
@@ -259,6 +260,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	// One service for every admin operation the gateway's routes make:
 	// the account page's self-service, the admin API and its pages.
 	ops := admin.New(a.dir, a.audit, hasher, providerIDs(cfg), a.now).WithSessions(a.store).WithNetworkSources(networkSources(cfg))
+	s.ops = ops
 	// The console pages call the same operations as the API, under the
 	// same rule and re-authentication counter.
 	consoleOpts := console.Options{
@@ -267,14 +269,14 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		MFA:     second,
 		Counter: a.store,
 		Now:     a.now,
-		Network: s.guard,
+		Network: networkExplainer{s.guard},
 		// One user's sessions are a scan of the store's per-user
 		// index: the memory store and Redis both keep one.
 		Sessions: s.sessions,
 		Keys:     s.keyAuth,
 	}
 	s.gateway.Mount(
-		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: ops,
+		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: passwordChanger{ops},
 			// The login form's password encryption; its key is made when
 			// the policy first turns it on.
 			Encryption: pwcrypt.New(pwcrypt.Options{Keys: a.dir, Keyring: keys, Nonces: a.store, Now: a.now})}),
@@ -396,12 +398,17 @@ func (s *server) background(ctx context.Context) {
 	go s.a.dir.Listen(ctx, s.watcher.Poke, s.watcher.SetPush)
 	keys := time.NewTicker(keyReload)
 	sweep := time.NewTicker(sweepInterval)
+	prune := time.NewTicker(auditPruneInterval)
 	defer keys.Stop()
 	defer sweep.Stop()
+	defer prune.Stop()
+	s.pruneAudit(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-prune.C:
+			s.pruneAudit(ctx)
 		case <-keys.C:
 			if err := s.issuer.Reload(ctx); err != nil {
 				s.a.log.Error("reload signing keys", "error", err)
@@ -410,6 +417,26 @@ func (s *server) background(ctx context.Context) {
 			s.sessions.Sweep()
 			s.issuer.Sweep()
 		}
+	}
+}
+
+// auditPruneInterval is how often each replica applies
+// log.audit_retention; every replica runs it, and a delete of rows
+// another already deleted deletes nothing.
+const auditPruneInterval = time.Hour
+
+// pruneAudit deletes the audit events older than log.audit_retention.
+func (s *server) pruneAudit(ctx context.Context) {
+	keep := s.a.cfg.Log.AuditRetention
+	if keep <= 0 {
+		return
+	}
+	n, err := s.ops.PruneAudit(ctx, keep)
+	switch {
+	case err != nil:
+		s.a.log.Error("apply log.audit_retention", "error", err)
+	case n > 0:
+		s.a.log.Info("audit events past log.audit_retention deleted", "events", n, "retention", keep.String())
 	}
 }
 

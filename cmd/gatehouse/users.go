@@ -479,16 +479,17 @@ func userEdit(ctx context.Context, e *env, args []string) error {
 // under the same name is a new account without the old one's factor,
 // keys or devices.
 func userDelete(ctx context.Context, e *env, args []string) error {
-	var yes *bool
+	var yes, erase *bool
 	a, svc, username, rest, err := oneUser(ctx, e, "user delete", args, func(fs *flag.FlagSet) {
 		yes = fs.Bool("yes", false, "delete without asking for the username to be typed again")
+		erase = fs.Bool("erase", false, "data-protection erasure: also rewrite the user's audit events so they no longer name them")
 	})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	if len(rest) != 0 {
-		return fmt.Errorf("%w: user delete USERNAME [--yes]", errUsage)
+		return fmt.Errorf("%w: user delete USERNAME [--erase] [--yes]", errUsage)
 	}
 	if !*yes {
 		d, err := svc.ShowUser(ctx, username)
@@ -508,6 +509,9 @@ func userDelete(ctx context.Context, e *env, args []string) error {
 		if len(d.User.Groups) > 0 {
 			gone = append(gone, "the memberships of "+termSafe(strings.Join(d.User.Groups, ", ")))
 		}
+		if *erase {
+			gone = append(gone, "their name, email and addresses from the audit log (the events stay, under a pseudonym)")
+		}
 		fmt.Fprintf(e.stderr, "Deleting %s removes %s, and ends their sessions on every gateway. It cannot be undone.\nType the username to confirm: ",
 			d.User.Username, strings.Join(gone, ", "))
 		line, _ := bufio.NewReader(e.stdin).ReadString('\n')
@@ -519,15 +523,23 @@ func userDelete(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%s not deleted: %q does not match the username", d.User.Username, got)
 		}
 	}
-	u, err := svc.DeleteUser(ctx, cliActor(e), username)
+	var erasure admin.Erasure
+	if *erase {
+		erasure, err = svc.EraseUser(ctx, cliActor(e), username)
+	} else {
+		_, err = svc.DeleteUser(ctx, cliActor(e), username)
+	}
 	if errors.Is(err, admin.ErrLastAdmin) {
 		return fmt.Errorf("%s not deleted: no other enabled user has the %s feature, so nobody could administer the gateway; give another user an admin role first (gatehouse user edit OTHER --role admin)",
-			u.Username, admin.AdminFeature)
+			username, admin.AdminFeature)
 	}
 	if err != nil {
 		return cliError(err, username)
 	}
-	fmt.Fprintf(e.stdout, "user %s deleted; running gateways end their sessions within a few seconds\n", u.Username)
+	fmt.Fprintf(e.stdout, "user %s deleted; running gateways end their sessions within a few seconds\n", username)
+	if *erase {
+		fmt.Fprintf(e.stdout, "%d audit events rewritten: they now name %s\n", erasure.Events, erasure.Pseudonym)
+	}
 	return nil
 }
 

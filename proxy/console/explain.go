@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/auth/network"
-	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 )
@@ -15,35 +13,37 @@ import (
 // NetworkExplainer is the running gateway's network guard, with the lists
 // it enforces right now (the CLI's check-ip builds its own from the
 // configuration; an admin asking the console wants this replica's view).
+// cmd/gatehouse adapts auth/network's guard to it.
 type NetworkExplainer interface {
-	Explain(addr netip.Addr, role, userID string, now time.Time) network.Report
+	Explain(addr netip.Addr, role, userID string, now time.Time) NetworkReport
 }
 
-type verdictOut struct {
+// Verdict is one network decision and, when it refuses, the rule.
+type Verdict struct {
 	Allow  bool   `json:"allow"`
 	Rule   string `json:"rule,omitempty"`
 	Detail string `json:"detail,omitempty"`
 }
 
-// networkOut is the "can U log in from A, and if not, why" answer: the
+// NetworkReport is the "can U log in from A, and if not, why" answer: the
 // two decisions, then each fact the guard weighed.
-type networkOut struct {
-	Address          string     `json:"address"`
-	User             string     `json:"user,omitempty"`
-	Role             string     `json:"role,omitempty"`
-	Login            verdictOut `json:"login"`
-	Request          verdictOut `json:"request"`
-	PolicyVersion    int64      `json:"policy_version"`
-	BlockTor         string     `json:"block_tor"`
-	BlockedAnonymous []string   `json:"block_anonymous"`
-	DenyListed       bool       `json:"deny_listed"`
-	TorList          string     `json:"tor_list"`
-	TorExit          bool       `json:"tor_exit"`
-	AnonymousDB      string     `json:"anonymous_db"`
-	Anonymous        []string   `json:"anonymous"`
-	OrgAllowlist     string     `json:"org_allowlist"`
-	RoleAllowlist    string     `json:"role_allowlist"`
-	UserAllowlist    string     `json:"user_allowlist"`
+type NetworkReport struct {
+	Address          string   `json:"address"`
+	User             string   `json:"user,omitempty"`
+	Role             string   `json:"role,omitempty"`
+	Login            Verdict  `json:"login"`
+	Request          Verdict  `json:"request"`
+	PolicyVersion    int64    `json:"policy_version"`
+	BlockTor         string   `json:"block_tor"`
+	BlockedAnonymous []string `json:"block_anonymous"`
+	DenyListed       bool     `json:"deny_listed"`
+	TorList          string   `json:"tor_list"`
+	TorExit          bool     `json:"tor_exit"`
+	AnonymousDB      string   `json:"anonymous_db"`
+	Anonymous        []string `json:"anonymous"`
+	OrgAllowlist     string   `json:"org_allowlist"`
+	RoleAllowlist    string   `json:"role_allowlist"`
+	UserAllowlist    string   `json:"user_allowlist"`
 }
 
 // explainNetwork answers GET …/explain/network?address=A[&user=U].
@@ -58,33 +58,18 @@ func (a *API) explainNetwork(w http.ResponseWriter, r *http.Request, _ *proxy.Ca
 		apiError(w, http.StatusBadRequest, "bad_request", "address must be an IP address, e.g. ?address=203.0.113.7.")
 		return
 	}
-	out := networkOut{Address: addr.String()}
-	var role, userID string
+	var role, userID, username string
 	if name := q.Get("user"); name != "" {
 		u, err := a.o.Admin.User(r.Context(), name)
 		if err != nil {
 			fail(w, err)
 			return
 		}
-		role, userID, out.User, out.Role = u.Role, u.ID, u.Username, u.Role
+		role, userID, username = u.Role, u.ID, u.Username
 	}
-	rep := a.o.Network.Explain(addr, role, userID, a.o.Now())
-	out.Login, out.Request = verdictOut(rep.Login), verdictOut(rep.Request)
-	out.PolicyVersion, out.BlockTor, out.BlockedAnonymous = rep.PolicyVersion, rep.BlockTor, flagNames(rep.BlockedAnonymous)
-	out.DenyListed, out.TorList, out.TorExit = rep.DenyListed, rep.TorList, rep.Tor
-	out.AnonymousDB, out.Anonymous = rep.AnonymousDB, flagNames(rep.Anonymous)
-	out.OrgAllowlist, out.RoleAllowlist, out.UserAllowlist = rep.OrgListed, rep.RoleListed, rep.UserListed
+	out := a.o.Network.Explain(addr, role, userID, a.o.Now())
+	out.User, out.Role = username, role
 	web.JSON(w, http.StatusOK, out)
-}
-
-func flagNames(f policy.AnonymousFlags) []string {
-	out := []string{}
-	for b := policy.AnonymousFlags(1); b != 0 && b <= f; b <<= 1 {
-		if f&b != 0 {
-			out = append(out, b.Name())
-		}
-	}
-	return out
 }
 
 // accessOut is "can U reach METHOD PATH": the template in force and why,

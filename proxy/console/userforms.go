@@ -118,9 +118,16 @@ func (p *Pages) deleteUser(w http.ResponseWriter, r *http.Request, c *proxy.Call
 	name := r.PathValue("username")
 	err := errNotConfirmed
 	if strings.EqualFold(strings.TrimSpace(r.PostForm.Get("confirm")), name) {
-		_, err2 := p.o.Admin.DeleteUser(r.Context(), c.Identity.Username, name)
+		var err2 error
+		done := "deleted"
+		if r.PostForm.Get("erase") == "true" {
+			done = "erased"
+			_, err2 = p.o.Admin.EraseUser(r.Context(), c.Identity.Username, name)
+		} else {
+			_, err2 = p.o.Admin.DeleteUser(r.Context(), c.Identity.Username, name)
+		}
 		if err2 == nil {
-			http.Redirect(w, r, pagesPath+"/users?done=deleted", http.StatusSeeOther)
+			http.Redirect(w, r, pagesPath+"/users?done="+done, http.StatusSeeOther)
 			return
 		}
 		var inv *admin.InvalidError

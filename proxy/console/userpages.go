@@ -69,6 +69,7 @@ var userNotices = map[string]string{
 	"password_set_must_change": "The password is set for one login: the user must choose a new one at the next login. " +
 		"Their sessions end and remembered devices are forgotten.",
 	"deleted": "The user is deleted, with their factors, keys and devices; their sessions end on every gateway within a second.",
+	"erased":  "The user is erased: deleted with their factors, keys and devices, and the audit events about them now name a pseudonym.",
 }
 
 type usersData struct {

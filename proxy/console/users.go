@@ -243,14 +243,30 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, _ *proxy.Caller, 
 	web.JSON(w, http.StatusOK, map[string]any{"user": d, "changed": nonNil(changed)})
 }
 
+// deleteUser deletes the user; with ?erase=true it is the data-protection
+// erasure, which also rewrites their audit events under a pseudonym.
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, _ *proxy.Caller, actor string) {
-	u, err := a.o.Admin.DeleteUser(r.Context(), actor, r.PathValue("username"))
-	if err != nil {
-		fail(w, err)
-		return
+	name := r.PathValue("username")
+	const msg = "deleted with their second factor, API keys, devices and group memberships; their sessions end on every gateway within a second"
+	switch r.URL.Query().Get("erase") {
+	case "", "false":
+		u, err := a.o.Admin.DeleteUser(r.Context(), actor, name)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		web.JSON(w, http.StatusOK, map[string]any{"user": u.Username, "message": msg})
+	case "true":
+		e, err := a.o.Admin.EraseUser(r.Context(), actor, name)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		web.JSON(w, http.StatusOK, map[string]any{"user": name, "message": msg + "; their audit events now name " + e.Pseudonym,
+			"pseudonym": e.Pseudonym, "audit_events_rewritten": e.Events})
+	default:
+		apiError(w, http.StatusBadRequest, "bad_request", "erase must be true or false.")
 	}
-	web.JSON(w, http.StatusOK, map[string]string{"user": u.Username,
-		"message": "deleted with their second factor, API keys, devices and group memberships; their sessions end on every gateway within a second"})
 }
 
 func (a *API) setDisabled(disabled bool) handler {

@@ -61,7 +61,9 @@ type Options struct {
 	Encryption PasswordEncryption
 }
 
-// PasswordChanger is the must-change step's store (auth/admin).
+// PasswordChanger is the must-change step's store (auth/admin, adapted
+// by cmd/gatehouse): it answers *PasswordRefused for a password the rules
+// refuse and ErrNoChangeOwed when the step is over.
 type PasswordChanger interface {
 	ChangeOwnPassword(ctx context.Context, userID, pw string) error
 }

@@ -4,10 +4,19 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/gatehouse-auth/gatehouse/auth/admin"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 )
+
+// PasswordRefused is a new password the rules refuse; Reason is shown to
+// the user as it is.
+type PasswordRefused struct{ Reason string }
+
+func (e *PasswordRefused) Error() string { return "new password refused: " + e.Reason }
+
+// ErrNoChangeOwed means the user no longer owes a password change (or no
+// longer exists): the step is over, and the browser logs in again.
+var ErrNoChangeOwed = errors.New("login: no password change owed")
 
 const (
 	msgMustChange = "Your administrator set this password for you. Choose your own to continue."
@@ -50,13 +59,13 @@ func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := p.passwords.ChangeOwnPassword(r.Context(), c.Identity.UserID, pw)
-	var inv *admin.InvalidError
+	var refused *PasswordRefused
 	switch {
-	case errors.As(err, &inv):
-		d.Error = inv.Problems[0].Message
+	case errors.As(err, &refused):
+		d.Error = refused.Reason
 		p.render.Page(w, http.StatusBadRequest, "password.html", d)
 		return
-	case errors.Is(err, admin.ErrNoUser):
+	case errors.Is(err, ErrNoChangeOwed):
 		p.cookies.ClearSession(w)
 		http.Redirect(w, r, proxy.LoginURL(rd, ""), http.StatusSeeOther)
 		return

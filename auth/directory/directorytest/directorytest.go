@@ -52,6 +52,7 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"AuditQuery", testAuditQuery},
 		{"AuditQueryPaging", testAuditQueryPaging},
 		{"AuditQueryLimit", testAuditQueryLimit},
+		{"AuditErase", testAuditErase},
 		{"SigningKeys", testSigningKeys},
 		{"FirstSigningKeyRace", testFirstSigningKeyRace},
 		{"FirstKeyPerAlgorithm", testFirstKeyPerAlgorithm},

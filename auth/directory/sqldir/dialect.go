@@ -69,6 +69,7 @@ const (
 	lockDocuments int64 = 0x6761746568_04
 	lockGroups    int64 = 0x6761746568_05
 	lockDevices   int64 = 0x6761746568_06
+	lockErase     int64 = 0x6761746568_10 // an erasure's audit rewrite
 )
 
 func dialectFor(driver string) (dialect, error) {
