@@ -80,7 +80,11 @@ gotest:
 ifeq ($(VULNDB_TARBALL),)
 vulncheck: $(GOVULNCHECK)
 	@echo "vulncheck: no ../shared/vulndb/go-vulndb-osv-*.tar.gz; using the online database"
-	$(GOVULNCHECK) ./...
+	@$(GOVULNCHECK) ./... || { status=$$?; \
+	  if ! curl -fsS --max-time 10 -o /dev/null https://vuln.go.dev/index/db.json 2>/dev/null; then \
+	    echo "vulncheck: vuln.go.dev cannot be reached and no offline database was found;"; \
+	    echo "  download a snapshot (go-vulndb-osv-*.tar.gz) and run: make test VULNDB=/path/to/go-vulndb-osv-DATE.tar.gz"; \
+	  fi; exit $$status; }
 else
 vulncheck: $(GOVULNCHECK) $(VULNDB_DIR)/.extracted
 	$(GOVULNCHECK) -db file://$(VULNDB_DIR)/data/osv ./...
