@@ -2,7 +2,9 @@
 # Makes this machine able to run `make test`, and changes nothing that is
 # already right, so running it twice is cheap:
 #   - Debian packages the tests need (redis-server, postgresql, chromium,
-#     wrk, nodejs/npm, curl), installed with apt-get only when missing;
+#     nginx, wrk, nodejs/npm, curl), installed with apt-get only when
+#     missing (of nginx only the binary is used: the forward-auth test
+#     runs it unprivileged on a free port with its own config);
 #   - a Redis on 127.0.0.1:6379 and a PostgreSQL on 127.0.0.1:5432 that user
 #     postgres reaches without a password, started only when not answering.
 # GATEHOUSE_TEST_REDIS_ADDR / GATEHOUSE_TEST_POSTGRES_URL point the tests at
@@ -46,6 +48,8 @@ ensure_packages() {
   need pg_ctlcluster postgresql
   need psql postgresql-client
   need /usr/bin/chromium chromium
+  # The forward-auth test runs nginx's auth_request in front of the gateway.
+  need /usr/sbin/nginx nginx
   need wrk wrk
   need curl curl
   need taskset util-linux

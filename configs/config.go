@@ -96,6 +96,9 @@ type Config struct {
 	Mobile token.Config `yaml:"mobile"`
 	// Shutdown is how the gateway stops on SIGTERM.
 	Shutdown Shutdown `yaml:"shutdown"`
+	// ForwardAuth is the endpoint a proxy in front asks instead of
+	// proxying through the gateway (docs/forward-auth.md).
+	ForwardAuth ForwardAuth `yaml:"forward_auth"`
 	// DevInsecureCookies is true when public_url is plain http: cookies
 	// then go without Secure and without the __Host- prefix.
 	DevInsecureCookies bool `yaml:"-"`

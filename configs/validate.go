@@ -52,6 +52,7 @@ func (c *Config) Validate() error {
 	}
 	add(c.Login.validate())
 	add(c.Access.validate())
+	add(c.ForwardAuth.validate(len(c.TrustedProxies) > 0))
 	add(c.Mobile.Validate("mobile"))
 	if d := c.Shutdown.DrainDelay; d < 0 || d > 5*time.Minute {
 		add(fmt.Errorf("shutdown.drain_delay: must be between 0s and 5m, got %s", d))

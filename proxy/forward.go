@@ -102,22 +102,13 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &Caller{Policy: cur}
 	r = WithCaller(r, c)
-	c.IP = g.clientIP.Resolve(r)
-	noteCaller(w, c)
-	if err := g.identify(r, c); err != nil {
-		g.metrics.inc(outcomeUnavailable)
-		g.render.Error(w, r, web.ErrUnavailable.With(err))
+	switch g.admit(w, r, c) {
+	case answered:
 		return
-	}
-	if c.Refused != nil {
-		g.refuse(w, c.Refused)
-		return
-	}
-	if !c.SignedIn() {
+	case signedOut:
 		g.unauthenticated(w, r, c.Ended)
 		return
-	}
-	if !c.Complete() {
+	case stepOwed:
 		// Half-authenticated: the second factor is owed first, and the
 		// upstream is never reached until it is paid.
 		if web.WantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
@@ -126,28 +117,6 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		}
 		web.JSON(w, http.StatusUnauthorized, map[string]string{"error": "mfa_required", "message": "Two-factor authentication is required to continue."})
 		return
-	}
-	if !g.checkNetwork(w, r, false, &c.Identity, c.Kind == auth.KindAPIKey) {
-		return
-	}
-	if len(c.Networks) > 0 && !inPrefixes(c.IP, c.Networks) {
-		g.audit.Record(r.Context(), audit.Event{Event: audit.APIKeyRefused, UserID: c.Identity.UserID, ClientIP: c.IP.String(),
-			Detail: map[string]string{"key_id": c.ID, "reason": "network"}})
-		g.render.Error(w, r, web.ErrNetworkBlocked)
-		return
-	}
-	if !g.authorizeRoute(w, r, c) {
-		return
-	}
-	if g.authorize != nil {
-		if err := g.authorize(c, r); err != nil {
-			var e *web.Error
-			if !errors.As(err, &e) {
-				e = web.ErrForbidden.With(err)
-			}
-			g.render.Error(w, r, e)
-			return
-		}
 	}
 	if up := r.Header.Get("Upgrade"); up != "" {
 		if !headerHasToken(r.Header, "Connection", "upgrade") || !strings.EqualFold(strings.TrimSpace(up), "websocket") {
@@ -161,6 +130,69 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	}
 	g.metrics.inc(outcomeProxied)
 	g.proxy.ServeHTTP(w, r)
+}
+
+// admission is how far a request got through the pipeline's checks.
+type admission int
+
+const (
+	// admitted: every check passed; the request may reach the upstream.
+	admitted admission = iota
+	// answered: refused, and the refusal has been written.
+	answered
+	// signedOut: no live credential (c.Ended says why one ended); the
+	// caller answers, as a login redirect or a 401.
+	signedOut
+	// stepOwed: a session with a login step still owed (c.Pending); the
+	// caller sends it to that step.
+	stepOwed
+)
+
+// admit runs the pipeline's checks for a request to the upstream — client
+// address, authenticate, session rules, network guard, authorize — on r,
+// which carries c (with the policy in force set). The proxy and the
+// forward-auth endpoint both decide with it, so the two cannot disagree.
+func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *Caller) admission {
+	c.IP = g.clientIP.Resolve(r)
+	noteCaller(w, c)
+	if err := g.identify(r, c); err != nil {
+		g.metrics.inc(outcomeUnavailable)
+		g.render.Error(w, r, web.ErrUnavailable.With(err))
+		return answered
+	}
+	if c.Refused != nil {
+		g.refuse(w, c.Refused)
+		return answered
+	}
+	if !c.SignedIn() {
+		return signedOut
+	}
+	if !c.Complete() {
+		return stepOwed
+	}
+	if !g.checkNetwork(w, r, false, &c.Identity, c.Kind == auth.KindAPIKey) {
+		return answered
+	}
+	if len(c.Networks) > 0 && !inPrefixes(c.IP, c.Networks) {
+		g.audit.Record(r.Context(), audit.Event{Event: audit.APIKeyRefused, UserID: c.Identity.UserID, ClientIP: c.IP.String(),
+			Detail: map[string]string{"key_id": c.ID, "reason": "network"}})
+		g.render.Error(w, r, web.ErrNetworkBlocked)
+		return answered
+	}
+	if !g.authorizeRoute(w, r, c) {
+		return answered
+	}
+	if g.authorize != nil {
+		if err := g.authorize(c, r); err != nil {
+			var e *web.Error
+			if !errors.As(err, &e) {
+				e = web.ErrForbidden.With(err)
+			}
+			g.render.Error(w, r, e)
+			return answered
+		}
+	}
+	return admitted
 }
 
 // serveTunnel forwards a WebSocket upgrade and keeps it only as long as
@@ -293,6 +325,16 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		delete(h, "Authorization")
 	}
 	delete(h, "Dpop")
+	g.vouch(h, c, true)
+}
+
+// vouch sets the identity headers the gateway vouches for on h — to the
+// upstream by the proxy, in the answer by the forward-auth endpoint — and
+// the signed assertion; forwarded adds the client address and public
+// origin headers (the proxy's). Without an assertion the receiver would
+// see unverifiable headers, so when signing fails none is set, and it
+// returns false.
+func (g *Gateway) vouch(h http.Header, c *Caller, forwarded bool) bool {
 	// Every value the gateway sets shares one backing array: one
 	// allocation per request instead of one per header. Each header gets
 	// a capacity-1 slice, so an append elsewhere cannot write into its
@@ -307,10 +349,12 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	}
 	vals := v[:]
 	one := func(i int) []string { return vals[i : i+1 : i+1] }
-	h["X-Forwarded-For"] = one(0)
-	h["X-Real-Ip"] = one(1)
-	h["X-Forwarded-Host"] = one(2)
-	h["X-Forwarded-Proto"] = one(3)
+	if forwarded {
+		h["X-Forwarded-For"] = one(0)
+		h["X-Real-Ip"] = one(1)
+		h["X-Forwarded-Host"] = one(2)
+		h["X-Forwarded-Proto"] = one(3)
+	}
 	h[HeaderUser] = one(4)
 	h[HeaderEmail] = one(5)
 	h[HeaderRole] = one(6)
@@ -336,17 +380,20 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		cl.Perms = &assertion.Perms{Template: c.Grants.Template, Features: c.Grants.Features}
 	})
 	if err != nil {
-		// Without an assertion the upstream would see unverifiable
-		// headers; send none of them rather than half.
 		g.log.Error("sign assertion", "error", err)
-		for _, k := range []string{HeaderUser, HeaderEmail, HeaderRole, HeaderGroups, HeaderAuthMethod, HeaderSession, HeaderTemplate, HeaderPermissions, HeaderKeyID, HeaderDevice} {
+		for _, k := range identityHeaders {
 			delete(h, k)
 		}
-		return
+		return false
 	}
 	vals[12] = tok
 	h[HeaderAssertion] = one(12)
+	return true
 }
+
+// identityHeaders are every header vouch may set but the assertion.
+var identityHeaders = [...]string{HeaderUser, HeaderEmail, HeaderRole, HeaderGroups, HeaderAuthMethod, HeaderSession,
+	HeaderTemplate, HeaderPermissions, HeaderKeyID, HeaderDevice}
 
 // isGatehouseHeader matches X-Gatehouse-* case-insensitively with "_"
 // standing for "-", because some upstream stacks (CGI, PHP, nginx with

@@ -292,6 +292,9 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		console.New(s.gateway, consoleOpts),
 		console.NewPages(s.gateway, console.PageOptions{Options: consoleOpts, Providers: providerIDs(cfg)}),
 	)
+	if cfg.ForwardAuth.Enabled {
+		s.gateway.Mount(proxy.ForwardAuth{AllowedHosts: cfg.ForwardAuth.AllowedHosts})
+	}
 	if cfg.MetricsListen != "" {
 		if err := s.startMetrics(cfg.MetricsListen); err != nil {
 			return nil, err

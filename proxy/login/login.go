@@ -134,7 +134,8 @@ const (
 
 func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 	c := proxy.CallerOf(r)
-	rd := web.CleanRedirect(r.URL.Query().Get("rd"))
+	// rd may be the absolute URL of this origin (forward-auth's links).
+	rd := web.LocalRedirect(r.URL.Query().Get("rd"), r.Host)
 	// Already logged in: go straight on.
 	if c.Complete() {
 		http.Redirect(w, r, rd, http.StatusSeeOther)

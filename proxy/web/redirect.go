@@ -43,6 +43,33 @@ func CleanRedirect(rd string) string {
 	return rd
 }
 
+// LocalRedirect is CleanRedirect for a target that may also be written
+// as an absolute URL on the origin the browser is on (host, the request's
+// Host): the forward-auth endpoint's login links carry the original URL
+// so. Such a URL is reduced to its path and query, which CleanRedirect
+// then judges; an absolute URL naming any other host, user info or a
+// scheme other than http(s) gives "/". What comes out is always a path on
+// this origin.
+func LocalRedirect(rd, host string) string {
+	if strings.HasPrefix(rd, "/") || host == "" {
+		return CleanRedirect(rd)
+	}
+	scheme, rest, ok := strings.Cut(rd, "://")
+	if !ok || !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
+		return "/"
+	}
+	// The authority must be exactly host: no user info, no other port,
+	// nothing a parser could read differently.
+	authority, path := rest, ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	if !strings.EqualFold(authority, host) || path == "" {
+		return "/"
+	}
+	return CleanRedirect(path)
+}
+
 func safeRedirect(rd string) bool {
 	if len(rd) == 0 || len(rd) > maxRedirectLen || rd[0] != '/' {
 		return false
