@@ -3,7 +3,11 @@
 // caller knows whether to try the next method or to stop.
 package auth
 
-import "errors"
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+)
 
 // Login method names, as they appear in X-Gatehouse-Auth-Method. A session
 // that passed several factors lists them joined with "+" (password+totp).
@@ -55,6 +59,10 @@ type Identity struct {
 	// Subject is the provider's stable subject for federated logins; users
 	// are keyed by Provider+Subject, never by Subject alone.
 	Subject string `json:"sub,omitempty"`
+	// IdPSession names the provider's session this login came from
+	// (OIDC sid), as IdPSessionKey makes it, so a back-channel logout
+	// for that session finds it; empty when the provider gave none.
+	IdPSession string `json:"isid,omitempty"`
 	// IdPMFA is true when the identity provider asserted multi-factor
 	// authentication for this login (OIDC amr, SAML AuthnContext), which
 	// policy mfa.federated: trust_idp accepts as the second factor.
@@ -84,3 +92,15 @@ func (f *Failure) Error() string {
 	return f.Method + " login refused: " + f.Reason + ": " + f.Err.Error()
 }
 func (f *Failure) Unwrap() error { return f.Err }
+
+// IdPSessionKey is what a session records of an identity provider's
+// session id (OIDC sid): a digest, bound to the provider, so the store
+// holds no value of the provider's and one provider's sid cannot name
+// another's session.
+func IdPSessionKey(provider, sid string) string {
+	if sid == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(provider + "\x00" + sid))
+	return base64.RawURLEncoding.EncodeToString(sum[:18])
+}

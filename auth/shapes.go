@@ -77,7 +77,11 @@ type Authenticator interface {
 
 // Expired reports a credential that was valid and has ended; Reason says
 // why (idle, absolute, revoked), for the page that asks to log in again.
-type Expired struct{ Reason string }
+// ID and UserID name the credential and its user, for the audit event.
+type Expired struct {
+	Reason     string
+	ID, UserID string
+}
 
 func (e *Expired) Error() string { return "auth: credential ended: " + e.Reason }
 
@@ -112,6 +116,28 @@ type RedirectLogin interface {
 // give the IdP administrator.
 type MetadataProvider interface {
 	Metadata() ([]byte, error)
+}
+
+// BackchannelLogout is implemented by OIDC providers configured for
+// back-channel logout (OpenID Connect Back-Channel Logout 1.0): the
+// provider tells the gateway, server to server, that a session there
+// ended. VerifyLogout checks a logout token completely but for its
+// single use, which the caller records (LogoutNotice.TokenID); errors
+// wrap ErrInvalidCredentials when the token is refused, and are anything
+// else when it could not be checked (the provider's keys unreachable).
+type BackchannelLogout interface {
+	VerifyLogout(ctx context.Context, token string) (LogoutNotice, error)
+}
+
+// LogoutNotice is a verified logout token: the provider's subject, its
+// session id (sid), or both, whose sessions end.
+type LogoutNotice struct {
+	Subject   string
+	SessionID string
+	// TokenID (jti) must be accepted once; remembering it for TTL is
+	// enough, since the token is refused after that anyway.
+	TokenID string
+	TTL     time.Duration
 }
 
 // FederatedResult is a completed federated first factor.

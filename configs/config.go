@@ -32,6 +32,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/token"
+	"github.com/gatehouse-auth/gatehouse/auth/webhook"
 	"github.com/gatehouse-auth/gatehouse/session/redis"
 )
 
@@ -66,6 +67,9 @@ type Config struct {
 	// Upstream is "demo" (the built-in demo CRM) or the CRM's http(s) URL.
 	Upstream    string   `yaml:"upstream"`
 	UpstreamURL *url.URL `yaml:"-"` // nil for the demo
+	// UpstreamNotify is the upstream's webhook, told when a session ends
+	// (docs/webhooks.md); off without a url.
+	UpstreamNotify webhook.Config `yaml:"upstream_notify"`
 	// TrustedProxies are the CIDRs (or single IPs) whose X-Forwarded-For
 	// is believed; from anyone else the TCP peer is the client.
 	TrustedProxies       []string       `yaml:"trusted_proxies"`
@@ -198,6 +202,7 @@ func (c *Config) SetDefaults() {
 	setString(&c.Listen, DefaultListen)
 	setString(&c.PublicURL, DefaultPublicURL)
 	setString(&c.Upstream, DemoUpstream)
+	c.UpstreamNotify.SetDefaults()
 	setString(&c.Session.Store, StoreMemory)
 	if !c.Log.accessSet {
 		c.Log.Access = true

@@ -36,6 +36,7 @@ func (c *Config) Validate() error {
 	}
 	add(c.parsePublicURL())
 	add(c.parseUpstream())
+	add(c.UpstreamNotify.Validate("upstream_notify"))
 	add(c.parseTrustedProxies())
 	add(c.TLS.validate())
 	add(c.Session.validate())

@@ -92,10 +92,11 @@ func (g *Gateway) identify(r *http.Request, c *Caller) error {
 		case errors.Is(err, auth.ErrNoCredentials):
 			continue
 		case isExpired(err):
-			c.Ended = expiredReason(err)
+			e := expiredOf(err)
+			c.Ended = e.Reason
 			g.metrics.inc(outcomeExpired)
-			g.audit.Record(r.Context(), audit.Event{Event: audit.SessionExpired, ClientIP: c.IP.String(),
-				Detail: map[string]string{"reason": c.Ended}})
+			g.audit.Record(r.Context(), audit.Event{Event: audit.SessionExpired, UserID: e.UserID, ClientIP: c.IP.String(),
+				Detail: map[string]string{"reason": e.Reason, "session": e.ID}})
 			return nil
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			c.Ended = endedInvalid
@@ -123,11 +124,18 @@ func refusedOf(err error) *auth.Refused {
 func isExpired(err error) bool { return expiredReason(err) != "" }
 
 func expiredReason(err error) string {
-	var e *auth.Expired
-	if errors.As(err, &e) {
+	if e := expiredOf(err); e != nil {
 		return e.Reason
 	}
 	return ""
+}
+
+func expiredOf(err error) *auth.Expired {
+	var e *auth.Expired
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
 }
 
 // sessionRules are the checks every credential passes after it verified,
@@ -228,11 +236,12 @@ func (a *sessionCookie) Authenticate(r *http.Request) (auth.Credential, error) {
 	l := g.Limits(&c.Policy.Policy)
 	s, err := g.sessions.Load(r.Context(), v, l)
 	if err != nil {
-		// Only here: IsExpired's errors.As target escapes, which would
+		// Only here: errors.As's target escapes, which would
 		// cost an allocation on every successful request.
-		switch reason, expired := session.IsExpired(err); {
-		case expired:
-			return auth.Credential{}, &auth.Expired{Reason: string(reason)}
+		var ended *session.ExpiredError
+		switch {
+		case errors.As(err, &ended):
+			return auth.Credential{}, &auth.Expired{Reason: string(ended.Reason), ID: ended.ID, UserID: ended.UserID}
 		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformed):
 			return auth.Credential{}, auth.ErrInvalidCredentials
 		default:

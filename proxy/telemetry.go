@@ -30,6 +30,8 @@ type telemetry struct {
 	created   prometheus.Counter
 	ended     *prometheus.CounterVec
 	storeErrs prometheus.Counter
+	webhooks  *prometheus.CounterVec
+	whQueue   *prometheus.GaugeVec
 	providers map[string]bool
 	// reqObs and upObs are the histograms' series, resolved once:
 	// [route: upstream, gateway][status class].
@@ -64,6 +66,10 @@ func newTelemetry(version string, providers []string) *telemetry {
 		Help: "Sessions ended, by reason (logout, idle_timeout, absolute_lifetime, revoked, …)."}, []string{"reason"})
 	t.storeErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "gatehouse_store_unavailable_total",
 		Help: "Requests refused because the session store or directory could not be reached."})
+	t.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_webhook_events_total",
+		Help: "Session-end notifications to the upstream (upstream_notify), by result: delivered, retried (an attempt failed), failed (given up), enqueue_error (not queued)."}, []string{"result"})
+	t.whQueue = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatehouse_webhook_queue",
+		Help: "Session-end notifications in the directory's outbox, by state (pending, failed), as a sender last counted them."}, []string{"state"})
 	for i, class := range statusClasses {
 		t.reqObs[0][i] = t.requests.WithLabelValues("upstream", class)
 		t.reqObs[1][i] = t.requests.WithLabelValues("gateway", class)
@@ -71,7 +77,7 @@ func newTelemetry(version string, providers []string) *telemetry {
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatehouse_build_info", Help: "The running build (value 1)."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
-	t.reg.MustRegister(t.requests, t.inflight, t.upstream, t.logins, t.second, t.federated, t.blocks, t.created, t.ended, t.storeErrs, build,
+	t.reg.MustRegister(t.requests, t.inflight, t.upstream, t.logins, t.second, t.federated, t.blocks, t.created, t.ended, t.storeErrs, t.webhooks, t.whQueue, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return t
 }
@@ -112,7 +118,7 @@ var (
 	factorTypes  = []string{"totp", "recovery_code", "remembered_device"}
 	blockRules   = []string{policy.RuleDenyList, policy.RuleTor, policy.RuleAnonymous, policy.RuleOrgAllowlist, policy.RuleRoleAllowlist,
 		policy.RuleUserAllowlist, policy.RuleAPIAllowlist, policy.RuleUnverifiable, policy.RuleInvalidAddr}
-	endedReasons  = []string{"logout", "idle_timeout", "absolute_lifetime", "revoked", "mfa_required", "user_disabled", "revocation", "admin_logout"}
+	endedReasons  = []string{"logout", "idle_timeout", "absolute_lifetime", "revoked", "mfa_required", "user_disabled", "revocation", "admin_logout", "logout_all", "backchannel_logout"}
 	loginResults  = map[string]string{audit.LoginSuccess: "success", audit.LoginFailure: "failure", audit.LoginLockout: "lockout"}
 	secondResults = map[string]string{audit.MFASuccess: "success", audit.MFAFailure: "failure", audit.MFALockout: "lockout"}
 )
@@ -149,6 +155,30 @@ func (t *telemetry) Observe(_ context.Context, e audit.Event) {
 		t.storeErrs.Inc()
 	}
 }
+
+// webhookResults are the result label's values (auth/webhook's results).
+var webhookResults = []string{"delivered", "retried", "failed", "enqueue_error"}
+
+// WebhookMetrics counts the upstream's session-end notifications; it
+// satisfies auth/webhook's Metrics.
+type WebhookMetrics interface {
+	WebhookResult(result string)
+	WebhookQueue(pending, failed int64)
+}
+
+type webhookMetrics struct{ t *telemetry }
+
+func (m webhookMetrics) WebhookResult(result string) {
+	m.t.webhooks.WithLabelValues(bounded(result, webhookResults...)).Inc()
+}
+
+func (m webhookMetrics) WebhookQueue(pending, failed int64) {
+	m.t.whQueue.WithLabelValues("pending").Set(float64(pending))
+	m.t.whQueue.WithLabelValues("failed").Set(float64(failed))
+}
+
+// WebhookMetrics is where the upstream notifications are counted.
+func (g *Gateway) WebhookMetrics() WebhookMetrics { return webhookMetrics{g.tele} }
 
 func (t *telemetry) provider(p string) string {
 	if t.providers[p] {

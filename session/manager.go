@@ -95,7 +95,8 @@ func (m *Manager) Create(ctx context.Context, s *Session, l Limits) (Ticket, err
 	rec := Record{
 		ID: t.ID, UserID: s.Identity.UserID, Data: sealed,
 		Created: now, LastSeen: now, Expires: expires.Add(m.grace),
-		Meta: Meta{ClientIP: s.ClientIP, UserAgent: s.Agent, Methods: s.Identity.Methods},
+		Meta: Meta{ClientIP: s.ClientIP, UserAgent: s.Agent, Methods: s.Identity.Methods,
+			Provider: s.Identity.Provider, IdPSession: s.Identity.IdPSession},
 	}
 	if s.Device != nil {
 		rec.Meta.Client = s.Device.Client
@@ -124,7 +125,7 @@ func (m *Manager) Load(ctx context.Context, cookie string, l Limits) (*Session, 
 		if err := m.store.Delete(ctx, t.ID); err != nil {
 			return nil, err
 		}
-		return nil, &ExpiredError{Reason: r}
+		return nil, &ExpiredError{Reason: r, ID: s.ID, UserID: s.Identity.UserID}
 	}
 	return s, nil
 }

@@ -126,6 +126,12 @@ func TestExpiryIsReportedAndDeletes(t *testing.T) {
 	if r, ok := session.IsExpired(err); !ok || r != session.ReasonIdle {
 		t.Fatalf("got %v, want idle expiry", err)
 	}
+	// The error names what ended, for the audit event (and the CRM's
+	// webhook): the session is gone by now.
+	var e *session.ExpiredError
+	if tk, _ := session.ParseTicket(cookie); !errors.As(err, &e) || e.ID != tk.ID || e.UserID != "u1" {
+		t.Fatalf("expiry %+v, want session %s of u1", e, tk.ID)
+	}
 	if _, err := m.Load(context.Background(), cookie, limits); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("expired session still stored: %v", err)
 	}

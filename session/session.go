@@ -56,8 +56,12 @@ const (
 	ReasonAbsolute Reason = "absolute_lifetime"
 )
 
-// ExpiredError is returned for a session that exists but must end.
-type ExpiredError struct{ Reason Reason }
+// ExpiredError is returned for a session that exists but must end. ID
+// and UserID name the session that ended, for the audit event.
+type ExpiredError struct {
+	Reason     Reason
+	ID, UserID string
+}
 
 func (e *ExpiredError) Error() string { return fmt.Sprintf("session: expired (%s)", e.Reason) }
 

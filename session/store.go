@@ -50,6 +50,11 @@ type Meta struct {
 	// Client is the OAuth client of a mobile device's login; empty for a
 	// browser session. Device lists are the records that have one.
 	Client string `json:"cl,omitempty"`
+	// Provider is the identity provider of a federated login, and
+	// IdPSession its session (auth.IdPSessionKey of the OIDC sid): what
+	// a back-channel logout from the provider matches.
+	Provider   string `json:"idp,omitempty"`
+	IdPSession string `json:"isid,omitempty"`
 }
 
 // Touch says how a Get may refresh LastSeen in the same round trip. The

@@ -30,6 +30,13 @@ func (s *Service) LogoutAll(ctx context.Context, actor string, includeKeys bool)
 			return res, fmt.Errorf("log out %s: %w", u.Username, err)
 		}
 		res.Users++
+		if !u.Disabled {
+			// One event per user, as `user logout` records: the user's
+			// own history shows it, and the upstream's webhook is told
+			// whose sessions ended (auth/webhook).
+			s.audit.Record(ctx, audit.Event{Event: audit.SessionRevoked, Actor: actor, UserID: u.ID,
+				Detail: map[string]string{"reason": "logout_all"}})
+		}
 	}
 	if includeKeys {
 		keys, err := s.dir.ListAPIKeys(ctx, "")

@@ -500,6 +500,7 @@ type Directory interface {
 	Groups
 	APIKeys
 	Devices
+	Outbox
 	Ping(ctx context.Context) error
 	Close() error
 }

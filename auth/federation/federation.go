@@ -35,6 +35,9 @@ type Claims struct {
 	Name          string
 	Groups        []string
 	MFA           bool // the provider asserted multi-factor authentication (amr/acr, AuthnContext)
+	// SessionID is the provider's session of this login (OIDC sid), for
+	// its back-channel logout; empty when it gave none.
+	SessionID string
 }
 
 // Rule is a provider's mapping configuration.
@@ -306,5 +309,6 @@ func IdentityFor(u *directory.User, c Claims) auth.Identity {
 	return auth.Identity{
 		UserID: u.ID, Username: u.Username, Email: u.Email, DisplayName: u.DisplayName,
 		Role: u.Role, Template: u.Template, Groups: u.Groups, Methods: []string{c.Method}, Provider: c.Provider, Subject: c.Subject,
+		IdPSession: auth.IdPSessionKey(c.Provider, c.SessionID),
 	}
 }

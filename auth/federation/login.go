@@ -54,11 +54,15 @@ type Env struct {
 // auth.RedirectLogin: after the protocol verified the provider's answer,
 // Resolve finds (or creates) the user under env.Rule, and mapping errors
 // become refusals that name the provider. A protocol that also serves
-// metadata (SAML) keeps that ability.
+// metadata (SAML) or takes back-channel logouts (OIDC) keeps that
+// ability.
 func NewLogin(p Protocol, env Env) auth.RedirectLogin {
 	l := &login{id: env.ID, label: env.Label, proto: p, users: env.Users, rule: env.Rule}
 	if m, ok := p.(auth.MetadataProvider); ok {
 		return &metadataLogin{login: l, MetadataProvider: m}
+	}
+	if b, ok := p.(auth.BackchannelLogout); ok {
+		return &backchannelLogin{login: l, BackchannelLogout: b}
 	}
 	return l
 }
@@ -75,9 +79,15 @@ type metadataLogin struct {
 	auth.MetadataProvider
 }
 
+type backchannelLogin struct {
+	*login
+	auth.BackchannelLogout
+}
+
 var (
-	_ auth.RedirectLogin    = (*login)(nil)
-	_ auth.MetadataProvider = (*metadataLogin)(nil)
+	_ auth.RedirectLogin     = (*login)(nil)
+	_ auth.MetadataProvider  = (*metadataLogin)(nil)
+	_ auth.BackchannelLogout = (*backchannelLogin)(nil)
 )
 
 func (l *login) ID() string       { return l.id }

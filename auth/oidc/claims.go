@@ -25,7 +25,13 @@ type claims struct {
 	AMR           flexStrings `json:"amr"`
 	HostedDomain  string      `json:"hd"`
 	AZP           string      `json:"azp"`
+	SID           string      `json:"sid"`
 }
+
+// maxSID bounds the provider session id a session records; a longer one
+// is not recorded (the login still works; only a sub-based back-channel
+// logout will then find it).
+const maxSID = 255
 
 // checkIssuedAt refuses a token without iat, from the future, or issued
 // before this login started: go-oidc checks none of these (ASVS 6.8.4),
@@ -62,8 +68,15 @@ func (c *Connector) result(idt *gooidc.IDToken, tr transaction) (Result, error) 
 		Subject: idt.Subject, Issuer: c.cfg.Issuer,
 		Email: cl.Email, EmailVerified: bool(cl.EmailVerified), Name: cl.Name,
 		Groups: []string(cl.Groups), AMR: []string(cl.AMR), HostedDomain: cl.HostedDomain,
-		Redirect: tr.Redirect, Raw: raw,
+		Redirect: tr.Redirect, Raw: raw, SessionID: boundedSID(cl.SID),
 	}, nil
+}
+
+func boundedSID(sid string) string {
+	if len(sid) > maxSID {
+		return ""
+	}
+	return sid
 }
 
 // checkClaims enforces sub, azp (OpenID Connect Core §3.1.3.7 steps 4–5),

@@ -183,6 +183,9 @@ type Result struct {
 	// should validate it again before using it.
 	Redirect string
 	Raw      map[string]any // every ID token claim, for claim mapping
+	// SessionID is the provider's session (the sid claim), which its
+	// back-channel logout names; empty when absent.
+	SessionID string
 }
 
 // Method returns the X-Gatehouse-Auth-Method of a provider type.

@@ -31,7 +31,7 @@ func (p *provider) Finish(r *http.Request, binding string) (federation.Claims, s
 		return federation.Claims{}, "", p.refusal(err)
 	}
 	return federation.Claims{Provider: p.id, Method: p.c.Method(), Subject: res.Subject, Email: res.Email,
-		EmailVerified: res.EmailVerified, Name: res.Name, Groups: res.Groups, MFA: MFA(res.AMR)}, res.Redirect, nil
+		EmailVerified: res.EmailVerified, Name: res.Name, Groups: res.Groups, MFA: MFA(res.AMR), SessionID: res.SessionID}, res.Redirect, nil
 }
 
 // refusals word each kind of refused callback; %s is the provider's label.

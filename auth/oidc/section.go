@@ -37,6 +37,10 @@ type Section struct {
 	// HostedDomains are the Google Workspace domains allowed (the hd
 	// claim); google only.
 	HostedDomains []string `yaml:"hosted_domains"`
+	// BackchannelLogout accepts the provider's back-channel logout
+	// tokens at BackchannelLogoutPath(id) (register public_url + that
+	// path at the provider); off by default (README, "Back-channel logout").
+	BackchannelLogout bool `yaml:"backchannel_logout"`
 }
 
 // NewSection returns the empty section of a provider of type typ
@@ -89,6 +93,13 @@ func (s *Section) Validate(key, id string, publicURL *url.URL) error {
 // back to: register publicURL + CallbackPath(id) at the provider.
 func CallbackPath(id string) string { return "/.gatehouse/oidc/" + url.PathEscape(id) + "/callback" }
 
+// BackchannelLogoutPath is where the provider POSTs its back-channel
+// logout tokens: register publicURL + BackchannelLogoutPath(id) at the
+// provider as the client's backchannel_logout_uri.
+func BackchannelLogoutPath(id string) string {
+	return "/.gatehouse/oidc/" + url.PathEscape(id) + "/backchannel-logout"
+}
+
 // config is the connector configuration, without the secret from a file.
 func (s *Section) config(id string, publicURL *url.URL) Config {
 	c := Config{ID: id, Type: s.Type, Issuer: s.Issuer, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
@@ -127,5 +138,9 @@ func (s *Section) Open(ctx context.Context, env federation.Env) (auth.RedirectLo
 	if err != nil {
 		return nil, err
 	}
-	return federation.NewLogin(&provider{c: conn, id: env.ID, label: env.Label}, env), nil
+	p := &provider{c: conn, id: env.ID, label: env.Label}
+	if s.BackchannelLogout {
+		return federation.NewLogin(&logoutProvider{p}, env), nil
+	}
+	return federation.NewLogin(p, env), nil
 }

@@ -166,16 +166,25 @@ func createKeyring(path string) (*Keyring, error) {
 // Secret for a non-root container (root:fsGroup, defaultMode 0440).
 // Nobody else may ever read it, and nobody but the owner write it.
 func privateMode(path string, fi os.FileInfo, euid int) error {
+	if modeOK(fi, euid) {
+		return nil
+	}
+	perm := fi.Mode().Perm()
+	return fmt.Errorf("secret: keyring %s has mode %04o, readable by group or others; run chmod 600 %s "+
+		"(a file owned by root may be 0640 for a service user in its group)", path, perm, path)
+}
+
+// modeOK is privateMode's rule, without the message.
+func modeOK(fi os.FileInfo, euid int) bool {
 	perm := fi.Mode().Perm()
 	owner, ok := fileOwner(fi)
 	switch {
 	case perm&0o007 != 0 || perm&0o020 != 0:
 		// others can read or write, or the group can write
 	case perm&0o070 == 0:
-		return nil
+		return true
 	case ok && owner == 0 && euid != 0:
-		return nil // root's file, readable by our group only
+		return true // root's file, readable by our group only
 	}
-	return fmt.Errorf("secret: keyring %s has mode %04o, readable by group or others; run chmod 600 %s "+
-		"(a file owned by root may be 0640 for a service user in its group)", path, perm, path)
+	return false
 }

@@ -104,6 +104,7 @@ func (a *authenticator) Authenticate(r *http.Request) (auth.Credential, error) {
 	sess, err := s.o.Sessions.Load(ctx, t.Encode(), l)
 	if err != nil {
 		if r, expired := session.IsExpired(err); expired {
+			s.recordExpired(ctx, err)
 			return auth.Credential{}, refusal(ch, "the device's login has ended ("+string(r)+"); log in again")
 		}
 		if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrMalformed) {

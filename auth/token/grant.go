@@ -509,6 +509,7 @@ func (s *Service) sessionGone(ctx context.Context, id string, err error) *Error 
 		return invalidGrant("the device's login has ended; log in again")
 	}
 	if r, ok := session.IsExpired(err); ok {
+		s.recordExpired(ctx, err)
 		return invalidGrant("the device's login has ended (%s); log in again", r)
 	}
 	return s.unavailable(ctx, err)

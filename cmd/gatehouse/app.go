@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
+	"github.com/gatehouse-auth/gatehouse/auth/webhook"
 	"github.com/gatehouse-auth/gatehouse/configs"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/session/memory"
@@ -22,9 +23,13 @@ type app struct {
 	log   *slog.Logger
 	dir   *sqldir.DB
 	audit *audit.Recorder
-	store session.Backend // nil unless opened with sessions
-	now   func() time.Time
-	out   io.Writer // the terminal: stderr, for things meant for the operator's eyes only
+	// notify queues session ends for the upstream's webhook
+	// (upstream_notify); nil when it is off. Every command has one, so an
+	// admin command run from the CLI tells the CRM too.
+	notify *webhook.Notifier
+	store  session.Backend // nil unless opened with sessions
+	now    func() time.Time
+	out    io.Writer // the terminal: stderr, for things meant for the operator's eyes only
 	// terminal reports whether out is an interactive terminal, the only
 	// place a generated secret may be shown.
 	terminal func() bool
@@ -46,6 +51,10 @@ func openApp(ctx context.Context, e *env, cfgPath string, withSessions bool, now
 		return nil, fmt.Errorf("open directory (%s): %w", cfg.Directory.Driver, err)
 	}
 	a := &app{cfg: cfg, log: log, dir: dir, audit: audit.New(log, dir), now: now, out: e.stderr, terminal: e.terminal}
+	if cfg.UpstreamNotify.Enabled() {
+		a.notify = webhook.NewNotifier(dir, dir, log, now)
+		a.audit.Observe(a.notify.Observe)
+	}
 	if withSessions {
 		if a.store, err = openStore(ctx, cfg, now, log); err != nil {
 			dir.Close()

@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/apilogin"
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
+	"github.com/gatehouse-auth/gatehouse/auth/oidc"
 	"github.com/gatehouse-auth/gatehouse/configs"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
@@ -22,7 +23,14 @@ type openedProviders struct {
 // login method's package (auth/oidc, auth/saml, auth/apilogin) reads its
 // own section.
 func openProviders(ctx context.Context, a *app, tx session.Nonces) (openedProviders, error) {
-	return openConfiguredProviders(ctx, a.cfg, federation.Env{Users: a.dir, Transactions: tx, Now: a.now})
+	out, err := openConfiguredProviders(ctx, a.cfg, federation.Env{Users: a.dir, Transactions: tx, Now: a.now})
+	for _, l := range out.redirect {
+		if _, ok := l.(auth.BackchannelLogout); ok {
+			a.log.Info("provider takes back-channel logouts; register this URL at it as the backchannel_logout_uri", "provider", l.ID(),
+				"url", a.cfg.PublicURLParsed.JoinPath(oidc.BackchannelLogoutPath(l.ID())).String())
+		}
+	}
+	return out, err
 }
 
 // openConfiguredProviders is openProviders with the shared services given

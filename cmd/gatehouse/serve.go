@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
@@ -31,6 +32,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/auth/token"
+	"github.com/gatehouse-auth/gatehouse/auth/webhook"
 	"github.com/gatehouse-auth/gatehouse/configs"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/accessapi"
@@ -113,6 +115,7 @@ type server struct {
 	keyAuth  *apikey.Authenticator
 	ops      *admin.Service // the admin operations the routes and jobs share
 	tokens   *token.Service
+	webhooks *webhook.Sender // nil: upstream_notify is off
 	issuer   *assertion.Issuer
 	demo     *http.Server
 	metrics  *http.Server
@@ -195,10 +198,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		}
 	}
 	// Changing a factor ends the user's other sessions (ASVS 7.4.3).
-	endOthers := mfa.EndOtherSessions(func(ctx context.Context, userID, keep string) error {
-		_, err := s.sessions.RevokeUserExcept(ctx, userID, keep)
-		return err
-	})
+	endOthers := mfa.EndOtherSessions(s.endOtherSessions)
 	second := mfa.New(a.dir, keys, a.store, mfa.Limits{Attempts: cfg.Login.AccountAttempts, Window: cfg.Login.LockoutWindow}, "Gatehouse", a.now, endOthers)
 	providers, err := openProviders(ctx, a, a.store)
 	if err != nil {
@@ -242,6 +242,9 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	// Security events reach the metrics through the audit stream, so a
 	// counter cannot disagree with the audit log.
 	a.audit.Observe(s.gateway.ObserveEvent)
+	if err := s.newWebhookSender(); err != nil {
+		return nil, err
+	}
 	local := password.NewAuthenticator(a.dir, hasher, a.store, limits)
 	var apiIDs []string
 	for _, p := range providers.password {
@@ -279,7 +282,9 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: passwordChanger{ops},
 			// The login form's password encryption; its key is made when
 			// the policy first turns it on.
-			Encryption: pwcrypt.New(pwcrypt.Options{Keys: a.dir, Keyring: keys, Nonces: a.store, Now: a.now})}),
+			Encryption: pwcrypt.New(pwcrypt.Options{Keys: a.dir, Keyring: keys, Nonces: a.store, Now: a.now}),
+			// OIDC back-channel logout, for the providers that turn it on.
+			Backchannel: &login.Backchannel{Users: a.dir, Revocations: a.dir, Sessions: s.sessions, Nonces: a.store}}),
 		account.New(s.gateway, second, account.Options{
 			Keys:    selfKeys{svc: ops, mac: keys, auth: s.keyAuth},
 			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
@@ -357,6 +362,31 @@ func (s *server) newWatcher() *watch.Watcher {
 	return w
 }
 
+// endOtherSessions ends every session of the user but keep (none kept
+// when keep is empty), as RevokeUserExcept does, one at a time so that
+// each end is audited with its session (or device) id: a factor change
+// ends them, and the upstream's webhook is told which.
+func (s *server) endOtherSessions(ctx context.Context, userID, keep string) error {
+	recs, err := s.sessions.List(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.ID == keep {
+			continue
+		}
+		if err := s.sessions.Revoke(ctx, r.ID); err != nil {
+			return err
+		}
+		detail := map[string]string{"reason": "factor_changed", "session": r.ID}
+		if r.Meta.Client != "" {
+			detail = map[string]string{"reason": "factor_changed", "device": r.ID}
+		}
+		s.a.audit.Record(ctx, audit.Event{Event: audit.SessionRevoked, Actor: "system", UserID: userID, Detail: detail})
+	}
+	return nil
+}
+
 // endDeviceRows marks the user's devices that logged in before `before`
 // revoked in the directory, after their sessions ended with the user's
 // ("log out everywhere", a disabled user), so device lists tell the truth.
@@ -393,6 +423,13 @@ func loadKeyring(cfg *configs.Config) (*secret.Keyring, error) {
 // background runs the directory poll, key reloads and cache sweeps.
 func (s *server) background(ctx context.Context) {
 	defer close(s.done)
+	// The webhook sender finishes (or hands back) the delivery in flight
+	// before the directory closes.
+	var senders sync.WaitGroup
+	defer senders.Wait()
+	if s.webhooks != nil {
+		senders.Go(func() { s.webhooks.Run(ctx) })
+	}
 	go s.watcher.Run(ctx)
 	go s.guard.Run(ctx)
 	go s.hub.Run(ctx)
@@ -421,6 +458,20 @@ func (s *server) background(ctx context.Context) {
 			s.issuer.Sweep()
 		}
 	}
+}
+
+// newWebhookSender starts counting the upstream notifications in the
+// gateway's metrics and builds the replica's sender (background runs it).
+func (s *server) newWebhookSender() error {
+	a := s.a
+	if a.notify == nil {
+		return nil
+	}
+	m := s.gateway.WebhookMetrics()
+	a.notify.SetMetrics(m)
+	var err error
+	s.webhooks, err = webhook.NewSender(a.dir, a.cfg.UpstreamNotify, webhook.SenderOptions{Now: a.now, Log: a.log, Metrics: m, Wake: a.notify.Wake()})
+	return err
 }
 
 // auditPruneInterval is how often each replica applies

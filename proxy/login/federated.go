@@ -138,6 +138,7 @@ func (p *Pages) finishFederated(w http.ResponseWriter, r *http.Request, pr auth.
 	if !p.gw.CheckNetwork(w, r, true, &id) {
 		return
 	}
+	p.rememberIdPSession(r.Context(), id, c.Policy.Policy.Session.AbsoluteLifetime)
 	if len(res.Detail) > 0 {
 		attrs := []any{"provider", pr.ID(), "user_id", id.UserID}
 		for _, k := range slices.Sorted(maps.Keys(res.Detail)) {

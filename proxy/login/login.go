@@ -59,6 +59,9 @@ type Options struct {
 	// methods.password_encryption (nil: with that on, the form answers
 	// 503 rather than take a password in clear).
 	Encryption PasswordEncryption
+	// Backchannel carries out OIDC back-channel logouts for the
+	// providers configured to take them (nil: the route is not mounted).
+	Backchannel *Backchannel
 }
 
 // PasswordChanger is the must-change step's store (auth/admin, adapted
@@ -85,6 +88,7 @@ type Pages struct {
 	window      time.Duration
 	passwords   PasswordChanger
 	crypt       PasswordEncryption
+	back        *Backchannel
 }
 
 // New returns the login pages of gw.
@@ -96,7 +100,7 @@ func New(gw *proxy.Gateway, o Options) *Pages {
 		o.StartWindow = 10 * time.Minute
 	}
 	return &Pages{gw: gw, render: gw.Render(), cookies: gw.Cookies(), sessions: gw.Sessions(), audit: gw.Audit(),
-		password: o.Password, passwordIDs: o.PasswordProviders, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow, passwords: o.Passwords, crypt: o.Encryption}
+		password: o.Password, passwordIDs: o.PasswordProviders, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow, passwords: o.Passwords, crypt: o.Encryption, back: o.Backchannel}
 }
 
 // formEnabled reports whether the username and password form is on: for
@@ -123,6 +127,9 @@ func (p *Pages) Mount(m *proxy.Mux) {
 	m.Handle("GET /.gatehouse/oidc/{id}/callback", proxy.Anyone, p.providerCallback("oidc"))
 	m.Handle("POST /.gatehouse/saml/{id}/acs", proxy.Anyone, p.providerCallback("saml"))
 	m.Handle("GET /.gatehouse/saml/{id}/metadata", proxy.Public, p.samlMetadata)
+	if p.back != nil {
+		m.Handle("POST /.gatehouse/oidc/{id}/backchannel-logout", proxy.Public, p.backchannelLogout)
+	}
 }
 
 const (

@@ -96,14 +96,20 @@ func AtHash(accessToken string) string {
 
 // sign serialises payload as a compact JWS under the knobs' algorithm.
 func (p *Provider) sign(k Knobs, payload []byte) (string, error) {
+	return p.signTyped(k.Alg, k.UnknownKey, "JWT", payload)
+}
+
+// signTyped signs payload under alg with typ in the header ("" leaves
+// typ out); unknown signs with a key the JWKS does not publish.
+func (p *Provider) signTyped(alg string, unknown bool, typ string, payload []byte) (string, error) {
 	var key jose.SigningKey
-	switch k.Alg {
+	switch alg {
 	case "none":
 		return unsigned(payload), nil
 	case "HS256":
 		key = jose.SigningKey{Algorithm: jose.HS256, Key: []byte(p.ClientSecret)}
 	case "ES256":
-		priv, err := p.signingKey(k.UnknownKey, p.ecKey, func() (crypto.Signer, error) {
+		priv, err := p.signingKey(unknown, p.ecKey, func() (crypto.Signer, error) {
 			return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		})
 		if err != nil {
@@ -111,7 +117,7 @@ func (p *Provider) sign(k Knobs, payload []byte) (string, error) {
 		}
 		key = jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: priv, KeyID: ecKeyID}}
 	case "", "RS256":
-		priv, err := p.signingKey(k.UnknownKey, p.rsaKey, func() (crypto.Signer, error) {
+		priv, err := p.signingKey(unknown, p.rsaKey, func() (crypto.Signer, error) {
 			return rsa.GenerateKey(rand.Reader, 2048)
 		})
 		if err != nil {
@@ -119,9 +125,13 @@ func (p *Provider) sign(k Knobs, payload []byte) (string, error) {
 		}
 		key = jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: rsaKeyID}}
 	default:
-		return "", fmt.Errorf("oidctest: unknown alg %q", k.Alg)
+		return "", fmt.Errorf("oidctest: unknown alg %q", alg)
 	}
-	signer, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType("JWT"))
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
+	signer, err := jose.NewSigner(key, opts)
 	if err != nil {
 		return "", fmt.Errorf("oidctest new signer: %w", err)
 	}
