@@ -75,6 +75,12 @@ type Watcher struct {
 	poke       chan struct{}
 	push       atomic.Int32 // pushNone, pushLive, pushDown
 
+	// refreshing makes polls one at a time: Run's ticker, a push's poke
+	// and a direct Refresh (a test, a command) may overlap, and the
+	// fields only Refresh touches (the generations, devicesSeen) are not
+	// otherwise locked.
+	refreshing sync.Mutex
+
 	mu           sync.Mutex
 	onDisable    []func(ctx context.Context, userID string) error
 	onPolicy     []func(ctx context.Context, c *policy.Versioned)
@@ -261,8 +267,10 @@ func (w *Watcher) Run(ctx context.Context) {
 	}
 }
 
-// Refresh polls once.
+// Refresh polls once; concurrent calls take turns.
 func (w *Watcher) Refresh(ctx context.Context) error {
+	w.refreshing.Lock()
+	defer w.refreshing.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, max(w.interval, time.Second))
 	defer cancel()
 	pv, err := w.src.CurrentPolicy(ctx)
