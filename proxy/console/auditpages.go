@@ -169,13 +169,9 @@ func (p *Pages) auditPage(w http.ResponseWriter, r *http.Request, _ *proxy.Calle
 	}
 	events, err := p.o.Admin.Audit(r.Context(), f)
 	if err != nil {
-		status, msg, problems, ok := failure(err)
-		if !ok {
-			p.fail(w, r, d, err)
-			return
+		if status, ok := p.refusal(w, r, d, err); ok {
+			p.render(w, r, status, "audit.html", d)
 		}
-		d.Error, d.Problems = msg, problems
-		p.render(w, r, status, "audit.html", d)
 		return
 	}
 	for _, e := range events {

@@ -290,6 +290,20 @@ func failure(err error) (status int, msg string, problems []string, ok bool) {
 	return 0, "", nil, false
 }
 
+// refusal puts an operation's refusal on the page about to be shown
+// again (d.Error, d.Problems) and returns its status; for an error that
+// is no refusal (an outage) it answers the request itself and reports
+// false.
+func (p *Pages) refusal(w http.ResponseWriter, r *http.Request, d *pageData, err error) (int, bool) {
+	status, msg, problems, ok := failure(err)
+	if !ok {
+		p.fail(w, r, d, err)
+		return 0, false
+	}
+	d.Error, d.Problems = msg, problems
+	return status, true
+}
+
 // fail answers an operation's error on a page of its own.
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, d *pageData, err error) {
 	status, msg, problems, ok := failure(err)

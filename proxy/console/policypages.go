@@ -93,13 +93,9 @@ func (p *Pages) previewPolicy(w http.ResponseWriter, r *http.Request, _ *proxy.C
 	}
 	plan, err := p.o.Admin.PlanPolicy(r.Context(), doc)
 	if err != nil {
-		status, msg, problems, ok := failure(err)
-		if !ok {
-			p.fail(w, r, d, err)
-			return
+		if status, ok := p.refusal(w, r, d, err); ok {
+			p.renderPolicy(w, r, d, status, pd)
 		}
-		d.Error, d.Problems = msg, problems
-		p.renderPolicy(w, r, d, status, pd)
 		return
 	}
 	pd.Plan, pd.Patch = &plan, string(doc)
@@ -138,13 +134,9 @@ func (p *Pages) policyStored(w http.ResponseWriter, r *http.Request, d *pageData
 		http.Redirect(w, r, pagesPath+"/policy?saved="+strconv.FormatInt(ch.To.Version, 10), http.StatusSeeOther)
 		return
 	}
-	status, msg, problems, ok := failure(err)
-	if !ok {
-		p.fail(w, r, d, err)
-		return
+	if status, ok := p.refusal(w, r, d, err); ok {
+		p.renderPolicy(w, r, d, status, &policyData{Form: p.formNow(r), Unsaved: doc})
 	}
-	d.Error, d.Problems = msg, problems
-	p.renderPolicy(w, r, d, status, &policyData{Form: p.formNow(r), Unsaved: doc})
 }
 
 // formNow is the form of the version in force now (zero on an error,

@@ -63,13 +63,9 @@ func (p *Pages) createUser(w http.ResponseWriter, r *http.Request, c *proxy.Call
 	}
 	u, err := p.o.Admin.AddUser(r.Context(), c.Identity.Username, in)
 	if err != nil {
-		status, msg, problems, ok := failure(err)
-		if !ok {
-			p.fail(w, r, d, err)
-			return
+		if status, ok := p.refusal(w, r, d, err); ok {
+			p.renderNewUser(w, r, d, nu, status)
 		}
-		d.Error, d.Problems = msg, problems
-		p.renderNewUser(w, r, d, nu, status)
 		return
 	}
 	http.Redirect(w, r, pagesPath+"/users/"+url.PathEscape(u.Username)+"?done=created", http.StatusSeeOther)
