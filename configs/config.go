@@ -181,6 +181,11 @@ type Secrets struct {
 // first start, like the database beside it.
 const DefaultKeyFile = "data/gatehouse.keys"
 
+// CreatesKeyFile reports whether serve makes secrets.key_file when it is
+// missing: only beside a SQLite directory (one instance); replicas
+// sharing PostgreSQL must be given the one key they all use.
+func (c *Config) CreatesKeyFile() bool { return c.Directory.Driver == "sqlite" }
+
 // Log selects the slog handler.
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error

@@ -30,19 +30,27 @@ func Defaults() []byte {
 // fills defaults and validates. Every error names the file; validation
 // errors name each key. Nothing half-built is returned with an error.
 func Load(path string, env []string) (*Config, error) {
-	name, data := EmbeddedName, defaultsYAML
-	if path != "" {
-		var err error
-		name = path
-		if data, err = os.ReadFile(path); err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
+	name, data, err := readFile(path)
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := Parse(data, env)
 	if err != nil {
 		return nil, fmt.Errorf("config %s:\n%w", name, err)
 	}
 	return cfg, nil
+}
+
+// readFile reads the config file at path, or the embedded defaults for
+// "", and says how errors name it.
+func readFile(path string) (name string, data []byte, err error) {
+	if path == "" {
+		return EmbeddedName, defaultsYAML, nil
+	}
+	if data, err = os.ReadFile(path); err != nil {
+		return "", nil, fmt.Errorf("config: %w", err)
+	}
+	return path, data, nil
 }
 
 // Parse is Load without the file: strict decode of one YAML document
@@ -53,16 +61,31 @@ func Load(path string, env []string) (*Config, error) {
 // not hide a bad value elsewhere. Only a YAML syntax error stops the
 // reading early.
 func Parse(data []byte, env []string) (*Config, error) {
-	doc, err := parseDocument(data)
+	cfg, r, err := inspect(data, env)
 	if err != nil {
 		return nil, err
+	}
+	if err := r.configErr(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// inspect is Parse keeping the configuration and its problems apart: the
+// configuration as decoded, defaulted and validated (derived fields of a
+// section with a problem may be unset), and a Report of the problems. Only
+// a YAML syntax error returns no configuration.
+func inspect(data []byte, env []string) (*Config, *Report, error) {
+	doc, err := parseDocument(data)
+	if err != nil {
+		return nil, nil, err
 	}
 	var cfg Config
 	var errs []error
 	if err := decodeStrict(data, &cfg); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, err
+			return nil, nil, err
 		}
 		// The decoder carried on past each of these; the rest of the file
 		// is judged too.
@@ -76,10 +99,8 @@ func Parse(data []byte, env []string) (*Config, error) {
 	// A bad variable leaves the file's value in place for validation.
 	fromEnv, envErr := applyEnv(&cfg, env)
 	cfg.SetDefaults()
-	if err := doc.problems(fromEnv, append(errs, envErr, cfg.Validate())...); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
+	r := &Report{doc: doc, fromEnv: fromEnv, config: append(errs, envErr, cfg.Validate())}
+	return &cfg, r, nil
 }
 
 // decodeStrict decodes the one document parseDocument accepted; a

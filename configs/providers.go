@@ -189,8 +189,11 @@ func decodeProblems(doc *document, err error, path string) []error {
 	out := make([]error, len(te.Errors))
 	for i, msg := range te.Errors {
 		line, rest, ok := splitLine(msg)
+		if m := durationMsg.FindStringSubmatch(rest); m != nil {
+			rest = fmt.Sprintf("want a duration such as 30s, 15m or 12h, got %q", m[1]) // as explain words it
+		}
 		if !ok {
-			out[i] = fmt.Errorf("%s: %s", path, msg)
+			out[i] = fmt.Errorf("%s: %s", path, rest)
 			continue
 		}
 		out[i] = fmt.Errorf("line %d: %s: %s", line, path, rest)

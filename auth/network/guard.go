@@ -72,7 +72,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, client *http.Client,
 	g.users.Store(&map[string]*netipx.IPSet{})
 	g.pol.Store(&policySets{blockTor: "off"})
 	if t := cfg.TorExitList; t.File != "" || t.URL != "" {
-		g.tor = tor.NewLoader(tor.Source{File: t.File, URL: t.URL, Refresh: t.Refresh, MaxAge: t.MaxAge}, client, g.log, now)
+		g.tor = tor.NewLoader(t.source(), client, g.log, now)
 		if err := g.tor.Load(ctx); err != nil {
 			if t.File != "" {
 				return nil, fmt.Errorf("network.tor_exit_list.file: %w", err)

@@ -7,10 +7,10 @@ import (
 )
 
 // FuzzOpen feeds the login form's two untrusted fields, the challenge and
-// the ciphertext, to Open. The seeds in testdata/fuzz/FuzzOpen were made
-// with this fixture (the all-zero secrets key, testdata/fuzzkey.pem, the
-// fixture's fixed clock), so one of them is a valid pair and mutations
-// reach the decryption and the JSON inside. Whatever arrives, Open must
+// the ciphertext, to Open. A valid pair for this run's key (generated at
+// test time) is added as a seed, so mutations reach the decryption and
+// the JSON inside; the committed seeds in testdata/fuzz/FuzzOpen are the
+// malformed shapes. Whatever arrives, Open must
 // not panic and must answer with a password or a *Refused: with no
 // outage injected, nothing else.
 func FuzzOpen(f *testing.F) {

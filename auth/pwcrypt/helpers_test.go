@@ -2,11 +2,10 @@ package pwcrypt
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -159,21 +158,30 @@ func (f *fixture) replica() *Ring {
 	return New(Options{Keys: f.keys, Keyring: f.kr, Nonces: f.nonces, Now: f.clk.Now})
 }
 
-// withTestKey stores testdata/fuzzkey.pem (2048 bits, test only) as the
-// password key, so a test need not generate one.
+// testKey is one 2048-bit password key per test binary, generated when
+// first needed (no key material lives in the repository).
+var testKey = sync.OnceValues(func() ([]byte, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	return x509.MarshalPKCS8PrivateKey(k)
+})
+
+// withTestKey stores the test binary's key as the password key, so a test
+// need not wait for a 3072-bit one of its own.
 func (f *fixture) withTestKey(t testing.TB) string {
 	t.Helper()
-	data, err := os.ReadFile("testdata/fuzzkey.pem")
+	der, err := testKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, _ := pem.Decode(data)
-	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kid := Thumbprint(publicOf(t, parsed))
-	sk := directory.SigningKey{KID: kid, Alg: Alg, Private: f.kr.Seal(block.Bytes, additionalData(kid)), CreatedAt: f.clk.Now().Add(-time.Hour)}
+	sk := directory.SigningKey{KID: kid, Alg: Alg, Private: f.kr.Seal(der, additionalData(kid)), CreatedAt: f.clk.Now().Add(-time.Hour)}
 	if err := f.keys.AddSigningKey(context.Background(), sk); err != nil {
 		t.Fatal(err)
 	}

@@ -136,16 +136,18 @@ func (s *Section) Open(ctx context.Context, env federation.Env) (auth.RedirectLo
 	cfg := Config{ID: env.ID, ACSURL: env.PublicURL.JoinPath(ACSPath(env.ID)).String(),
 		MetadataURL:       env.PublicURL.JoinPath(MetadataPath(env.ID)).String(),
 		AllowIDPInitiated: s.AllowIDPInitiated, AllowSHA1: s.AllowSHA1, ClockSkew: s.ClockSkew}
+	// The local files first: when the metadata URL cannot be reached
+	// (check-config --offline), they have been judged already.
 	var err error
-	if cfg.IDPMetadata, err = s.metadata(ctx, env.Client); err != nil {
-		return nil, err
-	}
 	if s.IDPCertFile != "" {
 		if cfg.PinnedCerts, err = readCerts(s.IDPCertFile); err != nil {
 			return nil, fmt.Errorf("idp_cert_file: %w", err)
 		}
 	}
 	if cfg.SPCert, cfg.SPKey, err = readKeyPair(s.SPCertFile, s.SPKeyFile); err != nil {
+		return nil, err
+	}
+	if cfg.IDPMetadata, err = s.metadata(ctx, env.Client); err != nil {
 		return nil, err
 	}
 	c, err := New(cfg, env.Transactions, env.Now)

@@ -16,25 +16,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
-	"github.com/gatehouse-auth/gatehouse/configs"
 	"golang.org/x/term"
 )
-
-func cmdCheckConfig(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := e.flags("check-config")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		return err
-	}
-	cfg, err := configs.Load(*cfgPath, e.vars)
-	if err != nil {
-		return err
-	}
-	for _, w := range cfg.Warnings() {
-		fmt.Fprintln(e.stdout, "warning:", w)
-	}
-	fmt.Fprintln(e.stdout, "configuration ok")
-	return nil
-}
 
 const policyUse = `policy show [--version N] | policy history [--limit N] | policy diff --file F|- | policy diff --version N
        policy set --file F|- [--dry-run] [--yes] | policy rollback VERSION [--yes]`

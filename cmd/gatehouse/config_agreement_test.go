@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,14 +24,15 @@ type noNetwork struct{}
 
 func (noNetwork) RoundTrip(*http.Request) (*http.Response, error) { return nil, errNoNetwork }
 
-// TestCheckConfigAndServeAgree runs `gatehouse check-config` and serve's
-// start-up (loading the configuration, then opening every provider as
-// serve does) over every shipped config and every file in
+// TestCheckConfigAndServeAgree runs `gatehouse check-config --offline`
+// and serve's start-up (its start-up check, then opening every provider
+// as serve does) over every shipped config and every file in
 // testdata/config, and requires the same verdict: check-config used to
 // pass an oidc provider with hosted_domains, or a plain-http public_url
-// with an OIDC provider, that serve then refused. Opening may fail only
-// for want of a file or the network, which check-config does not judge.
+// with an OIDC provider, or a file that does not exist, that serve then
+// refused. Only the network is left out of both.
 func TestCheckConfigAndServeAgree(t *testing.T) {
+	makeConfigFiles(t)
 	files, err := filepath.Glob("../../configs/*.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func TestCheckConfigAndServeAgree(t *testing.T) {
 		t.Run(strings.TrimPrefix(f, "../../"), func(t *testing.T) {
 			// What the deploy gives the container besides the file.
 			vars := []string{"GATEHOUSE_DIRECTORY_DSN=postgres://gatehouse@postgres:5432/gatehouse"}
-			code, out := cliEnv(t, vars, "check-config", "--config", f)
+			code, out := cliEnv(t, vars, "check-config", "--offline", "--config", f)
 			checkOK := code == 0
 			serveErr := serveStartup(t, f, vars)
 			serveOK := serveErr == nil
@@ -72,11 +72,14 @@ func TestCheckConfigAndServeAgree(t *testing.T) {
 }
 
 // serveStartup is what serve does with a config before it listens, short
-// of opening the stores: load it, then open each provider (each on its
-// own, so one that cannot reach its files does not hide the next). A file
-// or the network out of reach is not a refusal of the configuration.
+// of opening the stores: its start-up check, then open each provider
+// (each on its own, so one that fails does not hide the next). The
+// network out of reach is not a refusal of the configuration.
 func serveStartup(t *testing.T, path string, vars []string) error {
 	t.Helper()
+	if err := startupCheck(t.Context(), &env{vars: vars}, path); err != nil {
+		return err
+	}
 	cfg, err := configs.Load(path, vars)
 	if err != nil {
 		return err
@@ -88,7 +91,7 @@ func serveStartup(t *testing.T, path string, vars []string) error {
 		one := *cfg
 		one.Providers = cfg.Providers[i : i+1]
 		_, err := openConfiguredProviders(t.Context(), &one, shared)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errNoNetwork) {
+		if err != nil && !errors.Is(err, errNoNetwork) {
 			return err
 		}
 	}
@@ -132,11 +135,14 @@ func cliEnv(t *testing.T, vars []string, args ...string) (int, string) {
 // Helm: the existing Secret at /run/secrets/gatehouse, mode 0440, which
 // the key-ring loader accepts for a root-owned file — see
 // auth/secret.TestKeyringModeForServiceUser). Neither is rendered by
-// helm or started by docker here (no engine on these machines).
+// helm or started by docker here (no engine on these machines): the
+// files a deployment mounts are written by the test and named by their
+// variables, and check-config runs --offline (no redis or postgres host
+// here).
 func TestDeployConfigs(t *testing.T) {
-	vars := []string{"GATEHOUSE_DIRECTORY_DSN=postgres://gatehouse@postgres:5432/gatehouse"}
+	vars := []string{"GATEHOUSE_DIRECTORY_DSN=postgres://gatehouse@postgres:5432/gatehouse", "GATEHOUSE_SECRETS_KEY_FILE=" + keyFile(t)}
 	for _, f := range []string{"../../deploy/docker/gatehouse.yaml", "../../deploy/compose/gatehouse.yaml"} {
-		if code, out := cliEnv(t, vars, "check-config", "--config", f); code != 0 || !strings.Contains(out, "configuration ok") {
+		if code, out := cliEnv(t, vars, "check-config", "--offline", "--config", f); code != 0 || !strings.Contains(out, "configuration ok") {
 			t.Fatalf("%s: %d\n%s", f, code, out)
 		}
 	}
@@ -173,7 +179,10 @@ func TestDeployConfigs(t *testing.T) {
 	if err := os.WriteFile(helmCfg, rendered, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := cliEnv(t, nil, "check-config", "--config", helmCfg); code != 0 || !strings.Contains(out, "configuration ok") {
+	secretFiles := []string{"GATEHOUSE_SECRETS_KEY_FILE=" + keyFile(t),
+		"GATEHOUSE_SESSION_REDIS_PASSWORD_FILE=" + writeFile(t, "redis-password", "not-a-real-password\n"),
+		"GATEHOUSE_DIRECTORY_DSN_FILE=" + writeFile(t, "gatehouse-dsn", "postgres://gatehouse@postgres:5432/gatehouse\n")}
+	if code, out := cliEnv(t, secretFiles, "check-config", "--offline", "--config", helmCfg); code != 0 || !strings.Contains(out, "configuration ok") {
 		t.Fatalf("helm values config: %d\n%s", code, out)
 	}
 	dep, err := os.ReadFile("../../deploy/helm/gatehouse/templates/deployment.yaml")

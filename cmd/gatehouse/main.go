@@ -24,7 +24,11 @@ const usage = `usage: gatehouse <command> [flags]
 
 commands:
   serve [--config FILE]                 run the gateway
-  check-config [--config FILE]          validate a configuration and exit
+  check-config [--config FILE] [--offline]
+                                        check what serve checks at start (the configuration, its
+                                        files, certificates, lists and providers) and create nothing;
+                                        unless --offline, also ping Redis and PostgreSQL, run OIDC
+                                        discovery and fetch the SAML metadata and Tor list URLs
   user add --username U --email E --role R [--display-name N] [--groups a,b] [--password-stdin [--must-change]]
   user list | user disable U | user enable U | user set-role U ROLE
   user set-password U --password-stdin [--must-change]   --must-change: the user picks a new one at next login

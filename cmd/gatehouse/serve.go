@@ -60,6 +60,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
+	if err := startupCheck(ctx, e, *cfgPath); err != nil {
+		return err
+	}
 	a, err := openApp(ctx, e, *cfgPath, true, nil)
 	if err != nil && !errors.Is(err, directory.ErrUnavailable) {
 		return err
@@ -413,7 +416,7 @@ func (s *server) endDeviceRows(ctx context.Context, userID string, before time.T
 // on first start; replicas sharing PostgreSQL must be given one
 // (check-config says so).
 func loadKeyring(cfg *configs.Config) (*secret.Keyring, error) {
-	keys, err := secret.LoadKeyring(cfg.Secrets.KeyFile, cfg.Directory.Driver == "sqlite")
+	keys, err := secret.LoadKeyring(cfg.Secrets.KeyFile, cfg.CreatesKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("secrets.key_file: %w", err)
 	}

@@ -85,11 +85,11 @@ func readDSN(cfg Config) (string, error) {
 	}
 	b, err := os.ReadFile(cfg.DSNFile)
 	if err != nil {
-		return "", fmt.Errorf("sqldir: read directory.dsn_file: %w", err)
+		return "", fmt.Errorf("directory.dsn_file: %w", err)
 	}
 	dsn := strings.TrimSpace(string(b))
 	if dsn == "" {
-		return "", fmt.Errorf("sqldir: directory.dsn_file %s is empty", cfg.DSNFile)
+		return "", fmt.Errorf("directory.dsn_file: %s is empty", cfg.DSNFile)
 	}
 	return dsn, nil
 }
@@ -159,9 +159,8 @@ func secureSQLiteFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("sqldir: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("sqldir: directory.dsn: the folder %s is open to other users (mode %s); the database holds password hashes: run chmod 700 %s, or put the file in a folder of its own",
-			dir, fi.Mode().Perm(), dir)
+	if err := privateFolder(dir, fi); err != nil {
+		return fmt.Errorf("sqldir: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
