@@ -32,14 +32,14 @@ VULNDB_DIR     := $(CURDIR)/.cache/vulndb
 
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path './.cache/*' -not -path '*/node_modules/*')
 
-.PHONY: test check services tools browser-deps fmt vet staticcheck gotest vulncheck \
+.PHONY: test check services tools browser-deps fmt vet staticcheck gotest deploytest vulncheck \
         run build bench load revocation fuzz clean
 
-## test: prepare the machine, then gofmt, vet, staticcheck, race tests, govulncheck
+## test: prepare the machine, then gofmt, vet, staticcheck, race tests, deployment rendering, govulncheck
 test: services tools browser-deps check
 
 ## check: the gates alone, on a machine already prepared
-check: fmt vet staticcheck gotest vulncheck
+check: fmt vet staticcheck gotest deploytest vulncheck
 
 services:
 	.ci/ensure-services.sh
@@ -75,6 +75,15 @@ gotest:
 	@# Allocation counts are meaningless under -race (sync.Pool drops items),
 	@# so the tests asserting "0 allocs" also run once without it.
 	$(GO) test -count=1 -run 'Alloc|Allocate' ./auth/... ./proxy/...
+
+# The shipped Helm chart and compose file, rendered (Helm SDK, compose-go)
+# and laid out as a container would see them, must pass check-config as
+# the container's user (root needed; see deploy/README.md). A module of its
+# own (deploy/rendertest/go.mod): Helm and the Kubernetes types stay out of
+# the gateway's go.mod, builds and govulncheck. The first run compiles
+# them (about 5 minutes on 2 cores with an empty build cache).
+deploytest:
+	cd deploy/rendertest && $(GO) vet ./... && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # A finding in code the module calls makes govulncheck exit non-zero.
 ifeq ($(VULNDB_TARBALL),)
