@@ -64,7 +64,7 @@ func (db *DB) ListAudit(ctx context.Context, limit int) ([]audit.Event, error) {
 // QueryAudit returns one page of the events q selects, newest first. The
 // cursor is a (time, id) position, looked up from the Before event, so
 // the query walks the (time, id) index backwards from there; the event
-// filter has its own index (migration 0015), the user filter 0001's.
+// filter has its own index (migration 0014), the user filter 0001's.
 func (db *DB) QueryAudit(ctx context.Context, q directory.AuditQuery) ([]audit.Event, error) {
 	limit := q.Limit
 	switch {

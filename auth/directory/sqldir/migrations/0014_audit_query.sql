@@ -1,4 +1,4 @@
--- 0015_audit_query: an index for reading the audit log by event name
+-- 0014_audit_query: an index for reading the audit log by event name
 -- (directory.QueryAudit, `gatehouse audit --event`). 0001's indexes cover
 -- the time order and the user filter; without this one a rare event is
 -- found by reading the whole log backwards. time and id follow event so
