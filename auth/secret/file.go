@@ -128,10 +128,16 @@ func parseLine(line string) (Key, error) {
 // or not at all (written under a temporary name, then hard-linked into
 // place), and link fails if the name exists, so two processes starting
 // together agree: the loser reads the winner's file.
+//
+// It never creates folders: a key file configured under a folder that
+// does not exist is a mistake to report (a service started as root would
+// otherwise make root-owned folders wherever the path points). The
+// default key file sits beside the SQLite database, whose folder the
+// directory makes first.
 func createKeyring(path string) (*Keyring, error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("secret: create keyring directory: %w", err)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("secret: %w", &MissingFolderError{Folder: dir})
 	}
 	key := Key{ID: "k1-" + strings.ToLower(rand.Text()[:8]), Bytes: make([]byte, KeySize)}
 	rand.Read(key.Bytes)
@@ -158,6 +164,14 @@ func createKeyring(path string) (*Keyring, error) {
 		return nil, fmt.Errorf("secret: create keyring: %w", err)
 	}
 	return NewKeyring(key)
+}
+
+// MissingFolderError is a key file to create in a folder that does not
+// exist.
+type MissingFolderError struct{ Folder string }
+
+func (e *MissingFolderError) Error() string {
+	return "the key file's folder " + e.Folder + " does not exist; the gateway creates the key file, never its folders: create it (mode 0700, owned by the gateway's user)"
 }
 
 // privateMode applies PostgreSQL's rule for private key files: a file the

@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,16 @@ func b64(fill byte, n int) string {
 }
 
 func TestLoadKeyringCreates(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "new", "dir", "keyring")
+	// Never a folder: a missing one is reported, and nothing is made.
+	root := t.TempDir()
+	var missing *MissingFolderError
+	if _, err := LoadKeyring(filepath.Join(root, "new", "dir", "keyring"), true); !errors.As(err, &missing) || missing.Folder != filepath.Join(root, "new", "dir") {
+		t.Fatalf("a key file in a missing folder: %v, want MissingFolderError", err)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Fatalf("folders were created: %v", entries)
+	}
+	path := filepath.Join(root, "keyring")
 	k, err := LoadKeyring(path, true)
 	if err != nil {
 		t.Fatalf("LoadKeyring(create): %v", err)
@@ -41,13 +51,6 @@ func TestLoadKeyringCreates(t *testing.T) {
 	}
 	if got := fi.Mode().Perm(); got != 0o600 {
 		t.Errorf("file mode = %04o, want 0600", got)
-	}
-	di, err := os.Stat(filepath.Dir(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := di.Mode().Perm(); got != 0o700 {
-		t.Errorf("directory mode = %04o, want 0700", got)
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".keyring-*")); len(leftovers) != 0 {
 		t.Errorf("temporary files left behind: %v", leftovers)

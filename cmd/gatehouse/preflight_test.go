@@ -182,6 +182,9 @@ func fileCases() []fileCase {
 		{name: "key_file wrong", sections: func(t *testing.T, dir string) map[string]string {
 			return map[string]string{"secrets": "{key_file: " + writeMode(t, filepath.Join(dir, "k"), "k1 not-base64\n", 0o600) + "}"}
 		}, want: []string{"secrets.key_file: ", "line 1", "not valid standard base64"}},
+		{name: "key_file in a folder that does not exist", sections: func(t *testing.T, dir string) map[string]string {
+			return map[string]string{"secrets": "{key_file: " + filepath.Join(dir, "no-such-folder", "gatehouse.keys") + "}"}
+		}, want: []string{"secrets.key_file: ", "does not exist; the gateway creates the key file, never its folders"}},
 		{name: "key_file missing beside postgres", sections: func(t *testing.T, dir string) map[string]string {
 			return map[string]string{"directory": "{driver: postgres, dsn: 'postgres://gatehouse@127.0.0.1:1/gatehouse'}",
 				"secrets": "{key_file: " + filepath.Join(dir, "none.keys") + "}"}
@@ -360,7 +363,7 @@ func TestCheckConfigGoodFiles(t *testing.T) {
 // them nor their folders.
 func TestCheckConfigCreatesNothing(t *testing.T) {
 	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys", "gatehouse.keys")
+	keys := filepath.Join(dir, "new.keys")
 	cfg := preflightConfig(t, dir, map[string]string{"secrets": "{key_file: " + keys + "}"})
 	code, out := cli(t, "", "check-config", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "configuration ok") {

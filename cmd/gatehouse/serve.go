@@ -416,6 +416,14 @@ func (s *server) endDeviceRows(ctx context.Context, userID string, before time.T
 // on first start; replicas sharing PostgreSQL must be given one
 // (check-config says so).
 func loadKeyring(cfg *configs.Config) (*secret.Keyring, error) {
+	if cfg.CreatesKeyFile() && cfg.Secrets.KeyFile == configs.DefaultKeyFile {
+		// The embedded default (data/gatehouse.keys) is the one key file
+		// whose folder serve makes: the quick start's. A configured path
+		// must name an existing folder (auth/secret never makes one).
+		if err := os.MkdirAll(filepath.Dir(configs.DefaultKeyFile), 0o700); err != nil {
+			return nil, fmt.Errorf("secrets.key_file: %w", err)
+		}
+	}
 	keys, err := secret.LoadKeyring(cfg.Secrets.KeyFile, cfg.CreatesKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("secrets.key_file: %w", err)

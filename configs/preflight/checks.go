@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -80,6 +81,14 @@ func (c *checker) keyFile() {
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist) && c.cfg.CreatesKeyFile():
+		folder, dbFolder := filepath.Dir(path), filepath.Dir(c.cfg.Directory.DSN)
+		if _, statErr := os.Stat(folder); statErr != nil && filepath.Clean(folder) != filepath.Clean(dbFolder) && path != configs.DefaultKeyFile {
+			// serve makes the key file, never its folder (auth/secret),
+			// except the database's folder, which the directory makes
+			// first, and the embedded default's (data/).
+			c.add(fmt.Errorf("secrets.key_file: %w", &secret.MissingFolderError{Folder: folder}))
+			return
+		}
 		made, err := creatable(path)
 		if err != nil {
 			c.add(fmt.Errorf("secrets.key_file: %s does not exist and serve could not create it: %w", path, err))
