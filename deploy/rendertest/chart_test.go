@@ -237,7 +237,6 @@ func TestHelmChartRefusals(t *testing.T) {
 		if err := c.checkFiles(t, root); err == nil || !strings.Contains(err.Error(), "secrets.key_file") {
 			t.Errorf("the view's file check: got %v, want secrets.key_file missing", err)
 		}
-		requireFileChecks(t)
 		code, out := c.checkConfig(t, root)
 		if code == 0 || !strings.Contains(out, "gatehouse.keys") {
 			t.Fatalf("check-config without the key file exited %d:\n%s", code, out)
@@ -254,23 +253,10 @@ func TestHelmChartRefusals(t *testing.T) {
 				}
 			}
 		}, operatorSecret())
-		requireFileChecks(t)
 		code, out := c.checkConfig(t, c.lay(t))
 		if code == 0 || !strings.Contains(out, "gatehouse.keys") || !strings.Contains(out, "0644") {
 			t.Fatalf("check-config with the key file at 0644 exited %d:\n%s", code, out)
 		}
 		t.Logf("refused as expected:\n%s", out)
 	})
-}
-
-// requireFileChecks skips a negative control that only check-config's
-// own file checks can see. They come with --offline (issue 16, item 2):
-// before that check-config does not open the files a configuration names,
-// and only `serve` would refuse them.
-func requireFileChecks(t *testing.T) {
-	t.Helper()
-	gatehouse(t)
-	if !offlineFlag {
-		t.Skip("check-config has no --offline yet, so it does not open the files a configuration names: this control runs once it does")
-	}
 }
