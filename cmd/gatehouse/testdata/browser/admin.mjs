@@ -14,10 +14,9 @@
 // page it checks that the page fits 360 px, that every form control has
 // a label, and that the first Tab reaches the skip link.
 // Run by TestBrowserAdminConsole (cmd/gatehouse/console_pages_test.go).
-import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { base32Decode, expect, launchChromium, totp } from './common.mjs';
 
 const [base, admin, adminPW, user, userPW, keyID, outDir] = process.argv.slice(2);
 if (!outDir) {
@@ -25,34 +24,6 @@ if (!outDir) {
   process.exit(2);
 }
 const url = (path) => new URL(path, base).href;
-
-function base32Decode(s) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0, value = 0;
-  const out = [];
-  for (const c of s.replace(/=+$/, '')) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-function totp(secret) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
-  const mac = createHmac('sha1', secret).update(counter).digest();
-  const off = mac[mac.length - 1] & 0x0f;
-  return ((mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000).toString().padStart(6, '0');
-}
-
-function expect(cond, what, detail = '') {
-  if (!cond) throw new Error(`${what}${detail ? `: ${detail}` : ''}`);
-  console.log(`ok ${what}`);
-}
 
 async function text(page, selector) {
   return (await page.locator(selector).first().textContent({ timeout: 5000 }))?.trim() ?? '';
@@ -112,12 +83,7 @@ async function checkPage(page, what) {
   expect(first === 'Skip to the content', `${what}: the first Tab reaches the skip link`, first);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic',
-    '--no-first-run', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 
 try {
   const adminCtx = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 360, height: 740 }, acceptDownloads: true });

@@ -5,21 +5,11 @@
 //   node federated.mjs <base-url> <provider-id> <username> <auth-method> <screenshot.png>
 //
 // Run by TestBrowserOIDC and TestBrowserSAML (cmd/gatehouse/browser_test.go).
-import { chromium } from 'playwright-core';
+import { expect, launchChromium } from './common.mjs';
 
 const [base, provider, username, method, screenshot] = process.argv.slice(2);
 
-function expect(cond, what, detail = '') {
-  if (!cond) throw new Error(`${what}${detail ? `: ${detail}` : ''}`);
-  console.log(`ok ${what}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic',
-    '--no-first-run', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 
 try {
   const page = await (await browser.newContext()).newPage();

@@ -6,7 +6,7 @@
 // Run by TestBrowserLoginLogout (cmd/gatehouse/browser_test.go), which
 // starts the real binary. Every step prints one "ok ..." line; the first
 // failed expectation prints "FAIL ..." and exits 1.
-import { chromium } from 'playwright-core';
+import { expect, launchChromium } from './common.mjs';
 
 const [base, username, password, screenshot, cookieName = 'gatehouse'] = process.argv.slice(2);
 if (!base || !username || !password || !screenshot) {
@@ -16,19 +16,7 @@ if (!base || !username || !password || !screenshot) {
 
 // Without the background-networking flags Chromium keeps dialling Google
 // hosts, which this machine's closed network refuses.
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic',
-    '--no-first-run', '--disable-component-update', '--disable-sync'],
-});
-
-function expect(cond, what, detail = '') {
-  if (!cond) {
-    throw new Error(`${what}${detail ? `: ${detail}` : ''}`);
-  }
-  console.log(`ok ${what}`);
-}
+const browser = await launchChromium();
 
 async function text(page, selector) {
   return (await page.locator(selector).textContent({ timeout: 5000 }))?.trim();

@@ -9,7 +9,7 @@
 // step prints one "ok ..." line; the first failed expectation prints
 // "FAIL ..." and exits 1.
 import { writeFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { expect, launchChromium } from './common.mjs';
 
 const [base, username, password, bodyFile] = process.argv.slice(2);
 if (!base || !username || !password || !bodyFile) {
@@ -17,19 +17,7 @@ if (!base || !username || !password || !bodyFile) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic',
-    '--no-first-run', '--disable-component-update', '--disable-sync'],
-});
-
-function expect(cond, what, detail = '') {
-  if (!cond) {
-    throw new Error(`${what}${detail ? `: ${detail}` : ''}`);
-  }
-  console.log(`ok ${what}`);
-}
+const browser = await launchChromium();
 
 const loginURL = new URL('/.gatehouse/login', base).href;
 

@@ -7,48 +7,11 @@
 // itself (RFC 6238, HMAC-SHA1, like a phone app), confirms, sees its
 // recovery codes, logs out, and logs in again with a fresh code.
 // Run by TestBrowserTOTP (cmd/gatehouse/browser_test.go).
-import { createHmac } from 'node:crypto';
-import { chromium } from 'playwright-core';
+import { base32Decode, currentStep, expect, launchChromium, totp } from './common.mjs';
 
 const [base, username, password, screenshot] = process.argv.slice(2);
 
-function base32Decode(s) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0, value = 0;
-  const out = [];
-  for (const c of s.replace(/=+$/, '')) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-function totp(secret, step) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac('sha1', secret).update(counter).digest();
-  const off = mac[mac.length - 1] & 0x0f;
-  const bin = (mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000;
-  return bin.toString().padStart(6, '0');
-}
-
-const currentStep = () => Math.floor(Date.now() / 1000 / 30);
-
-function expect(cond, what, detail = '') {
-  if (!cond) throw new Error(`${what}${detail ? `: ${detail}` : ''}`);
-  console.log(`ok ${what}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic',
-    '--no-first-run', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 
 async function login(page) {
   await page.goto(new URL('/', base).href);
