@@ -123,6 +123,19 @@ type Nonces interface {
 	Take(ctx context.Context, key string) ([]byte, error)
 }
 
+// Values keeps short-lived named values that are read many times and
+// replaced, unlike Nonces: which user a provider session logged in, so a
+// back-channel logout naming only that session finds the user again on
+// every retry.
+type Values interface {
+	// SetValue stores a copy of value under key for ttl, replacing what
+	// was there.
+	SetValue(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Value returns the value under key, or ErrNotFound; it does not
+	// delete it.
+	Value(ctx context.Context, key string) ([]byte, error)
+}
+
 // Attempts is a budget of attempts per key, kept in the same counters as
 // Counter (Count reads it, Reset clears it). auth/lockout takes an attempt
 // before checking a credential, so that however many requests race, no
@@ -168,6 +181,7 @@ type Backend interface {
 	Counter
 	Attempts
 	Nonces
+	Values
 	Watermarks
 	nearcache.Bus
 	Close() error

@@ -463,7 +463,7 @@ type PolicyChange struct {
 // stores it as the next version; running gateways apply it within a
 // second.
 func (s *Service) SetPolicy(ctx context.Context, actor string, doc []byte) (PolicyChange, error) {
-	plan, err := s.PlanPolicy(ctx, doc)
+	plan, err := s.CheckPolicy(ctx, doc)
 	if err != nil {
 		return PolicyChange{}, err
 	}

@@ -59,8 +59,13 @@ const impactWindow = 30 * 24 * time.Hour
 const maxImpactEvents = 20000
 
 // impact compares the policy in force with p.
+// notCounted is an Impact nobody worked out: empty lists, sessions -1.
+func notCounted() Impact {
+	return Impact{NetworkLoss: []NetworkLoss{}, ForcedEnrolment: []string{}, SessionsEnding: -1}
+}
+
 func (s *Service) impact(ctx context.Context, old, p *policy.Policy) (Impact, error) {
-	im := Impact{NetworkLoss: []NetworkLoss{}, ForcedEnrolment: []string{}, SessionsEnding: -1}
+	im := notCounted()
 	users, err := s.dir.ListUsers(ctx)
 	if err != nil {
 		return im, err

@@ -50,6 +50,17 @@ type PolicyPlan struct {
 // storing it would change. A document that omits sections is merged onto
 // the version in force, never read as "reset everything omitted".
 func (s *Service) PlanPolicy(ctx context.Context, doc []byte) (PolicyPlan, error) {
+	return s.plan(ctx, doc, true)
+}
+
+// CheckPolicy is PlanPolicy without the impact and route-rule scans
+// (Impact says "not counted", Access is empty): what a save needs after
+// a preview showed them, without reading every user and session again.
+func (s *Service) CheckPolicy(ctx context.Context, doc []byte) (PolicyPlan, error) {
+	return s.plan(ctx, doc, false)
+}
+
+func (s *Service) plan(ctx context.Context, doc []byte, scan bool) (PolicyPlan, error) {
 	cur, err := s.dir.CurrentPolicy(ctx)
 	if err != nil && !errors.Is(err, directory.ErrNotFound) {
 		return PolicyPlan{}, err
@@ -73,10 +84,14 @@ func (s *Service) PlanPolicy(ctx context.Context, doc []byte) (PolicyPlan, error
 	if err := s.checkSources(&old, &p); err != nil {
 		return PolicyPlan{}, err
 	}
+	plan.Diff = DiffLines(canonical(cur.Document), string(out))
+	if !scan {
+		plan.Impact = notCounted()
+		return plan, nil
+	}
 	if plan.Impact, err = s.impact(ctx, &old, &p); err != nil {
 		return PolicyPlan{}, err
 	}
-	plan.Diff = DiffLines(canonical(cur.Document), string(out))
 	dr, err := s.DryRunPolicy(ctx, out)
 	if err != nil {
 		return PolicyPlan{}, err
@@ -121,11 +136,21 @@ func (s *Service) PolicyAt(ctx context.Context, version int64) (directory.Policy
 // next version (history is never rewritten). It is checked as any new
 // policy is: against the templates and providers of today.
 func (s *Service) PlanRollback(ctx context.Context, version int64) (PolicyPlan, error) {
+	return s.rollback(ctx, version, true)
+}
+
+// CheckRollback is PlanRollback without the scans, as CheckPolicy is
+// PlanPolicy.
+func (s *Service) CheckRollback(ctx context.Context, version int64) (PolicyPlan, error) {
+	return s.rollback(ctx, version, false)
+}
+
+func (s *Service) rollback(ctx context.Context, version int64, scan bool) (PolicyPlan, error) {
 	old, err := s.PolicyAt(ctx, version)
 	if err != nil {
 		return PolicyPlan{}, err
 	}
-	plan, err := s.PlanPolicy(ctx, old.Document)
+	plan, err := s.plan(ctx, old.Document, scan)
 	if err != nil {
 		return plan, err
 	}

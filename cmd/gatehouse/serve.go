@@ -287,7 +287,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			// the policy first turns it on.
 			Encryption: pwcrypt.New(pwcrypt.Options{Keys: a.dir, Keyring: keys, Nonces: a.store, Now: a.now}),
 			// OIDC back-channel logout, for the providers that turn it on.
-			Backchannel: &login.Backchannel{Users: a.dir, Revocations: a.dir, Sessions: s.sessions, Nonces: a.store}}),
+			Backchannel: &login.Backchannel{Users: a.dir, Revocations: a.dir, Sessions: s.sessions, Nonces: a.store, Values: a.store}}),
 		account.New(s.gateway, second, account.Options{
 			Keys:    selfKeys{svc: ops, mac: keys, auth: s.keyAuth},
 			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),

@@ -116,7 +116,7 @@ func (p *Pages) savePolicy(w http.ResponseWriter, r *http.Request, c *proxy.Call
 		p.renderPolicy(w, r, d, http.StatusBadRequest, nil)
 		return
 	}
-	plan, err := p.o.Admin.PlanPolicy(r.Context(), []byte(doc))
+	plan, err := p.o.Admin.CheckPolicy(r.Context(), []byte(doc))
 	if err == nil && plan.From.Version != version {
 		err = admin.ErrPolicyChanged
 	}
@@ -208,7 +208,7 @@ func (p *Pages) rollback(w http.ResponseWriter, r *http.Request, c *proxy.Caller
 		p.fail(w, r, d, admin.ErrNoPolicy)
 		return
 	}
-	plan, err := p.o.Admin.PlanRollback(r.Context(), to)
+	plan, err := p.o.Admin.CheckRollback(r.Context(), to)
 	if err == nil && plan.From.Version != version {
 		err = admin.ErrPolicyChanged
 	}

@@ -35,9 +35,12 @@ type Backchannel struct {
 		List(ctx context.Context, userID string) ([]session.Record, error)
 	}
 	// Nonces is the shared store's single-use primitive: each logout
-	// token's jti is accepted once, on any replica, and a provider
-	// session's user is found from its sid.
+	// token's jti is accepted once, on any replica.
 	Nonces session.Nonces
+	// Values keeps which user a provider session logged in, read (never
+	// consumed) by a token naming only the sid, so a logout that failed
+	// half-way finds the user again when the provider retries.
+	Values session.Values
 }
 
 // ReasonBackchannel is the session_revoked reason of a back-channel
@@ -164,7 +167,7 @@ func (p *Pages) logoutUser(ctx context.Context, provider string, n auth.LogoutNo
 		}
 		return u.ID, nil
 	}
-	v, err := p.back.Nonces.Take(ctx, sidKey(auth.IdPSessionKey(provider, n.SessionID)))
+	v, err := p.back.Values.Value(ctx, sidKey(auth.IdPSessionKey(provider, n.SessionID)))
 	if errors.Is(err, session.ErrNotFound) {
 		return "", nil
 	}
@@ -179,9 +182,9 @@ func (p *Pages) rememberIdPSession(ctx context.Context, id auth.Identity, lifeti
 	if p.back == nil || id.IdPSession == "" {
 		return
 	}
-	key := sidKey(id.IdPSession)
-	p.back.Nonces.Take(ctx, key) // a later login in the same provider session lives longer
-	if _, err := p.back.Nonces.PutOnce(ctx, key, []byte(id.UserID), lifetime); err != nil {
+	// A later login in the same provider session replaces the entry: it
+	// lives longer.
+	if err := p.back.Values.SetValue(ctx, sidKey(id.IdPSession), []byte(id.UserID), lifetime); err != nil {
 		p.gw.Logger().WarnContext(ctx, "remember the provider session for back-channel logout", "provider", id.Provider, "error", err)
 	}
 }

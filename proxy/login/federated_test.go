@@ -21,6 +21,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/oidc"
 	"github.com/gatehouse-auth/gatehouse/auth/oidc/oidctest"
 	"github.com/gatehouse-auth/gatehouse/proxy/gatewaytest"
+	"github.com/gatehouse-auth/gatehouse/session"
+	"github.com/gatehouse-auth/gatehouse/session/memory"
 )
 
 // countingProvider counts how many logins were started: each start is
@@ -64,11 +66,20 @@ func TestPreLoginStateFloodBounded(t *testing.T) {
 // oidcGateway runs a gateway with the real OIDC login method (auth/oidc)
 // against a test provider that signs real ID tokens.
 func oidcGateway(t *testing.T, policy string) (*gatewaytest.Gateway, *oidctest.Provider) {
+	return oidcGatewayWith(t, gatewaytest.Options{Policy: policy}, nil)
+}
+
+// oidcGatewayWith is oidcGateway with more options: edit changes the
+// provider's section before it is opened.
+func oidcGatewayWith(t *testing.T, o gatewaytest.Options, edit func(*oidc.Section)) (*gatewaytest.Gateway, *oidctest.Provider) {
 	var idp *oidctest.Provider
-	g := gatewaytest.Start(t, gatewaytest.Options{Policy: policy, OpenProviders: func(g *gatewaytest.Gateway) []auth.RedirectLogin {
+	o.OpenProviders = func(g *gatewaytest.Gateway) []auth.RedirectLogin {
 		idp = oidctest.New(t, oidctest.WithRedirectURL(g.URL+"/.gatehouse/oidc/corp/callback"))
 		s := oidc.NewSection(oidc.TypeOIDC)
 		s.Issuer, s.ClientID, s.ClientSecret = idp.Issuer, idp.ClientID, idp.ClientSecret
+		if edit != nil {
+			edit(s)
+		}
 		s.SetDefaults()
 		public, _ := url.Parse(g.URL)
 		l, err := s.Open(context.Background(), federation.Env{ID: "corp", Label: "Corp SSO", Rule: federation.Rule{Match: "email"},
@@ -77,7 +88,8 @@ func oidcGateway(t *testing.T, policy string) (*gatewaytest.Gateway, *oidctest.P
 			t.Fatal(err)
 		}
 		return []auth.RedirectLogin{l}
-	}})
+	}
+	g := gatewaytest.Start(t, o)
 	return g, idp
 }
 
@@ -217,5 +229,61 @@ func TestSAMLACSThroughPipeline(t *testing.T) {
 	replay.Jar = b.Jar
 	if resp := post(replay); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("replayed SAML response: %d, want 401", resp.StatusCode)
+	}
+}
+
+// failingDelete is the memory store with session deletion down for the
+// next n calls, as Redis is in a short outage.
+type failingDelete struct {
+	session.Backend
+	n atomic.Int64
+}
+
+func (s *failingDelete) Delete(ctx context.Context, id string) error {
+	if s.n.Add(-1) >= 0 {
+		return errors.Join(session.ErrUnavailable, io.ErrUnexpectedEOF)
+	}
+	return s.Backend.Delete(ctx, id)
+}
+
+// TestBackchannelLogoutRetryAfterOutage: a logout token naming only the
+// provider session (sid) arrives while the store cannot end sessions: it
+// gets 503 and ends nothing, and the provider's retry of the same token
+// ends the session. The sid's user is read, never consumed, so the retry
+// still finds it (it was once taken on the first try and the retry
+// answered 200 while ending nothing).
+func TestBackchannelLogoutRetryAfterOutage(t *testing.T) {
+	st := &failingDelete{Backend: memory.New(nil)}
+	g, idp := oidcGatewayWith(t, gatewaytest.Options{Store: st}, func(s *oidc.Section) { s.BackchannelLogout = true })
+	g.AddUser(t, "alice", alicePW, "sales")
+	idp.Set(func(k *oidctest.Knobs) { k.User.Extra = map[string]any{"sid": "idp-1"} })
+	b := gatewaytest.NewBrowser(g.URL)
+	if resp := oidcLogin(t, b, idp, "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	token := idp.LogoutToken(t, oidctest.Logout{SessionID: "idp-1"})
+	post := func() int {
+		resp, err := http.PostForm(g.URL+"/.gatehouse/oidc/corp/backchannel-logout", url.Values{"logout_token": {token}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	st.n.Store(1)
+	if code := post(); code != http.StatusServiceUnavailable {
+		t.Fatalf("logout while the store fails: %d, want 503", code)
+	}
+	if resp, _ := b.Get(t, "/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the failed logout ended the session anyway: %d", resp.StatusCode)
+	}
+	if code := post(); code != http.StatusOK {
+		t.Fatalf("retry: %d, want 200", code)
+	}
+	if resp, _ := b.Get(t, "/"); resp.StatusCode != http.StatusFound {
+		t.Fatalf("after the retried logout: %d, want a redirect to the login page", resp.StatusCode)
+	}
+	if code := post(); code != http.StatusBadRequest {
+		t.Fatalf("the token a third time: %d, want 400 (jti spent)", code)
 	}
 }

@@ -143,3 +143,27 @@ func (s *Store) Take(_ context.Context, key string) ([]byte, error) {
 	}
 	return n.value, nil
 }
+
+// SetValue stores a copy of value, replacing what was under key.
+func (s *Store) SetValue(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return errors.New("memory set value: ttl must be positive")
+	}
+	now := s.now()
+	s.mu.Lock()
+	s.values[key] = nonce{value: append([]byte{}, value...), expires: now.Add(ttl)}
+	s.mu.Unlock()
+	return nil
+}
+
+// Value returns a copy of the live value under key.
+func (s *Store) Value(_ context.Context, key string) ([]byte, error) {
+	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := s.values[key]
+	if !ok || expired(v.expires, now) {
+		return nil, session.ErrNotFound
+	}
+	return append([]byte{}, v.value...), nil
+}

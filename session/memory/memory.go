@@ -34,6 +34,7 @@ type Store struct {
 	users    map[string]map[string]struct{} // userID → session ids
 	counters map[string]counter
 	nonces   map[string]nonce
+	values   map[string]nonce
 	marks    map[string]mark
 
 	busMu   sync.Mutex
@@ -72,6 +73,7 @@ func New(now func() time.Time) *Store {
 		users:    make(map[string]map[string]struct{}),
 		counters: make(map[string]counter),
 		nonces:   make(map[string]nonce),
+		values:   make(map[string]nonce),
 		marks:    make(map[string]mark),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -121,6 +123,11 @@ func (s *Store) purge() {
 	for k, n := range s.nonces {
 		if expired(n.expires, now) {
 			delete(s.nonces, k)
+		}
+	}
+	for k, v := range s.values {
+		if expired(v.expires, now) {
+			delete(s.values, k)
 		}
 	}
 	for k, m := range s.marks {

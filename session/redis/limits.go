@@ -117,3 +117,20 @@ func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 	}
 	return v, nil
 }
+
+// SetValue is SET PX: the last writer wins.
+func (s *Store) SetValue(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return errors.New("redis set value: ttl must be positive")
+	}
+	return storeErr("set value", s.c.Set(ctx, s.valueKey(key), value, max(ttl, time.Millisecond)).Err())
+}
+
+// Value is GET; a missing key is session.ErrNotFound.
+func (s *Store) Value(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.c.Get(ctx, s.valueKey(key)).Bytes()
+	if err != nil {
+		return nil, storeErr("get value", err)
+	}
+	return v, nil
+}

@@ -151,6 +151,7 @@ func (s *Store) userKey(userID string) string { return s.prefix + "u:" + userID 
 func (s *Store) counterKey(key string) string { return s.prefix + "c:" + key }
 func (s *Store) nonceKey(key string) string   { return s.prefix + "n:" + key }
 func (s *Store) markKey(key string) string    { return s.prefix + "w:" + key }
+func (s *Store) valueKey(key string) string   { return s.prefix + "v:" + key }
 
 // slogLogger carries go-redis's own messages (pool dial failures,
 // reconnects) into the gateway's structured log instead of plain text on

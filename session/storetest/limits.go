@@ -188,3 +188,46 @@ func putOnce(t *testing.T, e env, key string, v []byte, ttl time.Duration) bool 
 	}
 	return ok
 }
+
+func testValues(t *testing.T, e env) {
+	if _, err := e.b.Value(e.ctx, "v"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Value(absent): got %v, want ErrNotFound", err)
+	}
+	value := []byte("first")
+	if err := e.b.SetValue(e.ctx, "v", value, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	value[0] = 'X' // the store kept its own copy
+	for range 2 {  // reading does not consume
+		if v, err := e.b.Value(e.ctx, "v"); err != nil || string(v) != "first" {
+			t.Fatalf("Value = %q, %v; want \"first\", nil", v, err)
+		}
+	}
+	if err := e.b.SetValue(e.ctx, "v", []byte("second"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := e.b.Value(e.ctx, "v"); err != nil || string(v) != "second" {
+		t.Errorf("Value after replace = %q, %v; want \"second\", nil", v, err)
+	}
+	// Values and nonces are separate names: a nonce "v" is still unused.
+	if !putOnce(t, e, "v", []byte("n"), time.Hour) {
+		t.Error("PutOnce on a value's name: got false, want true")
+	}
+	if err := e.b.SetValue(e.ctx, "v", nil, 0); err == nil {
+		t.Error("SetValue with ttl 0: got nil error")
+	}
+}
+
+func testValueTTL(t *testing.T, e env) {
+	if err := e.b.SetValue(e.ctx, "v", []byte("x"), window); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(window)
+	eventually(t, "value expired", func() (bool, error) {
+		_, err := e.b.Value(e.ctx, "v")
+		if errors.Is(err, session.ErrNotFound) {
+			return true, nil
+		}
+		return false, err
+	})
+}

@@ -69,6 +69,8 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, now func() time.Time) 
 		{"Nonces", testNonces},
 		{"NonceTTL", testNonceTTL},
 		{"ConcurrentPutOnce", testConcurrentPutOnce},
+		{"Values", testValues},
+		{"ValueTTL", testValueTTL},
 		{"Ping", testPing},
 		{"BusDeletesPublish", testBusDeletesPublish},
 		{"BusPublish", testBusPublish},
