@@ -5,7 +5,9 @@
 #   upstream            the stand-in CRM (bench/upstream) on its own
 #   bareproxy           a bare httputil.ReverseProxy tuned like Gatehouse (the limit)
 #   gatehouse-memory    Gatehouse, valid session, memory store (access log on, the default, to a file)
-#   gatehouse-memory-quiet  the same with log.access: false (the access log's cost is the difference)
+#   gatehouse-memory-quiet  the same with log.access: false (the access log's cost is the
+#                           difference; it is smaller than round-to-round noise here, so
+#                           run BENCH_ROUNDS=7 or more, and see BenchmarkAccessLogWrite in proxy/)
 #   gatehouse-memory-rules  the same with 500 access route rules (one of them matches the request)
 #   gatehouse-redis     Gatehouse, valid session, Redis store (default cache_ttl: 30s, kept coherent by the invalidation channel)
 #   gatehouse-redis-nocache  the same with cache_ttl: 0s (every request reads Redis)
