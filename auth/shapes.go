@@ -81,6 +81,9 @@ type Authenticator interface {
 type Expired struct {
 	Reason     string
 	ID, UserID string
+	// Again: someone else ended it first and reported it (the session
+	// sweep, another replica); the pipeline refuses without an event.
+	Again bool
 }
 
 func (e *Expired) Error() string { return "auth: credential ended: " + e.Reason }

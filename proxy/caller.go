@@ -95,8 +95,10 @@ func (g *Gateway) identify(r *http.Request, c *Caller) error {
 			e := expiredOf(err)
 			c.Ended = e.Reason
 			g.metrics.inc(outcomeExpired)
-			g.audit.Record(r.Context(), audit.Event{Event: audit.SessionExpired, UserID: e.UserID, ClientIP: c.IP.String(),
-				Detail: map[string]string{"reason": e.Reason, "session": e.ID}})
+			if !e.Again {
+				g.audit.Record(r.Context(), audit.Event{Event: audit.SessionExpired, UserID: e.UserID, ClientIP: c.IP.String(),
+					Detail: map[string]string{"reason": e.Reason, "session": e.ID}})
+			}
 			return nil
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			c.Ended = endedInvalid
@@ -241,7 +243,7 @@ func (a *sessionCookie) Authenticate(r *http.Request) (auth.Credential, error) {
 		var ended *session.ExpiredError
 		switch {
 		case errors.As(err, &ended):
-			return auth.Credential{}, &auth.Expired{Reason: string(ended.Reason), ID: ended.ID, UserID: ended.UserID}
+			return auth.Credential{}, &auth.Expired{Reason: string(ended.Reason), ID: ended.ID, UserID: ended.UserID, Again: ended.Again}
 		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrMalformed):
 			return auth.Credential{}, auth.ErrInvalidCredentials
 		default:

@@ -18,6 +18,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -321,3 +322,38 @@ func (g *Gateway) Close() {
 // on, so load balancers stop sending it new requests, while it goes on
 // serving the ones that still come.
 func (g *Gateway) Drain() { g.draining.Store(true) }
+
+// DueSessions ends sessions whose deadline passed unseen
+// (session.Manager.EndDue).
+type DueSessions interface {
+	EndDue(ctx context.Context, l session.Limits, batch int, ended func(session.Record, session.Reason)) (int, error)
+}
+
+// dueBatch is how many sessions one store read of a sweep covers.
+const dueBatch = 500
+
+// errStalePolicy: the policy's lifetimes are not known well enough to end
+// sessions by them.
+var errStalePolicy = errors.New("proxy: the login policy in force is not known; no session ended")
+
+// EndDueSessions ends, under the policy in force, the sessions and device
+// logins nobody presented after their idle timeout or absolute lifetime,
+// and records each as the session_expired event a late request would
+// have (via: sweep), so the CRM hears of a user who simply closed the
+// browser. Every replica may run it: each end is claimed in the store
+// once.
+func (g *Gateway) EndDueSessions(ctx context.Context, d DueSessions) (int, error) {
+	cur := g.currentPolicy()
+	if cur == nil {
+		return 0, errStalePolicy
+	}
+	return d.EndDue(ctx, g.Limits(&cur.Policy), dueBatch, func(r session.Record, reason session.Reason) {
+		detail := map[string]string{"reason": string(reason), "via": "sweep"}
+		if r.Meta.Client != "" {
+			detail["device"] = r.ID
+		} else {
+			detail["session"] = r.ID
+		}
+		g.audit.Record(ctx, audit.Event{Event: audit.SessionExpired, UserID: r.UserID, Detail: detail})
+	})
+}

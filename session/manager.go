@@ -96,7 +96,7 @@ func (m *Manager) Create(ctx context.Context, s *Session, l Limits) (Ticket, err
 		ID: t.ID, UserID: s.Identity.UserID, Data: sealed,
 		Created: now, LastSeen: now, Expires: expires.Add(m.grace),
 		Meta: Meta{ClientIP: s.ClientIP, UserAgent: s.Agent, Methods: s.Identity.Methods,
-			Provider: s.Identity.Provider, IdPSession: s.Identity.IdPSession},
+			Provider: s.Identity.Provider, IdPSession: s.Identity.IdPSession, Pending: s.Pending != ""},
 	}
 	if s.Device != nil {
 		rec.Meta.Client = s.Device.Client
@@ -122,12 +122,67 @@ func (m *Manager) Load(ctx context.Context, cookie string, l Limits) (*Session, 
 	}
 	if r := Check(s.Created, s.LastSeen, now, s.Pending != "", l); r != "" {
 		m.forget(t.ID)
-		if err := m.store.Delete(ctx, t.ID); err != nil {
+		claimed, err := m.store.Claim(ctx, t.ID, s.Identity.UserID)
+		if err != nil {
 			return nil, err
 		}
-		return nil, &ExpiredError{Reason: r, ID: s.ID, UserID: s.Identity.UserID}
+		return nil, &ExpiredError{Reason: r, ID: s.ID, UserID: s.Identity.UserID, Again: !claimed}
 	}
 	return s, nil
+}
+
+// sweepRounds bounds one EndDue: batches of records a changed policy
+// keeps alive come back from Due on the memory store (which has no index
+// to reschedule), and must not make a sweep loop.
+const sweepRounds = 10
+
+// EndDue ends the sessions whose deadline under l passed without anyone
+// presenting them, and calls ended for each one this call ended: without
+// it, a user who closes the browser is never reported as timed out (the
+// store would drop the record silently at the end of its grace). Each
+// end is claimed in the store (Store.Claim), so of the replicas sweeping
+// and the requests arriving late, exactly one reports it. It returns how
+// many sessions it ended.
+func (m *Manager) EndDue(ctx context.Context, l Limits, batch int, ended func(Record, Reason)) (int, error) {
+	now := m.now()
+	n := 0
+	for range sweepRounds {
+		recs, err := m.store.Due(ctx, now.Add(m.grace), batch)
+		if err != nil {
+			return n, err
+		}
+		for _, r := range recs {
+			reason := Check(r.Created, r.LastSeen, now, r.Meta.Pending, l)
+			if reason == "" {
+				// Touched since it was indexed, or the policy now allows
+				// longer: look again once its grace has begun.
+				if err := m.store.Reschedule(ctx, r.ID, maxTime(r.Expires, now.Add(m.grace+time.Minute))); err != nil {
+					return n, err
+				}
+				continue
+			}
+			m.forget(r.ID)
+			claimed, err := m.store.Claim(ctx, r.ID, r.UserID)
+			if err != nil {
+				return n, err
+			}
+			if claimed {
+				n++
+				ended(r, reason)
+			}
+		}
+		if len(recs) < batch {
+			break
+		}
+	}
+	return n, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (m *Manager) cachedOrFetch(ctx context.Context, t Ticket, now time.Time, l Limits) (*Session, error) {

@@ -61,6 +61,9 @@ const (
 type ExpiredError struct {
 	Reason     Reason
 	ID, UserID string
+	// Again says another replica or the sweep ended the session first
+	// (Store.Claim) and reported it: refuse the request, report nothing.
+	Again bool
 }
 
 func (e *ExpiredError) Error() string { return fmt.Sprintf("session: expired (%s)", e.Reason) }

@@ -55,6 +55,9 @@ type Meta struct {
 	// a back-channel logout from the provider matches.
 	Provider   string `json:"idp,omitempty"`
 	IdPSession string `json:"isid,omitempty"`
+	// Pending marks a half-authenticated session (a step still owed),
+	// whose shorter lifetime a sweep must apply without opening Data.
+	Pending bool `json:"p,omitempty"`
 }
 
 // Touch says how a Get may refresh LastSeen in the same round trip. The
@@ -93,6 +96,20 @@ type Store interface {
 	DeleteUser(ctx context.Context, userID string) (int, error)
 	// Ping reports whether the backend is reachable.
 	Ping(ctx context.Context) error
+	// Claim deletes the record if it still belongs to userID and has not
+	// expired, as Delete does, and reports whether this call deleted it:
+	// of several replicas (or a replica and the sweeper) ending one
+	// session, exactly one gets true, and only that one reports the end.
+	Claim(ctx context.Context, id, userID string) (bool, error)
+	// Due returns up to limit live records (Data omitted), earliest
+	// first, whose Expires was at or before `before` when they were last
+	// indexed (Put, Reschedule). A touch may have moved Expires later
+	// since, so the caller checks each again. Index entries of records
+	// that no longer exist are dropped.
+	Due(ctx context.Context, before time.Time, limit int) ([]Record, error)
+	// Reschedule indexes a live record again at `at`, so Due returns it
+	// only then; a missing record is not an error.
+	Reschedule(ctx context.Context, id string, at time.Time) error
 }
 
 // Counter keeps short-lived counters for rate limits (failed logins per

@@ -14,7 +14,7 @@ import (
 // naming the device.
 func (s *Service) recordExpired(ctx context.Context, err error) {
 	var e *session.ExpiredError
-	if errors.As(err, &e) && e.UserID != "" {
+	if errors.As(err, &e) && e.UserID != "" && !e.Again {
 		s.o.Audit.Record(ctx, audit.Event{Event: audit.SessionExpired, UserID: e.UserID,
 			Detail: map[string]string{"reason": string(e.Reason), "device": e.ID}})
 	}

@@ -467,6 +467,11 @@ func (s *server) background(ctx context.Context) {
 		case <-sweep.C:
 			s.sessions.Sweep()
 			s.issuer.Sweep()
+			if _, err := s.gateway.EndDueSessions(ctx, s.sessions); err != nil && ctx.Err() == nil {
+				// Retried at the next tick; a session due meanwhile is
+				// still refused when presented (the pipeline checks it).
+				s.a.log.Warn("end timed-out sessions", "error", err)
+			}
 		}
 	}
 }

@@ -199,3 +199,52 @@ func (s *Store) remove(id, userID string) {
 		delete(s.users, userID)
 	}
 }
+
+// Claim deletes a live record of userID and reports whether it did.
+func (s *Store) Claim(_ context.Context, id, userID string) (bool, error) {
+	now := s.now()
+	s.mu.Lock()
+	r, ok := s.sessions[id]
+	ok = ok && r.UserID == userID && !expired(r.Expires, now)
+	if ok {
+		s.remove(id, userID)
+	}
+	s.mu.Unlock()
+	if ok {
+		s.published([]string{id})
+	}
+	return ok, nil
+}
+
+// Due scans every record: the memory store keeps Expires current on each
+// touch, so it needs no index, and a scan of 100,000 records every sweep
+// costs milliseconds.
+func (s *Store) Due(_ context.Context, before time.Time, limit int) ([]session.Record, error) {
+	if limit <= 0 {
+		return nil, errors.New("memory due sessions: limit must be positive")
+	}
+	now := s.now()
+	s.mu.RLock()
+	var out []session.Record
+	for _, r := range s.sessions {
+		if !expired(r.Expires, now) && !r.Expires.After(before) {
+			r.Data = nil
+			r.Meta.Methods = cloneStrings(r.Meta.Methods)
+			out = append(out, r)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b session.Record) int {
+		if c := a.Expires.Compare(b.Expires); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Reschedule does nothing: Due reads each record's current Expires.
+func (s *Store) Reschedule(context.Context, string, time.Time) error { return nil }

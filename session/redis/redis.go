@@ -29,11 +29,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
 
@@ -88,7 +88,9 @@ func NewWithClient(c goredis.UniversalClient, prefix string) *Store {
 func universalOptions(cfg Config) (*goredis.UniversalOptions, error) {
 	password := cfg.Password
 	if cfg.PasswordFile != "" {
-		b, err := os.ReadFile(cfg.PasswordFile)
+		// The password opens the session store to whoever reads it: the
+		// key file's mode rule (auth/secret).
+		b, err := secret.ReadPrivateFile(cfg.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("session.redis.password_file: %w", err)
 		}
@@ -152,6 +154,12 @@ func (s *Store) counterKey(key string) string { return s.prefix + "c:" + key }
 func (s *Store) nonceKey(key string) string   { return s.prefix + "n:" + key }
 func (s *Store) markKey(key string) string    { return s.prefix + "w:" + key }
 func (s *Store) valueKey(key string) string   { return s.prefix + "v:" + key }
+
+// dueKey is the expiry index: a sorted set of session ids scored by
+// their Expires (ms) when last indexed. Touches do not update it (the
+// scripts touch one key only), so scores are lower bounds the sweeper
+// corrects with Reschedule.
+func (s *Store) dueKey() string { return s.prefix + "due" }
 
 // slogLogger carries go-redis's own messages (pool dial failures,
 // reconnects) into the gateway's structured log instead of plain text on

@@ -45,6 +45,7 @@ func (s *Store) Put(ctx context.Context, r session.Record) error {
 		p.HSet(ctx, key, "d", r.Data, "u", r.UserID, "c", r.Created.UnixMilli(),
 			"t", r.LastSeen.UnixMilli(), "x", x, "m", meta, "i", x)
 		p.PExpireAt(ctx, key, r.Expires)
+		p.ZAdd(ctx, s.dueKey(), goredis.Z{Score: float64(x), Member: r.ID})
 		return nil
 	})
 	return storeErr("put session", err)
@@ -140,7 +141,18 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return storeErr("delete session", err)
 	}
-	return storeErr("delete session index", s.c.HDel(ctx, s.userKey(userID), id).Err())
+	return storeErr("delete session index", s.unindex(ctx, userID, id))
+}
+
+// unindex drops a deleted session from its user's index and the expiry
+// index.
+func (s *Store) unindex(ctx context.Context, userID, id string) error {
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		p.HDel(ctx, s.userKey(userID), id)
+		p.ZRem(ctx, s.dueKey(), id)
+		return nil
+	})
+	return err
 }
 
 // ListUser reads the index, then every listed session in one pipeline,
@@ -207,10 +219,15 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) (int, error) {
 		return 0, storeErr("delete user sessions", err)
 	}
 	n := 0
-	for _, c := range cmds {
+	ids := make([]any, 0, len(idx))
+	for i, c := range cmds {
 		if d, _ := c.Int64(); d == 1 {
 			n++
 		}
+		ids = append(ids, seen[2*i])
+	}
+	if err := s.c.ZRem(ctx, s.dueKey(), ids...).Err(); err != nil {
+		return n, storeErr("delete user sessions", err)
 	}
 	return n, s.prune(ctx, ukey, seen)
 }
@@ -231,4 +248,70 @@ func sortRecords(rs []session.Record) {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
+}
+
+// Claim runs deleteOwned (which also publishes the invalidation) and, when
+// it deleted, drops the session from the user and expiry indexes.
+func (s *Store) Claim(ctx context.Context, id, userID string) (bool, error) {
+	n, err := deleteOwned.Run(ctx, s.c, []string{s.sessionKey(id)}, userID, s.channel(), sessionEvent(id)).Int64()
+	if err != nil {
+		return false, storeErr("claim session", err)
+	}
+	if n != 1 {
+		return false, nil
+	}
+	return true, storeErr("claim session index", s.unindex(ctx, userID, id))
+}
+
+// Due reads the expiry index, then the listed sessions in one pipeline;
+// ids whose session is gone (deleted, or dropped by its TTL) leave the
+// index.
+func (s *Store) Due(ctx context.Context, before time.Time, limit int) ([]session.Record, error) {
+	if limit <= 0 {
+		return nil, errors.New("redis due sessions: limit must be positive")
+	}
+	ids, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.dueKey(), Start: "-inf",
+		Stop: strconv.FormatInt(before.UnixMilli(), 10), ByScore: true, Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, storeErr("due sessions", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*goredis.SliceCmd, len(ids))
+	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HMGet(ctx, s.sessionKey(id), listFields...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr("due sessions", err)
+	}
+	var out []session.Record
+	var gone []any
+	for i, id := range ids {
+		r, err := decode(id, append([]any{nil}, cmds[i].Val()...))
+		switch {
+		case errors.Is(err, session.ErrNotFound):
+			gone = append(gone, id)
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, r)
+		}
+	}
+	if len(gone) > 0 {
+		if err := s.c.ZRem(ctx, s.dueKey(), gone...).Err(); err != nil {
+			return nil, storeErr("prune due sessions", err)
+		}
+	}
+	return out, nil
+}
+
+// Reschedule updates the id's score only if it is still indexed (ZADD
+// XX), so a session claimed meanwhile does not come back.
+func (s *Store) Reschedule(ctx context.Context, id string, at time.Time) error {
+	err := s.c.ZAddXX(ctx, s.dueKey(), goredis.Z{Score: float64(at.UnixMilli()), Member: id}).Err()
+	return storeErr("reschedule session", err)
 }

@@ -72,6 +72,10 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, now func() time.Time) 
 		{"Values", testValues},
 		{"ValueTTL", testValueTTL},
 		{"Ping", testPing},
+		{"Claim", testClaim},
+		{"ConcurrentClaim", testConcurrentClaim},
+		{"Due", testDue},
+		{"DueReschedule", testDueReschedule},
 		{"BusDeletesPublish", testBusDeletesPublish},
 		{"BusPublish", testBusPublish},
 	}
