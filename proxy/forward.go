@@ -115,7 +115,8 @@ func (g *Gateway) serveUpstream(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, PendingPath(c.Pending, r.URL.RequestURI()), http.StatusFound)
 			return
 		}
-		web.JSON(w, http.StatusUnauthorized, map[string]string{"error": "mfa_required", "message": "Two-factor authentication is required to continue."})
+		e := stepOwedError(c.Pending)
+		web.JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
 		return
 	}
 	if up := r.Header.Get("Upgrade"); up != "" {
@@ -282,6 +283,19 @@ func inPrefixes(ip netip.Addr, ps []netip.Prefix) bool {
 // unauthenticated sends a browser to the login page and anything else a
 // 401 JSON body; ended says why a credential it carried no longer counts.
 func (g *Gateway) unauthenticated(w http.ResponseWriter, r *http.Request, ended string) {
+	e := g.signedOut(w, ended)
+	if web.WantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		http.Redirect(w, r, LoginURL(r.URL.RequestURI(), ended), http.StatusFound)
+		return
+	}
+	web.JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+}
+
+// signedOut does what every "log in first" answer does (the proxy's and
+// forward-auth's): counts a request that had no valid credential, clears
+// the cookie of one that ended, and returns the refusal, which says why
+// a session ended when it did.
+func (g *Gateway) signedOut(w http.ResponseWriter, ended string) *web.Error {
 	if ended == "" || ended == endedInvalid {
 		g.metrics.inc(outcomeUnauthenticated)
 	}
@@ -289,15 +303,10 @@ func (g *Gateway) unauthenticated(w http.ResponseWriter, r *http.Request, ended 
 		g.cookies.ClearSession(w)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if web.WantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		http.Redirect(w, r, LoginURL(r.URL.RequestURI(), ended), http.StatusFound)
-		return
-	}
-	e := web.ErrUnauthenticated
 	if msg, ok := Notices[ended]; ok && ended != "logged_out" {
-		e = &web.Error{Status: http.StatusUnauthorized, Code: "session_expired", Message: msg}
+		return &web.Error{Status: http.StatusUnauthorized, Code: "session_expired", Message: msg}
 	}
-	web.JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+	return web.ErrUnauthenticated
 }
 
 // rewrite builds the outbound request. It runs after ReverseProxy removed

@@ -103,15 +103,10 @@ func (f *forwardAuth) serve(w http.ResponseWriter, r *http.Request) {
 	switch g.admit(w, o.Request, c) {
 	case answered:
 	case signedOut:
-		if c.Ended == "" || c.Ended == endedInvalid {
-			g.metrics.inc(outcomeUnauthenticated)
-		}
-		if c.Ended != "" {
-			g.cookies.ClearSession(w)
-		}
-		f.toLogin(w, r, o, f.loginURL(o, c.Ended), web.ErrUnauthenticated)
+		e := g.signedOut(w, c.Ended)
+		f.toLogin(w, r, o, f.loginURL(o, c.Ended), e)
 	case stepOwed:
-		f.toLogin(w, r, o, PendingPath(c.Pending, web.CleanRedirect(o.uri)), errStepOwed)
+		f.toLogin(w, r, o, PendingPath(c.Pending, web.CleanRedirect(o.uri)), stepOwedError(c.Pending))
 	case admitted:
 		if !g.vouch(w.Header(), c, false) {
 			g.render.Error(w, r, web.ErrUnavailable.With(errNoAssertion))
@@ -121,8 +116,21 @@ func (f *forwardAuth) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var errStepOwed = &web.Error{Status: http.StatusUnauthorized, Code: "mfa_required",
-	Message: "Two-factor authentication is required to continue."}
+var (
+	errMFAOwed = &web.Error{Status: http.StatusUnauthorized, Code: "mfa_required",
+		Message: "Two-factor authentication is required to continue."}
+	errPasswordOwed = &web.Error{Status: http.StatusUnauthorized, Code: "password_change_required",
+		Message: "Your password must be changed before you continue."}
+)
+
+// stepOwedError is the refusal of a half-authenticated request, naming
+// the step it owes.
+func stepOwedError(pending string) *web.Error {
+	if pending == PendingPassword {
+		return errPasswordOwed
+	}
+	return errMFAOwed
+}
 
 // toLogin answers a request that must first log in (or finish a login
 // step) at loc: 401 with Location, a page or JSON naming it; or, when the
@@ -151,11 +159,7 @@ func (f *forwardAuth) loginURL(o original, ended string) string {
 	if rd == o.uri && (o.proto == "http" || o.proto == "https") && f.hosts[strings.ToLower(o.host)] {
 		rd = o.proto + "://" + o.host + o.uri
 	}
-	q := url.Values{"rd": {rd}}
-	if _, ok := Notices[ended]; ok {
-		q.Set("reason", ended)
-	}
-	return "/.gatehouse/login?" + q.Encode()
+	return loginURL(rd, ended)
 }
 
 // readOriginal rebuilds the original request from the asking proxy's
@@ -180,7 +184,10 @@ func readOriginal(r *http.Request) (original, error) {
 	if err != nil || !strings.HasPrefix(uri, "/") || u.Scheme != "" || u.Host != "" {
 		return original{}, errors.New("forward-auth: the original URI is not a path (origin form)")
 	}
-	o := original{Request: r.Clone(r.Context()), uri: uri}
+	// A shallow copy (WithContext), not Clone: the headers are the
+	// request's own and the pipeline only reads them, so copying them on
+	// every check would buy nothing.
+	o := original{Request: r.WithContext(r.Context()), uri: uri}
 	if len(r.Header.Values("X-Forwarded-Host")) == 1 {
 		o.host = strings.TrimSpace(r.Header.Get("X-Forwarded-Host"))
 	}

@@ -157,12 +157,18 @@ func loginTarget(t *testing.T, rec *httptest.ResponseRecorder) (rd, reason strin
 	if rec.Code != http.StatusUnauthorized || !strings.HasPrefix(loc, "/.gatehouse/login?") {
 		t.Fatalf("got %d Location %q, want 401 naming the login page\n%s", rec.Code, loc, rec.Body)
 	}
-	var body map[string]string
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body["login_url"] != loc || body["error"] != "unauthenticated" {
-		t.Fatalf("body %s (%v), want JSON with login_url %q", rec.Body, err, loc)
-	}
 	u, _ := url.Parse(loc)
-	return u.Query().Get("rd"), u.Query().Get("reason")
+	rd, reason = u.Query().Get("rd"), u.Query().Get("reason")
+	// As in proxy mode: a session that ended says so.
+	code := "unauthenticated"
+	if reason != "" && reason != "logged_out" {
+		code = "session_expired"
+	}
+	var body map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body["login_url"] != loc || body["error"] != code {
+		t.Fatalf("body %s (%v), want JSON with error %q and login_url %q", rec.Body, err, code, loc)
+	}
+	return rd, reason
 }
 
 // TestForwardAuthNotSignedIn: without a session the answer is 401 naming

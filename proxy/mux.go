@@ -271,7 +271,12 @@ var Notices = map[string]string{
 
 // LoginURL is where a browser without a valid session is sent.
 func LoginURL(original, reason string) string {
-	q := url.Values{"rd": {web.CleanRedirect(original)}}
+	return loginURL(web.CleanRedirect(original), reason)
+}
+
+// loginURL is LoginURL for an rd already checked as a return address.
+func loginURL(rd, reason string) string {
+	q := url.Values{"rd": {rd}}
 	if _, ok := Notices[reason]; ok {
 		q.Set("reason", reason)
 	}

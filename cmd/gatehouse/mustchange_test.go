@@ -42,6 +42,11 @@ func TestEnforcePasswordReset(t *testing.T) {
 			t.Fatalf("GET %s owing a new password: %d to %q, want the change page", path, resp.StatusCode, loc)
 		}
 	}
+	// A program's request (no HTML wanted) gets JSON naming the step.
+	if resp, body := carol.Do(t, "POST", "/api/leads", nil, "Accept", "application/json"); resp.StatusCode != http.StatusUnauthorized ||
+		!strings.Contains(body, `"password_change_required"`) {
+		t.Fatalf("POST owing a new password: %d %s, want 401 password_change_required", resp.StatusCode, body)
+	}
 	resp, body := carol.Get(t, "/.gatehouse/password?rd=/reports")
 	if resp.StatusCode != 200 || !strings.Contains(body, `autocomplete="new-password"`) || !strings.Contains(body, "Choose your own") {
 		t.Fatalf("change page: %d\n%s", resp.StatusCode, body)
