@@ -297,6 +297,10 @@ func (g *Gateway) Cookies() web.Cookies { return g.cookies }
 // Sessions is the session manager the pipeline authenticates with.
 func (g *Gateway) Sessions() Sessions { return g.sessions }
 
+// ClientAddr is the request's client address (X-Forwarded-For read
+// only from trusted proxies), for routes that get no Caller.
+func (g *Gateway) ClientAddr(r *http.Request) netip.Addr { return g.clientIP.Resolve(r) }
+
 // Audit is the audit recorder.
 func (g *Gateway) Audit() Auditor { return g.audit }
 

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -72,19 +74,26 @@ func (p *Pages) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	log := p.gw.Logger().With("provider", pr.ID())
 	ctx := r.Context()
+	ip := p.gw.ClientAddr(r)
+	if !p.allowLogoutFrom(w, r, log, ip) {
+		return
+	}
+	refuse := func(reason string) {
+		log.WarnContext(ctx, "back-channel logout refused", "reason", reason, "client_ip", ip.String())
+		p.countRefusedLogout(ctx, ip)
+		web.JSON(w, http.StatusBadRequest, errLogoutRequest)
+	}
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	r.Body = http.MaxBytesReader(w, r.Body, maxLogoutRequest)
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/x-www-form-urlencoded" || r.ParseForm() != nil || len(r.PostForm["logout_token"]) != 1 {
-		log.WarnContext(ctx, "back-channel logout refused", "reason", "not a form with one logout_token")
-		web.JSON(w, http.StatusBadRequest, errLogoutRequest)
+		refuse("not a form with one logout_token")
 		return
 	}
 	n, err := bl.VerifyLogout(ctx, r.PostForm.Get("logout_token"))
 	if err != nil {
-		log.WarnContext(ctx, "back-channel logout refused", "reason", err.Error())
-		web.JSON(w, http.StatusBadRequest, errLogoutRequest)
+		refuse(err.Error())
 		return
 	}
 	key := "oidc:bcl:jti:" + pr.ID() + ":" + digest(n.TokenID)
@@ -94,8 +103,7 @@ func (p *Pages) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !fresh {
-		log.WarnContext(ctx, "back-channel logout refused", "reason", "jti already used (replay)")
-		web.JSON(w, http.StatusBadRequest, errLogoutRequest)
+		refuse("jti already used (replay)")
 		return
 	}
 	if err := p.endIdPSessions(ctx, pr.ID(), n); err != nil {
@@ -105,6 +113,45 @@ func (p *Pages) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// maxRefusedLogouts is how many refused logout tokens one client network
+// may send per start window (10 minutes) before its requests are not read
+// at all: each refusal costs a signature check, and a token naming an
+// unknown key makes the provider's keys be fetched again, so an
+// unthrottled public endpoint would let anyone make the gateway hammer
+// the provider. The provider's own server, sending valid tokens, never
+// counts.
+const maxRefusedLogouts = 30
+
+var errTooManyLogouts = map[string]string{"error": "temporarily_unavailable"}
+
+func refusedLogoutKey(ip netip.Addr) string { return "oidc:bcl:refused:" + clientNetwork(ip) }
+
+// allowLogoutFrom answers 429 to a client network past maxRefusedLogouts
+// (and 503 when the count cannot be read: fail closed).
+func (p *Pages) allowLogoutFrom(w http.ResponseWriter, r *http.Request, log *slog.Logger, ip netip.Addr) bool {
+	if p.starts == nil {
+		return true
+	}
+	n, err := p.starts.Count(r.Context(), refusedLogoutKey(ip))
+	if err != nil {
+		p.logoutUnavailable(w, r, log, err)
+		return false
+	}
+	if n >= maxRefusedLogouts {
+		log.WarnContext(r.Context(), "back-channel logout refused", "reason", "too many refused tokens from this network", "client_ip", ip.String())
+		w.Header().Set("Retry-After", strconv.Itoa(int(p.window.Seconds())))
+		web.JSON(w, http.StatusTooManyRequests, errTooManyLogouts)
+		return false
+	}
+	return true
+}
+
+func (p *Pages) countRefusedLogout(ctx context.Context, ip netip.Addr) {
+	if p.starts != nil {
+		p.starts.Incr(context.WithoutCancel(ctx), refusedLogoutKey(ip), p.window)
+	}
 }
 
 func (p *Pages) logoutUnavailable(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {

@@ -66,18 +66,12 @@ var errTooManyStarts = &web.Error{Status: http.StatusTooManyRequests, Code: "too
 // each start keeps a few KiB of state (state, nonce, PKCE verifier or the
 // SAML request id) in the shared store for ten minutes, and before this
 // bound one client could create thousands a second (review finding F7).
-// IPv6 clients count per /64, the block one subscriber usually holds.
+// IPv6 clients count per /64 (clientNetwork).
 func (p *Pages) allowStart(w http.ResponseWriter, r *http.Request, ip netip.Addr) bool {
 	if p.starts == nil {
 		return true
 	}
-	key := ip
-	if ip.Is6() {
-		if pf, err := ip.Prefix(64); err == nil {
-			key = pf.Addr()
-		}
-	}
-	n, err := p.starts.Incr(r.Context(), "prelogin:"+key.String(), p.window)
+	n, err := p.starts.Incr(r.Context(), "prelogin:"+clientNetwork(ip), p.window)
 	if err != nil {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return false
@@ -87,6 +81,17 @@ func (p *Pages) allowStart(w http.ResponseWriter, r *http.Request, ip netip.Addr
 		return false
 	}
 	return true
+}
+
+// clientNetwork is what per-client limits count by: the address, or for
+// IPv6 its /64, the block one subscriber usually holds.
+func clientNetwork(ip netip.Addr) string {
+	if ip.Is6() {
+		if pf, err := ip.Prefix(64); err == nil {
+			return pf.Addr().String()
+		}
+	}
+	return ip.String()
 }
 
 // enabledProvider finds the route's provider; protocol, when not empty,

@@ -287,3 +287,33 @@ func TestBackchannelLogoutRetryAfterOutage(t *testing.T) {
 		t.Fatalf("the token a third time: %d, want 400 (jti spent)", code)
 	}
 }
+
+// TestBackchannelLogoutRefusalsThrottled: the public endpoint answers
+// 429 once a client network has sent 30 refused tokens (each one a
+// signature check, and an unknown key a fetch from the provider), before
+// reading a 31st; the provider's valid tokens never count toward it.
+func TestBackchannelLogoutRefusalsThrottled(t *testing.T) {
+	g, idp := oidcGatewayWith(t, gatewaytest.Options{}, func(s *oidc.Section) { s.BackchannelLogout = true })
+	post := func(token string) *http.Response {
+		resp, err := http.PostForm(g.URL+"/.gatehouse/oidc/corp/backchannel-logout", url.Values{"logout_token": {token}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for range 5 { // valid tokens: never counted
+		if resp := post(idp.LogoutToken(t, oidctest.Logout{Subject: "nobody"})); resp.StatusCode != http.StatusOK {
+			t.Fatalf("valid token: %d", resp.StatusCode)
+		}
+	}
+	for i := range 30 {
+		if resp := post(idp.LogoutToken(t, oidctest.Logout{Subject: "nobody", UnknownKey: true})); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("forged token %d: %d, want 400", i, resp.StatusCode)
+		}
+	}
+	resp := post(idp.LogoutToken(t, oidctest.Logout{Subject: "nobody"}))
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 30 refusals: %d Retry-After %q, want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
