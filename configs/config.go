@@ -23,14 +23,18 @@
 package configs
 
 import (
+	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/token"
 	"github.com/gatehouse-auth/gatehouse/auth/webhook"
 	"github.com/gatehouse-auth/gatehouse/session/redis"
@@ -133,6 +137,27 @@ type Access struct {
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+}
+
+// Certificate loads the pair the listener serves. It replaces
+// http.Server.ServeTLS's file names, whose tls.LoadX509KeyPair reads a
+// key any local user can read: the key goes through auth/secret's mode
+// rule, as configs/preflight judged it. Errors start with the key at
+// fault.
+func (t TLS) Certificate() (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(t.CertFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("tls.cert_file: %w", err)
+	}
+	keyPEM, err := secret.ReadPrivateFile(t.KeyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("tls.key_file: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("tls.key_file: %s: %w", t.KeyFile, err)
+	}
+	return cert, nil
 }
 
 // Session chooses the session store and how hard the hot path leans on it.

@@ -6,13 +6,13 @@ import (
 	"maps"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/auth/secret"
 )
 
 // Validate reports every problem at once, each as "key.path: what is wrong;
@@ -257,14 +257,10 @@ func (a *Access) validate() error {
 	if a.ServiceTokenFile == "" {
 		return nil
 	}
-	st, err := os.Stat(a.ServiceTokenFile)
-	if err != nil {
-		return fmt.Errorf("access.service_token_file: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("access.service_token_file: %s is readable by others (mode %#o); chmod 600 it", a.ServiceTokenFile, st.Mode().Perm())
-	}
-	b, err := os.ReadFile(a.ServiceTokenFile)
+	// The token answers for any user: the key file's mode rule
+	// (auth/secret), which also lets a root-owned Kubernetes Secret be
+	// 0640 for the service's group.
+	b, err := secret.ReadPrivateFile(a.ServiceTokenFile)
 	if err != nil {
 		return fmt.Errorf("access.service_token_file: %w", err)
 	}

@@ -279,7 +279,7 @@ func TestServiceTokenFile(t *testing.T) {
 	for _, tt := range []struct{ file, want string }{
 		{good, ""},
 		{filepath.Join(dir, "missing"), "no such file"},
-		{write("open", strings.Repeat("x", 40), 0o644), "readable by others"},
+		{write("open", strings.Repeat("x", 40), 0o644), "has mode 0644, readable by group or others; run chmod 600"},
 		{write("short", "tooshort", 0o600), "at least 32 characters"},
 		{write("spaces", strings.Repeat("x", 20)+" "+strings.Repeat("y", 20), 0o600), "without spaces"},
 	} {

@@ -73,9 +73,9 @@ func NewClient(s *Section) (*Client, error) {
 		}
 	}
 	if s.ClientCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(s.ClientCertFile, s.ClientKeyFile)
+		cert, err := s.clientCertificate()
 		if err != nil {
-			return nil, fmt.Errorf("client_cert_file: %w", err)
+			return nil, err
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

@@ -14,6 +14,7 @@ package apilogin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
+	"github.com/gatehouse-auth/gatehouse/auth/secret"
 )
 
 // Type is the providers[] type of this method.
@@ -86,9 +88,11 @@ func (s *Section) Validate(key, id string, _ *url.URL) error {
 	return errors.Join(errs...)
 }
 
-// readSecret reads the signing secret: one line, at least 32 bytes.
+// readSecret reads the signing secret: one line, at least 32 bytes. It
+// is held to the key file's mode rule (auth/secret): whoever reads it can
+// sign an answer the endpoint trusts.
 func (s *Section) readSecret() ([]byte, error) {
-	b, err := os.ReadFile(s.SecretFile)
+	b, err := secret.ReadPrivateFile(s.SecretFile)
 	if err != nil {
 		return nil, fmt.Errorf("secret_file: %w", err)
 	}
@@ -97,6 +101,26 @@ func (s *Section) readSecret() ([]byte, error) {
 		return nil, fmt.Errorf("secret_file: the secret must be at least 32 characters")
 	}
 	return []byte(sec), nil
+}
+
+// clientCertificate loads the mutual-TLS pair. tls.LoadX509KeyPair would
+// read a private key that every local user can read; the key goes
+// through the key file's mode rule instead, and each file's problem is
+// named by its own key.
+func (s *Section) clientCertificate() (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(s.ClientCertFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("client_cert_file: %w", err)
+	}
+	keyPEM, err := secret.ReadPrivateFile(s.ClientKeyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("client_key_file: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("client_cert_file/client_key_file: %w", err)
+	}
+	return cert, nil
 }
 
 // OpenPassword builds the provider's login from the section.

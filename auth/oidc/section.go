@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
+	"github.com/gatehouse-auth/gatehouse/auth/secret"
 )
 
 // openTimeout bounds discovery, JWKS and token requests of a provider
@@ -122,7 +122,9 @@ func (s *Section) Open(ctx context.Context, env federation.Env) (auth.RedirectLo
 	}
 	c := s.config(env.ID, env.PublicURL)
 	if s.ClientSecretFile != "" {
-		b, err := os.ReadFile(s.ClientSecretFile)
+		// The client secret lets whoever holds it complete logins as the
+		// gateway: the file gets the key file's mode rule.
+		b, err := secret.ReadPrivateFile(s.ClientSecretFile)
 		if err != nil {
 			return nil, fmt.Errorf("client_secret_file: %w", err)
 		}

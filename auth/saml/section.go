@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/federation"
+	"github.com/gatehouse-auth/gatehouse/auth/secret"
 )
 
 // Type is the providers[] type of a SAML provider.
@@ -191,8 +192,19 @@ func (s *Section) metadata(ctx context.Context, client *http.Client) ([]byte, er
 	return b, nil
 }
 
+// readKeyPair loads the SP pair. The key signs requests and decrypts
+// assertions, so it is read under the key file's mode rule (auth/secret)
+// rather than by tls.LoadX509KeyPair, which reads any file it can.
 func readKeyPair(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sp_cert_file: %w", err)
+	}
+	keyPEM, err := secret.ReadPrivateFile(keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sp_key_file: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sp_cert_file/sp_key_file: %w", err)
 	}

@@ -219,7 +219,7 @@ func fileCases() []fileCase {
 		}, want: []string{"upstream_notify.secret_file: ", "no such file"}},
 		{name: "access service_token_file group-readable", sections: func(t *testing.T, dir string) map[string]string {
 			return map[string]string{"access": "{service_token_file: " + writeMode(t, filepath.Join(dir, "tok"), strings.Repeat("t", 40), 0o640) + "}"}
-		}, want: []string{"access.service_token_file: ", "readable by others"}},
+		}, want: []string{"access.service_token_file: ", "mode 0640", "chmod 600"}},
 		{name: "oidc client_secret_file missing", sections: func(t *testing.T, dir string) map[string]string {
 			return oidc(filepath.Join(dir, "none"))
 		}, want: []string{"providers[0].client_secret_file: ", "no such file"}},
@@ -289,6 +289,114 @@ func TestCheckConfigSeesWhatServeSees(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
 				t.Errorf("the data folder was created")
+			}
+		})
+	}
+}
+
+// secretFileCase is a configuration naming one file that holds a secret
+// (a key, a password, a token), under key.
+type secretFileCase struct {
+	key string
+	// sections are the configuration's sections naming the secret file,
+	// written under dir, and the file's path; every other file they name
+	// is good.
+	sections func(t *testing.T, dir string) (map[string]string, string)
+}
+
+// secretFileCases are every key whose file holds a secret: each is read
+// under auth/secret's mode rule (0600, or 0640 when root owns it).
+func secretFileCases() []secretFileCase {
+	const idpURL = "https://adfs.corp.example/FederationMetadata/2007-06/FederationMetadata.xml"
+	apiProvider := func(secretFile, extra string) map[string]string {
+		return map[string]string{"providers": "[{id: corp-api, type: api, url: 'https://api.corp.example/check', secret_file: " + secretFile + extra + "}]"}
+	}
+	return []secretFileCase{
+		{"secrets.key_file", func(t *testing.T, dir string) (map[string]string, string) {
+			p := writeMode(t, filepath.Join(dir, "k"), keyRing(), 0o600)
+			return map[string]string{"secrets": "{key_file: " + p + "}"}, p
+		}},
+		{"tls.key_file", func(t *testing.T, dir string) (map[string]string, string) {
+			cert, key := validCert(t, dir, "tls")
+			return map[string]string{"tls": "{cert_file: " + cert + ", key_file: " + key + "}"}, key
+		}},
+		{"upstream_notify.secret_file", func(t *testing.T, dir string) (map[string]string, string) {
+			p := writeMode(t, filepath.Join(dir, "whsec"), webhookSecret(), 0o600)
+			return map[string]string{"upstream_notify": "{url: 'http://127.0.0.1:1/hook', secret_file: " + p + "}"}, p
+		}},
+		{"access.service_token_file", func(t *testing.T, dir string) (map[string]string, string) {
+			p := writeMode(t, filepath.Join(dir, "tok"), rand.Text()+rand.Text()+"\n", 0o600)
+			return map[string]string{"access": "{service_token_file: " + p + "}"}, p
+		}},
+		{"providers[0].client_secret_file", func(t *testing.T, dir string) (map[string]string, string) {
+			p := writeMode(t, filepath.Join(dir, "oidc-secret"), rand.Text()+"\n", 0o600)
+			return map[string]string{"providers": "[{id: corp, type: oidc, issuer: 'https://login.corp.example', client_id: gatehouse, client_secret_file: " + p + "}]"}, p
+		}},
+		{"providers[0].secret_file", func(t *testing.T, dir string) (map[string]string, string) {
+			p := writeMode(t, filepath.Join(dir, "api-secret"), rand.Text()+rand.Text()+"\n", 0o600)
+			return apiProvider(p, ""), p
+		}},
+		{"providers[0].client_key_file", func(t *testing.T, dir string) (map[string]string, string) {
+			apiSecret := writeMode(t, filepath.Join(dir, "api-secret"), rand.Text()+rand.Text()+"\n", 0o600)
+			cert, key := validCert(t, dir, "client")
+			return apiProvider(apiSecret, ", client_cert_file: "+cert+", client_key_file: "+key), key
+		}},
+		{"providers[0].sp_key_file", func(t *testing.T, dir string) (map[string]string, string) {
+			cert, key := validCert(t, dir, "sp")
+			idp, _ := validCert(t, dir, "idp")
+			return map[string]string{"providers": fmt.Sprintf("[{id: adfs, type: saml, idp_metadata_url: '%s', idp_cert_file: %s, sp_cert_file: %s, sp_key_file: %s}]", idpURL, idp, cert, key)}, key
+		}},
+		{"directory.dsn_file", func(t *testing.T, dir string) (map[string]string, string) {
+			p := writeMode(t, filepath.Join(dir, "dsn"), "postgres://gatehouse:"+rand.Text()+"@127.0.0.1:1/gatehouse\n", 0o600)
+			return map[string]string{"directory": "{driver: postgres, dsn_file: " + p + "}"}, p
+		}},
+		{"session.redis.password_file", func(t *testing.T, dir string) (map[string]string, string) {
+			p := writeMode(t, filepath.Join(dir, "redis-password"), rand.Text()+"\n", 0o600)
+			return map[string]string{"session": "{store: redis, redis: {addrs: ['127.0.0.1:1'], password_file: " + p + "}}"}, p
+		}},
+	}
+}
+
+// TestSecretFileOthersCanRead: a file holding a secret that every local
+// user can read (0644, what a plain `echo secret > file` leaves) is
+// refused by check-config and by serve, before it listens, each naming
+// the key, the file and the chmod that fixes it; the same file at 0600
+// passes. Every secret-bearing key is here, so a new one read with
+// os.ReadFile shows up as a missing row. 0644 rather than 0640: the
+// tests may run as root, and the rule lets a root-owned file be 0640 for
+// a service user in its group.
+func TestSecretFileOthersCanRead(t *testing.T) {
+	for _, c := range secretFileCases() {
+		t.Run(c.key, func(t *testing.T) {
+			dir := t.TempDir()
+			sections, secretFile := c.sections(t, dir)
+			cfg := preflightConfig(t, dir, sections)
+			if err := os.Chmod(secretFile, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{": " + c.key + ": ", secretFile + " has mode 0644, readable by group or others", "chmod 600 " + secretFile}
+			code, out := cli(t, "", "check-config", "--offline", "--config", cfg)
+			if code != 1 || strings.Contains(out, "configuration ok") {
+				t.Errorf("check-config --offline on a 0644 %s: exit %d, want 1\n%s", c.key, code, out)
+			}
+			serveCode, serveOut := serveOnce(t, cfg, 20*time.Second)
+			if serveCode != 1 || strings.Contains(serveOut, "listening") {
+				t.Errorf("serve on a 0644 %s: exit %d, want 1 before listening\n%s", c.key, serveCode, serveOut)
+			}
+			for _, w := range want {
+				if !strings.Contains(out, w) {
+					t.Errorf("check-config does not say %q:\n%s", w, out)
+				}
+				if !strings.Contains(serveOut, w) {
+					t.Errorf("serve does not say %q:\n%s", w, serveOut)
+				}
+			}
+
+			if err := os.Chmod(secretFile, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if code, out := cli(t, "", "check-config", "--offline", "--config", cfg); code != 0 || !strings.Contains(out, "configuration ok") {
+				t.Errorf("check-config --offline on a 0600 %s: exit %d, want ok\n%s", c.key, code, out)
 			}
 		})
 	}

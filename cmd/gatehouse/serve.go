@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -553,13 +554,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.a.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() {
-		if cfg.TLS.CertFile != "" {
-			errc <- hs.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
-		} else {
-			errc <- hs.Serve(ln)
-		}
-	}()
+	go func() { errc <- serveOn(hs, ln, cfg.TLS) }()
 	s.a.log.Info("gatehouse listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURLParsed.String(),
 		"session_store", cfg.Session.Store, "directory", cfg.Directory.Driver, "version", version)
 	var err error
@@ -586,6 +581,22 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+// serveOn serves hs on ln, over HTTPS when tls.cert_file is set. The
+// pair comes from configs.TLS.Certificate rather than ServeTLS's file
+// names, so the key is read under the same mode rule the start-up check
+// applied.
+func serveOn(hs *http.Server, ln net.Listener, t configs.TLS) error {
+	if t.CertFile == "" {
+		return hs.Serve(ln)
+	}
+	cert, err := t.Certificate()
+	if err != nil {
+		return err
+	}
+	hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	return hs.ServeTLS(ln, "", "")
 }
 
 func (s *server) close() {

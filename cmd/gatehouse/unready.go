@@ -96,13 +96,7 @@ func openWhileUnready(ctx context.Context, e *env, cfgPath string, cfg *configs.
 	hs := &http.Server{Handler: unreadyHandler("directory"), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	v := acc.view()
-	go func() {
-		if cfg.TLS.CertFile != "" {
-			hs.ServeTLS(v, cfg.TLS.CertFile, cfg.TLS.KeyFile)
-		} else {
-			hs.Serve(v)
-		}
-	}()
+	go serveOn(hs, v, cfg.TLS)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

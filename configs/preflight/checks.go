@@ -22,16 +22,17 @@ import (
 	"github.com/gatehouse-auth/gatehouse/session/redis"
 )
 
-// tls loads the pair as the listener does (tls.LoadX509KeyPair reads
-// both files, then X509KeyPair), naming the file at fault, and refuses a
-// certificate outside its validity period: browsers would refuse it.
+// tls loads the pair as the listener does (configs.TLS.Certificate: the
+// key under auth/secret's mode rule, then X509KeyPair), naming the file
+// at fault (both, when both cannot be read), and refuses a certificate
+// outside its validity period: browsers would refuse it.
 func (c *checker) tls() {
 	t := c.cfg.TLS
 	if t.CertFile == "" || t.KeyFile == "" {
 		return // both or neither: validation says so
 	}
 	certPEM, certErr := os.ReadFile(t.CertFile)
-	keyPEM, keyErr := os.ReadFile(t.KeyFile)
+	keyPEM, keyErr := secret.ReadPrivateFile(t.KeyFile)
 	if certErr != nil {
 		c.add(fmt.Errorf("tls.cert_file: %w", certErr))
 	}

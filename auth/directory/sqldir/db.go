@@ -21,6 +21,7 @@ import (
 	_ "modernc.org/sqlite"             // registers "sqlite"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/secret"
 )
 
 var _ directory.Directory = (*DB)(nil)
@@ -79,11 +80,14 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	return db, nil
 }
 
+// readDSN is the DSN, from dsn_file when set. A DSN carries the
+// database password, so the file gets the key file's mode rule
+// (auth/secret), on Open and on Check alike.
 func readDSN(cfg Config) (string, error) {
 	if cfg.DSNFile == "" {
 		return cfg.DSN, nil
 	}
-	b, err := os.ReadFile(cfg.DSNFile)
+	b, err := secret.ReadPrivateFile(cfg.DSNFile)
 	if err != nil {
 		return "", fmt.Errorf("directory.dsn_file: %w", err)
 	}
