@@ -87,6 +87,11 @@ type Directory interface {
 	// The erasure and the retention job (directory.Audit).
 	PseudonymizeAudit(ctx context.Context, userID, pseudonym string, names []string) (int64, error)
 	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
+	// The webhook queue: its failed deliveries, the personal-data
+	// export and the erasure (directory.Outbox).
+	ListWebhooks(ctx context.Context, q directory.WebhookQuery) ([]directory.WebhookEvent, error)
+	RequeueWebhook(ctx context.Context, id string, now time.Time) error
+	PseudonymizeWebhooks(ctx context.Context, userID, pseudonym string, names []string) (int64, error)
 }
 
 // Auditor records the events.

@@ -146,7 +146,7 @@ var eventNames = slices.Sorted(slices.Values([]string{
 	audit.AccessPoliciesSeeded, audit.AccessPoliciesChanged,
 	audit.APIKeyCreated, audit.APIKeyRevoked, audit.APIKeyRefused,
 	audit.DeviceLogin, audit.DeviceRevoked, audit.RefreshReuse, audit.TokenRefused,
-	audit.LogoutAll, audit.AdminAPI, audit.PersonalDataExported,
+	audit.LogoutAll, audit.AdminAPI, audit.PersonalDataExported, audit.WebhookRequeued,
 }))
 
 // EventNames returns every event name the log can hold, sorted (for a

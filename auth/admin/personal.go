@@ -3,6 +3,8 @@ package admin
 import (
 	"context"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
 )
 
 // PersonalData is everything the gateway holds about one user, as the
@@ -26,6 +28,10 @@ type PersonalData struct {
 	// Events are the audit events about the user, newest first (logins,
 	// failures, changes an admin made), at most maxPersonalEvents.
 	Events []AuditRecord `json:"events"`
+	// WebhookEvents are the notifications about the user's sessions
+	// still in the queue for the CRM, newest first: pending, or given up
+	// and kept for 30 days. A delivered one is no longer held.
+	WebhookEvents []WebhookRecord `json:"webhook_events"`
 }
 
 // PersonalProfile is the user record without its secrets.
@@ -154,6 +160,9 @@ func (s *Service) PersonalData(ctx context.Context, userID string) (PersonalData
 	d.Events = make([]AuditRecord, len(events))
 	for i, e := range events {
 		d.Events[i] = NewAuditRecord(e)
+	}
+	if d.WebhookEvents, err = s.webhooks(ctx, directory.WebhookQuery{UserID: u.ID}); err != nil {
+		return d, err
 	}
 	return d, nil
 }

@@ -89,6 +89,10 @@ const (
 	// LogoutAll is "log out everyone"; AdminAPI one call of the admin API.
 	LogoutAll = "logout_all"
 	AdminAPI  = "admin_api_call"
+
+	// WebhookRequeued: an admin put a given-up webhook event (its user
+	// is the event's) back in the queue for the CRM.
+	WebhookRequeued = "webhook_requeued"
 )
 
 // Event is one security-relevant fact: the one event type every package

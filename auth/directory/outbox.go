@@ -16,7 +16,11 @@ type WebhookEvent struct {
 	Body []byte // the JSON payload
 	// Created is when the event was enqueued (zero on Enqueue means now);
 	// the sender gives up on an event older than its limit.
-	Created     time.Time
+	Created time.Time
+	// Requeued is when an operator last put the given-up event back in
+	// the queue (RequeueWebhook); zero if never. The sender's limit then
+	// counts from it, and Created still says when the event was made.
+	Requeued    time.Time
 	Attempts    int       // delivery attempts made so far
 	NextAttempt time.Time // when it is due (zero on Enqueue means Created)
 	LastError   string    // why the last attempt failed, for the operator
@@ -58,4 +62,29 @@ type Outbox interface {
 	// PurgeWebhooks deletes the events given up before before and
 	// returns how many.
 	PurgeWebhooks(ctx context.Context, before time.Time) (int64, error)
+	// ListWebhooks returns the events q selects, the most recently
+	// queued first, without their claims.
+	ListWebhooks(ctx context.Context, q WebhookQuery) ([]WebhookEvent, error)
+	// RequeueWebhook puts a given-up event back in the queue as if it
+	// were new — due at now, no attempts, Requeued now, so it is retried
+	// for as long as a new one — keeping its id (the receiver's
+	// de-duplication key), body, Created and LastError. ErrNotFound when
+	// no event has id; ErrConflict when it is still pending.
+	RequeueWebhook(ctx context.Context, id string, now time.Time) error
+	// PseudonymizeWebhooks rewrites the queued events that name the
+	// user, pending or given up, as PseudonymizeAudit does the audit
+	// log's: in a body (a JSON object), a string equal to userID becomes
+	// pseudonym and an object member whose value is one of names (the
+	// username) is left out. It returns how many events changed.
+	PseudonymizeWebhooks(ctx context.Context, userID, pseudonym string, names []string) (int64, error)
+}
+
+// WebhookQuery selects events for ListWebhooks.
+type WebhookQuery struct {
+	ID string // when set, only the event with this id
+	// UserID, when set, keeps the events whose body holds it as a
+	// string: the events about that user.
+	UserID string
+	Failed bool // only the events given up
+	Limit  int  // at most this many; <= 0 means all
 }

@@ -180,7 +180,13 @@ func (s *Sender) deliver(ctx context.Context, e directory.WebhookEvent) bool {
 		s.box.RetryWebhook(wctx, e.ID, e.Claim, now, "interrupted by shutdown")
 		return false
 	}
-	if now.Sub(e.Created) >= s.giveUp {
+	// An event an operator re-queued is retried for give_up_after again,
+	// counted from the re-queue.
+	since := e.Created
+	if e.Requeued.After(since) {
+		since = e.Requeued
+	}
+	if now.Sub(since) >= s.giveUp {
 		if ferr := s.box.FailWebhook(wctx, e.ID, e.Claim, now, msg); ferr != nil && !errors.Is(ferr, directory.ErrNotFound) {
 			log.WarnContext(ctx, "record failed webhook", "error", ferr)
 		}

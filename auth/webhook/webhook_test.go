@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,6 +359,53 @@ func TestSenderGivesUpAndKeepsTheEvent(t *testing.T) {
 	last := c.deliveries()[attempts-1].at
 	if last.Sub(c.deliveries()[0].at) > 25*time.Hour {
 		t.Errorf("last attempt %s after the first, want within give_up_after", last.Sub(c.deliveries()[0].at))
+	}
+}
+
+// TestSenderRetriesRequeuedEvent: an event given up and re-queued by an
+// operator (gatehouse webhook retry) is retried as a new one — a failed
+// attempt right after the re-queue schedules the next a second later
+// instead of giving up at once, since its give_up_after counts from the
+// re-queue — and reaches the CRM under the id it had from the start.
+func TestSenderRetriesRequeuedEvent(t *testing.T) {
+	clk := newClock()
+	var up atomic.Bool
+	c := startCRM(t, clk, func(int) int {
+		if up.Load() {
+			return http.StatusOK
+		}
+		return http.StatusServiceUnavailable
+	})
+	db, alice, n, s := setup(t, clk, c.URL, nil)
+	n.Observe(t.Context(), audit.Event{Event: audit.Logout, Time: clk.Now(), UserID: alice.ID, Detail: map[string]string{"session": "s-1"}})
+	for range 30 {
+		drain(t, s)
+		clk.Advance(time.Hour)
+	}
+	if pending, failed, _ := db.WebhookQueue(t.Context()); pending != 0 || failed != 1 {
+		t.Fatalf("queue after give_up_after: %d pending, %d failed; want it failed", pending, failed)
+	}
+	first := c.deliveries()[0].header.Get("webhook-id")
+	if err := db.RequeueWebhook(t.Context(), first, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	before := len(c.deliveries())
+	drain(t, s) // still down
+	if pending, failed, _ := db.WebhookQueue(t.Context()); len(c.deliveries()) != before+1 || pending != 1 || failed != 0 {
+		t.Fatalf("after a failed attempt of the re-queued event: %d attempts, %d pending, %d failed; want one more attempt and it still pending",
+			len(c.deliveries())-before, pending, failed)
+	}
+	up.Store(true)
+	clk.Advance(time.Second)
+	if got := drain(t, s); got != 1 {
+		t.Fatalf("a second after the failed attempt: %d delivered, want the retry (the backoff restarted)", got)
+	}
+	ds := c.deliveries()
+	if id := ds[len(ds)-1].header.Get("webhook-id"); id != first {
+		t.Errorf("delivered as %s, first sent as %s: want one id for de-duplication", id, first)
+	}
+	if pending, failed, _ := db.WebhookQueue(t.Context()); pending != 0 || failed != 0 {
+		t.Errorf("queue after delivery: %d pending, %d failed", pending, failed)
 	}
 }
 

@@ -37,7 +37,8 @@ commands:
   user set-template U TEMPLATE | user set-template U --clear
   user show U | user edit U [--email E] [--display-name N] [--role R] [--groups a,b]   only what is named
   user delete U [--erase] [--yes]       asks for the username on stdin unless --yes; --erase also
-                                        pseudonymizes their audit events (data-protection erasure)
+                                        pseudonymizes their audit events and the events queued for
+                                        the CRM (data-protection erasure)
   user unlock U | user sessions U       failed-login counters, live sessions (session.store: redis)
   template list | template show NAME | template set NAME --file F | template delete NAME
   access explain --user U METHOD PATH   which route rule applies, what it needs, and whether U has it
@@ -50,6 +51,9 @@ commands:
   apikey create --user U [--name N] [--expires 90d] [--scopes a,b] [--allow-ips CIDR,...]   prints the key once
   apikey list [--user U] | apikey revoke ID
   device list U | device revoke U DEVICE... | device revoke U --all   the user's mobile app logins
+  webhook list [--failed] [--limit N]   the session-end events queued for the CRM (upstream_notify),
+                                        newest first; --failed: only those given up
+  webhook retry ID                      re-queue a failed event now, under the same id
   provider test ID --username U --password-stdin   one check against an api provider's endpoint
   check-ip ADDR [--user U]              what the network guard decides for an address, and why
   policy show [--version N] | policy history [--limit N] | policy diff --file F|- | policy diff --version N
@@ -129,6 +133,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"group":        cmdGroup,
 		"apikey":       cmdAPIKey,
 		"device":       cmdDevice,
+		"webhook":      cmdWebhook,
 		"logout-all":   cmdLogoutAll,
 		"audit":        cmdAudit,
 		"provider":     cmdProvider,

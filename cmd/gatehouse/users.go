@@ -510,7 +510,7 @@ func userDelete(ctx context.Context, e *env, args []string) error {
 			gone = append(gone, "the memberships of "+termSafe(strings.Join(d.User.Groups, ", ")))
 		}
 		if *erase {
-			gone = append(gone, "their name, email and addresses from the audit log (the events stay, under a pseudonym)")
+			gone = append(gone, "their name, email and addresses from the audit log and the events queued for the CRM (the events stay, under a pseudonym)")
 		}
 		fmt.Fprintf(e.stderr, "Deleting %s removes %s, and ends their sessions on every gateway. It cannot be undone.\nType the username to confirm: ",
 			d.User.Username, strings.Join(gone, ", "))
@@ -539,6 +539,9 @@ func userDelete(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "user %s deleted; running gateways end their sessions within a few seconds\n", username)
 	if *erase {
 		fmt.Fprintf(e.stdout, "%d audit events rewritten: they now name %s\n", erasure.Events, erasure.Pseudonym)
+		if erasure.Webhooks > 0 {
+			fmt.Fprintf(e.stdout, "%d events queued for the CRM rewritten the same way; pending ones are still delivered\n", erasure.Webhooks)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package directorytest
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +71,66 @@ func testAuditErase(t *testing.T, d directory.Directory) {
 	}
 	if removed, err := d.DeleteAuditBefore(ctx, t0); err != nil || removed != 0 {
 		t.Fatalf("a second delete: %d, %v", removed, err)
+	}
+}
+
+// testOutboxErase: an erased user's queued webhook events stay — a
+// pending one still due, a failed one still failed, each under its own
+// id, type and session — but name the pseudonym instead of the user id
+// and no longer hold the username; someone else's event whose values
+// merely contain her id or name is untouched, byte for byte; a body
+// that cannot be read and might name her goes.
+func testOutboxErase(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	const dave = `{"id":"evt_3","note":"carolina","type":"logout","user":{"id":"u-dave","username":"dave"},"x":"u-carol2"}`
+	enqueueBody(t, d, "evt_1", 0, `{"id":"evt_1","type":"logout","time":"2026-03-01T09:00:00Z","user":{"id":"u-carol","username":"carol"},"session":"s-1","n":12345678901234567890}`)
+	enqueueBody(t, d, "evt_2", 1, `{"id":"evt_2","type":"user_disabled","user":{"id":"u-carol","username":"carol"},"reason":"user_disabled"}`)
+	enqueueBody(t, d, "evt_3", 2, dave)
+	enqueueBody(t, d, "evt_4", 3, `not json, u-carol`)
+	failWebhook(t, d, "evt_2", outboxBase.Add(time.Hour))
+
+	n, err := d.PseudonymizeWebhooks(ctx, "u-carol", "erased:x1", []string{"carol", "carol@corp.example", ""})
+	if err != nil || n != 3 {
+		t.Fatalf("PseudonymizeWebhooks: %d, %v; want 3 events changed (her two and the unreadable one)", n, err)
+	}
+	if got := listWebhooks(t, d, directory.WebhookQuery{UserID: "u-carol"}); len(got) != 0 {
+		t.Errorf("events still about u-carol: %v", webhookIDs(got))
+	}
+	got := listWebhooks(t, d, directory.WebhookQuery{})
+	if ids := webhookIDs(got); !slices.Equal(ids, []string{"evt_3", "evt_2", "evt_1"}) {
+		t.Fatalf("after the erasure: got %v, want her two events kept and the unreadable one gone", ids)
+	}
+	for _, e := range got {
+		switch e.ID {
+		case "evt_1", "evt_2":
+			var p struct {
+				ID, Type, Session string
+				N                 json.Number
+				User              map[string]string
+			}
+			if err := json.Unmarshal(e.Body, &p); err != nil {
+				t.Fatalf("%s: body %s: %v", e.ID, e.Body, err)
+			}
+			if strings.Contains(string(e.Body), "carol") || p.ID != e.ID || p.User["id"] != "erased:x1" || len(p.User) != 1 {
+				t.Errorf("%s after the erasure: %s, want user.id the pseudonym and no username", e.ID, e.Body)
+			}
+			if e.ID == "evt_1" && (p.Session != "s-1" || p.Type != "logout" || p.N != "12345678901234567890" || !e.Failed.IsZero()) {
+				t.Errorf("evt_1 lost what is not hers, or its state: %s %+v", e.Body, e)
+			}
+			if e.ID == "evt_2" && (e.Failed.IsZero() || p.Type != "user_disabled") {
+				t.Errorf("evt_2 is no longer the failed user_disabled event: %s %+v", e.Body, e)
+			}
+		case "evt_3":
+			if string(e.Body) != dave {
+				t.Errorf("dave's event changed: %s", e.Body)
+			}
+		}
+	}
+	// The pending one is still delivered, under the pseudonym.
+	if claimed := claimWebhooks(t, d, outboxBase.Add(2*time.Hour), time.Minute, 10); !slices.Equal(webhookIDs(claimed), []string{"evt_1", "evt_3"}) {
+		t.Errorf("claimable after the erasure: got %v, want evt_1 and evt_3", webhookIDs(claimed))
+	}
+	if n, err := d.PseudonymizeWebhooks(ctx, "u-carol", "erased:x1", []string{"carol"}); err != nil || n != 0 {
+		t.Errorf("a second erasure: %d, %v; want nothing left to change", n, err)
 	}
 }

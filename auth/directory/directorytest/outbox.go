@@ -171,3 +171,118 @@ func testOutboxConcurrentClaim(t *testing.T, d directory.Directory) {
 		}
 	}
 }
+
+// enqueueBody queues an event with body, made at outboxBase+s seconds.
+func enqueueBody(t *testing.T, d directory.Directory, id string, s int, body string) {
+	t.Helper()
+	at := outboxBase.Add(time.Duration(s) * time.Second)
+	if err := d.EnqueueWebhook(t.Context(), directory.WebhookEvent{ID: id, Type: "logout", Body: []byte(body), Created: at}); err != nil {
+		t.Fatalf("EnqueueWebhook(%s): %v", id, err)
+	}
+}
+
+// failWebhook claims every due event and gives up id at at.
+func failWebhook(t *testing.T, d directory.Directory, id string, at time.Time) {
+	t.Helper()
+	for _, e := range claimWebhooks(t, d, at, time.Minute, 100) {
+		if e.ID == id {
+			if err := d.FailWebhook(t.Context(), id, e.Claim, at, "status 503"); err != nil {
+				t.Fatalf("FailWebhook(%s): %v", id, err)
+			}
+			return
+		}
+	}
+	t.Fatalf("%s was not claimable at %v", id, at)
+}
+
+func listWebhooks(t *testing.T, d directory.Directory, q directory.WebhookQuery) []directory.WebhookEvent {
+	t.Helper()
+	got, err := d.ListWebhooks(t.Context(), q)
+	if err != nil {
+		t.Fatalf("ListWebhooks(%+v): %v", q, err)
+	}
+	return got
+}
+
+// testOutboxList: the operator's and the export's view of the queue —
+// newest first, pending and given-up events with their state, only the
+// failed ones, only one user's (exactly, not a user whose id merely
+// starts the same), at most a limit, one by id.
+func testOutboxList(t *testing.T, d directory.Directory) {
+	enqueueBody(t, d, "evt_1", 0, `{"id":"evt_1","user":{"id":"u-carol","username":"carol"}}`)
+	enqueueBody(t, d, "evt_2", 1, `{"id":"evt_2","user":{"id":"u-carolina","username":"carolina"}}`)
+	enqueueBody(t, d, "evt_3", 2, `{"id":"evt_3","user":{"id":"u-carol","username":"carol"}}`)
+	failAt := outboxBase.Add(time.Hour)
+	failWebhook(t, d, "evt_1", failAt)
+
+	all := listWebhooks(t, d, directory.WebhookQuery{})
+	if ids := webhookIDs(all); !slices.Equal(ids, []string{"evt_3", "evt_2", "evt_1"}) {
+		t.Fatalf("ListWebhooks: got %v, want every event, newest first", ids)
+	}
+	failed, pending := all[2], all[0]
+	if !failed.Failed.Equal(failAt) || failed.Attempts != 1 || failed.LastError != "status 503" || failed.Claim != "" ||
+		string(failed.Body) != `{"id":"evt_1","user":{"id":"u-carol","username":"carol"}}` || !failed.Created.Equal(outboxBase) {
+		t.Errorf("the failed event: %+v", failed)
+	}
+	wantUTC(t, "listed Failed", failed.Failed)
+	if !pending.Failed.IsZero() || !pending.Requeued.IsZero() || pending.Type != "logout" || !pending.Created.Equal(outboxBase.Add(2*time.Second)) {
+		t.Errorf("a pending event: %+v", pending)
+	}
+	if ids := webhookIDs(listWebhooks(t, d, directory.WebhookQuery{Failed: true})); !slices.Equal(ids, []string{"evt_1"}) {
+		t.Errorf("failed only: got %v, want evt_1", ids)
+	}
+	if ids := webhookIDs(listWebhooks(t, d, directory.WebhookQuery{UserID: "u-carol"})); !slices.Equal(ids, []string{"evt_3", "evt_1"}) {
+		t.Errorf("u-carol's: got %v, want evt_3 and evt_1 (not u-carolina's evt_2)", ids)
+	}
+	if ids := webhookIDs(listWebhooks(t, d, directory.WebhookQuery{UserID: "u-carol", Limit: 1})); !slices.Equal(ids, []string{"evt_3"}) {
+		t.Errorf("u-carol's, limit 1: got %v, want evt_3", ids)
+	}
+	if ids := webhookIDs(listWebhooks(t, d, directory.WebhookQuery{Limit: 2})); !slices.Equal(ids, []string{"evt_3", "evt_2"}) {
+		t.Errorf("limit 2: got %v, want the newest two", ids)
+	}
+	if got := listWebhooks(t, d, directory.WebhookQuery{UserID: "u-nobody"}); len(got) != 0 {
+		t.Errorf("nobody's: got %v", webhookIDs(got))
+	}
+	if ids := webhookIDs(listWebhooks(t, d, directory.WebhookQuery{ID: "evt_1", UserID: "u-carol"})); !slices.Equal(ids, []string{"evt_1"}) {
+		t.Errorf("by id: got %v, want evt_1", ids)
+	}
+	if got := listWebhooks(t, d, directory.WebhookQuery{ID: "evt_2", Failed: true}); len(got) != 0 {
+		t.Errorf("a pending event by id, failed only: got %v", webhookIDs(got))
+	}
+}
+
+// testOutboxRequeue: a given-up event goes back in the queue under its
+// own id and body, due at once with no attempts counted, knowing when
+// it was made and why it failed; a pending or unknown event is refused.
+func testOutboxRequeue(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	at := func(s int) time.Time { return outboxBase.Add(time.Duration(s) * time.Second) }
+	enqueueBody(t, d, "evt_1", 0, `{"id":"evt_1"}`)
+	wantErr(t, "RequeueWebhook of a pending event", d.RequeueWebhook(ctx, "evt_1", at(5)), directory.ErrConflict)
+	wantErr(t, "RequeueWebhook of an unknown event", d.RequeueWebhook(ctx, "evt_none", at(5)), directory.ErrNotFound)
+	failWebhook(t, d, "evt_1", at(10))
+	wantWebhookQueue(t, d, 0, 1)
+	if err := d.RequeueWebhook(ctx, "evt_1", at(100)); err != nil {
+		t.Fatalf("RequeueWebhook: %v", err)
+	}
+	wantWebhookQueue(t, d, 1, 0)
+	wantErr(t, "RequeueWebhook twice", d.RequeueWebhook(ctx, "evt_1", at(101)), directory.ErrConflict)
+	if got := claimWebhooks(t, d, at(99), time.Minute, 10); len(got) != 0 {
+		t.Fatalf("claim before the re-queue: got %v", webhookIDs(got))
+	}
+	got := claimWebhooks(t, d, at(100), time.Minute, 10)
+	if len(got) != 1 || got[0].ID != "evt_1" || string(got[0].Body) != `{"id":"evt_1"}` || got[0].Attempts != 0 ||
+		got[0].LastError != "status 503" || !got[0].Created.Equal(at(0)) || !got[0].Requeued.Equal(at(100)) || !got[0].Failed.IsZero() {
+		t.Fatalf("claim after the re-queue: got %+v, want evt_1 as made, no attempts, Requeued at 100s", got)
+	}
+	wantUTC(t, "claimed Requeued", got[0].Requeued)
+	// Given up again, it is kept as failed again, and the purge counts
+	// from the new failure.
+	if err := d.FailWebhook(ctx, "evt_1", got[0].Claim, at(200), "status 500"); err != nil {
+		t.Fatalf("FailWebhook after the re-queue: %v", err)
+	}
+	if n, err := d.PurgeWebhooks(ctx, at(150)); err != nil || n != 0 {
+		t.Fatalf("PurgeWebhooks(before the second failure): %d, %v; want 0", n, err)
+	}
+	wantWebhookQueue(t, d, 0, 1)
+}

@@ -85,6 +85,107 @@ func (db *DB) PseudonymizeAudit(ctx context.Context, userID, pseudonym string, n
 	return changed, db.d.classify("pseudonymize audit", err)
 }
 
+// PseudonymizeWebhooks rewrites the queued webhook events that name the
+// user (directory.Outbox). Candidates are found as PseudonymizeAudit
+// finds them, by LIKE, and each decoded body is checked and rewritten
+// exactly; the rows are read and written in one transaction under the
+// erasure's lock. A sender may hold one of the rows under a lease
+// meanwhile: its attempt sends the body it already read, and its
+// outcome (retry, give up, delete) leaves the new body in place.
+func (db *DB) PseudonymizeWebhooks(ctx context.Context, userID, pseudonym string, names []string) (int64, error) {
+	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "" })
+	var changed int64
+	err := db.inTx(ctx, lockErase, func(tx *sql.Tx) error {
+		q, args := `SELECT id, body FROM webhook_outbox WHERE body LIKE $1`, []any{"%" + userID + "%"}
+		for _, n := range names {
+			args = append(args, "%"+n+"%")
+			q += ` OR body LIKE $` + strconv.Itoa(len(args))
+		}
+		res, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		bodies := map[string]string{}
+		for res.Next() {
+			var id, body string
+			if err := res.Scan(&id, &body); err != nil {
+				res.Close()
+				return err
+			}
+			bodies[id] = body
+		}
+		if err := res.Close(); err != nil {
+			return err
+		}
+		for id, body := range bodies {
+			// UseNumber: numbers are written back as they were read.
+			dec := json.NewDecoder(strings.NewReader(body))
+			dec.UseNumber()
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				// Unreadable, so not rewritable: a body that might name
+				// the user goes with its row rather than stay.
+				if strings.Contains(body, userID) || slices.ContainsFunc(names, func(n string) bool { return strings.Contains(body, n) }) {
+					if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE id = $1`, id); err != nil {
+						return err
+					}
+					changed++
+				}
+				continue
+			}
+			v, named := pseudonymizeJSON(v, userID, pseudonym, names)
+			if !named {
+				continue
+			}
+			out, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET body = $2 WHERE id = $1`, id, string(out)); err != nil {
+				return err
+			}
+			changed++
+		}
+		return nil
+	})
+	return changed, db.d.classify("pseudonymize webhooks", err)
+}
+
+// pseudonymizeJSON returns v with every string equal to userID replaced
+// by pseudonym and every object member whose value is one of names left
+// out (a name elsewhere, in an array, becomes pseudonym too), and
+// whether anything changed.
+func pseudonymizeJSON(v any, userID, pseudonym string, names []string) (any, bool) {
+	switch x := v.(type) {
+	case string:
+		if x == userID || slices.Contains(names, x) {
+			return pseudonym, true
+		}
+	case map[string]any:
+		changed := false
+		for k, e := range x {
+			if s, ok := e.(string); ok && s != userID && slices.Contains(names, s) {
+				delete(x, k)
+				changed = true
+			} else if e, ok := pseudonymizeJSON(e, userID, pseudonym, names); ok {
+				x[k] = e
+				changed = true
+			}
+		}
+		return x, changed
+	case []any:
+		changed := false
+		for i, e := range x {
+			if e, ok := pseudonymizeJSON(e, userID, pseudonym, names); ok {
+				x[i] = e
+				changed = true
+			}
+		}
+		return x, changed
+	}
+	return v, false
+}
+
 // DeleteAuditBefore removes the events older than t (the retention job),
 // in batches so a large first run does not hold one long transaction.
 func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {

@@ -4,7 +4,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
@@ -48,25 +53,14 @@ func (db *DB) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Durat
 			ORDER BY next_attempt, created_at, id LIMIT $4`+lock+`)
 		UPDATE webhook_outbox SET lease_until = $1, claim = $2
 		WHERE id IN (SELECT id FROM picked) AND failed_at = 0 AND lease_until <= $3
-		RETURNING id, event_type, body, created_at, attempts, next_attempt, last_error`,
+		RETURNING `+webhookColumns,
 		toMillis(now.Add(lease)), claim, at, limit)
+	out, err := scanWebhooks(rows, err)
 	if err != nil {
 		return nil, db.d.classify("claim webhooks", err)
 	}
-	defer rows.Close()
-	var out []directory.WebhookEvent
-	for rows.Next() {
-		var e directory.WebhookEvent
-		var body string
-		var created, next int64
-		if err := rows.Scan(&e.ID, &e.Type, &body, &created, &e.Attempts, &next, &e.LastError); err != nil {
-			return nil, db.d.classify("claim webhooks", err)
-		}
-		e.Body, e.Created, e.NextAttempt, e.Claim = []byte(body), fromMillis(created), fromMillis(next), claim
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.d.classify("claim webhooks", err)
+	for i := range out {
+		out[i].Claim = claim
 	}
 	// RETURNING keeps no order; the sender takes the oldest due first.
 	slices.SortFunc(out, func(a, b directory.WebhookEvent) int {
@@ -117,4 +111,114 @@ func (db *DB) PurgeWebhooks(ctx context.Context, before time.Time) (int64, error
 	}
 	n, err := res.RowsAffected()
 	return n, db.d.classify("purge webhooks", err)
+}
+
+// webhookColumns are the columns scanWebhooks reads, in its order.
+const webhookColumns = `id, event_type, body, created_at, attempts, next_attempt, last_error, failed_at, requeued_at`
+
+// scanWebhooks reads the rows of a query selecting webhookColumns (err
+// is the query's) and closes them.
+func scanWebhooks(rows *sql.Rows, err error) ([]directory.WebhookEvent, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []directory.WebhookEvent
+	for rows.Next() {
+		var e directory.WebhookEvent
+		var body string
+		var created, next, failed, requeued int64
+		if err := rows.Scan(&e.ID, &e.Type, &body, &created, &e.Attempts, &next, &e.LastError, &failed, &requeued); err != nil {
+			return nil, err
+		}
+		e.Body, e.Created, e.NextAttempt = []byte(body), fromMillis(created), fromMillis(next)
+		if failed != 0 {
+			e.Failed = fromMillis(failed)
+		}
+		if requeued != 0 {
+			e.Requeued = fromMillis(requeued)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ListWebhooks reads the events q selects. A user's events are found
+// by a LIKE over the body, which over-selects ("_" is a wildcard, and
+// the id might appear inside another value), and then checked exactly
+// on the decoded body; their limit is applied after that check.
+func (db *DB) ListWebhooks(ctx context.Context, q directory.WebhookQuery) ([]directory.WebhookEvent, error) {
+	query, args := `SELECT `+webhookColumns+` FROM webhook_outbox WHERE 1 = 1`, []any{}
+	if q.ID != "" {
+		args = append(args, q.ID)
+		query += ` AND id = $` + strconv.Itoa(len(args))
+	}
+	if q.UserID != "" {
+		args = append(args, "%"+q.UserID+"%")
+		query += ` AND body LIKE $` + strconv.Itoa(len(args))
+	}
+	if q.Failed {
+		query += ` AND failed_at <> 0`
+	}
+	query += ` ORDER BY created_at DESC, id DESC`
+	if q.Limit > 0 && q.UserID == "" {
+		query += ` LIMIT ` + strconv.Itoa(q.Limit)
+	}
+	out, err := scanWebhooks(db.db.QueryContext(ctx, query, args...))
+	if err != nil {
+		return nil, db.d.classify("list webhooks", err)
+	}
+	if q.UserID != "" {
+		out = slices.DeleteFunc(out, func(e directory.WebhookEvent) bool { return !jsonMentions(e.Body, q.UserID) })
+		if q.Limit > 0 && len(out) > q.Limit {
+			out = out[:q.Limit]
+		}
+	}
+	return out, nil
+}
+
+// jsonMentions reports whether body is JSON holding s as a string value.
+func jsonMentions(body []byte, s string) bool {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return false
+	}
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch x := v.(type) {
+		case string:
+			return x == s
+		case map[string]any:
+			for _, e := range x {
+				if walk(e) {
+					return true
+				}
+			}
+		case []any:
+			return slices.ContainsFunc(x, walk)
+		}
+		return false
+	}
+	return walk(v)
+}
+
+// RequeueWebhook puts a given-up event back in the queue. Only a failed
+// row is touched, so a pending one (possibly in flight under a lease)
+// keeps its schedule; when nothing changed, a second read tells an
+// unknown id from a pending one.
+func (db *DB) RequeueWebhook(ctx context.Context, id string, now time.Time) error {
+	at := toMillis(normTime(now))
+	res, err := db.db.ExecContext(ctx, `UPDATE webhook_outbox SET failed_at = 0, attempts = 0, next_attempt = $2,
+		requeued_at = $2, lease_until = 0, claim = '' WHERE id = $1 AND failed_at <> 0`, id, at)
+	err = db.oneRow("requeue webhook", res, err)
+	if !errors.Is(err, directory.ErrNotFound) {
+		return err
+	}
+	var one int
+	switch err := db.db.QueryRowContext(ctx, `SELECT 1 FROM webhook_outbox WHERE id = $1`, id).Scan(&one); {
+	case err == nil:
+		return fmt.Errorf("sqldir: requeue webhook %s: still pending: %w", id, directory.ErrConflict)
+	default:
+		return db.d.classify("requeue webhook", err)
+	}
 }
