@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
+	"github.com/gatehouse-auth/gatehouse/auth/email"
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
@@ -74,6 +75,9 @@ type Config struct {
 	// UpstreamNotify is the upstream's webhook, told when a session ends
 	// (docs/webhooks.md); off without a url.
 	UpstreamNotify webhook.Config `yaml:"upstream_notify"`
+	// Email is the SMTP relay the gateway sends its few messages through
+	// (password reset links); off without a host.
+	Email email.Config `yaml:"email"`
 	// TrustedProxies are the CIDRs (or single IPs) whose X-Forwarded-For
 	// is believed; from anyone else the TCP peer is the client.
 	TrustedProxies       []string       `yaml:"trusted_proxies"`
@@ -233,6 +237,7 @@ func (c *Config) SetDefaults() {
 	setString(&c.PublicURL, DefaultPublicURL)
 	setString(&c.Upstream, DemoUpstream)
 	c.UpstreamNotify.SetDefaults()
+	c.Email.SetDefaults()
 	setString(&c.Session.Store, StoreMemory)
 	if !c.Log.accessSet {
 		c.Log.Access = true

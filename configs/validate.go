@@ -37,6 +37,7 @@ func (c *Config) Validate() error {
 	add(c.parsePublicURL())
 	add(c.parseUpstream())
 	add(c.UpstreamNotify.Validate("upstream_notify"))
+	add(c.Email.Validate("email"))
 	add(c.parseTrustedProxies())
 	add(c.TLS.validate())
 	add(c.Session.validate())
@@ -48,6 +49,9 @@ func (c *Config) Validate() error {
 		ids[i] = p.ID
 	}
 	add(c.Policy.CheckMethods("policy", ids))
+	if c.Policy.Methods[policy.PasswordReset] && !c.Email.Enabled() {
+		add(errors.New("policy.methods.password_reset: the reset link is sent by email; configure email.smtp (host, from, and username/password_file if the relay asks for a login), or turn password_reset off"))
+	}
 	if c.Directory.Driver == "postgres" && c.Secrets.KeyFile == DefaultKeyFile {
 		add(fmt.Errorf("secrets.key_file: set a key file every replica shares when directory.driver is \"postgres\" (replicas that each made their own key could not read each other's TOTP seeds); create one with: printf 'k1 %%s\\n' \"$(head -c32 /dev/urandom | base64)\" > FILE && chmod 600 FILE"))
 	}

@@ -271,15 +271,61 @@ func (s *Service) SetPassword(ctx context.Context, actor, username, pw string, m
 	if err != nil {
 		return nil, err
 	}
-	if err := s.endSessions(ctx, actor, u, "password_set"); err != nil {
-		return u, err
+	return u, s.passwordChanged(ctx, actor, u, "password_set", audit.Event{Event: audit.PasswordSet, Actor: actor, UserID: u.ID,
+		Detail: map[string]string{"must_change": strconv.FormatBool(mustChange)}})
+}
+
+// passwordChanged does what every password change does once the new
+// hash is stored: ends the user's sessions on every replica (reason, for
+// the audit log and the CRM's webhook), forgets remembered devices (the
+// security stamp, which also kills reset links), and records e.
+func (s *Service) passwordChanged(ctx context.Context, actor string, u *directory.User, reason string, e audit.Event) error {
+	if err := s.endSessions(ctx, actor, u, reason); err != nil {
+		return err
 	}
 	if _, err := s.dir.BumpSecurityStamp(ctx, u.ID); err != nil {
-		return u, fmt.Errorf("forget remembered devices: %w", err)
+		return fmt.Errorf("forget remembered devices: %w", err)
 	}
-	s.audit.Record(ctx, audit.Event{Event: audit.PasswordSet, Actor: actor, UserID: u.ID,
-		Detail: map[string]string{"must_change": strconv.FormatBool(mustChange)}})
-	return u, nil
+	s.audit.Record(ctx, e)
+	return nil
+}
+
+// ErrStaleReset refuses a reset whose link was made under another
+// security stamp (the password changed, or another link was used,
+// meanwhile), or for a user disabled since.
+var ErrStaleReset = errors.New("admin: the reset link no longer matches the account")
+
+// ResetPassword is the end of a self-service reset (auth/reset): the
+// user proved they read the account's email (and passed the second
+// factor the policy demands), and sets pw as their own password, only
+// while the account's stamp is still stamp. Like any credential change
+// it ends every session and forgets remembered devices.
+func (s *Service) ResetPassword(ctx context.Context, userID string, stamp int64, pw string) error {
+	u, err := s.dir.UserByID(ctx, userID)
+	if errors.Is(err, directory.ErrNotFound) {
+		return ErrStaleReset
+	}
+	if err != nil {
+		return err
+	}
+	if u.Disabled || u.SecurityStamp != stamp {
+		return ErrStaleReset
+	}
+	if err := s.storeOwnPassword(ctx, u, pw); err != nil {
+		return err
+	}
+	return s.passwordChanged(ctx, u.Username, u, "password_reset", audit.Event{Event: audit.PasswordReset, Actor: u.Username, UserID: u.ID})
+}
+
+// storeOwnPassword checks and hashes pw and stores it as u's own
+// password: no expiry, no change owed.
+func (s *Service) storeOwnPassword(ctx context.Context, u *directory.User, pw string) error {
+	hash, err := s.hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash, u.PasswordExpires, u.MustChangePassword = hash, time.Time{}, false
+	return s.dir.UpdateUser(ctx, u)
 }
 
 // ErrNoChangeOwed refuses a must-change step for a user who no longer
@@ -315,23 +361,11 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, pw string) erro
 	} else if same {
 		return ErrSamePassword
 	}
-	hash, err := s.hasher.Hash(ctx, pw)
-	if err != nil {
+	if err := s.storeOwnPassword(ctx, u, pw); err != nil {
 		return err
 	}
-	u.PasswordHash, u.PasswordExpires, u.MustChangePassword = hash, time.Time{}, false
-	if err := s.dir.UpdateUser(ctx, u); err != nil {
-		return err
-	}
-	if err := s.endSessions(ctx, u.Username, u, "password_changed"); err != nil {
-		return err
-	}
-	if _, err := s.dir.BumpSecurityStamp(ctx, u.ID); err != nil {
-		return fmt.Errorf("forget remembered devices: %w", err)
-	}
-	s.audit.Record(ctx, audit.Event{Event: audit.PasswordChanged, Actor: u.Username, UserID: u.ID,
+	return s.passwordChanged(ctx, u.Username, u, "password_changed", audit.Event{Event: audit.PasswordChanged, Actor: u.Username, UserID: u.ID,
 		Detail: map[string]string{"step": "must_change"}})
-	return nil
 }
 
 // Logout ends every session of the user on every replica (ASVS 7.4.5).

@@ -135,7 +135,7 @@ func (s *Service) auditQuery(ctx context.Context, f AuditFilter, withLimit bool)
 var eventNames = slices.Sorted(slices.Values([]string{
 	audit.LoginSuccess, audit.LoginFailure, audit.LoginLockout, audit.Logout,
 	audit.SessionExpired, audit.SessionRevoked, audit.UserCreated, audit.UserDisabled,
-	audit.UserEnabled, audit.UserChanged, audit.UserDeleted, audit.UserUnlocked, audit.UserErased, audit.PasswordSet, audit.PasswordChanged, audit.PasswordChangeRequired, audit.PolicyChanged, audit.PolicySeeded,
+	audit.UserEnabled, audit.UserChanged, audit.UserDeleted, audit.UserUnlocked, audit.UserErased, audit.PasswordSet, audit.PasswordChanged, audit.PasswordChangeRequired, audit.PasswordResetRequested, audit.PasswordReset, audit.PolicyChanged, audit.PolicySeeded,
 	audit.KeyRotated, audit.StoreOutage, audit.NetworkBlocked,
 	audit.MFARequired, audit.MFASuccess, audit.MFAFailure, audit.MFALockout,
 	audit.MFAEnrolled, audit.MFARemoved, audit.MFARecoveryReset, audit.MFAReset,

@@ -38,6 +38,11 @@ const (
 	// owes that step.
 	PasswordChanged        = "password_changed"
 	PasswordChangeRequired = "password_change_required"
+	// PasswordResetRequested: a reset link was emailed to the user
+	// ("Forgot password?"); PasswordReset: one was used to set a new
+	// password.
+	PasswordResetRequested = "password_reset_requested"
+	PasswordReset          = "password_reset"
 	PolicyChanged          = "policy_changed"
 	PolicySeeded           = "policy_seeded"
 	KeyRotated             = "signing_key_rotated"

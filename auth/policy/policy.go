@@ -315,13 +315,25 @@ func (p *Policy) MethodEnabled(id string) bool {
 // in clear.
 const PasswordEncryption = "password_encryption"
 
+// PasswordReset is the methods: key that offers "Forgot password?": a
+// single-use link emailed to the account (auth/reset). It needs the
+// email section configured, and the password method on.
+const PasswordReset = "password_reset"
+
 // IsMethodOption reports whether a methods: key sets how a method works
-// rather than naming one (password_encryption): MethodEnabled never
-// reports it on, and no provider may take it as its id.
-func IsMethodOption(key string) bool { return key == PasswordEncryption }
+// rather than naming one (password_encryption, password_reset):
+// MethodEnabled never reports it on, and no provider may take it as its
+// id.
+func IsMethodOption(key string) bool { return key == PasswordEncryption || key == PasswordReset }
 
 // EncryptPasswords reports whether methods.password_encryption is on.
 func (p *Policy) EncryptPasswords() bool { return p.Methods[PasswordEncryption] }
+
+// SelfServiceReset reports whether methods.password_reset is on, with
+// the password method it resets.
+func (p *Policy) SelfServiceReset() bool {
+	return p.Methods[PasswordReset] && p.MethodEnabled("password")
+}
 
 // ParsePrefix accepts a CIDR or a single address (as a /32 or /128), with
 // IPv4-mapped IPv6 reduced to IPv4.

@@ -8,7 +8,9 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
 	"github.com/gatehouse-auth/gatehouse/auth/network"
+	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
+	"github.com/gatehouse-auth/gatehouse/auth/reset"
 	"github.com/gatehouse-auth/gatehouse/proxy/console"
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
 )
@@ -56,4 +58,63 @@ func flagNames(f policy.AnonymousFlags) []string {
 		}
 	}
 	return out
+}
+
+// resetPasswords lets auth/reset set the password through auth/admin,
+// with admin's stale-link refusal in reset's terms.
+type resetPasswords struct{ ops *admin.Service }
+
+func (p resetPasswords) ResetPassword(ctx context.Context, userID string, stamp int64, pw string) error {
+	err := p.ops.ResetPassword(ctx, userID, stamp, pw)
+	if errors.Is(err, admin.ErrStaleReset) {
+		return reset.ErrInvalidLink
+	}
+	return err
+}
+
+// resets gives the login pages auth/reset in the login package's terms.
+type resets struct{ svc *reset.Service }
+
+func (x resets) RequestReset(ctx context.Context, identifier, network string) error {
+	err := x.svc.Request(ctx, identifier, network)
+	if errors.Is(err, reset.ErrTooMany) {
+		return login.ErrTooManyResets
+	}
+	return err
+}
+
+func (x resets) CheckReset(ctx context.Context, token string) (login.ResetAccount, error) {
+	l, err := x.svc.Check(ctx, token)
+	if errors.Is(err, reset.ErrInvalidLink) {
+		return login.ResetAccount{}, login.ErrResetLink
+	}
+	if err != nil {
+		return login.ResetAccount{}, err
+	}
+	return login.ResetAccount{UserID: l.User.ID, Username: l.User.Username, Role: l.User.Role, Require2FA: l.User.Require2FA}, nil
+}
+
+func (x resets) CheckNewPassword(pw string) error {
+	if err := password.CheckNew(pw); err != nil {
+		return &login.PasswordRefused{Reason: err.Error()}
+	}
+	return nil
+}
+
+func (x resets) CompleteReset(ctx context.Context, token, pw string) error {
+	l, err := x.svc.Check(ctx, token)
+	if err == nil {
+		err = x.svc.Complete(ctx, l, pw)
+	}
+	var inv *admin.InvalidError
+	switch {
+	case errors.Is(err, reset.ErrInvalidLink):
+		return login.ErrResetLink
+	case errors.As(err, &inv):
+		return &login.PasswordRefused{Reason: inv.Problems[0].Message}
+	}
+	if err != nil && password.CheckNew(pw) != nil {
+		return x.CheckNewPassword(pw)
+	}
+	return err
 }

@@ -25,11 +25,13 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/directory/watch"
+	"github.com/gatehouse-auth/gatehouse/auth/email"
 	"github.com/gatehouse-auth/gatehouse/auth/mfa"
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/pwcrypt"
+	"github.com/gatehouse-auth/gatehouse/auth/reset"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/auth/token"
@@ -282,8 +284,18 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		Sessions: s.sessions,
 		Keys:     s.keyAuth,
 	}
+	// "Forgot password?" exists only with an email relay to send links.
+	var resetPages login.Resets
+	if cfg.Email.Enabled() {
+		mail, err := email.NewSender(&cfg.Email)
+		if err != nil {
+			return nil, err
+		}
+		resetPages = resets{reset.New(reset.Options{Users: a.dir, Passwords: resetPasswords{ops}, Keys: keys, Mail: mail,
+			Store: a.store, Audit: a.audit, PublicURL: cfg.PublicURLParsed, Log: log, Now: a.now})}
+	}
 	s.gateway.Mount(
-		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: passwordChanger{ops},
+		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: passwordChanger{ops}, Resets: resetPages,
 			// The login form's password encryption; its key is made when
 			// the policy first turns it on.
 			Encryption: pwcrypt.New(pwcrypt.Options{Keys: a.dir, Keyring: keys, Nonces: a.store, Now: a.now}),

@@ -62,6 +62,10 @@ type Options struct {
 	// Backchannel carries out OIDC back-channel logouts for the
 	// providers configured to take them (nil: the route is not mounted).
 	Backchannel *Backchannel
+	// Resets is "Forgot password?" (auth/reset, adapted by
+	// cmd/gatehouse); nil when no email is configured: the pages are
+	// then absent whatever the policy says.
+	Resets Resets
 }
 
 // PasswordChanger is the must-change step's store (auth/admin, adapted
@@ -89,6 +93,7 @@ type Pages struct {
 	passwords   PasswordChanger
 	crypt       PasswordEncryption
 	back        *Backchannel
+	resets      Resets
 }
 
 // New returns the login pages of gw.
@@ -100,7 +105,7 @@ func New(gw *proxy.Gateway, o Options) *Pages {
 		o.StartWindow = 10 * time.Minute
 	}
 	return &Pages{gw: gw, render: gw.Render(), cookies: gw.Cookies(), sessions: gw.Sessions(), audit: gw.Audit(),
-		password: o.Password, passwordIDs: o.PasswordProviders, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow, passwords: o.Passwords, crypt: o.Encryption, back: o.Backchannel}
+		password: o.Password, passwordIDs: o.PasswordProviders, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow, passwords: o.Passwords, crypt: o.Encryption, back: o.Backchannel, resets: o.Resets}
 }
 
 // formEnabled reports whether the username and password form is on: for
@@ -123,6 +128,12 @@ func (p *Pages) Mount(m *proxy.Mux) {
 	}
 	m.Handle("GET /.gatehouse/password", proxy.AnySession, p.passwordPage)
 	m.Handle("POST /.gatehouse/password", proxy.AnySession, p.passwordSubmit)
+	if p.resets != nil {
+		m.Handle("GET /.gatehouse/password/forgot", proxy.Anyone, p.forgotPage)
+		m.Handle("POST /.gatehouse/password/forgot", proxy.Anyone, p.forgotSubmit)
+		m.Handle("GET /.gatehouse/password/reset", proxy.Anyone, p.resetPage)
+		m.Handle("POST /.gatehouse/password/reset", proxy.Anyone, p.resetSubmit)
+	}
 	m.Handle("GET /.gatehouse/login/{id}", proxy.Anyone, p.providerLogin)
 	m.Handle("GET /.gatehouse/oidc/{id}/callback", proxy.Anyone, p.providerCallback("oidc"))
 	m.Handle("POST /.gatehouse/saml/{id}/acs", proxy.Anyone, p.providerCallback("saml"))
@@ -153,6 +164,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 		Title: "Log in", Redirect: rd, Notice: proxy.Notices[r.URL.Query().Get("reason")],
 		PasswordEnabled: p.formEnabled(pol),
 		Providers:       p.buttons(pol.MethodEnabled, rd),
+		ForgotLink:      p.resets != nil && pol.SelfServiceReset(),
 	}
 	if !p.withChallenge(w, r, pol, &data) {
 		return

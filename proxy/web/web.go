@@ -146,6 +146,13 @@ type PageData struct {
 	// in the browser; the page then allows its one script (see
 	// PasswordEncryption).
 	Encryption *PasswordEncryption
+	// ForgotLink, on the login page, offers "Forgot password?"
+	// (policy methods.password_reset with email configured).
+	ForgotLink bool
+	// Reset page: the link's token (posted back, never put in a URL
+	// again) and whether a second-factor code is owed first.
+	ResetToken string
+	CodeOwed   bool
 }
 
 // KeyRow is one API key on the account page; never the secret.

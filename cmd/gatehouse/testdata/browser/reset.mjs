@@ -1,0 +1,54 @@
+// Drives Debian's Chromium through "Forgot password?", in two runs
+// around the email the Go test reads from its SMTP server:
+//
+//   node reset.mjs ask <base-url> <username>
+//   node reset.mjs complete <base-url> <link> <username> <new-password>
+//
+// Run by TestBrowserPasswordReset (cmd/gatehouse/reset_test.go). Every
+// step prints one "ok ..." line; the first failed expectation throws.
+import { expect, launchChromium } from './common.mjs';
+
+const [mode, base, ...rest] = process.argv.slice(2);
+if (!['ask', 'complete'].includes(mode) || !base) {
+  console.error('usage: node reset.mjs ask <base-url> <username> | complete <base-url> <link> <username> <new-password>');
+  process.exit(2);
+}
+
+const browser = await launchChromium();
+try {
+  const page = await (await browser.newContext()).newPage();
+  page.setDefaultTimeout(10000);
+  if (mode === 'ask') {
+    const [username] = rest;
+    await page.goto(new URL('/.gatehouse/login', base).href);
+    await Promise.all([page.waitForNavigation(), page.click('#forgot')]);
+    expect(page.url().endsWith('/.gatehouse/password/forgot'), 'the login page links to the reset form', page.url());
+    await page.fill('#identifier', username);
+    await Promise.all([page.waitForNavigation(), page.click('#send')]);
+    const notice = (await page.locator('#notice').textContent()).trim();
+    expect(notice.startsWith('If that is the username or email address of an account'), 'the same answer for any name', notice);
+  } else {
+    const [link, username, newPassword] = rest;
+    await page.goto(link);
+    expect(await page.locator('#new-password').isVisible(), 'the emailed link opens the new-password form');
+    // The token is in this page's URL: no link or resource on it may be
+    // sent that URL as a Referer.
+    const policy = await page.evaluate(() => document.querySelector('meta[name=referrer]')?.content);
+    expect(policy === 'no-referrer', 'the page sends no Referer', policy);
+    await page.fill('#new-password', newPassword);
+    await page.fill('#confirm-password', newPassword);
+    await Promise.all([page.waitForNavigation(), page.click('#reset')]);
+    const msg = (await page.locator('#message').textContent()).trim();
+    expect(msg.startsWith('Your password was changed'), 'the password is changed', msg);
+    await Promise.all([page.waitForNavigation(), page.click('a[href="/.gatehouse/login"]')]);
+    await page.fill('#username', username);
+    await page.fill('#password', newPassword);
+    await Promise.all([page.waitForNavigation(), page.click('#login')]);
+    expect(!page.url().includes('/.gatehouse/'), 'the new password logs in', page.url());
+    await page.goto(link);
+    const err = (await page.locator('#error').textContent()).trim();
+    expect(err.includes('invalid or has expired'), 'the link does not work twice', err);
+  }
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,36 @@
+package configs
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestEmailSection: off by default; password_reset needs it; the
+// environment sets it like any key; its own errors come with the rest.
+func TestEmailSection(t *testing.T) {
+	c, err := Parse(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Email.Enabled() || c.Email.SMTP.TLS != "starttls" {
+		t.Errorf("email defaults: %+v, want off with starttls", c.Email.SMTP)
+	}
+	_, err = Parse([]byte("policy: {methods: {password: true, password_reset: true}}"), nil)
+	if err == nil || !strings.Contains(err.Error(), "policy.methods.password_reset: the reset link is sent by email; configure email.smtp") {
+		t.Errorf("password_reset without email: %v", err)
+	}
+	c, err = Parse([]byte("policy: {methods: {password: true, password_reset: true}}"),
+		[]string{"GATEHOUSE_EMAIL_SMTP_HOST=smtp.example.com", "GATEHOUSE_EMAIL_SMTP_FROM=no-reply@example.com"})
+	if err != nil || c.Email.SMTP.Host != "smtp.example.com" || c.Email.SMTP.Port != 587 || !c.Policy.SelfServiceReset() {
+		t.Fatalf("email from the environment: %v %+v", err, c.Email.SMTP)
+	}
+	_, err = Parse([]byte("listen: nope\nemail: {smtp: {host: smtp.example.com, tls: none}}"), nil)
+	for _, want := range []string{"listen:", "email.smtp.tls: none sends the password", "email.smtp.from: required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+	if _, err := Parse([]byte("providers: [{id: password_reset, type: oidc, issuer: 'https://idp.example.com', client_id: x, client_secret: y}]"), nil); err == nil {
+		t.Error("a provider may take password_reset as its id")
+	}
+}
