@@ -2,9 +2,10 @@
 # Makes this machine able to run `make test`, and changes nothing that is
 # already right, so running it twice is cheap:
 #   - Debian packages the tests need (redis-server, postgresql, chromium,
-#     nginx, wrk, nodejs/npm, curl), installed with apt-get only when
-#     missing (of nginx only the binary is used: the forward-auth test
-#     runs it unprivileged on a free port with its own config);
+#     nginx, caddy, wrk, nodejs/npm, curl), installed with apt-get only
+#     when missing (of nginx and caddy only the binary is used: the
+#     forward-auth tests run each unprivileged on a free port with its own
+#     config; a service the package itself starts is not used);
 #   - a Redis on 127.0.0.1:6379 and a PostgreSQL on 127.0.0.1:5432 that user
 #     postgres reaches without a password, started only when not answering.
 # GATEHOUSE_TEST_REDIS_ADDR / GATEHOUSE_TEST_POSTGRES_URL point the tests at
@@ -48,8 +49,10 @@ ensure_packages() {
   need pg_ctlcluster postgresql
   need psql postgresql-client
   need /usr/bin/chromium chromium
-  # The forward-auth test runs nginx's auth_request in front of the gateway.
+  # The forward-auth tests run nginx's auth_request and Caddy's
+  # forward_auth in front of the gateway.
   need /usr/sbin/nginx nginx
+  need /usr/bin/caddy caddy
   need wrk wrk
   need curl curl
   need taskset util-linux
