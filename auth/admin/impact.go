@@ -1,12 +1,17 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
+
+	"go4.org/netipx"
 
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
@@ -111,6 +116,15 @@ func (s *Service) networkLoss(ctx context.Context, old, p *policy.Policy, byID m
 		}
 		return nil, err
 	}
+	before, err := newAllowlists(old)
+	if err != nil {
+		return nil, err
+	}
+	after, err := newAllowlists(p)
+	if err != nil {
+		return nil, err
+	}
+	users := map[string]*netipx.IPSet{} // user id → their own list, built once
 	seen := map[string]bool{}
 	for _, e := range logins {
 		u := byID[e.UserID]
@@ -123,62 +137,56 @@ func (s *Service) networkLoss(ctx context.Context, old, p *policy.Policy, byID m
 		if err != nil {
 			continue
 		}
-		before, err1 := decideAllowlists(old, u, addr)
-		after, err2 := decideAllowlists(p, u, addr)
-		if err1 != nil || err2 != nil {
-			return nil, errors.Join(err1, err2)
+		own, ok := users[u.ID]
+		if !ok {
+			if own, err = policy.BuildSet(u.AllowList.CIDRs()); err != nil {
+				return nil, fmt.Errorf("user %s: allowed CIDRs: %w", u.Username, err)
+			}
+			users[u.ID] = own
 		}
-		if before.Allow && !after.Allow {
-			out = append(out, NetworkLoss{Username: u.Username, Address: e.ClientIP, Rule: after.Rule})
+		if before.decide(u.Role, own, addr).Allow {
+			if v := after.decide(u.Role, own, addr); !v.Allow {
+				out = append(out, NetworkLoss{Username: u.Username, Address: e.ClientIP, Rule: v.Rule})
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b NetworkLoss) int {
-		if a.Username != b.Username {
-			return compare(a.Username, b.Username)
-		}
-		return compare(a.Address, b.Address)
+		return cmp.Or(strings.Compare(a.Username, b.Username), strings.Compare(a.Address, b.Address))
 	})
 	return out, nil
 }
 
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
+// equalRoleLists compares the role allowlists' CIDRs (descriptions
+// admit no one).
 func equalRoleLists(a, b map[string]policy.AllowList) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if !slices.Equal(v.CIDRs(), b[k].CIDRs()) {
-			return false
-		}
-	}
-	return true
+	return maps.EqualFunc(a, b, func(x, y policy.AllowList) bool { return slices.Equal(x.CIDRs(), y.CIDRs()) })
 }
 
-// decideAllowlists is the network decision for a known user's request
-// from addr, allowlists only.
-func decideAllowlists(p *policy.Policy, u *directory.User, addr netip.Addr) (policy.NetworkVerdict, error) {
+// allowlists are one policy's organisation and role allowlists, built
+// once for a whole impact scan rather than per login event.
+type allowlists struct {
+	org   *netipx.IPSet
+	roles map[string]*netipx.IPSet
+}
+
+func newAllowlists(p *policy.Policy) (*allowlists, error) {
 	org, err := policy.BuildSet(p.Network.Allow.CIDRs())
 	if err != nil {
-		return policy.NetworkVerdict{}, err
+		return nil, err
 	}
-	role, err := policy.BuildSet(p.Network.AllowRoles[u.Role].CIDRs())
-	if err != nil {
-		return policy.NetworkVerdict{}, err
+	a := &allowlists{org: org, roles: map[string]*netipx.IPSet{}}
+	for role, l := range p.Network.AllowRoles {
+		if a.roles[role], err = policy.BuildSet(l.CIDRs()); err != nil {
+			return nil, err
+		}
 	}
-	user, err := policy.BuildSet(u.AllowList.CIDRs())
-	if err != nil {
-		return policy.NetworkVerdict{}, fmt.Errorf("user %s: allowed CIDRs: %w", u.Username, err)
-	}
-	return policy.DecideNetwork(policy.NetworkInput{Addr: addr, Known: true, Org: org, Role: role, User: user, BlockTor: "off"}), nil
+	return a, nil
+}
+
+// decide is the network decision for a known user's request from addr,
+// allowlists only.
+func (a *allowlists) decide(role string, own *netipx.IPSet, addr netip.Addr) policy.NetworkVerdict {
+	return policy.DecideNetwork(policy.NetworkInput{Addr: addr, Known: true, Org: a.org, Role: a.roles[role], User: own, BlockTor: "off"})
 }
 
 // sessionsEnding counts live sessions the old lifetimes keep and the new
@@ -188,9 +196,8 @@ func (s *Service) sessionsEnding(ctx context.Context, old, p *policy.Policy, use
 		return 0, nil
 	}
 	now := s.now()
-	lim := func(q *policy.Policy) session.Limits {
-		return session.Limits{Absolute: q.Session.AbsoluteLifetime, Idle: q.Session.IdleTimeout}
-	}
+	was := session.Limits{Absolute: old.Session.AbsoluteLifetime, Idle: old.Session.IdleTimeout}
+	will := session.Limits{Absolute: p.Session.AbsoluteLifetime, Idle: p.Session.IdleTimeout}
 	n := 0
 	for _, u := range users {
 		recs, err := s.sessions.ListUser(ctx, u.ID)
@@ -198,7 +205,7 @@ func (s *Service) sessionsEnding(ctx context.Context, old, p *policy.Policy, use
 			return -1, err
 		}
 		for _, r := range recs {
-			if session.Check(r.Created, r.LastSeen, now, false, lim(old)) == "" && session.Check(r.Created, r.LastSeen, now, false, lim(p)) != "" {
+			if session.Check(r.Created, r.LastSeen, now, false, was) == "" && session.Check(r.Created, r.LastSeen, now, false, will) != "" {
 				n++
 			}
 		}

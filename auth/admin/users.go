@@ -76,7 +76,6 @@ func (r roleSet) closest(role string) string {
 	return best
 }
 
-// knownRoles reads the roles a user may be given now.
 // KnownRoles lists the roles a user may be given (see roleSet), the
 // policy's first: what a form offers.
 func (s *Service) KnownRoles(ctx context.Context) ([]string, error) {
@@ -87,6 +86,7 @@ func (s *Service) KnownRoles(ctx context.Context) ([]string, error) {
 	return append(slices.Clone(r.policy), r.held...), nil
 }
 
+// knownRoles reads the roles a user may be given now.
 func (s *Service) knownRoles(ctx context.Context) (roleSet, error) {
 	p, err := s.currentPolicy(ctx)
 	if err != nil {
