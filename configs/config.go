@@ -24,11 +24,9 @@ package configs
 
 import (
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory/sqldir"
@@ -149,19 +147,7 @@ type TLS struct {
 // rule, as configs/preflight judged it. Errors start with the key at
 // fault.
 func (t TLS) Certificate() (tls.Certificate, error) {
-	certPEM, err := os.ReadFile(t.CertFile)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("tls.cert_file: %w", err)
-	}
-	keyPEM, err := secret.ReadPrivateFile(t.KeyFile)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("tls.key_file: %w", err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("tls.key_file: %s: %w", t.KeyFile, err)
-	}
-	return cert, nil
+	return secret.KeyPair(t.CertFile, t.KeyFile, "tls.cert_file", "tls.key_file")
 }
 
 // Session chooses the session store and how hard the hot path leans on it.

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -108,19 +107,7 @@ func (s *Section) readSecret() ([]byte, error) {
 // through the key file's mode rule instead, and each file's problem is
 // named by its own key.
 func (s *Section) clientCertificate() (tls.Certificate, error) {
-	certPEM, err := os.ReadFile(s.ClientCertFile)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("client_cert_file: %w", err)
-	}
-	keyPEM, err := secret.ReadPrivateFile(s.ClientKeyFile)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("client_key_file: %w", err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("client_cert_file/client_key_file: %w", err)
-	}
-	return cert, nil
+	return secret.KeyPair(s.ClientCertFile, s.ClientKeyFile, "client_cert_file", "client_key_file")
 }
 
 // OpenPassword builds the provider's login from the section.

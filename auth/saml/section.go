@@ -3,7 +3,6 @@ package saml
 import (
 	"context"
 	"crypto"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -196,17 +195,9 @@ func (s *Section) metadata(ctx context.Context, client *http.Client) ([]byte, er
 // assertions, so it is read under the key file's mode rule (auth/secret)
 // rather than by tls.LoadX509KeyPair, which reads any file it can.
 func readKeyPair(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {
-	certPEM, err := os.ReadFile(certFile)
+	pair, err := secret.KeyPair(certFile, keyFile, "sp_cert_file", "sp_key_file")
 	if err != nil {
-		return nil, nil, fmt.Errorf("sp_cert_file: %w", err)
-	}
-	keyPEM, err := secret.ReadPrivateFile(keyFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sp_key_file: %w", err)
-	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sp_cert_file/sp_key_file: %w", err)
+		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {

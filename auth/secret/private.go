@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"os"
@@ -36,4 +37,24 @@ func ReadPrivateFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is %d bytes, more than a secret should be (%d)", path, fi.Size(), maxPrivateFile)
 	}
 	return io.ReadAll(io.LimitReader(f, maxPrivateFile))
+}
+
+// KeyPair is tls.LoadX509KeyPair with the key read by ReadPrivateFile:
+// a TLS, SAML or client key any local user could read is refused. The
+// errors name the configuration keys (certKey, keyKey) of the files at
+// fault, "certKey/keyKey" when the two do not belong together.
+func KeyPair(certFile, keyFile, certKey, keyKey string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("%s: %w", certKey, err)
+	}
+	keyPEM, err := ReadPrivateFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("%s: %w", keyKey, err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("%s/%s: %w", certKey, keyKey, err)
+	}
+	return pair, nil
 }

@@ -207,8 +207,19 @@ http {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-c", path, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;")
+	runProxy(t, "nginx", cmd, dir, port, syscall.SIGQUIT, func() string {
+		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		return string(log)
+	})
+}
+
+// runProxy runs a proxy's command (nginx, caddy) until the test ends:
+// never as root (as nobody, in dir, which it then owns), stopped with
+// stop at cleanup, and started once port accepts connections. Its output
+// and logs() are shown when it fails to start or the test fails.
+func runProxy(t *testing.T, name string, cmd *exec.Cmd, dir string, port int, stop os.Signal, logs func() string) {
+	t.Helper()
 	if os.Geteuid() == 0 {
-		// Never as root: nginx runs as nobody, in a folder it owns.
 		if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +237,7 @@ http {
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
+		cmd.Process.Signal(stop)
 		select {
 		case <-exited:
 		case <-time.After(5 * time.Second):
@@ -234,11 +245,10 @@ http {
 			<-exited
 		}
 		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", log)
+			t.Logf("%s output:\n%s\n%s", name, out, logs())
 		}
 	})
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
 			c.Close()
@@ -246,12 +256,11 @@ http {
 		}
 		select {
 		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited: %v\n%s\n%s", waitErr, out, log)
+			t.Fatalf("%s exited: %v\n%s\n%s", name, waitErr, out, logs())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nginx is not listening on %d\n%s", port, out)
+			t.Fatalf("%s is not listening on %d\n%s", name, port, out)
 		}
 	}
 }
