@@ -36,6 +36,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/token"
 	"github.com/gatehouse-auth/gatehouse/auth/webhook"
+	"github.com/gatehouse-auth/gatehouse/proxy/brand"
 	"github.com/gatehouse-auth/gatehouse/session/redis"
 )
 
@@ -109,6 +110,9 @@ type Config struct {
 	// ForwardAuth is the endpoint a proxy in front asks instead of
 	// proxying through the gateway (docs/forward-auth.md).
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
+	// Branding is what the gateway's pages show: product name, logo,
+	// colour, favicon, footer links (proxy/brand owns the keys).
+	Branding brand.Config `yaml:"branding"`
 	// DevInsecureCookies is true when public_url is plain http: cookies
 	// then go without Secure and without the __Host- prefix.
 	DevInsecureCookies bool `yaml:"-"`
@@ -224,6 +228,7 @@ func (c *Config) SetDefaults() {
 	setString(&c.Upstream, DemoUpstream)
 	c.UpstreamNotify.SetDefaults()
 	c.Email.SetDefaults()
+	c.Branding.SetDefaults()
 	setString(&c.Session.Store, StoreMemory)
 	if !c.Log.accessSet {
 		c.Log.Access = true

@@ -66,6 +66,7 @@ func (c *Config) Validate() error {
 		add(fmt.Errorf("shutdown.timeout: must be between 1s and 10m, got %s", d))
 	}
 	add(c.Log.validate())
+	add(c.Branding.Validate("branding"))
 	add(c.Policy.Validate("policy"))
 	return errors.Join(errs...)
 }

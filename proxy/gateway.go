@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
+	"github.com/gatehouse-auth/gatehouse/proxy/brand"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
@@ -144,6 +145,9 @@ type Options struct {
 	// once, so a flood of slow logins cannot starve the process. Default
 	// 256.
 	MaxPages int
+	// Brand is what the gateway's pages show (name, logo, colour, footer
+	// links); nil: the default branding.
+	Brand *brand.Brand
 }
 
 // Gateway is the HTTP handler: the pipeline and the mux its route sets
@@ -223,7 +227,7 @@ func New(o Options) *Gateway {
 	if transport == nil {
 		transport = NewTransport()
 	}
-	g.render = web.NewRenderer(g.log, g.clientIP.Resolve)
+	g.render = web.NewRenderer(g.log, g.clientIP.Resolve, o.Brand)
 	g.authenticators = append([]auth.Authenticator{&sessionCookie{g: g}}, o.Authenticators...)
 	g.proxy = g.newReverseProxy(g.tele.instrumentUpstream(transport))
 	g.own = http.NewServeMux()

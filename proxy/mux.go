@@ -171,7 +171,7 @@ func (m *Mux) mountBuiltin() {
 		web.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	m.Handle("GET /.gatehouse/readyz", Public, g.readyz)
-	g.own.Handle("GET /.gatehouse/static/", http.StripPrefix("/.gatehouse/static/", web.Static()))
+	g.own.Handle("GET /.gatehouse/static/", http.StripPrefix("/.gatehouse/static/", web.Static(g.render.Brand())))
 	m.Handle("/.gatehouse/", Public, func(w http.ResponseWriter, r *http.Request) { g.render.Error(w, r, web.ErrNotFound) })
 }
 

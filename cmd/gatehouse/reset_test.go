@@ -20,7 +20,7 @@ func resetReplica(t *testing.T, clk *clock, mfa string) (*replica, *emailtest.Se
 	mail := emailtest.Start(t, emailtest.Options{})
 	up := startUpstream(t)
 	r := startReplica(t, sqliteConfig(t, up, mail.Config("CRM sign-in <no-reply@corp.example>")+
-		"policy: {methods: {password: true, password_reset: true}, mfa: "+mfa+"}\n"), clk)
+		"branding: {product_name: Acme CRM}\npolicy: {methods: {password: true, password_reset: true}, mfa: "+mfa+"}\n"), clk)
 	r.addUser(t, "alice", alicePW, "sales")
 	return r, mail
 }
@@ -88,7 +88,7 @@ func TestPasswordResetByEmail(t *testing.T) {
 	if n := len(mail.Messages()); n != 2 {
 		t.Fatalf("%d emails, want 2 (none for the unknown account)", n)
 	}
-	if m := mail.Messages()[0]; m.To[0] != "alice@corp.example" || !strings.Contains(m.Header("Subject"), "Reset your") {
+	if m := mail.Messages()[0]; m.To[0] != "alice@corp.example" || m.Header("Subject") != "Reset your Acme CRM password" {
 		t.Fatalf("email to %v, subject %q", m.To, m.Header("Subject"))
 	}
 

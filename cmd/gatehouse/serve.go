@@ -235,6 +235,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		AccessJSON:     cfg.Log.Format == "json",
 		Version:        version,
 		Providers:      providerIDs(cfg),
+		Brand:          cfg.Branding.Brand(),
 		Ready: []proxy.Check{
 			{Name: "session_store", Ping: a.store.Ping},
 			{Name: "directory", Ping: a.dir.Ping},
@@ -292,7 +293,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			return nil, err
 		}
 		resetPages = resets{reset.New(reset.Options{Users: a.dir, Passwords: resetPasswords{ops}, Keys: keys, Mail: mail,
-			Store: a.store, Audit: a.audit, PublicURL: cfg.PublicURLParsed, Log: log, Now: a.now})}
+			Store: a.store, Audit: a.audit, PublicURL: cfg.PublicURLParsed, Product: cfg.Branding.Brand().Name, Log: log, Now: a.now})}
 	}
 	s.gateway.Mount(
 		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: passwordChanger{ops}, Resets: resetPages,
@@ -534,7 +535,7 @@ func (s *server) startDemo(public *url.URL, gatewayAddr string) (*url.URL, error
 	if s.a.cfg.TLS.CertFile != "" {
 		jwks = public.JoinPath("/.gatehouse/jwks.json").String()
 	}
-	s.demo = &http.Server{Handler: &demo.Handler{JWKSURL: jwks, Issuer: public.String()}, ReadHeaderTimeout: 10 * time.Second}
+	s.demo = &http.Server{Handler: &demo.Handler{JWKSURL: jwks, Issuer: public.String(), Brand: s.a.cfg.Branding.Brand()}, ReadHeaderTimeout: 10 * time.Second}
 	go s.demo.Serve(ln)
 	s.a.log.Info("built-in demo CRM upstream started", "addr", ln.Addr().String())
 	return &url.URL{Scheme: "http", Host: ln.Addr().String()}, nil

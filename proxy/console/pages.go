@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/proxy"
+	"github.com/gatehouse-auth/gatehouse/proxy/brand"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
@@ -129,6 +130,9 @@ type pageData struct {
 	LogoutAll *logoutAllData
 	Audit     *auditData
 	Reauth    *reauthData
+
+	// Brand is the gateway's branding (name, logo, colour); render sets it.
+	Brand *brand.Brand
 }
 
 type link struct{ Href, Label string }
@@ -250,12 +254,13 @@ func adminPath(target string) bool {
 // gateway pages' headers: no cache, no frames, no script.
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
 	var buf bytes.Buffer
+	d.Brand = p.g.Render().Brand()
 	if err := pageTemplates.ExecuteTemplate(&buf, name, d); err != nil {
 		p.log.ErrorContext(r.Context(), "render console page", "page", name, "error", err)
 		p.g.Render().Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	web.SetPageHeaders(w.Header())
+	p.g.Render().SetPageHeaders(w.Header())
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -1,12 +1,14 @@
 // Package demo is the built-in demo CRM upstream that `gatehouse serve`
-// runs when no upstream is configured: one page showing the identity
-// headers it received and whether the signed assertion verifies against
-// the gateway's published keys — so a newcomer sees the gateway work, and
-// sees what a real upstream should check.
+// runs when no upstream is configured: one page, in the gateway's
+// branding, showing the identity headers it received, what each means,
+// and whether the signed assertion verifies against the gateway's
+// published keys — so a newcomer sees the gateway work, and sees what a
+// real upstream should check.
 package demo
 
 import (
 	"crypto/ecdsa"
+	_ "embed"
 	"errors"
 	"html/template"
 	"io"
@@ -16,24 +18,13 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
+	"github.com/gatehouse-auth/gatehouse/proxy/brand"
 )
 
-var page = template.Must(template.New("demo").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Demo CRM</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{padding:.3rem .8rem;text-align:left;border-bottom:1px solid #ddd}
-.ok{color:#070}.bad{color:#a00}</style></head>
-<body>
-<h1>Demo CRM</h1>
-<p>This page stands in for the CRM behind Gatehouse. These are the identity headers the gateway forwarded:</p>
-<table id="headers">
-{{range .Headers}}<tr><th>{{.Name}}</th><td id="{{.Name}}">{{.Value}}</td></tr>
-{{end}}</table>
-<p>X-Gatehouse-Assertion: {{if .Verified}}<strong class="ok" id="assertion">verified</strong> (ES256, key {{.KeyID}}, subject {{.Subject}}){{else}}<strong class="bad" id="assertion">NOT verified</strong>: {{.Problem}}{{end}}</p>
-<form method="post" action="/.gatehouse/logout"><button type="submit" id="logout">Log out</button></form>
-</body></html>`))
+//go:embed demo.html
+var pageHTML string
 
-var shown = []string{"X-Gatehouse-User", "X-Gatehouse-Email", "X-Gatehouse-Role", "X-Gatehouse-Groups",
-	"X-Gatehouse-Auth-Method", "X-Gatehouse-Session", "X-Forwarded-For"}
+var page = template.Must(template.New("demo").Parse(pageHTML))
 
 // Handler serves the demo CRM. jwksURL is where it fetches the gateway's
 // keys (as a real upstream would); issuer is the expected "iss".
@@ -41,6 +32,9 @@ type Handler struct {
 	JWKSURL string
 	Issuer  string
 	Client  *http.Client
+	// Brand is the gateway's branding, which the demo shows too; nil:
+	// the default.
+	Brand *brand.Brand
 
 	mu      sync.Mutex
 	keys    map[string]*ecdsa.PublicKey
@@ -49,14 +43,22 @@ type Handler struct {
 
 type row struct{ Name, Value string }
 
+// pageData is what demo.html shows; the header names and what each
+// means are in the template.
+type pageData struct {
+	Brand                   *brand.Brand
+	Verified                bool
+	KeyID, Subject, Problem string
+	header                  http.Header
+}
+
+// Row is one received header, by name.
+func (d *pageData) Row(name string) row { return row{name, d.header.Get(name)} }
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	data := struct {
-		Headers                 []row
-		Verified                bool
-		KeyID, Subject, Problem string
-	}{}
-	for _, n := range shown {
-		data.Headers = append(data.Headers, row{n, r.Header.Get(n)})
+	data := &pageData{Brand: h.Brand, header: r.Header}
+	if data.Brand == nil {
+		data.Brand = brand.Default()
 	}
 	claims, kid, err := h.verify(r.Header.Get("X-Gatehouse-Assertion"))
 	if err != nil {

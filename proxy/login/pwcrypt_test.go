@@ -33,19 +33,20 @@ func hasChallenge(page string) bool {
 }
 
 // TestEncryptedLoginPage: with the policy on, the login page carries a
-// challenge, the public key and the one script, allowed by its hash in
-// the CSP and nowhere else; the password field has no name, is not a
-// password input and is off for autocomplete; there is a noscript
-// message; the page is not cached. Logging in with the encrypted form
-// works. With the policy off, the page is the plain form with no script.
+// challenge, the public key and the encryption script (beside the form's
+// own login.js), each allowed by its hash in the CSP and nowhere else;
+// the password field has no name, is not a password input and is off for
+// autocomplete; there is a noscript message; the page is not cached.
+// Logging in with the encrypted form works. With the policy off, the
+// page is the plain form with login.js alone.
 func TestEncryptedLoginPage(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{Policy: encryptionPolicy})
 	g.AddUser(t, "alice", alicePW, "sales")
 	b := gatewaytest.NewBrowser(g.URL)
 	resp, page := b.Get(t, "/.gatehouse/login")
 	csp := resp.Header.Get("Content-Security-Policy")
-	if want := "script-src '" + web.ScriptHash() + "'"; !strings.Contains(csp, want) || strings.Contains(csp, "unsafe") || strings.Count(csp, "script-src") != 1 {
-		t.Errorf("CSP %q, want %q and nothing unsafe", csp, want)
+	if want := "script-src '" + web.ScriptHash() + "' '" + web.LoginScriptHash() + "'"; !strings.HasSuffix(csp, want) || strings.Contains(csp, "unsafe") || strings.Count(csp, "script-src") != 1 {
+		t.Errorf("CSP %q, want %q (pwcrypt.js and login.js) and nothing unsafe", csp, want)
 	}
 	if !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("CSP %q lost default-src 'none'", csp)
@@ -85,11 +86,14 @@ func TestEncryptedLoginPage(t *testing.T) {
 		t.Errorf("logout page CSP %q allows a script", resp.Header.Get("Content-Security-Policy"))
 	}
 
+	// With the policy off, the form's own script (show password, the
+	// caps-lock hint, the remembered username) is the page's only one.
 	g.SetPolicy(t, "methods: {password: true, password_encryption: false}\n")
 	resp, page = gatewaytest.NewBrowser(g.URL).Get(t, "/.gatehouse/login")
-	if csp := resp.Header.Get("Content-Security-Policy"); strings.Contains(csp, "script-src") || strings.Contains(page, "<script") ||
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "; script-src '"+web.LoginScriptHash()+"'") ||
+		strings.Contains(csp, web.ScriptHash()) || strings.Count(page, "<script") != 1 || strings.Contains(page, "pwcrypt") ||
 		!strings.Contains(page, `name="password" type="password"`) {
-		t.Errorf("policy off: CSP %q, page\n%s\nwant the plain form and no script", csp, page)
+		t.Errorf("policy off: CSP %q, page\n%s\nwant the plain form and login.js alone", csp, page)
 	}
 }
 

@@ -13,9 +13,11 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/proxy/brand"
 )
 
-//go:embed *.html gatehouse.css pwcrypt.js
+//go:embed *.html gatehouse.css pwcrypt.js login.js
 var files embed.FS
 
 var pages = template.Must(template.ParseFS(files, "*.html"))
@@ -76,12 +78,21 @@ func WantsHTML(r *http.Request) bool {
 type Renderer struct {
 	log      *slog.Logger
 	clientIP func(*http.Request) netip.Addr
+	brand    *brand.Brand
+	csp      string // pageCSP, allowing the brand's logo origin
 }
 
-// NewRenderer returns a Renderer; clientIP names the client in log lines.
-func NewRenderer(log *slog.Logger, clientIP func(*http.Request) netip.Addr) *Renderer {
-	return &Renderer{log: log, clientIP: clientIP}
+// NewRenderer returns a Renderer; clientIP names the client in log lines,
+// b is the branding every page shows (nil: the default).
+func NewRenderer(log *slog.Logger, clientIP func(*http.Request) netip.Addr, b *brand.Brand) *Renderer {
+	if b == nil {
+		b = brand.Default()
+	}
+	return &Renderer{log: log, clientIP: clientIP, brand: b, csp: brandCSP(b)}
 }
+
+// Brand is the branding the pages show; the admin console renders it too.
+func (rd *Renderer) Brand() *brand.Brand { return rd.brand }
 
 // Error answers with e as a page or JSON, logging the cause.
 func (rd *Renderer) Error(w http.ResponseWriter, r *http.Request, e *Error) {
@@ -173,30 +184,49 @@ type ProviderButton struct {
 	ID, Label, Href string
 }
 
-// pageCSP allows a gateway page its stylesheet and images and no script.
+// pageCSP allows a gateway page its stylesheets and images and no script.
+// Styles come only from files ('self', no inline style), which is why the
+// brand colour arrives as a generated stylesheet (brand.StyleURL).
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// brandCSP is pageCSP allowing images from the logo's origin too, when
+// the logo is a URL (brand checked the origin has no character that
+// could end the directive).
+func brandCSP(b *brand.Brand) string {
+	if o := b.ImageOrigin(); o != "" {
+		return strings.Replace(pageCSP, "img-src 'self' data:", "img-src 'self' data: "+o, 1)
+	}
+	return pageCSP
+}
 
 // SetPageHeaders sets what every gateway HTML page is sent with: no
 // cache, no frames, no script at all (CSP), no sniffing, no referrer.
-func SetPageHeaders(h http.Header) {
+func (rd *Renderer) SetPageHeaders(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Security-Policy", rd.csp)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
+// page is what a page template executes with: the handler's data, the
+// brand, and the scripts the page runs (the same list its CSP allows, so
+// the two cannot disagree).
+type page struct {
+	PageData
+	Brand   *brand.Brand
+	Scripts []Script
+}
+
 // Page renders a gateway page with headers that keep it out of caches and
-// frames and allow no script at all, except the login page's password
-// encryption script when d.Encryption is set.
+// frames and allow no script but the login page's own (see pageScripts).
 func (rd *Renderer) Page(w http.ResponseWriter, status int, name string, d PageData) {
-	SetPageHeaders(w.Header())
-	if d.Encryption != nil {
-		setScriptCSP(w.Header())
-	}
+	p := page{PageData: d, Brand: rd.brand, Scripts: pageScripts(name, &d)}
+	rd.SetPageHeaders(w.Header())
+	setScriptCSP(w.Header(), rd.csp, p.Scripts)
 	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, d); err != nil {
+	if err := pages.ExecuteTemplate(w, name, p); err != nil {
 		rd.log.Error("render page", "page", name, "error", err)
 	}
 }
