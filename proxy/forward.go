@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/access"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
+	"github.com/gatehouse-auth/gatehouse/proxy/i18n"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 )
 
@@ -303,8 +304,9 @@ func (g *Gateway) signedOut(w http.ResponseWriter, ended string) *web.Error {
 		g.cookies.ClearSession(w)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if msg, ok := Notices[ended]; ok && ended != "logged_out" {
-		return &web.Error{Status: http.StatusUnauthorized, Code: "session_expired", Message: msg}
+	if id, ok := Notices[ended]; ok && ended != "logged_out" {
+		// English, as every JSON message is; a page shows it as is.
+		return &web.Error{Status: http.StatusUnauthorized, Code: "session_expired", Message: i18n.Default().T(id)}
 	}
 	return web.ErrUnauthenticated
 }

@@ -144,7 +144,7 @@ func (f *forwardAuth) toLogin(w http.ResponseWriter, r *http.Request, o original
 	}
 	w.Header().Set("Location", loc)
 	if web.WantsHTML(o.Request) {
-		f.g.render.Page(w, e.Status, "message.html", web.PageData{Title: http.StatusText(e.Status), Message: e.Message, LoginLink: true})
+		f.g.render.Page(w, o.Request, e.Status, "message.html", web.PageData{Title: web.StatusTitle(e.Status), Message: e.PageMessage(), LoginLink: true})
 		return
 	}
 	web.JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message, "login_url": loc})

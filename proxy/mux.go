@@ -172,6 +172,9 @@ func (m *Mux) mountBuiltin() {
 	})
 	m.Handle("GET /.gatehouse/readyz", Public, g.readyz)
 	g.own.Handle("GET /.gatehouse/static/", http.StripPrefix("/.gatehouse/static/", web.Static(g.render.Brand())))
+	// The language switcher on every page; a POST, so behind the same
+	// cross-origin check as every other gateway form.
+	m.Handle("POST /.gatehouse/lang", Public, g.render.SwitchLanguage(g.cookies))
 	m.Handle("/.gatehouse/", Public, func(w http.ResponseWriter, r *http.Request) { g.render.Error(w, r, web.ErrNotFound) })
 }
 
@@ -259,14 +262,14 @@ func boolString(b bool) string {
 	return "false"
 }
 
-// Notices are the fixed texts the login page shows for ?reason=; the page
-// never echoes text from the URL.
+// Notices are the message ids (proxy/i18n) of the fixed texts the login
+// page shows for ?reason=; the page never echoes text from the URL.
 var Notices = map[string]string{
-	string(session.ReasonIdle):     "Your session timed out after a period of inactivity. Please log in again.",
-	string(session.ReasonAbsolute): "Your session reached its maximum lifetime (login expiration). Please log in again.",
-	"logged_out":                   "You have been logged out.",
-	EndedRevoked:                   "Your session was ended. Please log in again.",
-	EndedMFARequired:               "Your organisation now requires two-factor authentication. Please log in again to set it up.",
+	string(session.ReasonIdle):     "notice.idle_timeout",
+	string(session.ReasonAbsolute): "notice.absolute_lifetime",
+	"logged_out":                   "notice.logged_out",
+	EndedRevoked:                   "notice.revoked",
+	EndedMFARequired:               "notice.mfa_required",
 }
 
 // LoginURL is where a browser without a valid session is sent.

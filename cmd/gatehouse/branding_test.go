@@ -49,7 +49,9 @@ func brandingLogo(t *testing.T) []byte {
 // caps-lock hint, the username remembered across logouts only while the
 // box is ticked, and axe-core finding no WCAG 2.1 A/AA violation on the
 // login (with and without an error), 2FA, enrolment, recovery codes,
-// account, not-found and demo CRM pages in either scheme.
+// account, not-found and demo CRM pages in either scheme; and the login
+// page in Spanish (from Accept-Language), then Hindi and English through
+// the language switcher, each passing axe too.
 func TestBrowserBranding(t *testing.T) {
 	e := newE2E(t)
 	pw := e.start(brandingConfig(t, e.dir) + "policy: {mfa: {mode: optional}}\n")

@@ -124,9 +124,17 @@ func (p *Pages) page(w http.ResponseWriter, r *http.Request) {
 	p.renderAccount(w, r, "", "", http.StatusOK)
 }
 
+// renderAccount shows the account page with a notice or an error, each a
+// message id (proxy/i18n) or "".
 func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, notice, errMsg string, status int) {
+	p.renderAccountWith(w, r, web.PageData{Notice: notice, Error: errMsg}, status)
+}
+
+// renderAccountWith is renderAccount for a notice with an argument
+// (d.NoticeArg: the key or device it is about).
+func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.PageData, status int) {
 	c := proxy.CallerOf(r)
-	d := web.PageData{Title: "Your account", Username: c.Identity.Username, Notice: notice, Error: errMsg}
+	d.Title, d.Username = "account.title", c.Identity.Username
 	if p.mfa != nil {
 		st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
 		if err != nil {
@@ -160,7 +168,7 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, notice, er
 		}
 		d.Devices, d.DevicesHidden = deviceRows(devs)
 	}
-	p.render.Page(w, status, "account.html", d)
+	p.render.Page(w, r, status, "account.html", d)
 }
 
 // recovery replaces the recovery codes after a current code.
@@ -176,7 +184,7 @@ func (p *Pages) recovery(w http.ResponseWriter, r *http.Request) {
 	}
 	p.audit.Record(r.Context(), audit.Event{Event: audit.MFARecoveryReset, Actor: c.Identity.Username, UserID: c.Identity.UserID,
 		ClientIP: c.IP.String()})
-	p.render.Page(w, http.StatusOK, "codes.html", web.PageData{Title: "New recovery codes", Codes: codes, Redirect: "/.gatehouse/account"})
+	p.render.Page(w, r, http.StatusOK, "codes.html", web.PageData{Title: "codes.title_new", Codes: codes, Redirect: "/.gatehouse/account"})
 }
 
 // remove turns 2FA off after a current code, when policy allows.
@@ -191,7 +199,7 @@ func (p *Pages) remove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !c.Policy.Policy.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required}) {
-		p.renderAccount(w, r, "", "Your organisation requires two-factor authentication for your account.", http.StatusForbidden)
+		p.renderAccount(w, r, "", "account.mfa_required", http.StatusForbidden)
 		return
 	}
 	if err := p.mfa.Remove(r.Context(), c.Identity.UserID, c.ID); err != nil {
@@ -200,7 +208,7 @@ func (p *Pages) remove(w http.ResponseWriter, r *http.Request) {
 	}
 	p.audit.Record(r.Context(), audit.Event{Event: audit.MFARemoved, Actor: c.Identity.Username, UserID: c.Identity.UserID,
 		ClientIP: c.IP.String()})
-	p.renderAccount(w, r, "Two-factor authentication is off.", "", http.StatusOK)
+	p.renderAccount(w, r, "account.mfa_turned_off", "", http.StatusOK)
 }
 
 // codeCheck checks the posted current code, answering the request itself
@@ -226,6 +234,6 @@ func (p *Pages) codeCheck(w http.ResponseWriter, r *http.Request) (*proxy.Caller
 		detail["reason"] = f.Reason
 	}
 	p.audit.Record(r.Context(), audit.Event{Event: event, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(), Detail: detail})
-	p.render.Page(w, status, "account.html", web.PageData{Title: "Your account", Username: c.Identity.Username, Enrolled: true, Error: msg})
+	p.render.Page(w, r, status, "account.html", web.PageData{Title: "account.title", Username: c.Identity.Username, Enrolled: true, Error: msg})
 	return nil, false
 }

@@ -47,7 +47,7 @@ func (p *Pages) fresh(w http.ResponseWriter, r *http.Request, c *proxy.Caller) b
 			if _, err := p.mfa.Verify(r.Context(), c.Identity.UserID, secret); err == nil {
 				return true
 			}
-			p.renderAccount(w, r, "", "That code is not valid. Enter your password or a current code.", http.StatusForbidden)
+			p.renderAccount(w, r, "", "account.code_invalid", http.StatusForbidden)
 			return false
 		}
 	}
@@ -57,14 +57,14 @@ func (p *Pages) fresh(w http.ResponseWriter, r *http.Request, c *proxy.Caller) b
 		case err == nil:
 			return true
 		case errors.Is(err, auth.ErrLockedOut):
-			p.renderAccount(w, r, "", "Too many attempts. Try again later.", http.StatusTooManyRequests)
+			p.renderAccount(w, r, "", "account.too_many", http.StatusTooManyRequests)
 			return false
 		case !errors.Is(err, auth.ErrInvalidCredentials) && !errors.Is(err, auth.ErrDisabled):
 			p.render.Error(w, r, web.ErrUnavailable.With(err))
 			return false
 		}
 	}
-	p.renderAccount(w, r, "", "Enter your password (or a current code) to change API keys.", http.StatusForbidden)
+	p.renderAccount(w, r, "", "account.reauth", http.StatusForbidden)
 	return false
 }
 
@@ -95,7 +95,7 @@ func (p *Pages) createKey(w http.ResponseWriter, r *http.Request) {
 	}
 	days, err := strconv.Atoi(r.PostForm.Get("expires_days"))
 	if err != nil || days < 1 {
-		p.renderAccount(w, r, "", "Enter how many days the key should last.", http.StatusBadRequest)
+		p.renderAccount(w, r, "", "account.days", http.StatusBadRequest)
 		return
 	}
 	var scopes []string
@@ -114,7 +114,7 @@ func (p *Pages) createKey(w http.ResponseWriter, r *http.Request) {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	p.render.Page(w, http.StatusOK, "apikey.html", web.PageData{Title: "Your new API key", NewKey: tok})
+	p.render.Page(w, r, http.StatusOK, "apikey.html", web.PageData{Title: "apikey.title", NewKey: tok})
 }
 
 // revokeKey ends one of the signed-in user's keys.
@@ -126,11 +126,11 @@ func (p *Pages) revokeKey(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := p.keys.Revoke(r.Context(), c.Identity.Username, c.Identity.UserID, id); err != nil {
 		if errors.Is(err, directory.ErrNotFound) {
-			p.renderAccount(w, r, "", "No such key.", http.StatusNotFound)
+			p.renderAccount(w, r, "", "account.no_key", http.StatusNotFound)
 			return
 		}
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	p.renderAccount(w, r, "API key "+id+" revoked.", "", http.StatusOK)
+	p.renderAccountWith(w, r, web.PageData{Notice: "account.key_revoked", NoticeArg: id}, http.StatusOK)
 }

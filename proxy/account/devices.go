@@ -76,11 +76,11 @@ func (p *Pages) signOutDevice(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := p.devices.SignOut(r.Context(), c.Identity.UserID, id, c.Identity.Username, c.IP.String()); err != nil {
 		if errors.Is(err, directory.ErrNotFound) {
-			p.renderAccount(w, r, "", "No such device.", http.StatusNotFound)
+			p.renderAccount(w, r, "", "account.no_device", http.StatusNotFound)
 			return
 		}
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	p.renderAccount(w, r, "Device "+id+" signed out; it must sign in again.", "", http.StatusOK)
+	p.renderAccountWith(w, r, web.PageData{Notice: "account.device_out", NoticeArg: id}, http.StatusOK)
 }

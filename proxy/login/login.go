@@ -144,10 +144,10 @@ func (p *Pages) Mount(m *proxy.Mux) {
 }
 
 const (
-	msgBusy    = "Many people are signing in right now. Please try again in a moment."
+	msgBusy    = "login.busy"
 	reasonBusy = "busy" // auth/password's Failure reason for a full hash queue
-	msgInvalid = "Invalid username or password."
-	msgLocked  = "Too many failed attempts. Please wait a few minutes and try again."
+	msgInvalid = "login.invalid"
+	msgLocked  = "login.locked"
 )
 
 func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -161,7 +161,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	pol := &c.Policy.Policy
 	data := web.PageData{
-		Title: "Log in", Redirect: rd, Notice: proxy.Notices[r.URL.Query().Get("reason")],
+		Title: "login.title", Redirect: rd, Notice: proxy.Notices[r.URL.Query().Get("reason")],
 		PasswordEnabled: p.formEnabled(pol),
 		Providers:       p.buttons(pol.MethodEnabled, rd),
 		ForgotLink:      p.resets != nil && pol.SelfServiceReset(),
@@ -169,7 +169,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 	if !p.withChallenge(w, r, pol, &data) {
 		return
 	}
-	p.render.Page(w, http.StatusOK, "login.html", data)
+	p.render.Page(w, r, http.StatusOK, "login.html", data)
 }
 
 func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -180,10 +180,10 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	rd := web.CleanRedirect(r.PostForm.Get("rd"))
 	username := r.PostForm.Get("username")
-	data := web.PageData{Title: "Log in", Redirect: rd, Username: username, PasswordEnabled: true}
+	data := web.PageData{Title: "login.title", Redirect: rd, Username: username, PasswordEnabled: true}
 	if !p.formEnabled(&c.Policy.Policy) {
 		data.PasswordEnabled, data.Username = false, ""
-		p.render.Page(w, http.StatusForbidden, "login.html", data)
+		p.render.Page(w, r, http.StatusForbidden, "login.html", data)
 		return
 	}
 	ip := c.IP.String()
@@ -228,15 +228,15 @@ func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, err error, i
 		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
 		w.Header().Set("Retry-After", "5")
 		data.Error = msgBusy
-		p.render.Page(w, http.StatusTooManyRequests, "login.html", data)
+		p.render.Page(w, r, http.StatusTooManyRequests, "login.html", data)
 	case errors.Is(err, auth.ErrLockedOut):
 		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginLockout, UserID: userID, ClientIP: ip, Detail: detail})
 		data.Error = msgLocked
-		p.render.Page(w, http.StatusTooManyRequests, "login.html", data)
+		p.render.Page(w, r, http.StatusTooManyRequests, "login.html", data)
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
 		data.Error = msgInvalid
-		p.render.Page(w, http.StatusUnauthorized, "login.html", data)
+		p.render.Page(w, r, http.StatusUnauthorized, "login.html", data)
 	default:
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 	}
@@ -296,7 +296,7 @@ func (p *Pages) completeLogin(w http.ResponseWriter, r *http.Request, id auth.Id
 }
 
 func (p *Pages) logoutPage(w http.ResponseWriter, r *http.Request) {
-	p.render.Page(w, http.StatusOK, "logout.html", web.PageData{Title: "Log out"})
+	p.render.Page(w, r, http.StatusOK, "logout.html", web.PageData{Title: "logout.title"})
 }
 
 // logout ends the session server-side, then clears the cookie. A store

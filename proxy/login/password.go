@@ -19,12 +19,12 @@ func (e *PasswordRefused) Error() string { return "new password refused: " + e.R
 var ErrNoChangeOwed = errors.New("login: no password change owed")
 
 const (
-	msgMustChange = "Your administrator set this password for you. Choose your own to continue."
-	msgMismatch   = "The two passwords are not the same."
+	msgMustChange = "password.must_change"
+	msgMismatch   = "password.mismatch"
 )
 
 func passwordData(rd, username string) web.PageData {
-	return web.PageData{Title: "Choose a new password", Redirect: rd, Username: username, Notice: msgMustChange}
+	return web.PageData{Title: "password.title", Redirect: rd, Username: username, Notice: msgMustChange}
 }
 
 // passwordPage is the must-change step: only a session that owes it sees
@@ -36,7 +36,7 @@ func (p *Pages) passwordPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, nextFor(c, rd), http.StatusSeeOther)
 		return
 	}
-	p.render.Page(w, http.StatusOK, "password.html", passwordData(rd, c.Identity.Username))
+	p.render.Page(w, r, http.StatusOK, "password.html", passwordData(rd, c.Identity.Username))
 }
 
 // passwordSubmit stores the user's own password, which ends every other
@@ -51,7 +51,7 @@ func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostForm.Get("new_password")
 	if pw != r.PostForm.Get("confirm_password") {
 		d.Error = msgMismatch
-		p.render.Page(w, http.StatusBadRequest, "password.html", d)
+		p.render.Page(w, r, http.StatusBadRequest, "password.html", d)
 		return
 	}
 	if p.passwords == nil {
@@ -63,7 +63,7 @@ func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &refused):
 		d.Error = refused.Reason
-		p.render.Page(w, http.StatusBadRequest, "password.html", d)
+		p.render.Page(w, r, http.StatusBadRequest, "password.html", d)
 		return
 	case errors.Is(err, ErrNoChangeOwed):
 		p.cookies.ClearSession(w)

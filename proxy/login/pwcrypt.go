@@ -28,11 +28,10 @@ var errNoEncryption = errors.New("login: the policy encrypts passwords, but no p
 // Messages for a refused encrypted login: each says what to do next. The
 // page carries a fresh challenge, so typing the password again works.
 const (
-	msgPlaintext = "This login page encrypts your password before sending it, but it arrived unencrypted, so it was not checked. " +
-		"Log in from this page in a browser with JavaScript turned on."
-	msgExpired    = "The login page had been open too long. Please enter your password again."
-	msgReplayed   = "This login form was already sent once. Please enter your password again."
-	msgUnreadable = "Your encrypted password could not be read. Please enter it again."
+	msgPlaintext  = "login.plaintext"
+	msgExpired    = "login.expired"
+	msgReplayed   = "login.replayed"
+	msgUnreadable = "login.unreadable"
 )
 
 // withChallenge gives the login form a fresh challenge when the policy
@@ -109,5 +108,5 @@ func (p *Pages) refuseEncrypted(w http.ResponseWriter, r *http.Request, pol *pol
 		return
 	}
 	d.Error = msg
-	p.render.Page(w, http.StatusBadRequest, "login.html", d)
+	p.render.Page(w, r, http.StatusBadRequest, "login.html", d)
 }

@@ -42,10 +42,10 @@ var (
 )
 
 const (
-	msgResetSent    = "If that is the username or email address of an account, we have sent its email address a link to choose a new password. It works once, for 15 minutes. Check your spam folder if it does not arrive."
-	msgResetLink    = "This link is invalid or has expired, or was used already. Ask for a new one."
-	msgResetTooMany = "Too many requests from your network. Please wait a few minutes and try again."
-	msgResetDone    = "Your password was changed and every session of your account was ended. Log in with the new password."
+	msgResetSent    = "reset.sent"
+	msgResetLink    = "reset.link"
+	msgResetTooMany = "reset.too_many"
+	msgResetDone    = "reset.done"
 )
 
 func (p *Pages) resetAllowed(w http.ResponseWriter, r *http.Request) bool {
@@ -60,7 +60,7 @@ func (p *Pages) forgotPage(w http.ResponseWriter, r *http.Request) {
 	if !p.resetAllowed(w, r) {
 		return
 	}
-	p.render.Page(w, http.StatusOK, "forgot.html", web.PageData{Title: "Forgot your password?"})
+	p.render.Page(w, r, http.StatusOK, "forgot.html", web.PageData{Title: "forgot.title"})
 }
 
 // forgotSubmit answers the same page, after the same work, whether the
@@ -74,18 +74,18 @@ func (p *Pages) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := proxy.CallerOf(r)
-	d := web.PageData{Title: "Forgot your password?"}
+	d := web.PageData{Title: "forgot.title"}
 	switch err := p.resets.RequestReset(r.Context(), r.PostForm.Get("identifier"), clientNetwork(c.IP)); {
 	case errors.Is(err, ErrTooManyResets):
 		d.Error = msgResetTooMany
-		p.render.Page(w, http.StatusTooManyRequests, "forgot.html", d)
+		p.render.Page(w, r, http.StatusTooManyRequests, "forgot.html", d)
 		return
 	case err != nil:
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
 	d.Notice = msgResetSent
-	p.render.Page(w, http.StatusOK, "forgot.html", d)
+	p.render.Page(w, r, http.StatusOK, "forgot.html", d)
 }
 
 // resetPage shows the new-password form of a usable link. The token
@@ -104,7 +104,7 @@ func (p *Pages) resetPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	p.render.Page(w, http.StatusOK, "reset.html", web.PageData{Title: "Choose a new password", ResetToken: token, Username: a.Username, CodeOwed: owed})
+	p.render.Page(w, r, http.StatusOK, "reset.html", web.PageData{Title: "password.title", ResetToken: token, Username: a.Username, CodeOwed: owed})
 }
 
 // resetSubmit checks the link again, the second factor when the policy
@@ -127,17 +127,17 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d := web.PageData{Title: "Choose a new password", ResetToken: token, Username: a.Username, CodeOwed: owed}
+	d := web.PageData{Title: "password.title", ResetToken: token, Username: a.Username, CodeOwed: owed}
 	pw := r.PostForm.Get("new_password")
 	if pw != r.PostForm.Get("confirm_password") {
 		d.Error = msgMismatch
-		p.render.Page(w, http.StatusBadRequest, "reset.html", d)
+		p.render.Page(w, r, http.StatusBadRequest, "reset.html", d)
 		return
 	}
 	var refused *PasswordRefused
 	if err := p.resets.CheckNewPassword(pw); errors.As(err, &refused) {
 		d.Error = refused.Reason
-		p.render.Page(w, http.StatusBadRequest, "reset.html", d)
+		p.render.Page(w, r, http.StatusBadRequest, "reset.html", d)
 		return
 	}
 	c := proxy.CallerOf(r)
@@ -152,7 +152,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 			p.audit.Record(r.Context(), audit.Event{Event: event, Actor: a.Username, UserID: a.UserID, ClientIP: c.IP.String(),
 				Detail: map[string]string{"step": "password_reset"}})
 			d.Error = msg
-			p.render.Page(w, status, "reset.html", d)
+			p.render.Page(w, r, status, "reset.html", d)
 			return
 		}
 		p.audit.Record(r.Context(), audit.Event{Event: audit.MFASuccess, Actor: a.Username, UserID: a.UserID, ClientIP: c.IP.String(),
@@ -161,10 +161,10 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	switch err := p.resets.CompleteReset(r.Context(), token, pw); {
 	case errors.As(err, &refused):
 		d.Error = refused.Reason
-		p.render.Page(w, http.StatusBadRequest, "reset.html", d)
+		p.render.Page(w, r, http.StatusBadRequest, "reset.html", d)
 		return
 	case errors.Is(err, ErrResetLink):
-		p.render.Page(w, http.StatusBadRequest, "reset.html", web.PageData{Title: "Choose a new password", Error: msgResetLink})
+		p.render.Page(w, r, http.StatusBadRequest, "reset.html", web.PageData{Title: "password.title", Error: msgResetLink})
 		return
 	case err != nil:
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
@@ -172,14 +172,14 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	// The browser's own session, if any, ended with all the others.
 	p.cookies.ClearSession(w)
-	p.render.Page(w, http.StatusOK, "message.html", web.PageData{Title: "Password changed", Message: msgResetDone, LoginLink: true})
+	p.render.Page(w, r, http.StatusOK, "message.html", web.PageData{Title: "reset.done_title", Message: msgResetDone, LoginLink: true})
 }
 
 func (p *Pages) checkReset(w http.ResponseWriter, r *http.Request, token string) (ResetAccount, bool) {
 	a, err := p.resets.CheckReset(r.Context(), token)
 	switch {
 	case errors.Is(err, ErrResetLink):
-		p.render.Page(w, http.StatusBadRequest, "reset.html", web.PageData{Title: "Choose a new password", Error: msgResetLink})
+		p.render.Page(w, r, http.StatusBadRequest, "reset.html", web.PageData{Title: "password.title", Error: msgResetLink})
 		return a, false
 	case err != nil:
 		p.render.Error(w, r, web.ErrUnavailable.With(err))

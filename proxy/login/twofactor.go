@@ -18,8 +18,8 @@ import (
 )
 
 const (
-	msgBadCode    = "That code is not right. Check the time on your phone and try again."
-	msgCodeLocked = "Too many wrong codes. Please wait a few minutes and try again."
+	msgBadCode    = "twofa.bad_code"
+	msgCodeLocked = "twofa.locked"
 )
 
 // afterFirstFactor decides what a login still owes: nothing (a full
@@ -80,11 +80,11 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, nextFor(c, rd), http.StatusSeeOther)
 		return
 	}
-	p.render.Page(w, http.StatusOK, "twofa.html", twoFactorData(&c.Policy.Policy, rd))
+	p.render.Page(w, r, http.StatusOK, "twofa.html", twoFactorData(&c.Policy.Policy, rd))
 }
 
 func twoFactorData(pol *policy.Policy, rd string) web.PageData {
-	d := web.PageData{Title: "Two-factor authentication", Redirect: rd}
+	d := web.PageData{Title: "twofa.title", Redirect: rd}
 	if pp := pol.MFA.RememberDevice; pp > 0 {
 		d.Remember = humanDuration(pp)
 	}
@@ -160,7 +160,7 @@ func (p *Pages) codeFailed(w http.ResponseWriter, r *http.Request, err error, pa
 	}
 	p.audit.Record(r.Context(), audit.Event{Event: event, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(), Detail: detail})
 	d.Error = msg
-	p.render.Page(w, status, page, d)
+	p.render.Page(w, r, status, page, d)
 }
 
 // enrollPage shows the QR code: to a session that must enrol, or to a
@@ -186,12 +186,12 @@ func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg 
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	d := web.PageData{Title: "Set up two-factor authentication", Redirect: rd, Error: errMsg, Secret: e.Base32, OTPAuth: template.URL(e.URI),
+	d := web.PageData{Title: "enroll.title", Redirect: rd, Error: errMsg, Secret: e.Base32, OTPAuth: template.URL(e.URI),
 		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.PNG))}
 	if c.Pending == proxy.PendingEnroll {
-		d.Notice = "Your organisation requires two-factor authentication. Set it up to continue."
+		d.Notice = "enroll.required"
 	}
-	p.render.Page(w, status, "enroll.html", d)
+	p.render.Page(w, r, status, "enroll.html", d)
 }
 
 func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
@@ -231,7 +231,7 @@ func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		next = rd
 	}
-	p.render.Page(w, http.StatusOK, "codes.html", web.PageData{Title: "Recovery codes", Codes: codes, Redirect: next})
+	p.render.Page(w, r, http.StatusOK, "codes.html", web.PageData{Title: "codes.title", Codes: codes, Redirect: next})
 }
 
 func humanDuration(d time.Duration) string {

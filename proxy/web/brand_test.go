@@ -29,7 +29,7 @@ func testRenderer(b *brand.Brand) *Renderer {
 
 func render(rd *Renderer, name string, d PageData) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
-	rd.Page(w, http.StatusOK, name, d)
+	rd.Page(w, httptest.NewRequest(http.MethodGet, "/.gatehouse/login", nil), http.StatusOK, name, d)
 	return w
 }
 

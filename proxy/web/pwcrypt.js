@@ -18,13 +18,15 @@
   const challenge = form.elements.namedItem('challenge').value;
   const problem = document.getElementById('pwcrypt-problem');
 
-  function fail(message) {
-    problem.textContent = message;
+  // The page gives each message in the reader's language (data-*); the
+  // English here is only for a page that lacks them.
+  function fail(key, message) {
+    problem.textContent = problem.dataset[key] || message;
     problem.hidden = false;
   }
 
   if (!window.crypto || !window.crypto.subtle) {
-    fail('This browser cannot encrypt your password here (Web Crypto is missing, or the page is not served over HTTPS). Use a current browser over HTTPS.');
+    fail('noCrypto', 'This browser cannot encrypt your password here (Web Crypto is missing, or the page is not served over HTTPS). Use a current browser over HTTPS.');
     return;
   }
   // The field is a text input masked by CSS, which password managers do
@@ -64,7 +66,7 @@
   rsaKey.then(() => {
     password.disabled = false;
     button.disabled = false;
-  }, () => fail('The login page could not prepare password encryption. Reload the page.'));
+  }, () => fail('noPrepare', 'The login page could not prepare password encryption. Reload the page.'));
 
   let sending = false;
   form.addEventListener('submit', async (event) => {
@@ -83,7 +85,7 @@
     } catch (err) {
       sending = false;
       button.disabled = false;
-      fail('Your password could not be encrypted, so it was not sent. Reload the page and try again.');
+      fail('noEncrypt', 'Your password could not be encrypted, so it was not sent. Reload the page and try again.');
     }
   });
 })();

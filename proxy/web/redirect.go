@@ -37,10 +37,21 @@ var ReturnPaths = []string{
 // could leave the origin, hides characters a browser would strip, or
 // names a gateway path that is not a return path.
 func CleanRedirect(rd string) string {
-	if !safeRedirect(rd) {
+	if !safeRedirect(rd, false) {
 		return "/"
 	}
 	return rd
+}
+
+// PageRedirect is CleanRedirect for going back to the page a browser was
+// on (the language switcher): any gateway page is allowed too, since the
+// browser was just on it, but every other rule holds, so what comes out
+// is a path on this origin or "/".
+func PageRedirect(back string) string {
+	if !safeRedirect(back, true) {
+		return "/"
+	}
+	return back
 }
 
 // LocalRedirect is CleanRedirect for a target that may also be written
@@ -70,7 +81,9 @@ func LocalRedirect(rd, host string) string {
 	return CleanRedirect(path)
 }
 
-func safeRedirect(rd string) bool {
+// safeRedirect judges rd; anyGatewayPage admits every path under
+// /.gatehouse/ instead of only ReturnPaths.
+func safeRedirect(rd string, anyGatewayPage bool) bool {
 	if len(rd) == 0 || len(rd) > maxRedirectLen || rd[0] != '/' {
 		return false
 	}
@@ -83,7 +96,7 @@ func safeRedirect(rd string) bool {
 	}
 	s := rd
 	for i := 0; ; i++ {
-		if !safeForm(s) || !allowedGatewayPath(s, rd) {
+		if !safeForm(s) || !anyGatewayPage && !allowedGatewayPath(s, rd) {
 			return false
 		}
 		d, err := url.PathUnescape(s)

@@ -12,15 +12,36 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/proxy/brand"
+	"github.com/gatehouse-auth/gatehouse/proxy/i18n"
 )
 
 //go:embed *.html gatehouse.css pwcrypt.js login.js
 var files embed.FS
 
-var pages = template.Must(template.ParseFS(files, "*.html"))
+// pages holds the templates once per language, parsed once at start:
+// each is a clone whose "t" and "tn" functions read that language's
+// catalogue, so rendering a page never parses or clones anything.
+var pages = func() map[string]*template.Template {
+	base := template.Must(template.New("").Funcs(textFuncs(i18n.Default())).ParseFS(files, "*.html"))
+	m := map[string]*template.Template{}
+	for _, l := range i18n.Languages {
+		m[l.Code] = template.Must(base.Clone()).Funcs(textFuncs(i18n.For(l)))
+	}
+	return m
+}()
+
+// textFuncs are the template functions of one language: {{t "id"}} and
+// {{t "id" arg}} for text, {{tn "id" count}} for a counted message.
+func textFuncs(tr i18n.Translator) template.FuncMap {
+	return template.FuncMap{
+		"t":  func(id string, args ...any) string { return tr.T(id, args...) },
+		"tn": func(id string, n int) string { return tr.T(id, n) },
+	}
+}
 
 // Error is what a client may be told about a refused request: a status, a
 // stable machine code and a message safe to show. Err is for the log
@@ -48,7 +69,9 @@ func (e *Error) With(err error) *Error {
 	return &c
 }
 
-// Errors the gateway answers with; messages are fixed strings.
+// Errors the gateway answers with; messages are fixed strings. A page
+// shows the message of the catalogue id "error.<code>" in the reader's
+// language; JSON keeps the English Message.
 var (
 	ErrUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
 		Message: "The sign-in service is temporarily unavailable. Please try again in a moment."}
@@ -106,11 +129,30 @@ func (rd *Renderer) Error(w http.ResponseWriter, r *http.Request, e *Error) {
 		w.Header().Set("Retry-After", "5")
 	}
 	if WantsHTML(r) {
-		rd.Page(w, e.Status, "message.html", PageData{Title: http.StatusText(e.Status), Message: e.Message,
+		rd.Page(w, r, e.Status, "message.html", PageData{Title: StatusTitle(e.Status), Message: e.PageMessage(),
 			LoginLink: e.Status == http.StatusUnauthorized || e.Code == ErrCrossOrigin.Code})
 		return
 	}
 	JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+}
+
+// PageMessage is the message id a page shows for e ("error.<code>"), or
+// e's own Message when the catalogue has no such id (a refusal worded
+// elsewhere, such as a login method's).
+func (e *Error) PageMessage() string {
+	if id := "error." + e.Code; i18n.Has(id) {
+		return id
+	}
+	return e.Message
+}
+
+// StatusTitle is the message id titling an error page of status, or the
+// English status text when the catalogue has none.
+func StatusTitle(status int) string {
+	if id := "status." + strconv.Itoa(status); i18n.Has(id) {
+		return id
+	}
+	return http.StatusText(status)
 }
 
 func errText(err error) string {
@@ -120,11 +162,15 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// PageData is what the page templates read.
+// PageData is what the page templates read. Title, Message, Notice and
+// Error are message ids (see proxy/i18n), translated when the page is
+// rendered; text that is not an id is shown as it is. NoticeArg fills
+// the one %s of a Notice such as "account.key_revoked".
 type PageData struct {
 	Title           string
 	Message         string
 	Notice          string
+	NoticeArg       string
 	Error           string
 	Redirect        string
 	Username        string
@@ -210,23 +256,44 @@ func (rd *Renderer) SetPageHeaders(h http.Header) {
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
-// page is what a page template executes with: the handler's data, the
-// brand, and the scripts the page runs (the same list its CSP allows, so
-// the two cannot disagree).
+// page is what a page template executes with: the handler's data (its
+// texts translated), the brand, the scripts the page runs (the same list
+// its CSP allows, so the two cannot disagree) and the language switcher.
 type page struct {
 	PageData
-	Brand   *brand.Brand
-	Scripts []Script
+	Brand     *brand.Brand
+	Scripts   []Script
+	Lang      string       // <html lang>
+	Languages []LangChoice // the switcher's buttons
+	Back      string       // where the switcher returns to
 }
 
-// Page renders a gateway page with headers that keep it out of caches and
-// frames and allow no script but the login page's own (see pageScripts).
-func (rd *Renderer) Page(w http.ResponseWriter, status int, name string, d PageData) {
-	p := page{PageData: d, Brand: rd.brand, Scripts: pageScripts(name, &d)}
+// LangChoice is one button of the language switcher.
+type LangChoice struct {
+	Code, Name string
+	Current    bool
+}
+
+// Page renders a gateway page in the language of r (see Language) with
+// headers that keep it out of caches and frames and allow no script but
+// the login page's own (see pageScripts).
+func (rd *Renderer) Page(w http.ResponseWriter, r *http.Request, status int, name string, d PageData) {
+	tr := i18n.For(Language(r))
+	scripts := pageScripts(name, &d)
+	d.Title, d.Message, d.Error = tr.T(d.Title), tr.T(d.Message), tr.T(d.Error)
+	if d.NoticeArg != "" {
+		d.Notice = tr.T(d.Notice, d.NoticeArg)
+	} else {
+		d.Notice = tr.T(d.Notice)
+	}
+	p := page{PageData: d, Brand: rd.brand, Scripts: scripts, Lang: tr.Lang().Code, Back: switchBack(r)}
+	for _, l := range i18n.Languages {
+		p.Languages = append(p.Languages, LangChoice{Code: l.Code, Name: l.Name, Current: l.Code == p.Lang})
+	}
 	rd.SetPageHeaders(w.Header())
 	setScriptCSP(w.Header(), rd.csp, p.Scripts)
 	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, p); err != nil {
+	if err := pages[p.Lang].ExecuteTemplate(w, name, p); err != nil {
 		rd.log.Error("render page", "page", name, "error", err)
 	}
 }

@@ -12,7 +12,8 @@
 // logo and product name, Show password (with and without password
 // encryption), the caps-lock hint, the remembered username, and runs
 // axe-core (WCAG 2.1 A/AA, contrast included) on every page it visits in
-// both schemes. Every step prints one "ok ..." line; the first failed
+// both schemes, the Spanish, Hindi and English login pages (Accept-Language,
+// then the language switcher) included. Every step prints one "ok ..." line; the first failed
 // expectation prints "FAIL ..." and exits 1.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -179,12 +180,36 @@ try {
   } else {
     await plainFlow(page, browser);
   }
+  await languageFlow(browser, problems);
   expect(problems.length === 0, 'no CSP violation or script error', problems.join(' | '));
 } catch (err) {
   console.log(`FAIL ${err.message}`);
   process.exitCode = 1;
 } finally {
   await browser.close();
+}
+
+// languageFlow: a browser asking for Spanish gets the Spanish login page
+// (<html lang="es">); the switcher's Hindi button, a plain form post,
+// returns to the same page in Hindi, and English again from there; axe
+// passes on each, in both schemes.
+async function languageFlow(browser, problems) {
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 640 }, isMobile: true, hasTouch: true, locale: 'es-ES' });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(10000);
+  page.on('pageerror', (e) => problems.push(e.message));
+  const lang = () => page.evaluate(() => document.documentElement.lang);
+  const login = url('/.gatehouse/login?reason=logged_out');
+  await page.goto(login);
+  expect(await lang() === 'es' && await text(page, 'label[for=username]') === 'Nombre de usuario', 'Accept-Language es gives the Spanish login page', await lang());
+  await checkPage(page, 'the Spanish login page');
+  for (const [code, label] of [['hi', 'उपयोगकर्ता नाम'], ['en', 'Username']]) {
+    await Promise.all([page.waitForNavigation(), page.click(`nav.languages button[value=${code}]`)]);
+    expect(page.url() === login, `the switcher returns to the same page (${code})`, page.url());
+    expect(await lang() === code && await text(page, 'label[for=username]') === label, `the switcher gives the ${code} page`, await lang());
+    await checkPage(page, `the ${code} login page`);
+  }
+  await ctx.close();
 }
 
 // plainFlow goes on from the login page without password encryption:
