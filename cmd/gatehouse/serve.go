@@ -307,6 +307,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
 			Devices: selfDevices{dir: a.dir, tokens: s.tokens},
 			Data:    selfData{svc: ops},
+			SignIns: selfSignIns{svc: ops},
 			Now:     a.now,
 		}),
 		accessAPI,

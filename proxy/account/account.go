@@ -1,7 +1,8 @@
 // Package account is the self-service page of a logged-in user: their
 // second-factor status, enrolment, new recovery codes, and turning 2FA
 // off when the policy allows (each asks for a current code); their API
-// keys; and their mobile devices, which they can sign out.
+// keys; their mobile devices, which they can sign out; and their
+// recent sign-ins.
 package account
 
 import (
@@ -47,6 +48,7 @@ type Pages struct {
 	keys    Keys
 	devices DeviceService
 	data    PersonalData
+	signIns SignIns
 	reauth  auth.PasswordLogin
 	now     func() time.Time
 }
@@ -63,7 +65,9 @@ type Options struct {
 	Devices DeviceService
 	// Data turns on the personal-data download.
 	Data PersonalData
-	Now  func() time.Time
+	// SignIns turns on the list of the user's recent sign-ins.
+	SignIns SignIns
+	Now     func() time.Time
 }
 
 // PersonalData exports what the gateway holds about a user, ready to be
@@ -81,6 +85,7 @@ func New(gw *proxy.Gateway, mfa SecondFactor, o ...Options) *Pages {
 	p := &Pages{render: gw.Render(), audit: gw.Audit(), mfa: mfa, now: time.Now}
 	if len(o) > 0 {
 		p.keys, p.reauth, p.devices, p.data = o[0].Keys, o[0].Reauth, o[0].Devices, o[0].Data
+		p.signIns = o[0].SignIns
 		if o[0].Now != nil {
 			p.now = o[0].Now
 		}
@@ -167,6 +172,14 @@ func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.
 			return
 		}
 		d.Devices, d.DevicesHidden = deviceRows(devs)
+	}
+	if p.signIns != nil {
+		evs, err := p.signIns.RecentSignIns(r.Context(), c.Identity.UserID, signInsShown)
+		if err != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+		d.SignInsEnabled, d.SignIns = true, signInRows(evs)
 	}
 	p.render.Page(w, r, status, "account.html", d)
 }

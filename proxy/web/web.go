@@ -197,6 +197,10 @@ type PageData struct {
 	// many older signed-out ones are left out.
 	Devices       []DeviceRow
 	DevicesHidden int
+	// SignInsEnabled shows the recent sign-ins section; SignIns are its
+	// rows, newest first.
+	SignInsEnabled bool
+	SignIns        []SignInRow
 	// DataExport shows the personal-data download link.
 	DataExport bool
 	// Encryption, on the login page, makes the form encrypt the password
@@ -223,6 +227,13 @@ type KeyRow struct {
 type DeviceRow struct {
 	ID, Client, UserAgent, FirstSeen, LastSeen, LastIP, State string
 	Live                                                      bool
+}
+
+// SignInRow is one login attempt on the account page; Result is a
+// message id.
+type SignInRow struct {
+	Time, Method, Address, Result string
+	OK                            bool
 }
 
 // ProviderButton is a login page button.
