@@ -122,8 +122,10 @@ func (m *Manager) Load(ctx context.Context, cookie string, l Limits) (*Session, 
 	}
 	if r := Check(s.Created, s.LastSeen, now, s.Pending != "", l); r != "" {
 		m.forget(t.ID)
+		// A claim that deleted the session but failed to tidy its
+		// indexes still ended it: report it, or nobody will.
 		claimed, err := m.store.Claim(ctx, t.ID, s.Identity.UserID)
-		if err != nil {
+		if err != nil && !claimed {
 			return nil, err
 		}
 		return nil, &ExpiredError{Reason: r, ID: s.ID, UserID: s.Identity.UserID, Again: !claimed}
@@ -163,12 +165,12 @@ func (m *Manager) EndDue(ctx context.Context, l Limits, batch int, ended func(Re
 			}
 			m.forget(r.ID)
 			claimed, err := m.store.Claim(ctx, r.ID, r.UserID)
-			if err != nil {
-				return n, err
-			}
-			if claimed {
+			if claimed { // even with an index error: the session is gone
 				n++
 				ended(r, reason)
+			}
+			if err != nil {
+				return n, err
 			}
 		}
 		if len(recs) < batch {

@@ -21,9 +21,10 @@ var (
 	listFields = []string{"u", "c", "t", "x", "m"}
 )
 
-// Put writes the index entry before the session in one pipeline: if the
-// pipeline breaks half way, the worst left behind is an index entry for no
-// session (pruned later), never a session DeleteUser cannot find.
+// Put writes the index entries (user, expiry) before the session in one
+// pipeline: if the pipeline breaks half way, the worst left behind is an
+// index entry for no session (pruned later), never a session DeleteUser
+// or the sweep cannot find.
 func (s *Store) Put(ctx context.Context, r session.Record) error {
 	if err := validate(r); err != nil {
 		return err
@@ -42,10 +43,10 @@ func (s *Store) Put(ctx context.Context, r session.Record) error {
 		// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT, and
 		// Put runs once per login.
 		indexAdd.Eval(ctx, p, []string{s.userKey(r.UserID)}, r.ID, x)
+		p.ZAdd(ctx, s.dueKey(), goredis.Z{Score: float64(x), Member: r.ID})
 		p.HSet(ctx, key, "d", r.Data, "u", r.UserID, "c", r.Created.UnixMilli(),
 			"t", r.LastSeen.UnixMilli(), "x", x, "m", meta, "i", x)
 		p.PExpireAt(ctx, key, r.Expires)
-		p.ZAdd(ctx, s.dueKey(), goredis.Z{Score: float64(x), Member: r.ID})
 		return nil
 	})
 	return storeErr("put session", err)
