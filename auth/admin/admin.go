@@ -308,24 +308,37 @@ func (s *Service) ResetPassword(ctx context.Context, userID string, stamp int64,
 	if err != nil {
 		return err
 	}
+	// An early look saves the hash's cost on a dead link; the stored
+	// password still depends only on the conditional write below.
 	if u.Disabled || u.SecurityStamp != stamp {
 		return ErrStaleReset
 	}
-	if err := s.storeOwnPassword(ctx, u, pw); err != nil {
+	if err := s.storeOwnPassword(ctx, u, stamp, pw); err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			return ErrStaleReset
+		}
 		return err
 	}
 	return s.passwordChanged(ctx, u.Username, u, "password_reset", audit.Event{Event: audit.PasswordReset, Actor: u.Username, UserID: u.ID})
 }
 
-// storeOwnPassword checks and hashes pw and stores it as u's own
-// password: no expiry, no change owed.
-func (s *Service) storeOwnPassword(ctx context.Context, u *directory.User, pw string) error {
+// storeOwnPassword hashes pw and stores it as u's own password (no
+// expiry, no change owed) only while u is enabled and its security stamp
+// is still stamp; directory.ErrNotFound when either moved meanwhile.
+// The write also moves the stamp, so of two racing changes under one
+// stamp only the first lands, and nothing else of the row is written
+// back (a stale copy would undo an admin's disable or demotion).
+func (s *Service) storeOwnPassword(ctx context.Context, u *directory.User, stamp int64, pw string) error {
 	hash, err := s.hash(ctx, pw)
 	if err != nil {
 		return err
 	}
-	u.PasswordHash, u.PasswordExpires, u.MustChangePassword = hash, time.Time{}, false
-	return s.dir.UpdateUser(ctx, u)
+	next, err := s.dir.SetOwnPassword(ctx, u.ID, stamp, hash)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash, u.PasswordExpires, u.MustChangePassword, u.SecurityStamp = hash, time.Time{}, false, next
+	return nil
 }
 
 // ErrNoChangeOwed refuses a must-change step for a user who no longer
@@ -361,7 +374,10 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, pw string) erro
 	} else if same {
 		return ErrSamePassword
 	}
-	if err := s.storeOwnPassword(ctx, u, pw); err != nil {
+	if err := s.storeOwnPassword(ctx, u, u.SecurityStamp, pw); err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			return ErrNoChangeOwed
+		}
 		return err
 	}
 	return s.passwordChanged(ctx, u.Username, u, "password_changed", audit.Event{Event: audit.PasswordChanged, Actor: u.Username, UserID: u.ID,

@@ -3,9 +3,11 @@ package admin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,3 +244,56 @@ func TestBootstrap(t *testing.T) {
 var _ directory.Users = (*sqldir.DB)(nil)
 
 func ptr(s string) *string { return &s }
+
+// TestResetPasswordOneWinner: links made under one security stamp race
+// to set the password; exactly one lands, the others are stale, and a
+// reset for a user disabled after the link was sent changes nothing (the
+// user stays disabled: no stale row is written back).
+func TestResetPasswordOneWinner(t *testing.T) {
+	backends(t, func(t *testing.T, dir *sqldir.DB) {
+		ctx := t.Context()
+		svc := newService(dir, nil)
+		u, err := svc.AddUser(ctx, "cli", admin.NewUser{Username: "bob", Role: "sales"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stamp := u.SecurityStamp
+		const n = 6
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				errs <- svc.ResetPassword(ctx, u.ID, stamp, fmt.Sprintf("racing passphrase number %d", i))
+			}()
+		}
+		won := 0
+		for range n {
+			switch err := <-errs; {
+			case err == nil:
+				won++
+			case !errors.Is(err, admin.ErrStaleReset):
+				t.Fatalf("ResetPassword: %v", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d resets landed under one stamp, want 1", won)
+		}
+		if got := events(t, dir, u.ID); slices.Index(got, audit.PasswordReset) != len(got)-1 || strings.Count(strings.Join(got, " "), audit.PasswordReset) != 1 {
+			t.Errorf("events %v, want exactly one %s, last", got, audit.PasswordReset)
+		}
+
+		cur, err := dir.UserByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SetDisabled(ctx, "cli", "bob", true); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.ResetPassword(ctx, u.ID, cur.SecurityStamp, "a passphrase after disable"); !errors.Is(err, admin.ErrStaleReset) {
+			t.Fatalf("reset of a disabled user: %v, want ErrStaleReset", err)
+		}
+		after, err := dir.UserByID(ctx, u.ID)
+		if err != nil || !after.Disabled || after.PasswordHash != cur.PasswordHash {
+			t.Fatalf("disabled user after a refused reset: disabled=%v hash changed=%v %v", after.Disabled, after.PasswordHash != cur.PasswordHash, err)
+		}
+	})
+}

@@ -93,6 +93,15 @@ type Users interface {
 	// the new value; ErrNotFound. UpdateUser never writes the stamp (it
 	// reads it back), so a stale copy cannot undo a bump.
 	BumpSecurityStamp(ctx context.Context, id string) (int64, error)
+	// SetOwnPassword is a user's own password change in one conditional
+	// statement: while user id is enabled and its stamp is still stamp,
+	// it stores hash with no expiry and no change owed, bumps the stamp
+	// and returns the new value; otherwise it changes nothing and
+	// returns ErrNotFound. Reading, checking and writing back a whole
+	// row instead would let a reset that raced an admin's disable or
+	// demotion write the old row back, and two links of one stamp
+	// both succeed.
+	SetOwnPassword(ctx context.Context, id string, stamp int64, hash string) (int64, error)
 	// DeleteUser removes the user and everything that is theirs (second
 	// factor, recovery codes, API keys, devices, group memberships,
 	// federated identity links) in one transaction, and moves the

@@ -273,6 +273,9 @@ func (s *Service) Complete(ctx context.Context, l *Link, pw string) error {
 		return ErrInvalidLink
 	}
 	if err := s.o.Passwords.ResetPassword(ctx, l.User.ID, l.stamp, pw); err != nil {
+		// Handing the link back after an outage is safe even when the
+		// password did land: that write moved the stamp, which the
+		// link is bound to, so a second use finds it stale.
 		if !errors.Is(err, ErrInvalidLink) {
 			s.o.Store.Take(context.WithoutCancel(ctx), "reset:used:"+l.id)
 		}

@@ -64,6 +64,8 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"FirstKeyPerAlgorithm", testFirstKeyPerAlgorithm},
 		{"UpdateSigningKey", testUpdateSigningKey},
 		{"SecurityStamp", testSecurityStamp},
+		{"SetOwnPassword", testSetOwnPassword},
+		{"SetOwnPasswordRace", testSetOwnPasswordRace},
 		{"MFAEnroll", testMFAEnroll},
 		{"MFANotFound", testMFANotFound},
 		{"MFARemove", testMFARemove},

@@ -275,6 +275,84 @@ func testSecurityStamp(t *testing.T, d directory.Directory) {
 	wantStamp(t, d, u.ID, 4+n)
 }
 
+// testSetOwnPassword: the password lands only while the stamp is the
+// one given and the user is enabled, with the flags cleared and the stamp
+// moved; a refused write changes nothing, and nothing else of the row is
+// touched (an admin's disable or role change survives).
+func testSetOwnPassword(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	expires := mfaTime.Add(24 * time.Hour)
+	u := mustCreate(t, d, &directory.User{Username: "alice", Email: "alice@example.com", PasswordHash: "old", Role: "admin",
+		SecurityStamp: 7, MustChangePassword: true, PasswordExpires: expires})
+	if _, err := d.SetOwnPassword(ctx, u.ID, 6, "stale"); !errors.Is(err, directory.ErrNotFound) {
+		t.Fatalf("SetOwnPassword with an old stamp: %v, want ErrNotFound", err)
+	}
+	if got := mustGet(t, d, u.ID); got.PasswordHash != "old" || got.SecurityStamp != 7 || !got.MustChangePassword || !got.PasswordExpires.Equal(expires) {
+		t.Fatalf("refused SetOwnPassword changed the row: %+v", got)
+	}
+	next, err := d.SetOwnPassword(ctx, u.ID, 7, "new")
+	if err != nil || next != 8 {
+		t.Fatalf("SetOwnPassword: %d %v, want 8", next, err)
+	}
+	got := mustGet(t, d, u.ID)
+	if got.PasswordHash != "new" || got.MustChangePassword || !got.PasswordExpires.IsZero() || got.Role != "admin" || got.Username != "alice" {
+		t.Errorf("after SetOwnPassword: %+v", got)
+	}
+	wantStamp(t, d, u.ID, 8)
+	if _, err := d.SetOwnPassword(ctx, u.ID, 7, "again"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("second SetOwnPassword under the used stamp: %v, want ErrNotFound", err)
+	}
+	got.Disabled = true
+	if err := d.UpdateUser(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SetOwnPassword(ctx, u.ID, 8, "disabled"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("SetOwnPassword for a disabled user: %v, want ErrNotFound", err)
+	}
+	if got := mustGet(t, d, u.ID); got.PasswordHash != "new" || !got.Disabled {
+		t.Errorf("disabled user's row changed: %+v", got)
+	}
+	if _, err := d.SetOwnPassword(ctx, "no-such-user", 0, "x"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("SetOwnPassword unknown user: %v, want ErrNotFound", err)
+	}
+}
+
+// testSetOwnPasswordRace: of several changes under one stamp exactly one
+// lands, whatever the database's isolation level.
+func testSetOwnPasswordRace(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	u := mustCreate(t, d, &directory.User{Username: "alice", PasswordHash: "old"})
+	const n = 8
+	type result struct {
+		hash string
+		err  error
+	}
+	done := make(chan result, n)
+	for i := range n {
+		go func() {
+			h := fmt.Sprintf("hash-%d", i)
+			_, err := d.SetOwnPassword(ctx, u.ID, 0, h)
+			done <- result{h, err}
+		}()
+	}
+	var won []string
+	for range n {
+		r := <-done
+		switch {
+		case r.err == nil:
+			won = append(won, r.hash)
+		case !errors.Is(r.err, directory.ErrNotFound):
+			t.Fatalf("SetOwnPassword: %v", r.err)
+		}
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d changes landed under one stamp (%v), want exactly 1", len(won), won)
+	}
+	if got := mustGet(t, d, u.ID); got.PasswordHash != won[0] || got.SecurityStamp != 1 {
+		t.Errorf("stored %q stamp %d, want %q stamp 1", got.PasswordHash, got.SecurityStamp, won[0])
+	}
+}
+
 func wantStamp(t *testing.T, d directory.Directory, id string, want int64) {
 	t.Helper()
 	ctx := t.Context()

@@ -98,6 +98,18 @@ func (db *DB) BumpSecurityStamp(ctx context.Context, id string) (int64, error) {
 	return stamp, db.d.classify("bump security stamp", err)
 }
 
+// SetOwnPassword writes the password, its flags and the next stamp only
+// where the row still has stamp and is enabled; a row that moved meanwhile
+// matches nothing, so the race has one winner whatever the isolation.
+func (db *DB) SetOwnPassword(ctx context.Context, id string, stamp int64, hash string) (int64, error) {
+	var next int64
+	err := db.db.QueryRowContext(ctx, `UPDATE users SET password_hash = $3, password_expires_at = 0,
+		must_change_password = $4, security_stamp = security_stamp + 1, updated_at = $5
+		WHERE id = $1 AND security_stamp = $2 AND disabled = $4 RETURNING security_stamp`,
+		id, stamp, hash, false, toMillis(db.timestamp())).Scan(&next)
+	return next, db.d.classify("set own password", err)
+}
+
 // userOwned are the tables whose rows belong to one user, deleted with
 // them. The foreign keys cascade too (SQLite has them on through the DSN
 // pragma), but a delete that relied on that alone would silently leave
