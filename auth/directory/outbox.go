@@ -71,19 +71,20 @@ type Outbox interface {
 	// de-duplication key), body, Created and LastError. ErrNotFound when
 	// no event has id; ErrConflict when it is still pending.
 	RequeueWebhook(ctx context.Context, id string, now time.Time) error
-	// PseudonymizeWebhooks rewrites the queued events that name the
-	// user, pending or given up, as PseudonymizeAudit does the audit
-	// log's: in a body (a JSON object), a string equal to userID becomes
-	// pseudonym and an object member whose value is one of names (the
-	// username) is left out. It returns how many events changed.
+	// PseudonymizeWebhooks rewrites the queued events about the user,
+	// pending or given up: in a body (a JSON object) whose "user"
+	// object has id userID, that object becomes {"id": pseudonym}; every
+	// other body stays as it is, and a body that is not JSON and holds
+	// userID or one of names (the username, the email) goes. It returns
+	// how many events changed.
 	PseudonymizeWebhooks(ctx context.Context, userID, pseudonym string, names []string) (int64, error)
 }
 
 // WebhookQuery selects events for ListWebhooks.
 type WebhookQuery struct {
 	ID string // when set, only the event with this id
-	// UserID, when set, keeps the events whose body holds it as a
-	// string: the events about that user.
+	// UserID, when set, keeps the events about that user: bodies whose
+	// "user" object has this id.
 	UserID string
 	Failed bool // only the events given up
 	Limit  int  // at most this many; <= 0 means all

@@ -78,11 +78,11 @@ func testAuditErase(t *testing.T, d directory.Directory) {
 // pending one still due, a failed one still failed, each under its own
 // id, type and session — but name the pseudonym instead of the user id
 // and no longer hold the username; someone else's event whose values
-// merely contain her id or name is untouched, byte for byte; a body
+// contain or equal her id or name is untouched, byte for byte; a body
 // that cannot be read and might name her goes.
 func testOutboxErase(t *testing.T, d directory.Directory) {
 	ctx := t.Context()
-	const dave = `{"id":"evt_3","note":"carolina","type":"logout","user":{"id":"u-dave","username":"dave"},"x":"u-carol2"}`
+	const dave = `{"id":"evt_3","note":"carolina","reason":"carol","type":"logout","user":{"id":"u-dave","username":"dave"},"x":"u-carol2","y":["u-carol","carol@corp.example"]}`
 	enqueueBody(t, d, "evt_1", 0, `{"id":"evt_1","type":"logout","time":"2026-03-01T09:00:00Z","user":{"id":"u-carol","username":"carol"},"session":"s-1","n":12345678901234567890}`)
 	enqueueBody(t, d, "evt_2", 1, `{"id":"evt_2","type":"user_disabled","user":{"id":"u-carol","username":"carol"},"reason":"user_disabled"}`)
 	enqueueBody(t, d, "evt_3", 2, dave)

@@ -207,10 +207,11 @@ func listWebhooks(t *testing.T, d directory.Directory, q directory.WebhookQuery)
 // testOutboxList: the operator's and the export's view of the queue —
 // newest first, pending and given-up events with their state, only the
 // failed ones, only one user's (exactly, not a user whose id merely
-// starts the same), at most a limit, one by id.
+// starts the same, nor another user's event that holds the id elsewhere),
+// at most a limit, one by id.
 func testOutboxList(t *testing.T, d directory.Directory) {
 	enqueueBody(t, d, "evt_1", 0, `{"id":"evt_1","user":{"id":"u-carol","username":"carol"}}`)
-	enqueueBody(t, d, "evt_2", 1, `{"id":"evt_2","user":{"id":"u-carolina","username":"carolina"}}`)
+	enqueueBody(t, d, "evt_2", 1, `{"id":"evt_2","note":"u-carol","user":{"id":"u-carolina","username":"carolina"}}`)
 	enqueueBody(t, d, "evt_3", 2, `{"id":"evt_3","user":{"id":"u-carol","username":"carol"}}`)
 	failAt := outboxBase.Add(time.Hour)
 	failWebhook(t, d, "evt_1", failAt)

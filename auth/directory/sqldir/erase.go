@@ -133,8 +133,7 @@ func (db *DB) PseudonymizeWebhooks(ctx context.Context, userID, pseudonym string
 				}
 				continue
 			}
-			v, named := pseudonymizeJSON(v, userID, pseudonym, names)
-			if !named {
+			if !rewriteOwner(v, userID, pseudonym) {
 				continue
 			}
 			out, err := json.Marshal(v)
@@ -151,39 +150,22 @@ func (db *DB) PseudonymizeWebhooks(ctx context.Context, userID, pseudonym string
 	return changed, db.d.classify("pseudonymize webhooks", err)
 }
 
-// pseudonymizeJSON returns v with every string equal to userID replaced
-// by pseudonym and every object member whose value is one of names left
-// out (a name elsewhere, in an array, becomes pseudonym too), and
-// whether anything changed.
-func pseudonymizeJSON(v any, userID, pseudonym string, names []string) (any, bool) {
-	switch x := v.(type) {
-	case string:
-		if x == userID || slices.Contains(names, x) {
-			return pseudonym, true
-		}
-	case map[string]any:
-		changed := false
-		for k, e := range x {
-			if s, ok := e.(string); ok && s != userID && slices.Contains(names, s) {
-				delete(x, k)
-				changed = true
-			} else if e, ok := pseudonymizeJSON(e, userID, pseudonym, names); ok {
-				x[k] = e
-				changed = true
-			}
-		}
-		return x, changed
-	case []any:
-		changed := false
-		for i, e := range x {
-			if e, ok := pseudonymizeJSON(e, userID, pseudonym, names); ok {
-				x[i] = e
-				changed = true
-			}
-		}
-		return x, changed
+// rewriteOwner replaces the user object of an event body that is about
+// userID with one naming only pseudonym, and says whether it did. Only
+// that object names the user: every other member (type, reason, session)
+// is the gateway's vocabulary, and a body about someone else stays byte
+// for byte even when one of its values happens to equal her username.
+func rewriteOwner(v any, userID, pseudonym string) bool {
+	body, ok := v.(map[string]any)
+	if !ok {
+		return false
 	}
-	return v, false
+	user, ok := body["user"].(map[string]any)
+	if !ok || user["id"] != userID {
+		return false
+	}
+	body["user"] = map[string]any{"id": pseudonym}
+	return true
 }
 
 // DeleteAuditBefore removes the events older than t (the retention job),

@@ -169,7 +169,7 @@ func (db *DB) ListWebhooks(ctx context.Context, q directory.WebhookQuery) ([]dir
 		return nil, db.d.classify("list webhooks", err)
 	}
 	if q.UserID != "" {
-		out = slices.DeleteFunc(out, func(e directory.WebhookEvent) bool { return !jsonMentions(e.Body, q.UserID) })
+		out = slices.DeleteFunc(out, func(e directory.WebhookEvent) bool { return !ownedBy(e.Body, q.UserID) })
 		if q.Limit > 0 && len(out) > q.Limit {
 			out = out[:q.Limit]
 		}
@@ -177,29 +177,16 @@ func (db *DB) ListWebhooks(ctx context.Context, q directory.WebhookQuery) ([]dir
 	return out, nil
 }
 
-// jsonMentions reports whether body is JSON holding s as a string value.
-func jsonMentions(body []byte, s string) bool {
-	var v any
-	if json.Unmarshal(body, &v) != nil {
-		return false
+// ownedBy reports whether body is an event about userID: a JSON object
+// whose "user" object has that id. Another user's event that merely
+// holds the id somewhere else is not theirs.
+func ownedBy(body []byte, userID string) bool {
+	var v struct {
+		User struct {
+			ID *string `json:"id"`
+		} `json:"user"`
 	}
-	var walk func(v any) bool
-	walk = func(v any) bool {
-		switch x := v.(type) {
-		case string:
-			return x == s
-		case map[string]any:
-			for _, e := range x {
-				if walk(e) {
-					return true
-				}
-			}
-		case []any:
-			return slices.ContainsFunc(x, walk)
-		}
-		return false
-	}
-	return walk(v)
+	return json.Unmarshal(body, &v) == nil && v.User.ID != nil && *v.User.ID == userID
 }
 
 // RequeueWebhook puts a given-up event back in the queue. Only a failed
