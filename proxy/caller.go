@@ -82,6 +82,15 @@ var errAuthFailed = errors.New("proxy: authentication could not be checked")
 // identify runs the authenticators and the session rules and fills c. It
 // returns an error only when a check could not be made: the caller must
 // then refuse the request (fail closed).
+// recordExpired audits a session the policy ended, found by whoever
+// claimed it (again: another replica or the sweep did and reported it).
+func (g *Gateway) recordExpired(ctx context.Context, c *Caller, reason, id, userID string, again bool) {
+	if !again {
+		g.audit.Record(ctx, audit.Event{Event: audit.SessionExpired, UserID: userID, ClientIP: c.IP.String(),
+			Detail: map[string]string{"reason": reason, "session": id}})
+	}
+}
+
 func (g *Gateway) identify(r *http.Request, c *Caller) error {
 	for _, a := range g.authenticators {
 		cred, err := a.Authenticate(r)
@@ -95,10 +104,7 @@ func (g *Gateway) identify(r *http.Request, c *Caller) error {
 			e := expiredOf(err)
 			c.Ended = e.Reason
 			g.metrics.inc(outcomeExpired)
-			if !e.Again {
-				g.audit.Record(r.Context(), audit.Event{Event: audit.SessionExpired, UserID: e.UserID, ClientIP: c.IP.String(),
-					Detail: map[string]string{"reason": e.Reason, "session": e.ID}})
-			}
+			g.recordExpired(r.Context(), c, e.Reason, e.ID, e.UserID, e.Again)
 			return nil
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			c.Ended = endedInvalid

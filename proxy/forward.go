@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/proxy/i18n"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
+	"github.com/gatehouse-auth/gatehouse/session"
 )
 
 // Identity headers sent upstream. Inbound copies, in any spelling, are
@@ -228,6 +229,10 @@ func (g *Gateway) watchTunnel(ctx context.Context, cancel context.CancelFunc, c 
 			return
 		}
 		s, err := g.sessions.Load(ctx, c.cookie, g.Limits(&cur.Policy))
+		if e := (*session.ExpiredError)(nil); errors.As(err, &e) {
+			// This load claimed the session: nobody else reports it.
+			g.recordExpired(context.WithoutCancel(ctx), c, string(e.Reason), e.ID, e.UserID, e.Again)
+		}
 		if err != nil || s.ID != c.ID || !s.Authenticated() {
 			// Ended, revoked, or not checkable (store outage): fail closed.
 			cancel()

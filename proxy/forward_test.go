@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/proxy/gatewaytest"
 )
 
@@ -206,5 +208,11 @@ func TestWebSocketClosedWhenSessionEnds(t *testing.T) {
 		conn := openTunnel(t, g, b)
 		g.Advance(t, 61*time.Minute)
 		waitClosed(t, conn, 2*time.Second)
+		// The re-check claimed the session, so it reports the end: no
+		// later request or sweep will find it to.
+		ev, err := g.Dir.QueryAudit(t.Context(), directory.AuditQuery{Event: audit.SessionExpired, Limit: 10})
+		if err != nil || len(ev) != 1 || ev[0].Detail["reason"] != "absolute_lifetime" || ev[0].Detail["session"] == "" {
+			t.Fatalf("audit after the tunnel's session expired: %+v %v, want one absolute_lifetime naming the session", ev, err)
+		}
 	})
 }

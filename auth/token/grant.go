@@ -562,6 +562,7 @@ func (s *Service) Revoke(ctx context.Context, form url.Values, ip string) *Error
 	cur := s.o.Policies.Policy()
 	sess, err := s.o.Sessions.Load(ctx, famTicket, limits(&cur.Policy))
 	if err != nil || sess.Device == nil {
+		s.recordExpired(ctx, err) // the load that found it over claimed it
 		return nil
 	}
 	if c := form.Get("client_id"); c != "" && c != sess.Device.Client {

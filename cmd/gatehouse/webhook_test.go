@@ -99,11 +99,18 @@ func (h *crmHook) config(t *testing.T) string {
 // never waiting on the poll interval.
 func (h *crmHook) waitEvent(t *testing.T, r *replica, typ, userID string) crmEvent {
 	t.Helper()
+	return h.waitFor(t, r, typ+" event for "+userID, func(e crmEvent) bool { return e.Type == typ && e.User.ID == userID })
+}
+
+// waitFor drains the replica's queue until the CRM has an event match
+// accepts (what names it in the failure).
+func (h *crmHook) waitFor(t *testing.T, r *replica, what string, match func(crmEvent) bool) crmEvent {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		h.mu.Lock()
 		for _, e := range h.events {
-			if e.Type == typ && e.User.ID == userID {
+			if match(e) {
 				h.mu.Unlock()
 				return e
 			}
@@ -114,7 +121,7 @@ func (h *crmHook) waitEvent(t *testing.T, r *replica, typ, userID string) crmEve
 			t.Fatalf("the CRM refused deliveries: %v", bad)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s event for %s reached the CRM; it has %s", typ, userID, got)
+			t.Fatalf("no %s reached the CRM; it has %s", what, got)
 		}
 		if _, err := r.webhooks.Drain(t.Context()); err != nil {
 			t.Fatal(err)
@@ -283,6 +290,21 @@ func TestWebhookDeviceEnds(t *testing.T) {
 	if e := hook.waitEvent(t, r, "idle_timeout", alice.ID); e.Device != device || e.Session != "" {
 		t.Errorf("idle_timeout event %+v, want device %s", e, device)
 	}
+
+	// An idle device whose app signs out (RFC 7009) instead of
+	// refreshing: the revocation's load claims the session, so it
+	// reports the timeout (nobody else will find it).
+	app = mobileLogin(t, r, clk, "alice", alicePW)
+	if resp, _ := appCall(t, app, r.URL, "GET", "/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("app call: %d", resp.StatusCode)
+	}
+	device = up.Last(t).Header.Get("X-Gatehouse-Device")
+	clk.Advance(31 * time.Minute)
+	r.refresh(t)
+	if err := app.Revoke(t.Context()); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	hook.waitFor(t, r, "idle_timeout for device "+device, func(e crmEvent) bool { return e.Type == "idle_timeout" && e.Device == device })
 }
 
 // TestWebhookFactorChangeEndsOtherSessions: enrolling 2FA ends the user's
