@@ -122,6 +122,7 @@ type server struct {
 	ops      *admin.Service // the admin operations the routes and jobs share
 	tokens   *token.Service
 	webhooks *webhook.Sender // nil: upstream_notify is off
+	resets   *reset.Service  // nil: no email relay, no "Forgot password?"
 	issuer   *assertion.Issuer
 	demo     *http.Server
 	metrics  *http.Server
@@ -292,8 +293,9 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		if err != nil {
 			return nil, err
 		}
-		resetPages = resets{reset.New(reset.Options{Users: a.dir, Passwords: resetPasswords{ops}, Keys: keys, Mail: mail,
-			Store: a.store, Audit: a.audit, PublicURL: cfg.PublicURLParsed, Product: cfg.Branding.Brand().Name, Log: log, Now: a.now})}
+		s.resets = reset.New(reset.Options{Users: a.dir, Passwords: resetPasswords{ops}, Keys: keys, Mail: mail,
+			Store: a.store, Audit: a.audit, PublicURL: cfg.PublicURLParsed, Product: cfg.Branding.Brand().Name, Log: log, Now: a.now})
+		resetPages = resets{s.resets}
 	}
 	s.gateway.Mount(
 		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: passwordChanger{ops}, Resets: resetPages,
@@ -616,6 +618,12 @@ func serveOn(hs *http.Server, ln net.Listener, t configs.TLS) error {
 func (s *server) close() {
 	s.cancel()
 	<-s.done
+	// Reset emails go out after their answer: the request that asked
+	// is done, but its link and audit event must still reach the relay
+	// and the directory before the directory closes.
+	if s.resets != nil {
+		s.resets.Wait()
+	}
 	s.gateway.Close()
 	s.guard.Close()
 	for _, hs := range []*http.Server{s.demo, s.metrics} {
