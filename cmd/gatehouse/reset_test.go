@@ -226,3 +226,35 @@ func TestBrowserPasswordReset(t *testing.T) {
 	}
 	e.node("reset.mjs", "complete", e.base, link, e2eUser, "a passphrase chosen in the browser")
 }
+
+// TestPasswordResetKeepsNetworkRules: a user confined to an office
+// network cannot reset from outside it — the link, opened or submitted
+// from another address, is refused as a login from there would be, the
+// block is audited and the password stays.
+func TestPasswordResetKeepsNetworkRules(t *testing.T) {
+	clk := newClock()
+	r, mail := resetReplica(t, clk, "{mode: off}")
+	if code, out := runCLI(t, r, "user", "allow-ips", "alice", "10.0.0.0/8"); code != 0 {
+		t.Fatalf("allow-ips: %d %s", code, out)
+	}
+	r.refresh(t)
+	before, err := r.a.dir.UserByUsername(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newBrowser(t, r.URL).Do(t, "POST", "/.gatehouse/password/forgot", url.Values{"identifier": {"alice"}})
+	link := linkIn(t, mail, 1, r.URL)
+	c := newBrowser(t, r.URL)
+	if resp, _ := c.Get(t, link); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the link from outside the user's allowlist: %d, want 403", resp.StatusCode)
+	}
+	const newPW = "a brand new passphrase"
+	if resp, _ := postReset(t, c, tokenOf(t, link), newPW, newPW, ""); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("submitting it from outside: %d, want 403", resp.StatusCode)
+	}
+	wantAudit(t, r, "network_blocked", "")
+	after, err := r.a.dir.UserByUsername(t.Context(), "alice")
+	if err != nil || after.PasswordHash != before.PasswordHash {
+		t.Fatalf("the password changed through a refused reset (%v)", err)
+	}
+}

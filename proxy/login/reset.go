@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy"
@@ -183,6 +184,12 @@ func (p *Pages) checkReset(w http.ResponseWriter, r *http.Request, token string)
 		return a, false
 	case err != nil:
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return a, false
+	}
+	// The account's own network rules (its role's and its user
+	// allowlist) hold for a reset as for a login: a link opened outside
+	// them sets nothing.
+	if !p.gw.CheckNetwork(w, r, true, &auth.Identity{UserID: a.UserID, Username: a.Username, Role: a.Role}) {
 		return a, false
 	}
 	return a, true
