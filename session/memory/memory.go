@@ -31,11 +31,16 @@ type Store struct {
 
 	mu       sync.RWMutex
 	sessions map[string]session.Record
-	users    map[string]map[string]struct{} // userID → session ids
-	counters map[string]counter
-	nonces   map[string]nonce
-	values   map[string]nonce
-	marks    map[string]mark
+	// lookAgain holds Reschedule's times: a record the sweep found
+	// not yet ended is not due before then, even while its Expires says
+	// it is (a policy that now allows longer), so it cannot fill every
+	// batch ahead of the records that are ended.
+	lookAgain map[string]time.Time
+	users     map[string]map[string]struct{} // userID → session ids
+	counters  map[string]counter
+	nonces    map[string]nonce
+	values    map[string]nonce
+	marks     map[string]mark
 
 	busMu   sync.Mutex
 	subs    map[int]busSub
@@ -68,15 +73,16 @@ func New(now func() time.Time) *Store {
 		now = time.Now
 	}
 	s := &Store{
-		now:      now,
-		sessions: make(map[string]session.Record),
-		users:    make(map[string]map[string]struct{}),
-		counters: make(map[string]counter),
-		nonces:   make(map[string]nonce),
-		values:   make(map[string]nonce),
-		marks:    make(map[string]mark),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		now:       now,
+		sessions:  make(map[string]session.Record),
+		lookAgain: make(map[string]time.Time),
+		users:     make(map[string]map[string]struct{}),
+		counters:  make(map[string]counter),
+		nonces:    make(map[string]nonce),
+		values:    make(map[string]nonce),
+		marks:     make(map[string]mark),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	go s.janitor(janitorInterval)
 	return s

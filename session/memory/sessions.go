@@ -193,6 +193,7 @@ func (s *Store) Ping(context.Context) error { return nil }
 // remove deletes a session and its index entry; the caller holds mu.
 func (s *Store) remove(id, userID string) {
 	delete(s.sessions, id)
+	delete(s.lookAgain, id)
 	ids := s.users[userID]
 	delete(ids, id)
 	if len(ids) == 0 {
@@ -224,27 +225,44 @@ func (s *Store) Due(_ context.Context, before time.Time, limit int) ([]session.R
 		return nil, errors.New("memory due sessions: limit must be positive")
 	}
 	now := s.now()
+	type due struct {
+		at time.Time // when the sweep should look: Expires, or later when rescheduled
+		r  session.Record
+	}
 	s.mu.RLock()
-	var out []session.Record
+	var all []due
 	for _, r := range s.sessions {
-		if !expired(r.Expires, now) && !r.Expires.After(before) {
+		at := r.Expires
+		if again := s.lookAgain[r.ID]; again.After(at) {
+			at = again
+		}
+		if !expired(r.Expires, now) && !at.After(before) {
 			r.Data = nil
 			r.Meta.Methods = cloneStrings(r.Meta.Methods)
-			out = append(out, r)
+			all = append(all, due{at, r})
 		}
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b session.Record) int {
-		if c := a.Expires.Compare(b.Expires); c != 0 {
+	slices.SortFunc(all, func(a, b due) int {
+		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.ID, b.ID)
+		return cmp.Compare(a.r.ID, b.r.ID)
 	})
-	if len(out) > limit {
-		out = out[:limit]
+	out := make([]session.Record, 0, min(len(all), limit))
+	for _, d := range all[:min(len(all), limit)] {
+		out = append(out, d.r)
 	}
 	return out, nil
 }
 
-// Reschedule does nothing: Due reads each record's current Expires.
-func (s *Store) Reschedule(context.Context, string, time.Time) error { return nil }
+// Reschedule keeps a live record out of Due until at (Due otherwise
+// reads each record's current Expires, which a touch keeps current).
+func (s *Store) Reschedule(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	if _, ok := s.sessions[id]; ok {
+		s.lookAgain[id] = at
+	}
+	s.mu.Unlock()
+	return nil
+}

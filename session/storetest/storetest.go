@@ -76,6 +76,7 @@ func RunTests(t *testing.T, newBackend func(t *testing.T, now func() time.Time) 
 		{"ConcurrentClaim", testConcurrentClaim},
 		{"Due", testDue},
 		{"DueReschedule", testDueReschedule},
+		{"DueBatch", testDueBatch},
 		{"BusDeletesPublish", testBusDeletesPublish},
 		{"BusPublish", testBusPublish},
 	}
