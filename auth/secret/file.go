@@ -180,25 +180,30 @@ func (e *MissingFolderError) Error() string {
 // Secret for a non-root container (root:fsGroup, defaultMode 0440).
 // Nobody else may ever read it, and nobody but the owner write it.
 func privateMode(path string, fi os.FileInfo, euid int) error {
-	if modeOK(fi, euid) {
-		return nil
+	if err := modeError(path, fi, euid); err != nil {
+		return fmt.Errorf("secret: keyring %w", err)
 	}
-	perm := fi.Mode().Perm()
-	return fmt.Errorf("secret: keyring %s has mode %04o, readable by group or others; run chmod 600 %s "+
-		"(a file owned by root may be 0640 for a service user in its group)", path, perm, path)
+	return nil
 }
 
-// modeOK is privateMode's rule, without the message.
-func modeOK(fi os.FileInfo, euid int) bool {
+// modeError is privateMode's rule: nil, or what is wrong with the file
+// at path and the command that fixes it. The owner must be this
+// process's user or root: a 0600 file owned by some third account lets
+// that account read and replace the secret.
+func modeError(path string, fi os.FileInfo, euid int) error {
 	perm := fi.Mode().Perm()
 	owner, ok := fileOwner(fi)
 	switch {
 	case perm&0o007 != 0 || perm&0o020 != 0:
 		// others can read or write, or the group can write
+	case ok && owner != 0 && int(owner) != euid:
+		return fmt.Errorf("%s is owned by uid %d, neither this process's user (uid %d) nor root; run chown %d %s",
+			path, owner, euid, euid, path)
 	case perm&0o070 == 0:
-		return true
+		return nil
 	case ok && owner == 0 && euid != 0:
-		return true // root's file, readable by our group only
+		return nil // root's file, readable by our group only
 	}
-	return false
+	return fmt.Errorf("%s has mode %04o, readable by group or others; run chmod 600 %s "+
+		"(a file owned by root may be 0640 for a service user in its group)", path, perm, path)
 }

@@ -26,8 +26,9 @@ func (s statInfo) Sys() any           { return &syscall.Stat_t{Uid: s.uid} }
 // TestKeyringModeForServiceUser: PostgreSQL's key-file rule. A non-root
 // service reading a root-owned file its group may read (how Kubernetes
 // mounts a Secret: root:fsGroup, 0440) is accepted; the same mode on a
-// file the service owns, any mode others may read, and a group-readable
-// file when the service itself is root, are not.
+// file the service owns, any mode others may read, a group-readable
+// file when the service itself is root, and any file a third account
+// owns, are not.
 func TestKeyringModeForServiceUser(t *testing.T) {
 	const service = 65532
 	for _, c := range []struct {
@@ -40,6 +41,8 @@ func TestKeyringModeForServiceUser(t *testing.T) {
 		{0o644, 0, service, false}, {0o660, 0, service, false}, {0o604, 0, service, false},
 		{0o640, service, service, false}, {0o600, service, service, true},
 		{0o640, 0, 0, false}, {0o600, 0, 0, true},
+		// A third account's file: it could read and replace the secret.
+		{0o600, 1000, 0, false}, {0o400, 1000, service, false}, {0o440, 1000, service, false},
 	} {
 		err := privateMode("gatehouse.keys", statInfo{c.mode, c.owner}, c.euid)
 		if (err == nil) != c.ok {

@@ -12,7 +12,7 @@ const maxPrivateFile = 64 << 10
 
 // ReadPrivateFile reads a small secret file other than the keyring (a
 // webhook signing secret, say) under the keyring's rule for who may read
-// it: 0600 or stricter, or 0640 when root owns it and the service runs
+// it: 0600 or stricter and owned by the service's user or root, or 0640 when root owns it and the service runs
 // as a member of its group (a Kubernetes Secret with fsGroup). The check
 // is made on the open file, so a swap between check and read cannot
 // slip past it. Errors name the file, never its content.
@@ -29,9 +29,8 @@ func ReadPrivateFile(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	if !modeOK(fi, os.Geteuid()) {
-		return nil, fmt.Errorf("%s has mode %04o, readable by group or others; run chmod 600 %s "+
-			"(a file owned by root may be 0640 for a service user in its group)", path, fi.Mode().Perm(), path)
+	if err := modeError(path, fi, os.Geteuid()); err != nil {
+		return nil, err
 	}
 	if fi.Size() > maxPrivateFile {
 		return nil, fmt.Errorf("%s is %d bytes, more than a secret should be (%d)", path, fi.Size(), maxPrivateFile)
