@@ -384,6 +384,56 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, pw string) erro
 		Detail: map[string]string{"step": "must_change"}})
 }
 
+// ErrChangedMeanwhile refuses a user's own password change that raced
+// another change of the account (a reset, an admin's): nothing is set.
+var ErrChangedMeanwhile = errors.New("admin: the account changed meanwhile; try again")
+
+// ErrNoPassword refuses a password change for a user who has no local
+// password (they sign in through an identity provider).
+var ErrNoPassword = errors.New("admin: the user has no local password")
+
+// ErrSameAsCurrent refuses a change to the password already in use.
+var ErrSameAsCurrent = &InvalidError{Problems: []FieldProblem{{Field: "password", Message: "choose a password different from your current one"}}}
+
+// ChangePassword is a user's own change from the account page, made
+// after they proved the current password or a code there. It stores pw
+// (no expiry, no change owed), which moves the security stamp (forgetting
+// remembered devices and killing reset links), and records
+// password_changed; ending the user's other sessions is the caller's,
+// since it keeps the session that made the change.
+func (s *Service) ChangePassword(ctx context.Context, userID, pw string) error {
+	u, err := s.dir.UserByID(ctx, userID)
+	if errors.Is(err, directory.ErrNotFound) {
+		return ErrNoUser
+	}
+	if err != nil {
+		return err
+	}
+	if u.Disabled {
+		return ErrNoUser
+	}
+	if u.PasswordHash == "" {
+		return ErrNoPassword
+	}
+	if err := password.CheckNew(pw); err != nil {
+		return &InvalidError{Problems: []FieldProblem{{Field: "password", Message: err.Error()}}}
+	}
+	if same, err := s.hasher.Verify(ctx, u.PasswordHash, pw); err != nil && !errors.Is(err, password.ErrMalformedHash) {
+		return err
+	} else if same {
+		return ErrSameAsCurrent
+	}
+	if err := s.storeOwnPassword(ctx, u, u.SecurityStamp, pw); err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			return ErrChangedMeanwhile
+		}
+		return err
+	}
+	s.audit.Record(ctx, audit.Event{Event: audit.PasswordChanged, Actor: u.Username, UserID: u.ID,
+		Detail: map[string]string{"step": "account"}})
+	return nil
+}
+
 // Logout ends every session of the user on every replica (ASVS 7.4.5).
 func (s *Service) Logout(ctx context.Context, actor, username string) (*directory.User, error) {
 	u, err := s.User(ctx, username)

@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/admin"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/reset"
+	"github.com/gatehouse-auth/gatehouse/proxy/account"
 	"github.com/gatehouse-auth/gatehouse/proxy/console"
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
 )
@@ -30,6 +32,39 @@ func (p passwordChanger) ChangeOwnPassword(ctx context.Context, userID, pw strin
 		return login.ErrNoChangeOwed
 	}
 	return err
+}
+
+// selfPasswords gives the account page auth/admin's own-password change
+// in the account package's terms, and ends the user's other sessions
+// (one audit event each, reason password_changed) once it is stored.
+type selfPasswords struct {
+	ops *admin.Service
+	dir interface {
+		UserByID(context.Context, string) (*directory.User, error)
+	}
+	endOthers func(ctx context.Context, userID, keep string) error
+}
+
+func (p selfPasswords) HasPassword(ctx context.Context, userID string) (bool, error) {
+	u, err := p.dir.UserByID(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	return u.PasswordHash != "", nil
+}
+
+func (p selfPasswords) ChangePassword(ctx context.Context, userID, keep, pw string) error {
+	err := p.ops.ChangePassword(ctx, userID, pw)
+	var inv *admin.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		return &login.PasswordRefused{Reason: inv.Problems[0].Message}
+	case errors.Is(err, admin.ErrChangedMeanwhile), errors.Is(err, admin.ErrNoUser), errors.Is(err, admin.ErrNoPassword):
+		return account.ErrPasswordRace
+	case err != nil:
+		return err
+	}
+	return p.endOthers(ctx, userID, keep)
 }
 
 // networkExplainer gives the admin API the running guard's explanation

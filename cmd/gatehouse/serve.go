@@ -205,7 +205,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		}
 	}
 	// Changing a factor ends the user's other sessions (ASVS 7.4.3).
-	endOthers := mfa.EndOtherSessions(s.endOtherSessions)
+	endOthers := mfa.EndOtherSessions(s.endOtherSessions("factor_changed"))
 	second := mfa.New(a.dir, keys, a.store, mfa.Limits{Attempts: cfg.Login.AccountAttempts, Window: cfg.Login.LockoutWindow}, "Gatehouse", a.now, endOthers)
 	providers, err := openProviders(ctx, a, a.store)
 	if err != nil {
@@ -305,12 +305,14 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 			// OIDC back-channel logout, for the providers that turn it on.
 			Backchannel: &login.Backchannel{Users: a.dir, Revocations: a.dir, Sessions: s.sessions, Nonces: a.store, Values: a.store}}),
 		account.New(s.gateway, second, account.Options{
-			Keys:    selfKeys{svc: ops, mac: keys, auth: s.keyAuth},
-			Reauth:  password.NewAuthenticator(a.dir, hasher, a.store, limits),
-			Devices: selfDevices{dir: a.dir, tokens: s.tokens},
-			Data:    selfData{svc: ops},
-			SignIns: selfSignIns{svc: ops},
-			Now:     a.now,
+			Keys:      selfKeys{svc: ops, mac: keys, auth: s.keyAuth},
+			Reauth:    password.NewAuthenticator(a.dir, hasher, a.store, limits),
+			Devices:   selfDevices{dir: a.dir, tokens: s.tokens},
+			Data:      selfData{svc: ops},
+			SignIns:   selfSignIns{svc: ops},
+			Sessions:  s.sessions,
+			Passwords: selfPasswords{ops: ops, dir: a.dir, endOthers: s.endOtherSessions("password_changed")},
+			Now:       a.now,
 		}),
 		accessAPI,
 		oauth.New(s.tokens, s.gateway),
@@ -384,27 +386,29 @@ func (s *server) newWatcher() *watch.Watcher {
 
 // endOtherSessions ends every session of the user but keep (none kept
 // when keep is empty), as RevokeUserExcept does, one at a time so that
-// each end is audited with its session (or device) id: a factor change
-// ends them, and the upstream's webhook is told which.
-func (s *server) endOtherSessions(ctx context.Context, userID, keep string) error {
-	recs, err := s.sessions.List(ctx, userID)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if r.ID == keep {
-			continue
-		}
-		if err := s.sessions.Revoke(ctx, r.ID); err != nil {
+// each end is audited with its session (or device) id and reason (a
+// factor change, a password change): the upstream's webhook is told which.
+func (s *server) endOtherSessions(reason string) func(ctx context.Context, userID, keep string) error {
+	return func(ctx context.Context, userID, keep string) error {
+		recs, err := s.sessions.List(ctx, userID)
+		if err != nil {
 			return err
 		}
-		detail := map[string]string{"reason": "factor_changed", "session": r.ID}
-		if r.Meta.Client != "" {
-			detail = map[string]string{"reason": "factor_changed", "device": r.ID}
+		for _, r := range recs {
+			if r.ID == keep {
+				continue
+			}
+			if err := s.sessions.Revoke(ctx, r.ID); err != nil {
+				return err
+			}
+			detail := map[string]string{"reason": reason, "session": r.ID}
+			if r.Meta.Client != "" {
+				detail = map[string]string{"reason": reason, "device": r.ID}
+			}
+			s.a.audit.Record(ctx, audit.Event{Event: audit.SessionRevoked, Actor: "system", UserID: userID, Detail: detail})
 		}
-		s.a.audit.Record(ctx, audit.Event{Event: audit.SessionRevoked, Actor: "system", UserID: userID, Detail: detail})
+		return nil
 	}
-	return nil
 }
 
 // endDeviceRows marks the user's devices that logged in before `before`

@@ -1,8 +1,9 @@
 // Package account is the self-service page of a logged-in user: their
 // second-factor status, enrolment, new recovery codes, and turning 2FA
-// off when the policy allows (each asks for a current code); their API
-// keys; their mobile devices, which they can sign out; and their
-// recent sign-ins.
+// off when the policy allows (each asks for a current code); their
+// password, changed after the current one; their browser sessions, any
+// of which (or all but this one) they can end; their API keys; their
+// mobile devices, which they can sign out; and their recent sign-ins.
 package account
 
 import (
@@ -50,7 +51,10 @@ type Pages struct {
 	data    PersonalData
 	signIns SignIns
 	reauth  auth.PasswordLogin
-	now     func() time.Time
+	// sessions and passwords turn on their sections.
+	sessions  OwnSessions
+	passwords OwnPasswords
+	now       func() time.Time
 }
 
 // Options are the account pages' optional parts.
@@ -67,7 +71,12 @@ type Options struct {
 	Data PersonalData
 	// SignIns turns on the list of the user's recent sign-ins.
 	SignIns SignIns
-	Now     func() time.Time
+	// Sessions turns on the list of the user's browser sessions and
+	// ending them.
+	Sessions OwnSessions
+	// Passwords, with Reauth, turns on changing the password.
+	Passwords OwnPasswords
+	Now       func() time.Time
 }
 
 // PersonalData exports what the gateway holds about a user, ready to be
@@ -85,7 +94,7 @@ func New(gw *proxy.Gateway, mfa SecondFactor, o ...Options) *Pages {
 	p := &Pages{render: gw.Render(), audit: gw.Audit(), mfa: mfa, now: time.Now}
 	if len(o) > 0 {
 		p.keys, p.reauth, p.devices, p.data = o[0].Keys, o[0].Reauth, o[0].Devices, o[0].Data
-		p.signIns = o[0].SignIns
+		p.signIns, p.sessions, p.passwords = o[0].SignIns, o[0].Sessions, o[0].Passwords
 		if o[0].Now != nil {
 			p.now = o[0].Now
 		}
@@ -109,6 +118,13 @@ func (p *Pages) Mount(m *proxy.Mux) {
 	}
 	if p.data != nil {
 		m.Handle("GET /.gatehouse/account/data", proxy.FullSession, p.exportData)
+	}
+	if p.sessions != nil {
+		m.Handle("POST /.gatehouse/account/sessions/{id}/end", proxy.FullSession, p.endSession)
+		m.Handle("POST /.gatehouse/account/sessions/end-others", proxy.FullSession, p.endOtherSessions)
+	}
+	if p.passwords != nil && p.reauth != nil {
+		m.Handle("POST /.gatehouse/account/password", proxy.FullSession, p.changePassword)
 	}
 }
 
@@ -165,6 +181,22 @@ func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.
 		}
 	}
 	d.DataExport = p.data != nil
+	if p.passwords != nil && p.reauth != nil {
+		has, err := p.passwords.HasPassword(r.Context(), c.Identity.UserID)
+		if err != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+		d.PasswordChange = has
+	}
+	if p.sessions != nil {
+		recs, err := p.sessions.List(r.Context(), c.Identity.UserID)
+		if err != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+		d.SessionsEnabled, d.Sessions = true, sessionRows(browserSessions(recs), c.ID)
+	}
 	if p.devices != nil {
 		devs, err := p.devices.UserDevices(r.Context(), c.Identity.UserID)
 		if err != nil {

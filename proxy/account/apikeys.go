@@ -41,7 +41,14 @@ func (p *Pages) fresh(w http.ResponseWriter, r *http.Request, c *proxy.Caller) b
 	if p.now().Sub(c.Created) <= FreshFor {
 		return true
 	}
-	secret := r.PostForm.Get("reauth")
+	return p.proved(w, r, c, r.PostForm.Get("reauth"), "account.reauth")
+}
+
+// proved checks secret, the user's password or a current code (failures
+// count against the same limits as a login's); when it is missing or
+// wrong it answers the request itself, with refused (a message id; a
+// wrong code has its own).
+func (p *Pages) proved(w http.ResponseWriter, r *http.Request, c *proxy.Caller, secret, refused string) bool {
 	if secret != "" && p.mfa != nil {
 		if st, err := p.mfa.Status(r.Context(), c.Identity.UserID); err == nil && st.Enrolled && isCode(secret) {
 			if _, err := p.mfa.Verify(r.Context(), c.Identity.UserID, secret); err == nil {
@@ -64,7 +71,7 @@ func (p *Pages) fresh(w http.ResponseWriter, r *http.Request, c *proxy.Caller) b
 			return false
 		}
 	}
-	p.renderAccount(w, r, "", "account.reauth", http.StatusForbidden)
+	p.renderAccount(w, r, "", refused, http.StatusForbidden)
 	return false
 }
 

@@ -197,6 +197,13 @@ type PageData struct {
 	// many older signed-out ones are left out.
 	Devices       []DeviceRow
 	DevicesHidden int
+	// Account page: the user's live browser sessions, newest first,
+	// when the section is on.
+	SessionsEnabled bool
+	Sessions        []SessionRow
+	// PasswordChange shows the change-password form (a user with a
+	// local password).
+	PasswordChange bool
 	// SignInsEnabled shows the recent sign-ins section; SignIns are its
 	// rows, newest first.
 	SignInsEnabled bool
@@ -227,6 +234,13 @@ type KeyRow struct {
 type DeviceRow struct {
 	ID, Client, UserAgent, FirstSeen, LastSeen, LastIP, State string
 	Live                                                      bool
+}
+
+// SessionRow is one of the user's browser sessions on the account
+// page; Current is the one showing the page.
+type SessionRow struct {
+	ID, Browser, Address, SignedIn, LastSeen string
+	Current                                  bool
 }
 
 // SignInRow is one login attempt on the account page; Result is a
