@@ -175,6 +175,22 @@ func (m *Mux) mountBuiltin() {
 	// The language switcher on every page; a POST, so behind the same
 	// cross-origin check as every other gateway form.
 	m.Handle("POST /.gatehouse/lang", Public, g.render.SwitchLanguage(g.cookies))
+	// The recovery codes page's "I saved them": the box must be ticked
+	// (the browser insists, as the field is required; this is for one
+	// that does not), then on to where the page was going, on this
+	// origin only.
+	m.Handle("POST /.gatehouse/codes/saved", Public, func(w http.ResponseWriter, r *http.Request) {
+		if err := web.ParseForm(w, r); err != nil {
+			g.render.Error(w, r, err)
+			return
+		}
+		if r.PostForm.Get("saved") != "on" {
+			g.render.Page(w, r, http.StatusBadRequest, "message.html", web.PageData{Title: "codes.title", Message: "codes.not_saved",
+				Redirect: web.PageRedirect(r.PostForm.Get("rd"))})
+			return
+		}
+		http.Redirect(w, r, web.PageRedirect(r.PostForm.Get("rd")), http.StatusSeeOther)
+	})
 	m.Handle("/.gatehouse/", Public, func(w http.ResponseWriter, r *http.Request) { g.render.Error(w, r, web.ErrNotFound) })
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/proxy/gatewaytest"
 )
 
 // sessionOf is the session id the upstream sees for b's next request.
@@ -179,4 +181,45 @@ func TestAccountPasswordChange(t *testing.T) {
 		t.Fatal("the old password still logs in")
 	}
 	newBrowser(t, r.URL).Login(t, "alice", newPW)
+}
+
+// TestRecoveryCodesSaved: the codes page (enrolment, new codes) offers
+// the codes as a download and leaves only through "I have saved these
+// codes": unticked, the form is refused with a way on; ticked, it goes
+// where the page was going, on this origin only (the field is the
+// browser's to send, so a forged one must not make an open redirect).
+func TestRecoveryCodesSaved(t *testing.T) {
+	clk := newClock()
+	r, _ := mfaReplica(t, clk, "{mode: optional}")
+	b := newBrowser(t, r.URL)
+	loginTo(t, b, "alice", "/")
+	_, codes := gatewaytest.Enrol(t, b, clk)
+	_, body := b.Do(t, "POST", "/.gatehouse/account/2fa/recovery", url.Values{"code": {codes[0]}})
+	if !strings.Contains(body, `id="saved-form"`) || !strings.Contains(body, `href="data:text/plain;charset=utf-8,`) ||
+		!strings.Contains(body, `name="rd" value="/.gatehouse/account"`) || !strings.Contains(body, "codes.js") {
+		t.Fatalf("the new codes page:\n%s", body)
+	}
+	saved := func(form url.Values) *http.Response {
+		resp, _ := b.Do(t, "POST", "/.gatehouse/codes/saved", form)
+		return resp
+	}
+	if resp := saved(url.Values{"rd": {"/.gatehouse/account"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("not ticked: %d, want 400", resp.StatusCode)
+	}
+	for rd, want := range map[string]string{
+		"/.gatehouse/account":    "/.gatehouse/account",
+		"/deals?id=7":            "/deals?id=7",
+		"https://evil.example/x": "/",
+		"//evil.example/x":       "/",
+		"/\\evil.example":        "/",
+		"javascript:alert(1)":    "/",
+	} {
+		resp := saved(url.Values{"rd": {rd}, "saved": {"on"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+			t.Errorf("saved, rd %q: %d to %q, want 303 to %q", rd, resp.StatusCode, resp.Header.Get("Location"), want)
+		}
+	}
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/codes/saved", url.Values{"rd": {"/"}, "saved": {"on"}}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site: %d, want 403", resp.StatusCode)
+	}
 }

@@ -109,6 +109,10 @@ func TestPageCSP(t *testing.T) {
 			if want := "; script-src '" + LoginScriptHash() + "'"; len(tags) != 1 || !strings.HasSuffix(csp, want) {
 				t.Errorf("login page: scripts %v, CSP %q", tags, csp)
 			}
+		case name == "codes.html":
+			if want := "; script-src '" + codesScript.Integrity() + "'"; len(tags) != 1 || !strings.HasSuffix(csp, want) || tags[0][1] != codesScript.Src() {
+				t.Errorf("codes page: scripts %v, CSP %q", tags, csp)
+			}
 		case len(tags) != 0 || strings.Contains(csp, "script-src") || strings.Contains(w.Body.String(), "<script"):
 			t.Errorf("%s runs a script: %v, CSP %q", name, hashes, csp)
 		}

@@ -33,6 +33,8 @@ var (
 	// loginScript is the login form's conveniences: show password, the
 	// caps-lock hint, remembering the username.
 	loginScript = newScript("login.js")
+	// codesScript is the recovery codes page's "Copy" button.
+	codesScript = newScript("codes.js")
 )
 
 // Src is the script's URL; the query changes with its content, so a
@@ -50,8 +52,12 @@ func (s Script) Integrity() string {
 func LoginScriptHash() string { return loginScript.Integrity() }
 
 // pageScripts are the scripts page name runs: the login page's form
-// script, after the password encryption script when d asks for it.
+// script, after the password encryption script when d asks for it; the
+// recovery codes page's copy button.
 func pageScripts(name string, d *PageData) []Script {
+	if name == "codes.html" {
+		return []Script{codesScript}
+	}
 	if name != "login.html" {
 		return nil
 	}

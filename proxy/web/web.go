@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -19,7 +20,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/proxy/i18n"
 )
 
-//go:embed *.html gatehouse.css pwcrypt.js login.js
+//go:embed *.html gatehouse.css pwcrypt.js login.js codes.js
 var files embed.FS
 
 // pages holds the templates once per language, parsed once at start:
@@ -221,6 +222,19 @@ type PageData struct {
 	// again) and whether a second-factor code is owed first.
 	ResetToken string
 	CodeOwed   bool
+}
+
+// CodesDownload is the recovery codes as a text file, a data: URL the
+// page's download link carries: the codes are shown once and never
+// stored, so there is no URL on the gateway they could be fetched from
+// again, and the link works without a script.
+func (d PageData) CodesDownload() template.URL {
+	var b strings.Builder
+	for _, c := range d.Codes {
+		b.WriteString(c)
+		b.WriteString("\r\n")
+	}
+	return template.URL("data:text/plain;charset=utf-8," + url.PathEscape(b.String()))
 }
 
 // KeyRow is one API key on the account page; never the secret.

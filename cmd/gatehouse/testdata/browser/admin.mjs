@@ -107,6 +107,7 @@ try {
   await submit(page, '#confirm');
   const recovery = await text(page, '#codes li');
   expect(/^[a-z2-7-]+$/.test(recovery), 'recovery codes are shown', recovery);
+  await page.check('#saved');
   await submit(page, '#continue');
 
   await page.goto(url('/.gatehouse/admin/'));

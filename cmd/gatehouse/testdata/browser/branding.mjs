@@ -252,6 +252,7 @@ async function plainFlow(page, browser) {
   await page.fill('#code', totp(secret));
   await submit(page, '#confirm');
   await checkPage(page, 'the recovery codes page');
+  await page.check('#saved');
   await submit(page, '#continue');
   await page.goto(url('/.gatehouse/account'));
   await page.emulateMedia({ colorScheme: 'dark' });

@@ -5,7 +5,9 @@
 // The gateway's policy requires 2FA. The script logs in, is sent to the
 // enrolment page, reads the secret shown for manual entry, computes codes
 // itself (RFC 6238, HMAC-SHA1, like a phone app), confirms, sees its
-// recovery codes, logs out, and logs in again with a fresh code.
+// recovery codes (copies and downloads them; they stay on screen until
+// "I have saved these codes" is ticked), logs out, and logs in again
+// with a fresh code.
 // Run by TestBrowserTOTP (cmd/gatehouse/browser_test.go).
 import { base32Decode, currentStep, expect, launchChromium, totp } from './common.mjs';
 
@@ -21,7 +23,9 @@ async function login(page) {
 }
 
 try {
-  const page = await (await browser.newContext()).newPage();
+  const context = await browser.newContext();
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(base).origin });
+  const page = await context.newPage();
   page.setDefaultTimeout(10000);
 
   await login(page);
@@ -36,6 +40,25 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('#confirm')]);
   const codes = await page.locator('#codes li').count();
   expect(codes === 10, 'ten recovery codes are shown once', String(codes));
+  const shown = (await page.locator('#codes code').allTextContents()).join('\n') + '\n';
+  // The codes leave the screen only after "I have saved these codes".
+  const codesURL = page.url();
+  await page.click('#continue');
+  await page.waitForTimeout(300);
+  expect(page.url() === codesURL && await page.locator('#codes li').count() === 10,
+    'Continue without ticking "I have saved these codes" stays on the codes', page.url());
+  // Copy puts exactly the codes on the clipboard and says so.
+  await page.click('#copy-codes');
+  await page.waitForFunction(() => document.getElementById('copy-status').textContent !== '');
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  expect(copied === shown, 'Copy puts the codes on the clipboard', JSON.stringify(copied));
+  expect(await page.locator('#copy-status').textContent() === 'Copied.', 'the copy is announced');
+  // Download is a text file of the codes, made in the page (never a URL
+  // the codes could be fetched from again).
+  const href = await page.locator('#download-codes').getAttribute('href');
+  const file = decodeURIComponent(href.replace(/^data:text\/plain;charset=utf-8,/, '')).replace(/\r\n/g, '\n');
+  expect(href.startsWith('data:text/plain;charset=utf-8,') && file === shown, 'Download holds the codes', href);
+  await page.check('#saved');
   await Promise.all([page.waitForNavigation(), page.click('#continue')]);
   expect(await page.locator('[id="X-Gatehouse-Auth-Method"]').textContent() === 'password+totp',
     'the CRM sees password+totp');
