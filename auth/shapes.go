@@ -161,7 +161,10 @@ type Refusal struct {
 	Status  int
 	Code    string
 	Message string
-	Err     error
+	// Arg is what fills the message's %s (a provider's label), so a
+	// page can word it in the reader's language under "error.<Code>".
+	Arg string
+	Err error
 }
 
 func (r *Refusal) Error() string {

@@ -133,7 +133,7 @@ var refusals = []struct {
 func (l *login) refusal(method string, err error) error {
 	for _, r := range refusals {
 		if errors.Is(err, r.err) {
-			return Refuse(http.StatusForbidden, method, r.reason, Message(r.msg, l.label), nil)
+			return Refuse(http.StatusForbidden, method, r.reason, r.msg, l.label, nil)
 		}
 	}
 	return err
@@ -143,13 +143,29 @@ func (l *login) refusal(method string, err error) error {
 // stable code "federated_<reason>", a fixed message safe to show, and for
 // the log and audit an *auth.Failure wrapping auth.ErrInvalidCredentials
 // and the cause, if any (never a token or an assertion).
-func Refuse(status int, method, reason, message string, cause error) *auth.Refusal {
+// format's %s, when it has one, is the provider's label (the Refusal's
+// Arg, for pages that word the message in another language).
+func Refuse(status int, method, reason, format, label string, cause error) *auth.Refusal {
 	err := auth.ErrInvalidCredentials
 	if cause != nil {
 		err = fmt.Errorf("%w: %w", auth.ErrInvalidCredentials, cause)
 	}
-	return &auth.Refusal{Status: status, Code: "federated_" + reason, Message: message,
+	ref := &auth.Refusal{Status: status, Code: "federated_" + reason, Message: Message(format, label),
 		Err: &auth.Failure{Method: method, Reason: reason, Err: err}}
+	if strings.Contains(format, "%s") {
+		ref.Arg = label
+	}
+	return ref
+}
+
+// RefusalCodes are the codes of the mapping refusals, for the page
+// catalogues' test (each needs an "error.<code>" text).
+func RefusalCodes() []string {
+	codes := make([]string, len(refusals))
+	for i, r := range refusals {
+		codes[i] = "federated_" + r.reason
+	}
+	return codes
 }
 
 // Message fills a refusal text's %s, if it has one, with the provider's

@@ -48,12 +48,22 @@ var refusals = []struct {
 	{ErrToken, http.StatusUnauthorized, "token", "The sign-in response could not be verified. Please start again."},
 }
 
+// RefusalCodes are the codes of the callback refusals, for the page
+// catalogues' test.
+func RefusalCodes() []string {
+	codes := make([]string, len(refusals))
+	for i, r := range refusals {
+		codes[i] = "federated_" + r.reason
+	}
+	return codes
+}
+
 // refusal turns a callback error into the page the user sees; an error
 // that is not the protocol's (a store outage) stays internal.
 func (p *provider) refusal(err error) error {
 	for _, r := range refusals {
 		if errors.Is(err, r.err) {
-			return federation.Refuse(r.status, p.c.Method(), r.reason, federation.Message(r.msg, p.label), err)
+			return federation.Refuse(r.status, p.c.Method(), r.reason, r.msg, p.label, err)
 		}
 	}
 	return err

@@ -3,7 +3,6 @@ package saml
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 
@@ -95,10 +94,20 @@ func (p *provider) refusal(err error) error {
 			reason = k.reason
 		}
 	}
-	msg := fmt.Sprintf("The sign-in response from %s could not be accepted. Please start again from the login page.", p.label)
+	msg := "The sign-in response from %s could not be accepted. Please start again from the login page."
 	var bad crewsaml.ErrBadStatus
 	if errors.As(err, &bad) {
-		msg, reason = fmt.Sprintf("%s did not complete the sign-in.", p.label), "idp_status"
+		msg, reason = "%s did not complete the sign-in.", "idp_status"
 	}
-	return federation.Refuse(http.StatusUnauthorized, auth.MethodSAML, reason, msg, err)
+	return federation.Refuse(http.StatusUnauthorized, auth.MethodSAML, reason, msg, p.label, err)
+}
+
+// RefusalCodes are the codes of the refused responses, for the page
+// catalogues' test.
+func RefusalCodes() []string {
+	codes := []string{"federated_invalid_response", "federated_idp_status"}
+	for _, k := range refusalReasons {
+		codes = append(codes, "federated_"+k.reason)
+	}
+	return codes
 }

@@ -69,6 +69,10 @@ func TestAccountDevices(t *testing.T) {
 		!strings.Contains(body, "signed out "+clk.Now().Format(time.DateTime)+" (revoked)") {
 		t.Fatalf("sign-out: %d\n%s", resp.StatusCode, body)
 	}
+	// The table's words follow the page's language.
+	if _, body := b.Get(t, "/.gatehouse/account", "Accept-Language", "es"); !strings.Contains(body, "sesión cerrada "+clk.Now().Format(time.DateTime)+" (revocado)") {
+		t.Errorf("the Spanish account page does not word the device's state:\n%s", body)
+	}
 	resp, body = appCall(t, app, r.URL, "GET", "/")
 	if resp.StatusCode != 401 || errorDescription(body) != "the device was signed out" {
 		t.Fatalf("the signed-out device: %d %s", resp.StatusCode, body)

@@ -303,8 +303,14 @@ func TestRememberedDevice(t *testing.T) {
 	app, _ := gatewaytest.Enrol(t, b, clk)
 	nextStep(t, r, clk)
 	loginTo(t, b, "alice", "/.gatehouse/2fa")
-	if _, body := b.Get(t, "/.gatehouse/2fa"); !strings.Contains(body, "30 days") {
+	if _, body := b.Get(t, "/.gatehouse/2fa"); !strings.Contains(body, "ask again on this browser for 30 days") {
 		t.Fatal("the code page does not offer to remember the device")
+	}
+	// The period is worded in the page's language, plural and all.
+	for lang, want := range map[string]string{"es": "durante 30 días", "hi": "30 दिन तक"} {
+		if _, body := b.Get(t, "/.gatehouse/2fa", "Accept-Language", lang); !strings.Contains(body, want) {
+			t.Errorf("%s: the remember offer does not say %q", lang, want)
+		}
 	}
 	b.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.Code(0)}, "remember": {"1"}})
 	b.Do(t, "POST", "/.gatehouse/logout", nil)

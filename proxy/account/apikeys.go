@@ -14,8 +14,10 @@ import (
 )
 
 func keyRow(k directory.APIKey, now time.Time) web.KeyRow {
-	row := web.KeyRow{ID: k.ID, Name: k.Name, Scopes: "all of yours", Created: k.CreatedAt.Format(time.DateOnly),
-		Expires: "never", LastUsed: "never", State: "active", Active: true}
+	// Scopes, Expires, LastUsed and State are message ids or values the
+	// page shows as they are (proxy/i18n returns a non-id unchanged).
+	row := web.KeyRow{ID: k.ID, Name: k.Name, Scopes: "account.all_scopes", Created: k.CreatedAt.Format(time.DateOnly),
+		Expires: "account.never", LastUsed: "account.never", State: "account.state_active", Active: true}
 	if len(k.Scopes) > 0 {
 		row.Scopes = strings.Join(k.Scopes, ", ")
 	}
@@ -23,13 +25,13 @@ func keyRow(k directory.APIKey, now time.Time) web.KeyRow {
 		row.Expires = k.ExpiresAt.Format(time.DateOnly)
 	}
 	if !k.LastUsedAt.IsZero() {
-		row.LastUsed = k.LastUsedAt.Format(time.DateTime) + " from " + k.LastUsedIP
+		row.LastUsed, row.LastUsedIP = k.LastUsedAt.Format(time.DateTime), k.LastUsedIP
 	}
 	switch {
 	case !k.RevokedAt.IsZero():
-		row.State, row.Active = "revoked", false
+		row.State, row.Active = "account.state_revoked", false
 	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
-		row.State, row.Active = "expired", false
+		row.State, row.Active = "account.state_expired", false
 	}
 	return row
 }

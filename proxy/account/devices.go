@@ -30,13 +30,13 @@ type DeviceService interface {
 const signedOutShown = 5
 
 // reasonLabels name the directory's revoke reasons (auth/token's, spelled
-// out so the route set does not import the token service) for the user;
-// an unknown reason is shown as stored.
+// out so the route set does not import the token service) for the user,
+// as message ids; an unknown reason is shown as stored.
 var reasonLabels = map[string]string{
-	"revoked":        "revoked",
-	"another_device": "signed in on another device",
-	"refresh_reuse":  "a refresh token was used twice",
-	"logged_out":     "logged out",
+	"revoked":        "account.reason_revoked",
+	"another_device": "account.reason_another_device",
+	"refresh_reuse":  "account.reason_refresh_reuse",
+	"logged_out":     "account.reason_logged_out",
 }
 
 // deviceRows turns the user's devices into page rows: every live one,
@@ -46,7 +46,7 @@ func deviceRows(devs []directory.Device) (rows []web.DeviceRow, hidden int) {
 	var ended []web.DeviceRow
 	for _, d := range devs {
 		row := web.DeviceRow{ID: d.ID, Client: d.ClientID, UserAgent: d.UserAgent, FirstSeen: d.FirstSeen.Format(time.DateTime),
-			LastSeen: d.LastSeen.Format(time.DateTime), LastIP: d.LastIP, State: "signed in", Live: true}
+			LastSeen: d.LastSeen.Format(time.DateTime), LastIP: d.LastIP, Live: true}
 		if d.RevokedAt.IsZero() {
 			rows = append(rows, row)
 			continue
@@ -55,7 +55,7 @@ func deviceRows(devs []directory.Device) (rows []web.DeviceRow, hidden int) {
 		if reason == "" {
 			reason = d.RevokeReason
 		}
-		row.State, row.Live = "signed out "+d.RevokedAt.Format(time.DateTime)+" ("+reason+")", false
+		row.EndedAt, row.EndedWhy, row.Live = d.RevokedAt.Format(time.DateTime), reason, false
 		ended = append(ended, row)
 	}
 	if len(ended) > signedOutShown {

@@ -35,7 +35,11 @@ func browserSessions(recs []session.Record) []session.Record {
 func sessionRows(recs []session.Record, current string) []web.SessionRow {
 	rows := make([]web.SessionRow, 0, len(recs))
 	for _, r := range recs {
-		rows = append(rows, web.SessionRow{ID: r.ID, Browser: Browser(r.Meta.UserAgent), Address: r.Meta.ClientIP,
+		browser := Browser(r.Meta.UserAgent)
+		if browser == "" {
+			browser = "account.unknown_browser"
+		}
+		rows = append(rows, web.SessionRow{ID: r.ID, Browser: browser, Address: r.Meta.ClientIP,
 			SignedIn: r.Created.Format(time.DateTime), LastSeen: r.LastSeen.Format(time.DateTime), Current: r.ID == current})
 	}
 	return rows
@@ -43,10 +47,11 @@ func sessionRows(recs []session.Record, current string) []web.SessionRow {
 
 // Browser names the browser and system of a User-Agent the way a person
 // recognises them ("Firefox on Windows"); the raw string helps nobody
-// tell two sessions apart, and a made-up one is shown as it came.
+// tell two sessions apart, and a made-up one is shown as it came; ""
+// when there is none.
 func Browser(ua string) string {
 	if ua == "" {
-		return "unknown browser"
+		return ""
 	}
 	browser := ""
 	for _, b := range []struct{ token, name string }{

@@ -19,7 +19,7 @@ func TestBrowser(t *testing.T) {
 		"Mozilla/5.0 (Linux; Android 15) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36":                            "Chrome on Android",
 		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36":           "Chrome (headless) on macOS",
 		"Go-http-client/1.1": "Go-http-client/1.1",
-		"":                   "unknown browser",
+		"":                   "",
 	} {
 		if got := account.Browser(ua); got != want {
 			t.Errorf("Browser(%q) = %q, want %q", ua, got, want)

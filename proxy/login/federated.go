@@ -160,7 +160,7 @@ func (p *Pages) finishFederated(w http.ResponseWriter, r *http.Request, pr auth.
 func refusal(err error) *web.Error {
 	var ref *auth.Refusal
 	if errors.As(err, &ref) {
-		return &web.Error{Status: ref.Status, Code: ref.Code, Message: ref.Message, Err: ref.Err}
+		return &web.Error{Status: ref.Status, Code: ref.Code, Message: ref.Message, Arg: ref.Arg, Err: ref.Err}
 	}
 	var e *web.Error
 	if errors.As(err, &e) {

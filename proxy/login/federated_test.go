@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/oidc"
 	"github.com/gatehouse-auth/gatehouse/auth/oidc/oidctest"
 	"github.com/gatehouse-auth/gatehouse/proxy/gatewaytest"
+	"github.com/gatehouse-auth/gatehouse/proxy/i18n"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/session/memory"
 )
@@ -315,5 +316,33 @@ func TestBackchannelLogoutRefusalsThrottled(t *testing.T) {
 	resp := post(idp.LogoutToken(t, oidctest.Logout{Subject: "nobody"}))
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("after 30 refusals: %d Retry-After %q, want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestFederatedRefusalsLocalized: every refusal a provider can give has
+// its page text in the catalogues ("error.<code>"), and the page words it
+// in the reader's language with the provider's label filled in.
+func TestFederatedRefusalsLocalized(t *testing.T) {
+	var codes []string
+	codes = append(codes, federation.RefusalCodes()...)
+	codes = append(codes, oidc.RefusalCodes()...)
+	codes = append(codes, saml.RefusalCodes()...)
+	for _, c := range codes {
+		if !i18n.Has("error." + c) {
+			t.Errorf("no page text error.%s", c)
+		}
+	}
+	g, idp := oidcGateway(t, "") // nobody is in the directory: no_account
+	for lang, want := range map[string]string{
+		"en": "Your Corp SSO account is not set up for this application.",
+		"es": "Tu cuenta de Corp SSO no está configurada para esta aplicación.",
+		"hi": "आपका Corp SSO खाता इस एप्लिकेशन के लिए सेट नहीं है।",
+	} {
+		b := gatewaytest.NewBrowser(g.URL)
+		b.SetCookie("gatehouse-lang", lang)
+		resp, body, _ := gatewaytest.OIDCLogin(t, b, idp.Issuer, "corp", "/")
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, want) {
+			t.Errorf("%s: %d, want 403 saying %q\n%s", lang, resp.StatusCode, want, body)
+		}
 	}
 }

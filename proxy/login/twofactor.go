@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -86,7 +85,7 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 func twoFactorData(pol *policy.Policy, rd string) web.PageData {
 	d := web.PageData{Title: "twofa.title", Redirect: rd}
 	if pp := pol.MFA.RememberDevice; pp > 0 {
-		d.Remember = humanDuration(pp)
+		d.Remember, d.RememberN = rememberPeriod(pp)
 	}
 	return d
 }
@@ -234,16 +233,15 @@ func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	p.render.Page(w, r, http.StatusOK, "codes.html", web.PageData{Title: "codes.title", Codes: codes, Redirect: next})
 }
 
-func humanDuration(d time.Duration) string {
+// rememberPeriod is the remember-device period as a counted message id
+// ("twofa.days" with n) the page words in its language; a period that is
+// not whole hours is shown as Go writes it.
+func rememberPeriod(d time.Duration) (string, int) {
 	switch {
 	case d%(24*time.Hour) == 0:
-		n := int(d / (24 * time.Hour))
-		if n == 1 {
-			return "1 day"
-		}
-		return strconv.Itoa(n) + " days"
+		return "twofa.days", int(d / (24 * time.Hour))
 	case d%time.Hour == 0:
-		return strconv.Itoa(int(d/time.Hour)) + " hours"
+		return "twofa.hours", int(d / time.Hour)
 	}
-	return d.String()
+	return d.String(), 0
 }

@@ -51,7 +51,10 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
-	Err     error
+	// Arg fills the %s of the page's "error.<Code>" text (a provider's
+	// label); Message has it filled already.
+	Arg string
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -130,8 +133,12 @@ func (rd *Renderer) Error(w http.ResponseWriter, r *http.Request, e *Error) {
 		w.Header().Set("Retry-After", "5")
 	}
 	if WantsHTML(r) {
-		rd.Page(w, r, e.Status, "message.html", PageData{Title: StatusTitle(e.Status), Message: e.PageMessage(),
-			LoginLink: e.Status == http.StatusUnauthorized || e.Code == ErrCrossOrigin.Code})
+		d := PageData{Title: StatusTitle(e.Status), Message: e.PageMessage(),
+			LoginLink: e.Status == http.StatusUnauthorized || e.Code == ErrCrossOrigin.Code}
+		if d.Message != e.Message {
+			d.MessageArg = e.Arg
+		}
+		rd.Page(w, r, e.Status, "message.html", d)
 		return
 	}
 	JSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
@@ -168,10 +175,12 @@ func errText(err error) string {
 // rendered; text that is not an id is shown as it is. NoticeArg fills
 // the one %s of a Notice such as "account.key_revoked".
 type PageData struct {
-	Title           string
-	Message         string
-	Notice          string
-	NoticeArg       string
+	Title     string
+	Message   string
+	Notice    string
+	NoticeArg string
+	// MessageArg fills the %s of Message's text (an error's Arg).
+	MessageArg      string
 	Error           string
 	Redirect        string
 	Username        string
@@ -179,7 +188,8 @@ type PageData struct {
 	Providers       []ProviderButton
 	LoginLink       bool
 	// 2FA pages
-	Remember  string       // remember-device period offered, "" when off
+	Remember  string // remember-device period offered (a counted message id, RememberN its count), "" when off
+	RememberN int
 	QR        template.URL // data: URI of the enrolment QR code
 	OTPAuth   template.URL // the otpauth:// URI the QR code encodes
 	Secret    string
@@ -239,15 +249,17 @@ func (d PageData) CodesDownload() template.URL {
 
 // KeyRow is one API key on the account page; never the secret.
 type KeyRow struct {
-	ID, Name, Scopes, Created, Expires, LastUsed, State string
-	Active                                              bool
+	ID, Name, Scopes, Created, Expires, LastUsed, LastUsedIP, State string
+	Active                                                          bool
 }
 
 // DeviceRow is one mobile device on the account page; Live ones can be
 // signed out.
+// signed out: EndedAt and EndedWhy (a message id, or a reason shown as
+// stored) say when and why.
 type DeviceRow struct {
-	ID, Client, UserAgent, FirstSeen, LastSeen, LastIP, State string
-	Live                                                      bool
+	ID, Client, UserAgent, FirstSeen, LastSeen, LastIP, EndedAt, EndedWhy string
+	Live                                                                  bool
 }
 
 // SessionRow is one of the user's browser sessions on the account
@@ -319,7 +331,12 @@ type LangChoice struct {
 func (rd *Renderer) Page(w http.ResponseWriter, r *http.Request, status int, name string, d PageData) {
 	tr := i18n.For(Language(r))
 	scripts := pageScripts(name, &d)
-	d.Title, d.Message, d.Error = tr.T(d.Title), tr.T(d.Message), tr.T(d.Error)
+	d.Title, d.Error = tr.T(d.Title), tr.T(d.Error)
+	if d.MessageArg != "" {
+		d.Message = tr.T(d.Message, d.MessageArg)
+	} else {
+		d.Message = tr.T(d.Message)
+	}
 	if d.NoticeArg != "" {
 		d.Notice = tr.T(d.Notice, d.NoticeArg)
 	} else {
