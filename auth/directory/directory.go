@@ -439,33 +439,55 @@ type TOTPFactor struct {
 	CreatedAt time.Time // zero on EnrollTOTP means now
 }
 
-// MFA stores second factors: one TOTP factor per user and that user's
-// recovery codes, kept only as hashes computed by the caller.
+// OTP factor kinds.
+const (
+	OTPEmail = "email" // codes to the account's email address
+	OTPSMS   = "sms"   // codes to Target, a phone number
+)
+
+// OTPFactor is a second factor whose one-time codes are sent to the
+// user. An email factor has no Target: codes go to the account's address
+// at send time.
+type OTPFactor struct {
+	UserID, Kind, Target string
+	CreatedAt            time.Time // zero on EnrollFirstOTP means now
+}
+
+// MFA stores second factors: at most one TOTP factor and one OTP factor
+// of each kind per user, and that user's recovery codes (shared by all
+// of them), kept only as hashes computed by the caller.
 type MFA interface {
 	// EnrollTOTP stores the factor, replacing any the user had, and
 	// replaces the user's recovery codes with hashes, in one transaction.
 	// ErrNotFound for an unknown user; ErrConflict when hashes repeat.
 	EnrollTOTP(ctx context.Context, f TOTPFactor, recoveryHashes [][]byte) error
-	// EnrollFirstTOTP is EnrollTOTP for a user who has no factor: it
-	// stores nothing and returns ErrConflict when one exists, checked and
-	// written atomically, so an enrolment started before the user enrolled
-	// elsewhere cannot replace that factor and its recovery codes.
+	// EnrollFirstTOTP is EnrollTOTP for a user who has no factor (TOTP
+	// or OTP): it stores nothing and returns ErrConflict when one exists,
+	// checked and written atomically, so an enrolment started before the
+	// user enrolled elsewhere cannot replace that factor and its recovery
+	// codes.
 	EnrollFirstTOTP(ctx context.Context, f TOTPFactor, recoveryHashes [][]byte) error
+	// EnrollFirstOTP stores f and the user's recovery codes for a user
+	// who has no factor, atomically, as EnrollFirstTOTP does: ErrConflict
+	// when any factor exists, ErrNotFound for an unknown user.
+	EnrollFirstOTP(ctx context.Context, f OTPFactor, recoveryHashes [][]byte) error
+	// OTPFactors lists the user's OTP factors, oldest first.
+	OTPFactors(ctx context.Context, userID string) ([]OTPFactor, error)
 	// TOTP returns the user's factor; ErrNotFound when not enrolled.
 	TOTP(ctx context.Context, userID string) (TOTPFactor, error)
 	// UpdateTOTPSecret stores a re-sealed secret after a key rotation,
 	// keeping CreatedAt and the recovery codes; ErrNotFound when not
 	// enrolled.
 	UpdateTOTPSecret(ctx context.Context, userID string, sealed []byte) error
-	// RemoveTOTP deletes the factor and all recovery codes; removing
-	// what is not there is not an error.
+	// RemoveTOTP deletes every factor of the user (TOTP and OTP) and all
+	// recovery codes; removing what is not there is not an error.
 	RemoveTOTP(ctx context.Context, userID string) error
 	// UseRecoveryCode marks the user's unused code with this hash used,
 	// atomically: of two concurrent calls with the same code exactly one
 	// succeeds. ErrNotFound when no unused code matches.
 	UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error
 	// ReplaceRecoveryCodes swaps every code, used or not, for hashes;
-	// ErrNotFound when the user has no factor.
+	// ErrNotFound when the user has no factor (TOTP or OTP).
 	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error
 	// RecoveryCodesLeft counts the unused codes; 0 for a user without any.
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)

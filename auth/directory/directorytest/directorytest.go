@@ -76,6 +76,8 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"RecoveryCodeRace", testRecoveryCodeRace},
 		{"ReplaceRecoveryCodes", testReplaceRecoveryCodes},
 		{"UpdateTOTPSecret", testUpdateTOTPSecret},
+		{"OTPFactors", testOTPFactors},
+		{"ConcurrentFirstFactor", testConcurrentFirstFactor},
 		{"Ping", testPing},
 		{"CanceledContext", testCanceledContext},
 	}

@@ -34,7 +34,7 @@ func (db *DB) EnrollTOTP(ctx context.Context, f directory.TOTPFactor, recoveryHa
 }
 
 // errEnrolled is what EnrollFirstTOTP finds when the user has a factor.
-var errEnrolled = fmt.Errorf("a totp factor is enrolled: %w", directory.ErrConflict)
+var errEnrolled = fmt.Errorf("a second factor is enrolled: %w", directory.ErrConflict)
 
 // EnrollFirstTOTP stores f and its recovery codes only if the user has no
 // factor. The insert itself is the check (ON CONFLICT DO NOTHING on the
@@ -42,7 +42,10 @@ var errEnrolled = fmt.Errorf("a totp factor is enrolled: %w", directory.ErrConfl
 // inside the user's MFA lock, so of two racing enrolments one wins and
 // the other changes nothing, not even the codes.
 func (db *DB) EnrollFirstTOTP(ctx context.Context, f directory.TOTPFactor, recoveryHashes [][]byte) error {
-	const insert = `INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3)
+	// The insert declines when the user has an OTP factor too (the
+	// lock keeps that row from appearing meanwhile).
+	const insert = `INSERT INTO totp_factors (user_id, secret, created_at)
+		SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM otp_factors WHERE user_id = $1)
 		ON CONFLICT (user_id) DO NOTHING`
 	return db.enroll(ctx, "enroll first totp", insert, f, recoveryHashes)
 }
@@ -106,15 +109,16 @@ func (db *DB) UpdateTOTPSecret(ctx context.Context, userID string, sealed []byte
 	return db.oneRow("update totp secret", res, err)
 }
 
-// RemoveTOTP deletes the user's factor and recovery codes together.
-// Nothing to remove is not an error.
+// RemoveTOTP deletes every factor of the user and the recovery codes
+// together. Nothing to remove is not an error.
 func (db *DB) RemoveTOTP(ctx context.Context, userID string) error {
 	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
-			return err
+		for _, table := range []string{"recovery_codes", "otp_factors", "totp_factors"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, userID); err != nil {
+				return err
+			}
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM totp_factors WHERE user_id = $1`, userID)
-		return err
+		return nil
 	})
 	return db.d.classify("remove totp", err)
 }
@@ -138,9 +142,11 @@ func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []
 		return fmt.Errorf("sqldir: replace recovery codes: %w", err)
 	}
 	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM totp_factors WHERE user_id = $1`, userID).Scan(&one); err != nil {
+		switch has, err := hasFactor(ctx, tx, userID); {
+		case err != nil:
 			return err
+		case !has:
+			return sql.ErrNoRows
 		}
 		return replaceCodes(ctx, tx, userID, hashes)
 	})
@@ -155,6 +161,68 @@ func (db *DB) RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 		return 0, db.d.classify("recovery codes left", err)
 	}
 	return n, nil
+}
+
+// hasFactor reports whether the user has any second factor, inside tx.
+func hasFactor(ctx context.Context, tx *sql.Tx, userID string) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1) +
+		(SELECT COUNT(*) FROM otp_factors WHERE user_id = $1)`, userID).Scan(&n)
+	return n > 0, err
+}
+
+// EnrollFirstOTP stores f and the recovery codes for a user with no
+// factor, under the user's MFA lock, so it and EnrollFirstTOTP cannot
+// both succeed for one user.
+func (db *DB) EnrollFirstOTP(ctx context.Context, f directory.OTPFactor, recoveryHashes [][]byte) error {
+	if f.UserID == "" || (f.Kind != directory.OTPEmail && f.Kind != directory.OTPSMS) {
+		return fmt.Errorf("sqldir: enroll first otp: user id and a kind (email, sms) are required, got %q", f.Kind)
+	}
+	if err := checkHashes(recoveryHashes); err != nil {
+		return fmt.Errorf("sqldir: enroll first otp: %w", err)
+	}
+	created := normTime(f.CreatedAt)
+	if f.CreatedAt.IsZero() {
+		created = db.timestamp()
+	}
+	err := db.inTx(ctx, mfaLock(f.UserID), func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, f.UserID).Scan(&one); err != nil {
+			return err
+		}
+		switch has, err := hasFactor(ctx, tx, f.UserID); {
+		case err != nil:
+			return err
+		case has:
+			return errEnrolled
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO otp_factors (user_id, kind, target, created_at) VALUES ($1, $2, $3, $4)`,
+			f.UserID, f.Kind, f.Target, toMillis(created)); err != nil {
+			return err
+		}
+		return replaceCodes(ctx, tx, f.UserID, recoveryHashes)
+	})
+	return db.d.classify("enroll first otp", err)
+}
+
+// OTPFactors lists the user's OTP factors, oldest first.
+func (db *DB) OTPFactors(ctx context.Context, userID string) ([]directory.OTPFactor, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT kind, target, created_at FROM otp_factors WHERE user_id = $1 ORDER BY created_at, kind`, userID)
+	if err != nil {
+		return nil, db.d.classify("otp factors", err)
+	}
+	defer rows.Close()
+	var out []directory.OTPFactor
+	for rows.Next() {
+		f := directory.OTPFactor{UserID: userID}
+		var created int64
+		if err := rows.Scan(&f.Kind, &f.Target, &created); err != nil {
+			return nil, db.d.classify("otp factors", err)
+		}
+		f.CreatedAt = fromMillis(created)
+		out = append(out, f)
+	}
+	return out, db.d.classify("otp factors", rows.Err())
 }
 
 // replaceCodes deletes the user's codes and inserts hashes, inside tx.
