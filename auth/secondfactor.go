@@ -7,6 +7,19 @@ import "errors"
 const (
 	MethodRecoveryCode     = "recovery_code"
 	MethodRememberedDevice = "remembered_device"
+	// MethodEmailOTP is a one-time code sent to the account's email.
+	MethodEmailOTP = "email_otp"
+)
+
+// Email-code refusals, in the pages' terms (auth/mfa returns them).
+var (
+	// ErrCodeSentRecently refuses sending another code moments after one.
+	ErrCodeSentRecently = errors.New("auth: a code was sent moments ago")
+	// ErrNoEmail means the account has no email address to send codes to.
+	ErrNoEmail = errors.New("auth: the account has no email address")
+	// ErrNoEnrollment means no enrolment was started for this session,
+	// or it expired (or its emailed code was used up).
+	ErrNoEnrollment = errors.New("auth: no enrolment in progress")
 )
 
 // ErrAlreadyEnrolled means an enrolment was confirmed after the user had
@@ -17,9 +30,15 @@ var ErrAlreadyEnrolled = errors.New("auth: a second factor is already enrolled")
 // MFAStatus is a user's second-factor state, as the login flow needs it.
 type MFAStatus struct {
 	Required      bool  // the per-user mandate
-	Enrolled      bool  // a TOTP factor is set up
+	Enrolled      bool  // a second factor (TOTP, email codes) is set up
 	Stamp         int64 // the user's security stamp (remembered devices die when it changes)
 	RecoveryCodes int   // unused recovery codes left
+	// Methods are the user's factors ("totp", "email"), in the order
+	// they were set up.
+	Methods []string
+	// EmailTo is the masked address email codes go to (the account's),
+	// "" when the account has none.
+	EmailTo string
 }
 
 // Enrollment is what a TOTP enrolment page shows: the secret for manual

@@ -138,7 +138,7 @@ var eventNames = slices.Sorted(slices.Values([]string{
 	audit.UserEnabled, audit.UserChanged, audit.UserDeleted, audit.UserUnlocked, audit.UserErased, audit.PasswordSet, audit.PasswordChanged, audit.PasswordChangeRequired, audit.PasswordResetRequested, audit.PasswordReset, audit.PolicyChanged, audit.PolicySeeded,
 	audit.KeyRotated, audit.StoreOutage, audit.NetworkBlocked,
 	audit.MFARequired, audit.MFASuccess, audit.MFAFailure, audit.MFALockout,
-	audit.MFAEnrolled, audit.MFARemoved, audit.MFARecoveryReset, audit.MFAReset,
+	audit.MFAEnrolled, audit.MFACodeSent, audit.MFARemoved, audit.MFARecoveryReset, audit.MFAReset,
 	audit.MFARequirement, audit.UserAllowlist, audit.UserRoleChanged,
 	audit.TemplatesSeeded, audit.TemplateChanged, audit.TemplateDeleted, audit.UserTemplateChanged,
 	audit.GroupCreated, audit.GroupChanged, audit.GroupDeleted, audit.GroupMemberAdded,

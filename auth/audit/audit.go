@@ -54,6 +54,7 @@ const (
 	MFAFailure       = "mfa_failure"
 	MFALockout       = "mfa_lockout"
 	MFAEnrolled      = "mfa_enrolled"
+	MFACodeSent      = "mfa_code_sent" // a one-time code was emailed
 	MFARemoved       = "mfa_removed"
 	MFARecoveryReset = "mfa_recovery_codes_regenerated"
 	MFAReset         = "mfa_reset"

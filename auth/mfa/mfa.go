@@ -1,6 +1,8 @@
 // Package mfa is the second factor as a service: TOTP enrolment with a
-// confirmation code, verification with replay protection and failed-attempt
-// limits, single-use recovery codes, and remember-this-device tokens. It
+// confirmation code, codes sent by email (enrolled by a code sent to the
+// account's address), verification with replay protection and
+// failed-attempt limits, single-use recovery codes, and
+// remember-this-device tokens. It
 // ties the primitives (auth/totp, auth/secret, auth/lockout) to the
 // directory and the session store; the HTTP flow lives in proxy.
 //
@@ -18,6 +20,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/email"
 	"github.com/gatehouse-auth/gatehouse/auth/lockout"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/totp"
@@ -40,7 +43,7 @@ var (
 	// ErrNotEnrolled means the user has no factor.
 	ErrNotEnrolled = errors.New("mfa: not enrolled")
 	// ErrNoEnrollment means no enrolment was started for this session, or it expired.
-	ErrNoEnrollment = errors.New("mfa: no enrolment in progress")
+	ErrNoEnrollment = auth.ErrNoEnrollment
 	// ErrAlreadyEnrolled means the user enrolled a factor (elsewhere)
 	// after this enrolment began; the enrolment is dropped and the
 	// factor the user has stays. Send the user to their account page.
@@ -67,6 +70,7 @@ type State interface {
 	lockout.Store
 	session.Nonces
 	session.Watermarks
+	session.Counter
 }
 
 // EndOthers ends every session of userID except keepSessionID (none when
@@ -93,6 +97,8 @@ type Service struct {
 	issuer    string
 	now       func() time.Time
 	endOthers EndOthers
+	mail      email.Sender // nil: no email codes
+	product   string
 }
 
 // New wires a Service. state is the session store (counters and one-time
@@ -119,12 +125,24 @@ func (s *Service) Status(ctx context.Context, userID string) (auth.MFAStatus, er
 	st := auth.MFAStatus{Required: u.Require2FA, Stamp: u.SecurityStamp}
 	switch _, err := s.store.TOTP(ctx, userID); {
 	case err == nil:
-		st.Enrolled = true
+		st.Methods = append(st.Methods, MethodTOTP)
+	case !errors.Is(err, directory.ErrNotFound):
+		return auth.MFAStatus{}, err
+	}
+	fs, err := s.store.OTPFactors(ctx, userID)
+	if err != nil {
+		return auth.MFAStatus{}, err
+	}
+	for _, f := range fs {
+		st.Methods = append(st.Methods, f.Kind)
+	}
+	if u.Email != "" {
+		st.EmailTo = MaskEmail(u.Email)
+	}
+	if st.Enrolled = len(st.Methods) > 0; st.Enrolled {
 		if st.RecoveryCodes, err = s.store.RecoveryCodesLeft(ctx, userID); err != nil {
 			return auth.MFAStatus{}, err
 		}
-	case !errors.Is(err, directory.ErrNotFound):
-		return auth.MFAStatus{}, err
 	}
 	return st, nil
 }
@@ -203,7 +221,7 @@ func (s *Service) ConfirmEnrollment(ctx context.Context, sid string, id auth.Ide
 		}
 		return nil, err
 	}
-	codes, hashes := totp.NewRecoveryCodes(RecoveryCodeCount)
+	codes, hashes := newRecoveryCodes()
 	f := directory.TOTPFactor{UserID: id.UserID, Secret: s.keys.Seal(plain, []byte(id.UserID)), CreatedAt: s.now()}
 	switch err := s.store.EnrollFirstTOTP(ctx, f, hashes); {
 	case errors.Is(err, directory.ErrConflict):
@@ -220,11 +238,14 @@ func (s *Service) ConfirmEnrollment(ctx context.Context, sid string, id auth.Ide
 	return codes, nil
 }
 
-// Verify checks a TOTP code or a recovery code and says which it was.
-// The attempt is reserved against the user's limit before any code is
-// compared, so concurrent guesses cannot outrun it; wrong codes stay
-// counted, and a replayed or older TOTP step is refused like a wrong
-// code.
+// newRecoveryCodes are a first factor's codes and their hashes.
+func newRecoveryCodes() ([]string, [][]byte) { return totp.NewRecoveryCodes(RecoveryCodeCount) }
+
+// Verify checks a TOTP code, an emailed code or a recovery code and says
+// which it was. The attempt is reserved against the user's limit before
+// any code is compared, so concurrent guesses cannot outrun it; wrong
+// codes stay counted, and a replayed or older TOTP step is refused like a
+// wrong code.
 func (s *Service) Verify(ctx context.Context, userID, code string) (string, error) {
 	att, err := s.reserve(ctx, userID)
 	if err != nil {
@@ -242,6 +263,22 @@ func (s *Service) Verify(ctx context.Context, userID, code string) (string, erro
 	}
 	f, err := s.store.TOTP(ctx, userID)
 	if errors.Is(err, directory.ErrNotFound) {
+		// No app: the code can only be one the user was emailed.
+		switch ok, handled, err := s.verifyEmailCode(ctx, userID, code); {
+		case err != nil:
+			return "", cancel(ctx, att, err)
+		case ok:
+			return MethodEmail, att.Succeeded(ctx)
+		case handled:
+			return "", s.failedAs(att, userID, MethodEmail, ReasonWrongCode)
+		}
+		if fs, err := s.store.OTPFactors(ctx, userID); err != nil {
+			return "", cancel(ctx, att, err)
+		} else if len(fs) > 0 {
+			// Enrolled, but no code was sent (or it was used, or
+			// expired): a guess all the same.
+			return "", s.failedAs(att, userID, MethodEmail, ReasonWrongCode)
+		}
 		return "", cancel(ctx, att, ErrNotEnrolled)
 	}
 	if err != nil {
@@ -293,12 +330,17 @@ func (s *Service) reserve(ctx context.Context, userID string) (*lockout.Attempt,
 
 // failed keeps the attempt counted and describes the refusal.
 func (s *Service) failed(att *lockout.Attempt, userID string, cause error) error {
-	att.Failed()
 	reason := ReasonWrongCode
 	if errors.Is(cause, totp.ErrReplayed) {
 		reason = ReasonReplayed
 	}
-	return &auth.Failure{Method: MethodTOTP, Reason: reason, UserID: userID, Err: auth.ErrInvalidCredentials}
+	return s.failedAs(att, userID, MethodTOTP, reason)
+}
+
+// failedAs is failed for a factor and reason named by the caller.
+func (s *Service) failedAs(att *lockout.Attempt, userID, method, reason string) error {
+	att.Failed()
+	return &auth.Failure{Method: method, Reason: reason, UserID: userID, Err: auth.ErrInvalidCredentials}
 }
 
 // cancel gives back an attempt whose code was never judged and returns
@@ -334,7 +376,7 @@ func (s *Service) BumpStamp(ctx context.Context, userID string) error {
 // RegenerateRecoveryCodes replaces the user's codes and ends the user's
 // sessions except keepSessionID (the one asking).
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, keepSessionID string) ([]string, error) {
-	codes, hashes := totp.NewRecoveryCodes(RecoveryCodeCount)
+	codes, hashes := newRecoveryCodes()
 	if err := s.store.ReplaceRecoveryCodes(ctx, userID, hashes); err != nil {
 		return nil, err
 	}

@@ -122,6 +122,21 @@ type MFA struct {
 	RequiredRoles  []string      `yaml:"required_roles,omitempty"`
 	Federated      string        `yaml:"federated"` // trust_idp | always
 	RememberDevice time.Duration `yaml:"remember_device"`
+	// Methods are the second factors users may set up: totp (an
+	// authenticator app) and email (codes sent to the account's
+	// address). Empty means [totp], what every policy before it allowed.
+	Methods []string `yaml:"methods,omitempty"`
+}
+
+// MFAMethods are the second-factor kinds a policy may allow.
+var MFAMethods = []string{"totp", "email"}
+
+// MFAMethodAllowed reports whether users may set up method (totp, email).
+func (p *Policy) MFAMethodAllowed(method string) bool {
+	if len(p.MFA.Methods) == 0 {
+		return method == "totp"
+	}
+	return slices.Contains(p.MFA.Methods, method)
 }
 
 // Network is the network-guard policy (enforced by the network guard).
@@ -231,6 +246,16 @@ func (p *Policy) Validate(prefix string) error {
 	}
 	if p.MFA.RememberDevice < 0 {
 		bad("mfa.remember_device", "must not be negative")
+	}
+	for i, m := range p.MFA.Methods {
+		switch {
+		case m == "sms" || m == "webauthn":
+			bad(fmt.Sprintf("mfa.methods[%d]", i), "%q is not available yet; allowed: %s", m, strings.Join(MFAMethods, ", "))
+		case !slices.Contains(MFAMethods, m):
+			bad(fmt.Sprintf("mfa.methods[%d]", i), "must be one of %s, got %q", strings.Join(MFAMethods, ", "), m)
+		case slices.Index(p.MFA.Methods, m) != i:
+			bad(fmt.Sprintf("mfa.methods[%d]", i), "%q is listed twice", m)
+		}
 	}
 	validateList("network.allow", p.Network.Allow, bad)
 	for _, role := range slices.Sorted(maps.Keys(p.Network.AllowRoles)) {

@@ -75,6 +75,12 @@ func TestValidateKeyPaths(t *testing.T) {
 			[]string{"policy.mfa.federated:"}},
 		{"remember device negative", func(p *policy.Policy) { p.MFA.RememberDevice = -time.Hour },
 			[]string{"policy.mfa.remember_device:"}},
+		{"mfa method unknown", func(p *policy.Policy) { p.MFA.Methods = []string{"totp", "pigeon"} },
+			[]string{"policy.mfa.methods[1]:", `"pigeon"`}},
+		{"mfa method not built", func(p *policy.Policy) { p.MFA.Methods = []string{"sms"} },
+			[]string{"policy.mfa.methods[0]:", "not available yet"}},
+		{"mfa method twice", func(p *policy.Policy) { p.MFA.Methods = []string{"email", "email"} },
+			[]string{"policy.mfa.methods[1]:", "twice"}},
 		{"allow entry", func(p *policy.Policy) {
 			p.Network.Allow = policy.AllowList{{CIDR: "10.0.0.0/8"}, {CIDR: "10.0.0.0/33", Description: "office"}}
 		},

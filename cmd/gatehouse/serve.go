@@ -206,7 +206,17 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	}
 	// Changing a factor ends the user's other sessions (ASVS 7.4.3).
 	endOthers := mfa.EndOtherSessions(s.endOtherSessions("factor_changed"))
-	second := mfa.New(a.dir, keys, a.store, mfa.Limits{Attempts: cfg.Login.AccountAttempts, Window: cfg.Login.LockoutWindow}, "Gatehouse", a.now, endOthers)
+	mfaOpts := []mfa.Option{endOthers}
+	// The SMTP relay sends reset links and, when the policy allows them,
+	// second-factor codes.
+	var mail email.Sender
+	if cfg.Email.Enabled() {
+		if mail, err = email.NewSender(&cfg.Email); err != nil {
+			return nil, err
+		}
+		mfaOpts = append(mfaOpts, mfa.WithEmail(mail, cfg.Branding.Brand().Name))
+	}
+	second := mfa.New(a.dir, keys, a.store, mfa.Limits{Attempts: cfg.Login.AccountAttempts, Window: cfg.Login.LockoutWindow}, "Gatehouse", a.now, mfaOpts...)
 	providers, err := openProviders(ctx, a, a.store)
 	if err != nil {
 		return nil, err
@@ -288,11 +298,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	}
 	// "Forgot password?" exists only with an email relay to send links.
 	var resetPages login.Resets
-	if cfg.Email.Enabled() {
-		mail, err := email.NewSender(&cfg.Email)
-		if err != nil {
-			return nil, err
-		}
+	if mail != nil {
 		s.resets = reset.New(reset.Options{Users: a.dir, Passwords: resetPasswords{ops}, Keys: keys, Mail: mail,
 			Store: a.store, Audit: a.audit, PublicURL: cfg.PublicURLParsed, Product: cfg.Branding.Brand().Name, Log: log, Now: a.now})
 		resetPages = resets{s.resets}

@@ -32,6 +32,19 @@ type SecondFactor interface {
 	// remember_device in force, so shortening it shortens cookies
 	// already issued.
 	CheckRemember(token, userID string, stamp int64, maxAge time.Duration) bool
+	// EmailAvailable reports whether codes can be emailed at all (an
+	// SMTP relay is configured).
+	EmailAvailable() bool
+	// SendLoginCode emails the user a code for the 2FA step and returns
+	// the masked address; auth.ErrCodeSentRecently when one was sent
+	// moments ago.
+	SendLoginCode(ctx context.Context, userID string) (string, error)
+	// StartEmailEnrollment emails a code that confirms the address, for
+	// enrolling email codes from session sid.
+	StartEmailEnrollment(ctx context.Context, sid string, id auth.Identity) (string, error)
+	// ConfirmEmailEnrollment checks that code and stores the factor,
+	// returning the new recovery codes (as ConfirmEnrollment does).
+	ConfirmEmailEnrollment(ctx context.Context, sid string, id auth.Identity, code string) ([]string, error)
 }
 
 // Options are the login methods the pages offer.
@@ -125,6 +138,9 @@ func (p *Pages) Mount(m *proxy.Mux) {
 		m.Handle("POST /.gatehouse/2fa", proxy.AnySession, p.twoFactorSubmit)
 		m.Handle("GET /.gatehouse/2fa/enroll", proxy.AnySession, p.enrollPage)
 		m.Handle("POST /.gatehouse/2fa/enroll", proxy.AnySession, p.enrollSubmit)
+		m.Handle("POST /.gatehouse/2fa/email", proxy.AnySession, p.sendLoginCode)
+		m.Handle("POST /.gatehouse/2fa/enroll/email", proxy.AnySession, p.startEmailEnrollment)
+		m.Handle("POST /.gatehouse/2fa/enroll/email/confirm", proxy.AnySession, p.confirmEmailEnrollment)
 	}
 	m.Handle("GET /.gatehouse/password", proxy.AnySession, p.passwordPage)
 	m.Handle("POST /.gatehouse/password", proxy.AnySession, p.passwordSubmit)

@@ -79,15 +79,33 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, nextFor(c, rd), http.StatusSeeOther)
 		return
 	}
-	p.render.Page(w, r, http.StatusOK, "twofa.html", twoFactorData(&c.Policy.Policy, rd))
+	d, err := p.twoFactorData(r, rd)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	p.render.Page(w, r, http.StatusOK, "twofa.html", d)
 }
 
-func twoFactorData(pol *policy.Policy, rd string) web.PageData {
+// twoFactorData is the code page for the caller: the remember-device
+// offer, and "Email me a code" for a user with email codes.
+func (p *Pages) twoFactorData(r *http.Request, rd string) (web.PageData, error) {
+	c := proxy.CallerOf(r)
 	d := web.PageData{Title: "twofa.title", Redirect: rd}
-	if pp := pol.MFA.RememberDevice; pp > 0 {
+	if pp := c.Policy.Policy.MFA.RememberDevice; pp > 0 {
 		d.Remember, d.RememberN = rememberPeriod(pp)
 	}
-	return d
+	st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
+	if err != nil {
+		return d, err
+	}
+	if slices.Contains(st.Methods, "email") && p.mfa.EmailAvailable() {
+		d.EmailTo = st.EmailTo
+	}
+	if !slices.Contains(st.Methods, auth.MethodTOTP) {
+		d.Message = "twofa.help_email"
+	}
+	return d, nil
 }
 
 // stepForm is the start of every 2FA form post: the posted form and rd,
@@ -115,7 +133,12 @@ func (p *Pages) twoFactorSubmit(w http.ResponseWriter, r *http.Request) {
 	pol := &c.Policy.Policy
 	method, err := p.mfa.Verify(r.Context(), c.Identity.UserID, r.PostForm.Get("code"))
 	if err != nil {
-		p.codeFailed(w, r, err, "twofa.html", twoFactorData(pol, rd))
+		d, derr := p.twoFactorData(r, rd)
+		if derr != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(derr))
+			return
+		}
+		p.codeFailed(w, r, err, "twofa.html", d)
 		return
 	}
 	id := c.Identity
@@ -180,13 +203,27 @@ func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg 
 			return
 		}
 	}
-	e, err := p.mfa.StartEnrollment(r.Context(), c.ID, c.Identity)
-	if err != nil {
-		p.render.Error(w, r, web.ErrUnavailable.With(err))
-		return
+	pol := &c.Policy.Policy
+	d := web.PageData{Title: "enroll.title", Redirect: rd, Error: errMsg}
+	if p.emailEnrollable(pol) {
+		st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
+		if err != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+		d.EmailTo = st.EmailTo
 	}
-	d := web.PageData{Title: "enroll.title", Redirect: rd, Error: errMsg, Secret: e.Base32, OTPAuth: template.URL(e.URI),
-		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.PNG))}
+	if pol.MFAMethodAllowed(auth.MethodTOTP) || d.EmailTo == "" {
+		// An app it is when email codes cannot be had: a user the
+		// policy makes enrol is never left without a way.
+		e, err := p.mfa.StartEnrollment(r.Context(), c.ID, c.Identity)
+		if err != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+		d.Secret, d.OTPAuth = e.Base32, template.URL(e.URI)
+		d.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.PNG))
+	}
 	if c.Pending == proxy.PendingEnroll {
 		d.Notice = "enroll.required"
 	}
@@ -219,12 +256,19 @@ func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	p.audit.Record(r.Context(), audit.Event{Event: audit.MFAEnrolled, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: ip})
+	p.enrolled(w, r, c, rd, auth.MethodTOTP, codes)
+}
+
+// enrolled finishes an enrolment that stored a factor: audited, the login
+// completed when it was owed, the new recovery codes shown.
+func (p *Pages) enrolled(w http.ResponseWriter, r *http.Request, c *proxy.Caller, rd, method string, codes []string) {
+	p.audit.Record(r.Context(), audit.Event{Event: audit.MFAEnrolled, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(),
+		Detail: map[string]string{"method": method}})
 	next := "/.gatehouse/account"
 	if c.Pending == proxy.PendingEnroll {
 		// Enrolment proved the factor: this login is now complete.
 		id := c.Identity
-		id.Methods = append(slices.Clone(id.Methods), auth.MethodTOTP)
+		id.Methods = append(slices.Clone(id.Methods), method)
 		if !p.completeLogin(w, r, id) {
 			return
 		}

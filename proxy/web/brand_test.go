@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -33,19 +34,21 @@ func render(rd *Renderer, name string, d PageData) *httptest.ResponseRecorder {
 	return w
 }
 
-// everyPage is each gateway page template with data enough to render.
+// everyPage is each gateway page template with data enough to render
+// (TestEveryTemplateListed keeps it complete).
 var everyPage = map[string]PageData{
-	"login.html":    {Title: "Log in", PasswordEnabled: true, Providers: []ProviderButton{{ID: "corp", Label: "Corp", Href: "/x"}}},
-	"twofa.html":    {Title: "Two-factor authentication", Error: "Wrong code."},
-	"enroll.html":   {Title: "Set up two-factor authentication", QR: "data:image/png;base64,AA=="},
-	"codes.html":    {Title: "Recovery codes", Codes: []string{"a-b"}},
-	"password.html": {Title: "Choose a new password"},
-	"account.html":  {Title: "Your account", Username: "alice", KeysEnabled: true, Keys: []KeyRow{{ID: "k1", Active: true}}},
-	"apikey.html":   {Title: "Your new API key", NewKey: "gk_x"},
-	"logout.html":   {Title: "Log out"},
-	"message.html":  {Title: "Forbidden", Message: "No."},
-	"forgot.html":   {Title: "Forgot your password?"},
-	"reset.html":    {Title: "Choose a new password", ResetToken: "t"},
+	"login.html":        {Title: "Log in", PasswordEnabled: true, Providers: []ProviderButton{{ID: "corp", Label: "Corp", Href: "/x"}}},
+	"twofa.html":        {Title: "Two-factor authentication", Error: "Wrong code.", EmailTo: "a•••@corp.example"},
+	"enroll.html":       {Title: "Set up two-factor authentication", QR: "data:image/png;base64,AA==", EmailTo: "a•••@corp.example"},
+	"enroll_email.html": {Title: "Set up codes by email", Notice: "Sent."},
+	"codes.html":        {Title: "Recovery codes", Codes: []string{"a-b"}},
+	"password.html":     {Title: "Choose a new password"},
+	"account.html":      {Title: "Your account", Username: "alice", KeysEnabled: true, Keys: []KeyRow{{ID: "k1", Active: true}}},
+	"apikey.html":       {Title: "Your new API key", NewKey: "gk_x"},
+	"logout.html":       {Title: "Log out"},
+	"message.html":      {Title: "Forbidden", Message: "No."},
+	"forgot.html":       {Title: "Forgot your password?"},
+	"reset.html":        {Title: "Choose a new password", ResetToken: "t"},
 }
 
 // TestPagesShowTheBrand: every gateway page carries the product name in
@@ -187,5 +190,19 @@ func TestThemeMatchesBrandPalette(t *testing.T) {
 	if !strings.Contains(light, "--notice-bg: "+brand.LightBackground+";") || !strings.Contains(dark, "--notice-bg: "+brand.DarkSurface+";") ||
 		!strings.Contains(light, "var(--gh-primary, "+brand.DefaultColour+")") {
 		t.Errorf("gatehouse.css and proxy/brand disagree on the palette (%s, %s, %s)", brand.LightBackground, brand.DarkSurface, brand.DefaultColour)
+	}
+}
+
+// TestEveryTemplateListed: a new page template is in everyPage, so the
+// brand, CSP and script checks cover it.
+func TestEveryTemplateListed(t *testing.T) {
+	names, err := fs.Glob(files, "*.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if _, ok := everyPage[n]; !ok && n != "layout.html" {
+			t.Errorf("%s is not in everyPage", n)
+		}
 	}
 }

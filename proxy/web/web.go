@@ -190,6 +190,9 @@ type PageData struct {
 	// 2FA pages
 	Remember  string // remember-device period offered (a counted message id, RememberN its count), "" when off
 	RememberN int
+	// EmailTo, on the code and enrolment pages, is the masked address
+	// email codes go to, when the user may have them.
+	EmailTo   string
 	QR        template.URL // data: URI of the enrolment QR code
 	OTPAuth   template.URL // the otpauth:// URI the QR code encodes
 	Secret    string

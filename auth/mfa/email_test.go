@@ -1,0 +1,99 @@
+package mfa
+
+import (
+	"context"
+	"regexp"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/email"
+)
+
+// outbox keeps what would be emailed (the SMTP path is tested with a
+// real server in auth/email and cmd/gatehouse).
+type outbox struct {
+	mu   sync.Mutex
+	sent []email.Message
+}
+
+func (o *outbox) Send(_ context.Context, m email.Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sent = append(o.sent, m)
+	return nil
+}
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
+
+// TestEmailCodeBoundToUser: a waiting code is sealed with its user and
+// purpose as associated data, so one moved under another user's key in
+// the shared store (a store-level swap) opens for nobody; each user's own
+// code still works once.
+func TestEmailCodeBoundToUser(t *testing.T) {
+	e := memoryEnv(t)
+	ctx := t.Context()
+	box := &outbox{}
+	WithEmail(box, "Acme CRM")(e.svc)
+	dir := e.dir.Store.(directory.Directory)
+	bob := &directory.User{Username: "bob", Email: "bob@corp.example"}
+	if err := dir.CreateUser(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{e.alice.UserID, bob.ID} {
+		if err := e.dir.EnrollFirstOTP(ctx, directory.OTPFactor{UserID: id, Kind: directory.OTPEmail}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice, err := e.dir.UserByID(ctx, e.alice.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.Email = "alice@corp.example"
+	if err := dir.UpdateUser(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	if to, err := e.svc.SendLoginCode(ctx, alice.ID); err != nil || to != "a•••@corp.example" {
+		t.Fatalf("SendLoginCode: %q %v", to, err)
+	}
+	code := sixDigits.FindString(box.sent[0].Text)
+	sealed, err := e.state.Take(ctx, loginCodeKey(alice.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.state.PutOnce(ctx, loginCodeKey(bob.ID), sealed, CodeLifetime); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Verify(ctx, bob.ID, code); err == nil {
+		t.Fatal("alice's sealed code, moved under bob's key, logged bob in")
+	}
+
+	if _, err := e.svc.SendLoginCode(ctx, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	bobCode := sixDigits.FindString(box.sent[1].Text)
+	if m, err := e.svc.Verify(ctx, bob.ID, bobCode); err != nil || m != MethodEmail {
+		t.Fatalf("bob's own code: %q %v", m, err)
+	}
+	if _, err := e.svc.Verify(ctx, bob.ID, bobCode); err == nil {
+		t.Fatal("bob's code worked twice")
+	}
+	for _, m := range box.sent {
+		if m.Subject != "Your Acme CRM sign-in code" {
+			t.Errorf("subject %q", m.Subject)
+		}
+	}
+}
+
+func TestMaskEmail(t *testing.T) {
+	for in, want := range map[string]string{
+		"alice@corp.example": "a•••@corp.example",
+		"é@x.example":        "é•••@x.example",
+		"nobody":             "•••",
+		"@x.example":         "•••",
+	} {
+		if got := MaskEmail(in); got != want {
+			t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
