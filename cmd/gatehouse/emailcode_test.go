@@ -77,6 +77,9 @@ func TestEmailCodeLogin(t *testing.T) {
 		t.Fatalf("after enrolling: %d, method %q", resp.StatusCode, up.Last(t).Header.Get("X-Gatehouse-Auth-Method"))
 	}
 	wantAudit(t, r, "mfa_enrolled", "")
+	if _, body := b.Get(t, "/.gatehouse/account"); !strings.Contains(body, "Codes by email to a•••@corp.example") {
+		t.Errorf("the account page does not name the factor:\n%s", body)
+	}
 
 	b.Do(t, "POST", "/.gatehouse/logout", nil)
 	clk.Advance(time.Minute) // past the resend spacing of the enrolment code

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -164,6 +165,14 @@ func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.
 		}
 		pol := &c.Policy.Policy
 		d.Enrolled, d.CodesLeft = st.Enrolled, st.RecoveryCodes
+		for _, m := range st.Methods {
+			if id, ok := factorNames[m]; ok {
+				d.Factors = append(d.Factors, id)
+			}
+		}
+		if slices.Contains(st.Methods, "email") {
+			d.EmailTo = st.EmailTo
+		}
 		d.CanEnroll = pol.MFA.Mode != "off"
 		d.Removable = pol.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required})
 	}
@@ -215,6 +224,9 @@ func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.
 	}
 	p.render.Page(w, r, status, "account.html", d)
 }
+
+// factorNames word the user's second factors (auth.MFAStatus.Methods).
+var factorNames = map[string]string{"totp": "account.factor_totp", "email": "account.factor_email"}
 
 // recovery replaces the recovery codes after a current code.
 func (p *Pages) recovery(w http.ResponseWriter, r *http.Request) {

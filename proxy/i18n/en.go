@@ -207,6 +207,8 @@ var en = map[string]string{
 	"account.data":                  "Your data",
 	"account.data_help":             "Everything this gateway holds about you — your profile, second-factor state, sessions, devices, API keys (never their secrets) and the security events about you — as one JSON file.",
 	"account.data_link":             "Download your data",
+	"account.factor_totp":           "Authenticator app",
+	"account.factor_email":          "Codes by email to %s",
 	"account.all_scopes":            "all of yours",
 	"account.never":                 "never",
 	"account.used_from":             "%s from %s",

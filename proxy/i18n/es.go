@@ -197,6 +197,8 @@ var es = map[string]string{
 	"account.data":                  "Tus datos",
 	"account.data_help":             "Todo lo que esta puerta de enlace guarda sobre ti (tu perfil, el estado del segundo factor, las sesiones, los dispositivos, las claves de API, nunca sus secretos, y los eventos de seguridad que te afectan) en un único archivo JSON.",
 	"account.data_link":             "Descargar tus datos",
+	"account.factor_totp":           "App de autenticación",
+	"account.factor_email":          "Códigos por correo a %s",
 	"account.all_scopes":            "todos los tuyos",
 	"account.never":                 "nunca",
 	"account.used_from":             "%s desde %s",

@@ -198,6 +198,8 @@ var hi = map[string]string{
 	"account.data":                  "आपका डेटा",
 	"account.data_help":             "यह गेटवे आपके बारे में जो कुछ रखता है — आपकी प्रोफ़ाइल, दूसरे चरण की स्थिति, सत्र, डिवाइस, API कुंजियाँ (उनके रहस्य कभी नहीं) और आपसे जुड़ी सुरक्षा घटनाएँ — सब एक JSON फ़ाइल में।",
 	"account.data_link":             "अपना डेटा डाउनलोड करें",
+	"account.factor_totp":           "ऑथेंटिकेटर ऐप",
+	"account.factor_email":          "%s पर ईमेल से कोड",
 	"account.all_scopes":            "आपकी सभी",
 	"account.never":                 "कभी नहीं",
 	"account.used_from":             "%s को %s से",

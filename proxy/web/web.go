@@ -201,6 +201,9 @@ type PageData struct {
 	Removable bool
 	CanEnroll bool
 	CodesLeft int
+	// Factors, on the account page, are the user's second factors as
+	// message ids ("account.factor_totp").
+	Factors []string
 	// Account page: the user's API keys, whether a change needs the
 	// password (or a code) again, and a key just created (shown once).
 	Keys         []KeyRow
