@@ -203,20 +203,9 @@ func (s *Service) ConfirmEmailEnrollment(ctx context.Context, sid string, id aut
 	case !ok:
 		return nil, s.failedAs(att, id.UserID, MethodEmail, ReasonWrongCode)
 	}
-	codes, hashes := newRecoveryCodes()
-	switch err := s.store.EnrollFirstOTP(ctx, directory.OTPFactor{UserID: id.UserID, Kind: directory.OTPEmail, CreatedAt: s.now()}, hashes); {
-	case errors.Is(err, directory.ErrConflict):
-		return nil, cancel(ctx, att, ErrAlreadyEnrolled)
-	case err != nil:
-		return nil, cancel(ctx, att, err)
-	}
-	if err := att.Succeeded(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.endOtherSessions(ctx, id.UserID, sid); err != nil {
-		return nil, err
-	}
-	return codes, nil
+	return s.storeFirst(ctx, att, id.UserID, sid, func(hashes [][]byte) error {
+		return s.store.EnrollFirstOTP(ctx, directory.OTPFactor{UserID: id.UserID, Kind: directory.OTPEmail, CreatedAt: s.now()}, hashes)
+	})
 }
 
 // newCode is six random decimal digits.

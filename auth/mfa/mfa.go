@@ -221,9 +221,18 @@ func (s *Service) ConfirmEnrollment(ctx context.Context, sid string, id auth.Ide
 		}
 		return nil, err
 	}
-	codes, hashes := newRecoveryCodes()
 	f := directory.TOTPFactor{UserID: id.UserID, Secret: s.keys.Seal(plain, []byte(id.UserID)), CreatedAt: s.now()}
-	switch err := s.store.EnrollFirstTOTP(ctx, f, hashes); {
+	return s.storeFirst(ctx, att, id.UserID, sid, func(hashes [][]byte) error { return s.store.EnrollFirstTOTP(ctx, f, hashes) })
+}
+
+// storeFirst ends a confirmed enrolment: store (an EnrollFirst*) writes
+// the factor with fresh recovery codes, returned to be shown once, unless
+// the user enrolled meanwhile (ErrAlreadyEnrolled, nothing changed); the
+// attempt counts as a success and the user's other sessions end, sid
+// kept.
+func (s *Service) storeFirst(ctx context.Context, att *lockout.Attempt, userID, sid string, store func(hashes [][]byte) error) ([]string, error) {
+	codes, hashes := newRecoveryCodes()
+	switch err := store(hashes); {
 	case errors.Is(err, directory.ErrConflict):
 		return nil, cancel(ctx, att, ErrAlreadyEnrolled)
 	case err != nil:
@@ -232,7 +241,7 @@ func (s *Service) ConfirmEnrollment(ctx context.Context, sid string, id auth.Ide
 	if err := att.Succeeded(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.endOtherSessions(ctx, id.UserID, sid); err != nil {
+	if err := s.endOtherSessions(ctx, userID, sid); err != nil {
 		return nil, err
 	}
 	return codes, nil

@@ -90,18 +90,12 @@ func Browser(ua string) string {
 // session of anyone else, or a device's, is not found, as an unknown one
 // is, so the route cannot be pointed at it.
 func (p *Pages) endSession(w http.ResponseWriter, r *http.Request) {
-	c := proxy.CallerOf(r)
-	if err := web.ParseForm(w, r); err != nil {
-		p.render.Error(w, r, err)
-		return
-	}
-	recs, err := p.sessions.List(r.Context(), c.Identity.UserID)
-	if err != nil {
-		p.render.Error(w, r, web.ErrUnavailable.With(err))
+	c, recs, ok := p.ownSessions(w, r)
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
-	if id == c.ID || !slices.ContainsFunc(browserSessions(recs), func(s session.Record) bool { return s.ID == id }) {
+	if id == c.ID || !slices.ContainsFunc(recs, func(s session.Record) bool { return s.ID == id }) {
 		// This session ends through "Log out", which also clears the
 		// cookie.
 		p.renderAccount(w, r, "", "account.no_session", http.StatusNotFound)
@@ -117,17 +111,11 @@ func (p *Pages) endSession(w http.ResponseWriter, r *http.Request) {
 // endOtherSessions ends every browser session of the user but this one,
 // each audited with its id so the CRM's webhook ends each.
 func (p *Pages) endOtherSessions(w http.ResponseWriter, r *http.Request) {
-	c := proxy.CallerOf(r)
-	if err := web.ParseForm(w, r); err != nil {
-		p.render.Error(w, r, err)
+	c, recs, ok := p.ownSessions(w, r)
+	if !ok {
 		return
 	}
-	recs, err := p.sessions.List(r.Context(), c.Identity.UserID)
-	if err != nil {
-		p.render.Error(w, r, web.ErrUnavailable.With(err))
-		return
-	}
-	for _, s := range browserSessions(recs) {
+	for _, s := range recs {
 		if s.ID == c.ID {
 			continue
 		}
@@ -137,6 +125,22 @@ func (p *Pages) endOtherSessions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.renderAccount(w, r, "account.others_ended", "", http.StatusOK)
+}
+
+// ownSessions reads the posted form and the caller's browser sessions,
+// answering the request itself when either fails.
+func (p *Pages) ownSessions(w http.ResponseWriter, r *http.Request) (*proxy.Caller, []session.Record, bool) {
+	c := proxy.CallerOf(r)
+	if err := web.ParseForm(w, r); err != nil {
+		p.render.Error(w, r, err)
+		return nil, nil, false
+	}
+	recs, err := p.sessions.List(r.Context(), c.Identity.UserID)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return nil, nil, false
+	}
+	return c, browserSessions(recs), true
 }
 
 func (p *Pages) endOwn(r *http.Request, c *proxy.Caller, id string) error {

@@ -57,21 +57,8 @@ func (db *DB) enroll(ctx context.Context, op, write string, f directory.TOTPFact
 	if f.UserID == "" || len(f.Secret) == 0 {
 		return fmt.Errorf("sqldir: %s: user id and sealed secret are required", op)
 	}
-	if err := checkHashes(recoveryHashes); err != nil {
-		return fmt.Errorf("sqldir: %s: %w", op, err)
-	}
-	created := normTime(f.CreatedAt)
-	if f.CreatedAt.IsZero() {
-		created = db.timestamp()
-	}
-	err := db.inTx(ctx, mfaLock(f.UserID), func(tx *sql.Tx) error {
-		// Checked rather than left to the foreign key so an unknown user
-		// is ErrNotFound in both dialects, not a driver-specific error.
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, f.UserID).Scan(&one); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, write, f.UserID, f.Secret, toMillis(created))
+	return db.enrollTx(ctx, op, f.UserID, f.CreatedAt, recoveryHashes, func(tx *sql.Tx, created int64) error {
+		res, err := tx.ExecContext(ctx, write, f.UserID, f.Secret, created)
 		if err != nil {
 			return err
 		}
@@ -82,7 +69,33 @@ func (db *DB) enroll(ctx context.Context, op, write string, f directory.TOTPFact
 		if n == 0 {
 			return errEnrolled
 		}
-		return replaceCodes(ctx, tx, f.UserID, recoveryHashes)
+		return nil
+	})
+}
+
+// enrollTx runs write (the factor's row; created is when, in the
+// column's millis, now for a zero createdAt) and then replaces the
+// user's recovery codes, in one transaction under the user's MFA lock,
+// for a user that exists.
+func (db *DB) enrollTx(ctx context.Context, op, userID string, createdAt time.Time, recoveryHashes [][]byte, write func(tx *sql.Tx, created int64) error) error {
+	if err := checkHashes(recoveryHashes); err != nil {
+		return fmt.Errorf("sqldir: %s: %w", op, err)
+	}
+	created := normTime(createdAt)
+	if createdAt.IsZero() {
+		created = db.timestamp()
+	}
+	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
+		// Checked rather than left to the foreign key so an unknown user
+		// is ErrNotFound in both dialects, not a driver-specific error.
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, userID).Scan(&one); err != nil {
+			return err
+		}
+		if err := write(tx, toMillis(created)); err != nil {
+			return err
+		}
+		return replaceCodes(ctx, tx, userID, recoveryHashes)
 	})
 	return db.d.classify(op, err)
 }
@@ -178,31 +191,17 @@ func (db *DB) EnrollFirstOTP(ctx context.Context, f directory.OTPFactor, recover
 	if f.UserID == "" || (f.Kind != directory.OTPEmail && f.Kind != directory.OTPSMS) {
 		return fmt.Errorf("sqldir: enroll first otp: user id and a kind (email, sms) are required, got %q", f.Kind)
 	}
-	if err := checkHashes(recoveryHashes); err != nil {
-		return fmt.Errorf("sqldir: enroll first otp: %w", err)
-	}
-	created := normTime(f.CreatedAt)
-	if f.CreatedAt.IsZero() {
-		created = db.timestamp()
-	}
-	err := db.inTx(ctx, mfaLock(f.UserID), func(tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, f.UserID).Scan(&one); err != nil {
-			return err
-		}
+	return db.enrollTx(ctx, "enroll first otp", f.UserID, f.CreatedAt, recoveryHashes, func(tx *sql.Tx, created int64) error {
 		switch has, err := hasFactor(ctx, tx, f.UserID); {
 		case err != nil:
 			return err
 		case has:
 			return errEnrolled
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO otp_factors (user_id, kind, target, created_at) VALUES ($1, $2, $3, $4)`,
-			f.UserID, f.Kind, f.Target, toMillis(created)); err != nil {
-			return err
-		}
-		return replaceCodes(ctx, tx, f.UserID, recoveryHashes)
+		_, err := tx.ExecContext(ctx, `INSERT INTO otp_factors (user_id, kind, target, created_at) VALUES ($1, $2, $3, $4)`,
+			f.UserID, f.Kind, f.Target, created)
+		return err
 	})
-	return db.d.classify("enroll first otp", err)
 }
 
 // OTPFactors lists the user's OTP factors, oldest first.
