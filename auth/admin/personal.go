@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"regexp"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
@@ -164,7 +165,24 @@ func (s *Service) PersonalData(ctx context.Context, userID string) (PersonalData
 	if d.WebhookEvents, err = s.webhooks(ctx, directory.WebhookQuery{UserID: u.ID}); err != nil {
 		return d, err
 	}
+	for i := range d.WebhookEvents {
+		d.WebhookEvents[i].LastError = userFacingError(d.WebhookEvents[i].LastError)
+	}
 	return d, nil
+}
+
+// deliveryStatus is a last error that names only the CRM's answer.
+var deliveryStatus = regexp.MustCompile(`^status \d{3}$`)
+
+// userFacingError is a delivery's last error as the user may see it: the
+// CRM's status as it is, anything else (a transport error, which names
+// the CRM's internal host and address) as the fact that it could not be
+// reached. The operator's listing keeps the whole text.
+func userFacingError(msg string) string {
+	if msg == "" || deliveryStatus.MatchString(msg) {
+		return msg
+	}
+	return "the CRM could not be reached"
 }
 
 func nonNilStrings(s []string) []string {

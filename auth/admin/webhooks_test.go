@@ -211,3 +211,31 @@ func TestRequeueWebhook(t *testing.T) {
 		}
 	})
 }
+
+// TestPersonalDataHidesTransportErrors: a delivery that failed in
+// transport names the CRM's internal host and address in its last error;
+// the user's export says only that the CRM could not be reached, while
+// the operator's listing keeps the text.
+func TestPersonalDataHidesTransportErrors(t *testing.T) {
+	backends(t, func(t *testing.T, dir *sqldir.DB) {
+		ctx := t.Context()
+		svc, rec := newNotifyingService(dir, func() time.Time { return hookBase })
+		bob := addUser(t, svc, "bob")
+		rec.Record(ctx, audit.Event{Time: hookBase, Event: audit.Logout, Actor: "bob", UserID: bob.ID, Detail: map[string]string{"session": "s-1"}})
+		const internal = `Post "https://crm.internal.corp:8443/gatehouse": dial tcp 10.20.30.40:8443: connect: connection refused`
+		giveUp(t, dir, hookBase.Add(time.Hour), internal)
+		d, err := svc.PersonalData(ctx, bob.ID)
+		if err != nil || len(d.WebhookEvents) != 1 {
+			t.Fatalf("export: %+v, %v", d.WebhookEvents, err)
+		}
+		js, _ := json.Marshal(d)
+		if strings.Contains(string(js), "crm.internal") || strings.Contains(string(js), "10.20.30.40") ||
+			d.WebhookEvents[0].LastError != "the CRM could not be reached" {
+			t.Errorf("the user's export shows the transport error: %q", d.WebhookEvents[0].LastError)
+		}
+		ops, err := svc.Webhooks(ctx, admin.WebhookFilter{})
+		if err != nil || len(ops) != 1 || ops[0].LastError != internal {
+			t.Errorf("the operator's listing: %+v, %v; want the whole error", ops, err)
+		}
+	})
+}
