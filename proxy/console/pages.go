@@ -39,6 +39,7 @@ var pageTemplates = template.Must(template.New("console").Funcs(template.FuncMap
 	"diffline": diffClass,
 	"when":     formatTime,
 	"list":     func(s ...string) []string { return s },
+	"style":    web.StyleSrc,
 }).ParseFS(pageFiles, "templates/*.html"))
 
 const (

@@ -19,12 +19,13 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
 	"github.com/gatehouse-auth/gatehouse/proxy/assertion"
 	"github.com/gatehouse-auth/gatehouse/proxy/brand"
+	"github.com/gatehouse-auth/gatehouse/proxy/web"
 )
 
 //go:embed demo.html
 var pageHTML string
 
-var page = template.Must(template.New("demo").Parse(pageHTML))
+var page = template.Must(template.New("demo").Funcs(template.FuncMap{"style": web.StyleSrc}).Parse(pageHTML))
 
 // Handler serves the demo CRM. jwksURL is where it fetches the gateway's
 // keys (as a real upstream would); issuer is the expected "iss".

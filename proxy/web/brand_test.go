@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -205,4 +206,26 @@ func TestEveryTemplateListed(t *testing.T) {
 			t.Errorf("%s is not in everyPage", n)
 		}
 	}
+}
+
+// TestStylesheetVersioned: pages link gatehouse.css under a URL naming
+// its content, so a browser's cached copy from before an upgrade is
+// never applied to the new pages.
+func TestStylesheetVersioned(t *testing.T) {
+	sum := sha256.Sum256(must(files.ReadFile("gatehouse.css")))
+	want := "/.gatehouse/static/gatehouse.css?v=" + hex.EncodeToString(sum[:6])
+	if StyleSrc() != want {
+		t.Fatalf("StyleSrc() = %q, want %q", StyleSrc(), want)
+	}
+	rd := testRenderer(testBrand(t, brand.Config{}))
+	if body := render(rd, "login.html", everyPage["login.html"]).Body.String(); !strings.Contains(body, `<link rel="stylesheet" href="`+want+`">`) {
+		t.Errorf("the login page does not link %s", want)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

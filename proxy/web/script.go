@@ -35,7 +35,14 @@ var (
 	loginScript = newScript("login.js")
 	// codesScript is the recovery codes page's "Copy" button.
 	codesScript = newScript("codes.js")
+	// styleSheet is gatehouse.css, not a script, but versioned the same
+	// way: after an upgrade a browser's cached copy (an hour) is never
+	// applied to pages with classes it lacks.
+	styleSheet = newScript("gatehouse.css")
 )
+
+// StyleSrc is gatehouse.css's URL, its query naming the content.
+func StyleSrc() string { return styleSheet.Src() }
 
 // Src is the script's URL; the query changes with its content, so a
 // cached older copy is never run against a newer page.

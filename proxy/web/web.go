@@ -320,6 +320,7 @@ type page struct {
 	PageData
 	Brand     *brand.Brand
 	Scripts   []Script
+	Style     string       // gatehouse.css, versioned
 	Lang      string       // <html lang>
 	Languages []LangChoice // the switcher's buttons
 	Back      string       // where the switcher returns to
@@ -348,7 +349,7 @@ func (rd *Renderer) Page(w http.ResponseWriter, r *http.Request, status int, nam
 	} else {
 		d.Notice = tr.T(d.Notice)
 	}
-	p := page{PageData: d, Brand: rd.brand, Scripts: scripts, Lang: tr.Lang().Code, Back: switchBack(r)}
+	p := page{PageData: d, Brand: rd.brand, Scripts: scripts, Style: styleSheet.Src(), Lang: tr.Lang().Code, Back: switchBack(r)}
 	for _, l := range i18n.Languages {
 		p.Languages = append(p.Languages, LangChoice{Code: l.Code, Name: l.Name, Current: l.Code == p.Lang})
 	}
