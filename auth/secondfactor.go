@@ -7,8 +7,10 @@ import "errors"
 const (
 	MethodRecoveryCode     = "recovery_code"
 	MethodRememberedDevice = "remembered_device"
-	// MethodEmailOTP is a one-time code sent to the account's email.
+	// MethodEmailOTP is a one-time code sent to the account's email;
+	// MethodSMSOTP one sent by text message.
 	MethodEmailOTP = "email_otp"
+	MethodSMSOTP   = "sms_otp"
 )
 
 // Email-code refusals, in the pages' terms (auth/mfa returns them).
@@ -17,6 +19,8 @@ var (
 	ErrCodeSentRecently = errors.New("auth: a code was sent moments ago")
 	// ErrNoEmail means the account has no email address to send codes to.
 	ErrNoEmail = errors.New("auth: the account has no email address")
+	// ErrBadPhone refuses a phone number that is not E.164.
+	ErrBadPhone = errors.New("auth: not a phone number in international form (+ and country code)")
 	// ErrNoEnrollment means no enrolment was started for this session,
 	// or it expired (or its emailed code was used up).
 	ErrNoEnrollment = errors.New("auth: no enrolment in progress")
@@ -37,8 +41,9 @@ type MFAStatus struct {
 	// they were set up.
 	Methods []string
 	// EmailTo is the masked address email codes go to (the account's),
-	// "" when the account has none.
-	EmailTo string
+	// "" when the account has none; PhoneTo the masked number of an SMS
+	// factor.
+	EmailTo, PhoneTo string
 }
 
 // Enrollment is what a TOTP enrolment page shows: the secret for manual

@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/network"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
+	"github.com/gatehouse-auth/gatehouse/auth/sms"
 	"github.com/gatehouse-auth/gatehouse/auth/token"
 	"github.com/gatehouse-auth/gatehouse/auth/webhook"
 	"github.com/gatehouse-auth/gatehouse/proxy/brand"
@@ -77,6 +78,8 @@ type Config struct {
 	// Email is the SMTP relay the gateway sends its few messages through
 	// (password reset links); off without a host.
 	Email email.Config `yaml:"email"`
+	// SMS sends the codes of the SMS second factor (policy mfa.methods).
+	SMS sms.Config `yaml:"sms"`
 	// TrustedProxies are the CIDRs (or single IPs) whose X-Forwarded-For
 	// is believed; from anyone else the TCP peer is the client.
 	TrustedProxies       []string       `yaml:"trusted_proxies"`
@@ -227,6 +230,7 @@ func (c *Config) SetDefaults() {
 	setString(&c.PublicURL, DefaultPublicURL)
 	setString(&c.Upstream, DemoUpstream)
 	c.UpstreamNotify.SetDefaults()
+	c.SMS.SetDefaults()
 	c.Email.SetDefaults()
 	c.Branding.SetDefaults()
 	setString(&c.Session.Store, StoreMemory)

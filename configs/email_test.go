@@ -34,3 +34,25 @@ func TestEmailSection(t *testing.T) {
 		t.Error("a provider may take password_reset as its id")
 	}
 }
+
+// TestSecondFactorSenders: a policy allowing email or SMS codes needs
+// the sender; the SMS log sender is refused outside development and
+// accepted on a loopback http public_url.
+func TestSecondFactorSenders(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"policy: {mfa: {methods: [totp, email]}}", "policy.mfa.methods: email codes are sent through email.smtp"},
+		{"policy: {mfa: {methods: [sms]}}", "policy.mfa.methods: SMS codes are sent through sms.webhook"},
+		{"public_url: https://crm.example.com\nsms: {log: true}", "sms.log: the log sender writes every code to the log"},
+		{"public_url: http://crm.example.com\nsms: {log: true}", "sms.log: the log sender writes every code to the log"},
+		{"public_url: http://127.0.0.1:8080\nsms: {log: true}\npolicy: {mfa: {methods: [sms]}}", ""},
+		{"policy: {mfa: {methods: [webauthn]}}", "not available yet"},
+	} {
+		_, err := Parse([]byte(c.yaml), nil)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q: %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}

@@ -38,6 +38,7 @@ func (c *Config) Validate() error {
 	add(c.parseUpstream())
 	add(c.UpstreamNotify.Validate("upstream_notify"))
 	add(c.Email.Validate("email"))
+	add(c.SMS.Validate("sms", c.development()))
 	add(c.parseTrustedProxies())
 	add(c.TLS.validate())
 	add(c.Session.validate())
@@ -49,6 +50,12 @@ func (c *Config) Validate() error {
 		ids[i] = p.ID
 	}
 	add(c.Policy.CheckMethods("policy", ids))
+	if c.Policy.MFAMethodAllowed("email") && len(c.Policy.MFA.Methods) > 0 && !c.Email.Enabled() {
+		add(errors.New("policy.mfa.methods: email codes are sent through email.smtp; configure it, or drop email from the list"))
+	}
+	if c.Policy.MFAMethodAllowed("sms") && !c.SMS.Enabled() {
+		add(errors.New("policy.mfa.methods: SMS codes are sent through sms.webhook; configure it (or sms.log in development), or drop sms from the list"))
+	}
 	if c.Policy.Methods[policy.PasswordReset] && !c.Email.Enabled() {
 		add(errors.New("policy.methods.password_reset: the reset link is sent by email; configure email.smtp (host, from, and username/password_file if the relay asks for a login), or turn password_reset off"))
 	}
@@ -69,6 +76,18 @@ func (c *Config) Validate() error {
 	add(c.Branding.Validate("branding"))
 	add(c.Policy.Validate("policy"))
 	return errors.Join(errs...)
+}
+
+// development reports whether the gateway runs as a developer's: public
+// URL on plain http to this machine's loopback.
+func (c *Config) development() bool {
+	u := c.PublicURLParsed
+	if u == nil || u.Scheme != "http" {
+		return false
+	}
+	h := u.Hostname()
+	ip := net.ParseIP(h)
+	return h == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 // Warnings lists what is allowed but worth a log line at start. It reads

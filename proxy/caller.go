@@ -194,7 +194,7 @@ func (g *Gateway) end(r *http.Request, c *Caller, reason string) error {
 }
 
 // secondFactors are the methods that satisfy a 2FA mandate.
-var secondFactors = []string{auth.MethodTOTP, auth.MethodEmailOTP, auth.MethodRecoveryCode, auth.MethodRememberedDevice}
+var secondFactors = []string{auth.MethodTOTP, auth.MethodEmailOTP, auth.MethodSMSOTP, auth.MethodRecoveryCode, auth.MethodRememberedDevice}
 
 // SecondFactorDone reports whether a login passed a second factor the
 // policy accepts: one of ours, or the IdP's own under trust_idp (the admin

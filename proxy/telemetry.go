@@ -115,7 +115,7 @@ func bounded(v string, known ...string) string {
 
 var (
 	loginMethods = []string{"password", "google", "oidc", "saml", "api", "api_key"}
-	factorTypes  = []string{"totp", "email_otp", "recovery_code", "remembered_device"}
+	factorTypes  = []string{"totp", "email_otp", "sms_otp", "recovery_code", "remembered_device"}
 	blockRules   = []string{policy.RuleDenyList, policy.RuleTor, policy.RuleAnonymous, policy.RuleOrgAllowlist, policy.RuleRoleAllowlist,
 		policy.RuleUserAllowlist, policy.RuleAPIAllowlist, policy.RuleUnverifiable, policy.RuleInvalidAddr}
 	endedReasons  = []string{"logout", "idle_timeout", "absolute_lifetime", "revoked", "mfa_required", "user_disabled", "revocation", "admin_logout", "logout_all", "backchannel_logout"}

@@ -88,17 +88,19 @@ func EndOtherSessions(f EndOthers) Option {
 
 // Service is the second factor. Safe for concurrent use.
 type Service struct {
-	store     Store
-	keys      *secret.Keyring
-	verifier  *totp.Verifier
-	state     State
-	limiter   *lockout.Limiter
-	limits    Limits
-	issuer    string
-	now       func() time.Time
-	endOthers EndOthers
-	mail      email.Sender // nil: no email codes
-	product   string
+	store      Store
+	keys       *secret.Keyring
+	verifier   *totp.Verifier
+	state      State
+	limiter    *lockout.Limiter
+	limits     Limits
+	issuer     string
+	now        func() time.Time
+	endOthers  EndOthers
+	mail       email.Sender // nil: no email codes
+	product    string
+	text       Texter // nil: no codes by text message
+	validPhone func(string) error
 }
 
 // New wires a Service. state is the session store (counters and one-time
@@ -108,7 +110,7 @@ func New(store Store, keys *secret.Keyring, state State, limits Limits, issuer s
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, keys: keys, state: state, limits: limits, issuer: issuer, now: now,
+	s := &Service{store: store, keys: keys, state: state, limits: limits, issuer: issuer, now: now, product: "Gatehouse",
 		limiter: lockout.New(state, limits.Window), verifier: &totp.Verifier{Marks: state, Now: now}}
 	for _, o := range opts {
 		o(s)
@@ -135,6 +137,9 @@ func (s *Service) Status(ctx context.Context, userID string) (auth.MFAStatus, er
 	}
 	for _, f := range fs {
 		st.Methods = append(st.Methods, f.Kind)
+		if f.Kind == directory.OTPSMS {
+			st.PhoneTo = MaskPhone(f.Target)
+		}
 	}
 	if u.Email != "" {
 		st.EmailTo = MaskEmail(u.Email)
@@ -272,23 +277,24 @@ func (s *Service) Verify(ctx context.Context, userID, code string) (string, erro
 	}
 	f, err := s.store.TOTP(ctx, userID)
 	if errors.Is(err, directory.ErrNotFound) {
-		// No app: the code can only be one the user was emailed.
-		switch ok, handled, err := s.verifyEmailCode(ctx, userID, code); {
-		case err != nil:
+		// No app: the code can only be one the user was sent.
+		fs, err := s.store.OTPFactors(ctx, userID)
+		if err != nil {
 			return "", cancel(ctx, att, err)
+		}
+		if len(fs) == 0 {
+			return "", cancel(ctx, att, ErrNotEnrolled)
+		}
+		method := OTPMethod(fs[0].Kind)
+		switch ok, err := s.checkCode(ctx, loginCodeKey(userID), userID, "login", code); {
 		case ok:
-			return MethodEmail, att.Succeeded(ctx)
-		case handled:
-			return "", s.failedAs(att, userID, MethodEmail, ReasonWrongCode)
-		}
-		if fs, err := s.store.OTPFactors(ctx, userID); err != nil {
+			return method, att.Succeeded(ctx)
+		case err != nil && !errors.Is(err, errNoCode):
 			return "", cancel(ctx, att, err)
-		} else if len(fs) > 0 {
-			// Enrolled, but no code was sent (or it was used, or
-			// expired): a guess all the same.
-			return "", s.failedAs(att, userID, MethodEmail, ReasonWrongCode)
 		}
-		return "", cancel(ctx, att, ErrNotEnrolled)
+		// A wrong code, or none was sent (or it was used, or expired):
+		// a guess all the same.
+		return "", s.failedAs(att, userID, method, ReasonWrongCode)
 	}
 	if err != nil {
 		return "", cancel(ctx, att, err)

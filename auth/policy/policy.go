@@ -129,7 +129,7 @@ type MFA struct {
 }
 
 // MFAMethods are the second-factor kinds a policy may allow.
-var MFAMethods = []string{"totp", "email"}
+var MFAMethods = []string{"totp", "email", "sms"}
 
 // MFAMethodAllowed reports whether users may set up method (totp, email).
 func (p *Policy) MFAMethodAllowed(method string) bool {
@@ -249,7 +249,7 @@ func (p *Policy) Validate(prefix string) error {
 	}
 	for i, m := range p.MFA.Methods {
 		switch {
-		case m == "sms" || m == "webauthn":
+		case m == "webauthn":
 			bad(fmt.Sprintf("mfa.methods[%d]", i), "%q is not available yet; allowed: %s", m, strings.Join(MFAMethods, ", "))
 		case !slices.Contains(MFAMethods, m):
 			bad(fmt.Sprintf("mfa.methods[%d]", i), "must be one of %s, got %q", strings.Join(MFAMethods, ", "), m)

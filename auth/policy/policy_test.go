@@ -77,7 +77,7 @@ func TestValidateKeyPaths(t *testing.T) {
 			[]string{"policy.mfa.remember_device:"}},
 		{"mfa method unknown", func(p *policy.Policy) { p.MFA.Methods = []string{"totp", "pigeon"} },
 			[]string{"policy.mfa.methods[1]:", `"pigeon"`}},
-		{"mfa method not built", func(p *policy.Policy) { p.MFA.Methods = []string{"sms"} },
+		{"mfa method not built", func(p *policy.Policy) { p.MFA.Methods = []string{"webauthn"} },
 			[]string{"policy.mfa.methods[0]:", "not available yet"}},
 		{"mfa method twice", func(p *policy.Policy) { p.MFA.Methods = []string{"email", "email"} },
 			[]string{"policy.mfa.methods[1]:", "twice"}},

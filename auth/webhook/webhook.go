@@ -113,7 +113,7 @@ func (c *Config) Validate(key string) error {
 	}
 	if c.SecretFile == "" {
 		add("secret_file", "required: a file with the signing secret; create one with: printf 'whsec_%%s\\n' \"$(head -c32 /dev/urandom | base64)\" > FILE && chmod 600 FILE")
-	} else if keys, err := readSecrets(c.SecretFile); err != nil {
+	} else if keys, err := ReadSecrets(c.SecretFile); err != nil {
 		add("secret_file", "%v", err)
 	} else {
 		c.keys = &signingKeys{k: keys}
@@ -121,9 +121,10 @@ func (c *Config) Validate(key string) error {
 	return errors.Join(errs...)
 }
 
-// readSecrets reads the secret file: one whsec_ secret a line, blank
-// lines and # comments ignored. Errors never quote a secret.
-func readSecrets(path string) ([][]byte, error) {
+// ReadSecrets reads a whsec_ secret file (upstream_notify's, and the SMS
+// webhook's): one secret a line, blank lines and # comments ignored,
+// mode 0600; errors never quote a secret.
+func ReadSecrets(path string) ([][]byte, error) {
 	data, err := secret.ReadPrivateFile(path)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/reset"
+	"github.com/gatehouse-auth/gatehouse/auth/sms"
 	"github.com/gatehouse-auth/gatehouse/proxy/account"
 	"github.com/gatehouse-auth/gatehouse/proxy/console"
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
@@ -65,6 +66,13 @@ func (p selfPasswords) ChangePassword(ctx context.Context, userID, keep, pw stri
 		return err
 	}
 	return p.endOthers(ctx, userID, keep)
+}
+
+// texter gives auth/mfa an auth/sms sender in its terms.
+type texter struct{ s sms.Sender }
+
+func (t texter) Text(ctx context.Context, to, text string) error {
+	return t.s.Send(ctx, sms.Message{To: to, Text: text})
 }
 
 // networkExplainer gives the admin API the running guard's explanation

@@ -48,10 +48,10 @@ func codeIn(t *testing.T, mail *emailtest.Server, n int, to string) string {
 func enrolByEmail(t *testing.T, b *browser, mail *emailtest.Server, n int, to string) string {
 	t.Helper()
 	resp, body := b.Do(t, "POST", "/.gatehouse/2fa/enroll/email", url.Values{"rd": {"/"}})
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="confirm-email"`) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="confirm-code"`) {
 		t.Fatalf("start email enrolment: %d\n%s", resp.StatusCode, body)
 	}
-	resp, body = b.Do(t, "POST", "/.gatehouse/2fa/enroll/email/confirm", url.Values{"rd": {"/"}, "code": {codeIn(t, mail, n, to)}})
+	resp, body = b.Do(t, "POST", "/.gatehouse/2fa/enroll/code", url.Values{"rd": {"/"}, "code": {codeIn(t, mail, n, to)}})
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="codes"`) {
 		t.Fatalf("confirm email enrolment: %d\n%s", resp.StatusCode, body)
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/reset"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/signing"
+	"github.com/gatehouse-auth/gatehouse/auth/sms"
 	"github.com/gatehouse-auth/gatehouse/auth/token"
 	"github.com/gatehouse-auth/gatehouse/auth/webhook"
 	"github.com/gatehouse-auth/gatehouse/configs"
@@ -206,7 +207,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 	}
 	// Changing a factor ends the user's other sessions (ASVS 7.4.3).
 	endOthers := mfa.EndOtherSessions(s.endOtherSessions("factor_changed"))
-	mfaOpts := []mfa.Option{endOthers}
+	mfaOpts := []mfa.Option{endOthers, mfa.WithProduct(cfg.Branding.Brand().Name)}
 	// The SMTP relay sends reset links and, when the policy allows them,
 	// second-factor codes.
 	var mail email.Sender
@@ -214,7 +215,14 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		if mail, err = email.NewSender(&cfg.Email); err != nil {
 			return nil, err
 		}
-		mfaOpts = append(mfaOpts, mfa.WithEmail(mail, cfg.Branding.Brand().Name))
+		mfaOpts = append(mfaOpts, mfa.WithEmail(mail))
+	}
+	if cfg.SMS.Enabled() {
+		texts, err := sms.NewSender(&cfg.SMS, log)
+		if err != nil {
+			return nil, err
+		}
+		mfaOpts = append(mfaOpts, mfa.WithSMS(texter{texts}, sms.ValidNumber))
 	}
 	second := mfa.New(a.dir, keys, a.store, mfa.Limits{Attempts: cfg.Login.AccountAttempts, Window: cfg.Login.LockoutWindow}, "Gatehouse", a.now, mfaOpts...)
 	providers, err := openProviders(ctx, a, a.store)

@@ -173,6 +173,7 @@ func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.
 		if slices.Contains(st.Methods, "email") {
 			d.EmailTo = st.EmailTo
 		}
+		d.PhoneTo = st.PhoneTo
 		d.CanEnroll = pol.MFA.Mode != "off"
 		d.Removable = pol.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required})
 	}
@@ -226,7 +227,7 @@ func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.
 }
 
 // factorNames word the user's second factors (auth.MFAStatus.Methods).
-var factorNames = map[string]string{"totp": "account.factor_totp", "email": "account.factor_email"}
+var factorNames = map[string]string{"totp": "account.factor_totp", "email": "account.factor_email", "sms": "account.factor_sms"}
 
 // recovery replaces the recovery codes after a current code.
 func (p *Pages) recovery(w http.ResponseWriter, r *http.Request) {

@@ -32,19 +32,22 @@ type SecondFactor interface {
 	// remember_device in force, so shortening it shortens cookies
 	// already issued.
 	CheckRemember(token, userID string, stamp int64, maxAge time.Duration) bool
-	// EmailAvailable reports whether codes can be emailed at all (an
-	// SMTP relay is configured).
+	// EmailAvailable and SMSAvailable report whether codes can be sent
+	// that way at all (an SMTP relay, an SMS sender configured).
 	EmailAvailable() bool
-	// SendLoginCode emails the user a code for the 2FA step and returns
-	// the masked address; auth.ErrCodeSentRecently when one was sent
-	// moments ago.
-	SendLoginCode(ctx context.Context, userID string) (string, error)
-	// StartEmailEnrollment emails a code that confirms the address, for
-	// enrolling email codes from session sid.
+	SMSAvailable() bool
+	// SendLoginCode sends the user a code for the 2FA step by kind
+	// ("email", "sms") and returns the masked destination;
+	// auth.ErrCodeSentRecently when one was sent moments ago.
+	SendLoginCode(ctx context.Context, userID, kind string) (string, error)
+	// StartEmailEnrollment emails a code that confirms the address, and
+	// StartSMSEnrollment texts one to phone (auth.ErrBadPhone for a
+	// number that is not E.164), for enrolling from session sid.
 	StartEmailEnrollment(ctx context.Context, sid string, id auth.Identity) (string, error)
-	// ConfirmEmailEnrollment checks that code and stores the factor,
+	StartSMSEnrollment(ctx context.Context, sid string, id auth.Identity, phone string) (string, error)
+	// ConfirmOTPEnrollment checks that code and stores the factor,
 	// returning the new recovery codes (as ConfirmEnrollment does).
-	ConfirmEmailEnrollment(ctx context.Context, sid string, id auth.Identity, code string) ([]string, error)
+	ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string) ([]string, error)
 }
 
 // Options are the login methods the pages offer.
@@ -138,9 +141,11 @@ func (p *Pages) Mount(m *proxy.Mux) {
 		m.Handle("POST /.gatehouse/2fa", proxy.AnySession, p.twoFactorSubmit)
 		m.Handle("GET /.gatehouse/2fa/enroll", proxy.AnySession, p.enrollPage)
 		m.Handle("POST /.gatehouse/2fa/enroll", proxy.AnySession, p.enrollSubmit)
-		m.Handle("POST /.gatehouse/2fa/email", proxy.AnySession, p.sendLoginCode)
-		m.Handle("POST /.gatehouse/2fa/enroll/email", proxy.AnySession, p.startEmailEnrollment)
-		m.Handle("POST /.gatehouse/2fa/enroll/email/confirm", proxy.AnySession, p.confirmEmailEnrollment)
+		m.Handle("POST /.gatehouse/2fa/email", proxy.AnySession, p.sendLoginCode("email"))
+		m.Handle("POST /.gatehouse/2fa/sms", proxy.AnySession, p.sendLoginCode("sms"))
+		m.Handle("POST /.gatehouse/2fa/enroll/email", proxy.AnySession, p.startOTPEnrollment("email"))
+		m.Handle("POST /.gatehouse/2fa/enroll/sms", proxy.AnySession, p.startOTPEnrollment("sms"))
+		m.Handle("POST /.gatehouse/2fa/enroll/code", proxy.AnySession, p.confirmOTPEnrollment)
 	}
 	m.Handle("GET /.gatehouse/password", proxy.AnySession, p.passwordPage)
 	m.Handle("POST /.gatehouse/password", proxy.AnySession, p.passwordSubmit)

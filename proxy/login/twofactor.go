@@ -102,6 +102,9 @@ func (p *Pages) twoFactorData(r *http.Request, rd string) (web.PageData, error) 
 	if slices.Contains(st.Methods, "email") && p.mfa.EmailAvailable() {
 		d.EmailTo = st.EmailTo
 	}
+	if slices.Contains(st.Methods, "sms") && p.mfa.SMSAvailable() {
+		d.PhoneTo = st.PhoneTo
+	}
 	if !slices.Contains(st.Methods, auth.MethodTOTP) {
 		d.Message = "twofa.help_email"
 	}
@@ -205,7 +208,7 @@ func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg 
 	}
 	pol := &c.Policy.Policy
 	d := web.PageData{Title: "enroll.title", Redirect: rd, Error: errMsg}
-	if p.emailEnrollable(pol) {
+	if p.enrollable(pol, "email") {
 		st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
 		if err != nil {
 			p.render.Error(w, r, web.ErrUnavailable.With(err))
@@ -213,7 +216,8 @@ func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg 
 		}
 		d.EmailTo = st.EmailTo
 	}
-	if pol.MFAMethodAllowed(auth.MethodTOTP) || d.EmailTo == "" {
+	d.SMSEnroll = p.enrollable(pol, "sms")
+	if pol.MFAMethodAllowed(auth.MethodTOTP) || d.EmailTo == "" && !d.SMSEnroll {
 		// An app it is when email codes cannot be had: a user the
 		// policy makes enrol is never left without a way.
 		e, err := p.mfa.StartEnrollment(r.Context(), c.ID, c.Identity)

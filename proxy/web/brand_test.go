@@ -38,18 +38,18 @@ func render(rd *Renderer, name string, d PageData) *httptest.ResponseRecorder {
 // everyPage is each gateway page template with data enough to render
 // (TestEveryTemplateListed keeps it complete).
 var everyPage = map[string]PageData{
-	"login.html":        {Title: "Log in", PasswordEnabled: true, Providers: []ProviderButton{{ID: "corp", Label: "Corp", Href: "/x"}}},
-	"twofa.html":        {Title: "Two-factor authentication", Error: "Wrong code.", EmailTo: "a•••@corp.example"},
-	"enroll.html":       {Title: "Set up two-factor authentication", QR: "data:image/png;base64,AA==", EmailTo: "a•••@corp.example"},
-	"enroll_email.html": {Title: "Set up codes by email", Notice: "Sent."},
-	"codes.html":        {Title: "Recovery codes", Codes: []string{"a-b"}},
-	"password.html":     {Title: "Choose a new password"},
-	"account.html":      {Title: "Your account", Username: "alice", KeysEnabled: true, Keys: []KeyRow{{ID: "k1", Active: true}}},
-	"apikey.html":       {Title: "Your new API key", NewKey: "gk_x"},
-	"logout.html":       {Title: "Log out"},
-	"message.html":      {Title: "Forbidden", Message: "No."},
-	"forgot.html":       {Title: "Forgot your password?"},
-	"reset.html":        {Title: "Choose a new password", ResetToken: "t"},
+	"login.html":       {Title: "Log in", PasswordEnabled: true, Providers: []ProviderButton{{ID: "corp", Label: "Corp", Href: "/x"}}},
+	"twofa.html":       {Title: "Two-factor authentication", Error: "Wrong code.", EmailTo: "a•••@corp.example", PhoneTo: "+••••••••78"},
+	"enroll.html":      {Title: "Set up two-factor authentication", QR: "data:image/png;base64,AA==", EmailTo: "a•••@corp.example", SMSEnroll: true},
+	"enroll_code.html": {Title: "Enter the code we sent", Notice: "Sent.", EmailTo: "resend"},
+	"codes.html":       {Title: "Recovery codes", Codes: []string{"a-b"}},
+	"password.html":    {Title: "Choose a new password"},
+	"account.html":     {Title: "Your account", Username: "alice", KeysEnabled: true, Keys: []KeyRow{{ID: "k1", Active: true}}},
+	"apikey.html":      {Title: "Your new API key", NewKey: "gk_x"},
+	"logout.html":      {Title: "Log out"},
+	"message.html":     {Title: "Forbidden", Message: "No."},
+	"forgot.html":      {Title: "Forgot your password?"},
+	"reset.html":       {Title: "Choose a new password", ResetToken: "t"},
 }
 
 // TestPagesShowTheBrand: every gateway page carries the product name in

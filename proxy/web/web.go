@@ -192,7 +192,11 @@ type PageData struct {
 	RememberN int
 	// EmailTo, on the code and enrolment pages, is the masked address
 	// email codes go to, when the user may have them.
-	EmailTo   string
+	EmailTo string
+	// PhoneTo, on the code page, is the masked number of an SMS factor;
+	// SMSEnroll, on the enrolment page, offers codes by text message.
+	PhoneTo   string
+	SMSEnroll bool
 	QR        template.URL // data: URI of the enrolment QR code
 	OTPAuth   template.URL // the otpauth:// URI the QR code encodes
 	Secret    string

@@ -43,7 +43,7 @@ try {
   const sent = (await page.locator('#notice').textContent()).trim();
   expect(sent.includes('a•••@corp.example'), 'the page names the (masked) address the code went to', sent);
   await page.fill('#code', await emailed(1));
-  await Promise.all([page.waitForNavigation(), page.click('#confirm-email')]);
+  await Promise.all([page.waitForNavigation(), page.click('#confirm-code')]);
   expect(await page.locator('#codes li').count() === 10, 'recovery codes are shown');
   await page.check('#saved');
   await Promise.all([page.waitForNavigation(), page.click('#continue')]);

@@ -34,7 +34,8 @@ func TestEmailCodeBoundToUser(t *testing.T) {
 	e := memoryEnv(t)
 	ctx := t.Context()
 	box := &outbox{}
-	WithEmail(box, "Acme CRM")(e.svc)
+	WithEmail(box)(e.svc)
+	WithProduct("Acme CRM")(e.svc)
 	dir := e.dir.Store.(directory.Directory)
 	bob := &directory.User{Username: "bob", Email: "bob@corp.example"}
 	if err := dir.CreateUser(ctx, bob); err != nil {
@@ -53,7 +54,7 @@ func TestEmailCodeBoundToUser(t *testing.T) {
 	if err := dir.UpdateUser(ctx, alice); err != nil {
 		t.Fatal(err)
 	}
-	if to, err := e.svc.SendLoginCode(ctx, alice.ID); err != nil || to != "a•••@corp.example" {
+	if to, err := e.svc.SendLoginCode(ctx, alice.ID, directory.OTPEmail); err != nil || to != "a•••@corp.example" {
 		t.Fatalf("SendLoginCode: %q %v", to, err)
 	}
 	code := sixDigits.FindString(box.sent[0].Text)
@@ -68,7 +69,7 @@ func TestEmailCodeBoundToUser(t *testing.T) {
 		t.Fatal("alice's sealed code, moved under bob's key, logged bob in")
 	}
 
-	if _, err := e.svc.SendLoginCode(ctx, bob.ID); err != nil {
+	if _, err := e.svc.SendLoginCode(ctx, bob.ID, directory.OTPEmail); err != nil {
 		t.Fatal(err)
 	}
 	bobCode := sixDigits.FindString(box.sent[1].Text)
