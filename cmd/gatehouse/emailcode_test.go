@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/email/emailtest"
+	"github.com/gatehouse-auth/gatehouse/auth/token/client"
 )
 
 var emailedCode = regexp.MustCompile(`code is (\d{6})\.`)
@@ -234,4 +235,52 @@ func TestBrowserEmailCode(t *testing.T) {
 	t.Cleanup(box.Close)
 	pw := e.start(mail.Config("CRM sign-in <no-reply@corp.example>") + "policy: {mfa: {mode: required, methods: [totp, email]}}\n")
 	e.node("emailcode.mjs", e.base, e2eUser, pw, box.URL)
+}
+
+// TestMobileLoginWithEmailCode: the mobile app's login runs in the system
+// browser through the same pages, so it offers the same factors: a user
+// whose factor is email codes logs in on the app with one, and the
+// device's tokens work.
+func TestMobileLoginWithEmailCode(t *testing.T) {
+	clk := newClock()
+	mail := emailtest.Start(t, emailtest.Options{})
+	up := startUpstream(t)
+	r := startReplica(t, sqliteConfig(t, up, mail.Config("no-reply@corp.example")+mobileConfig+
+		"policy: {mfa: {mode: required, methods: [email]}}\n"), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	web := newBrowser(t, r.URL)
+	loginTo(t, web, "alice", "/.gatehouse/2fa/enroll")
+	enrolByEmail(t, web, mail, 1, "alice@corp.example")
+	clk.Advance(time.Minute) // past the resend spacing
+	r.refresh(t)
+
+	app := mobileApp(t, r, clk)
+	p := client.NewPKCE()
+	b := newBrowser(t, r.URL)
+	authorize := strings.TrimPrefix(app.AuthorizeURL(p, true), r.URL)
+	resp, _ := b.Get(t, authorize)
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("authorize without a session: %d", resp.StatusCode)
+	}
+	loginTo(t, b, "alice", "/.gatehouse/2fa")
+	form := url.Values{"rd": {authorize}}
+	if resp, body := b.Do(t, "POST", "/.gatehouse/2fa/email", form); resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="rd" value="`+strings.ReplaceAll(authorize, "&", "&amp;")+`"`) {
+		t.Fatalf("send during the app's login: %d\n%s", resp.StatusCode, body)
+	}
+	form.Set("code", codeIn(t, mail, 2, "alice@corp.example"))
+	resp, _ = b.Do(t, "POST", "/.gatehouse/2fa", form)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != authorize {
+		t.Fatalf("the code: %d to %q, want back to the authorize endpoint", resp.StatusCode, loc)
+	}
+	resp, _ = b.Get(t, authorize)
+	code, err := app.CodeFrom(resp.Header.Get("Location"), p)
+	if err != nil {
+		t.Fatalf("redirect to the app: %v", err)
+	}
+	if err := app.Exchange(t.Context(), code, p); err != nil {
+		t.Fatalf("token exchange: %v", err)
+	}
+	if resp, _ := appCall(t, app, r.URL, "GET", "/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the app's call: %d", resp.StatusCode)
+	}
 }
