@@ -59,6 +59,8 @@ type Config struct {
 	// instead of sending it; only where public_url is a plain-http
 	// loopback address.
 	Log bool `yaml:"log"`
+
+	logAllowed bool // set by Validate in development only
 }
 
 // WebhookConfig is where messages are POSTed and how they are signed.
@@ -91,8 +93,9 @@ func (c *Config) Validate(key string, development bool) error {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", key, field, fmt.Sprintf(format, args...)))
 	}
 	w := &c.Webhook
-	w.keys = nil
+	w.keys, c.logAllowed = nil, false
 	if c.Log {
+		c.logAllowed = development && w.URL == ""
 		if !development {
 			add("log", "the log sender writes every code to the log; it is for development only (public_url on http://127.0.0.1 or localhost): set sms.webhook instead")
 		}
@@ -142,6 +145,11 @@ func loopback(host string) bool {
 // for the development sender.
 func NewSender(c *Config, log *slog.Logger) (Sender, error) {
 	if c.Log {
+		// Checked here too: a caller that skipped Validate, or passed
+		// development wrongly once, must not get codes into a log.
+		if !c.logAllowed {
+			return nil, errors.New("sms: the log sender is for development only, and this configuration was not validated as development")
+		}
 		return logSender{log}, nil
 	}
 	if c.Webhook.keys == nil {

@@ -195,6 +195,15 @@ func TestLogSender(t *testing.T) {
 	if !strings.Contains(buf.String(), "424242") || !strings.Contains(buf.String(), "not sent") {
 		t.Errorf("log: %s", buf.String())
 	}
+	// Without a development validation, no log sender at all.
+	prod := Config{Log: true}
+	prod.Validate("sms", false)
+	if _, err := NewSender(&prod, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		t.Error("a log sender from a configuration refused outside development")
+	}
+	if _, err := NewSender(&Config{Log: true}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		t.Error("a log sender from a configuration never validated")
+	}
 }
 
 var e164Shape = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)

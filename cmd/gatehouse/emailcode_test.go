@@ -78,6 +78,10 @@ func TestEmailCodeLogin(t *testing.T) {
 		t.Fatalf("after enrolling: %d, method %q", resp.StatusCode, up.Last(t).Header.Get("X-Gatehouse-Auth-Method"))
 	}
 	wantAudit(t, r, "mfa_enrolled", "")
+	// Enrolled: starting another email enrolment sends nothing.
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/2fa/enroll/email", url.Values{"rd": {"/"}}); resp.StatusCode != http.StatusSeeOther || len(mail.Messages()) != 1 {
+		t.Fatalf("an enrolled user's email enrolment: %d, %d emails", resp.StatusCode, len(mail.Messages()))
+	}
 	if _, body := b.Get(t, "/.gatehouse/account"); !strings.Contains(body, "Codes by email to a•••@corp.example") {
 		t.Errorf("the account page does not name the factor:\n%s", body)
 	}

@@ -82,6 +82,17 @@ func (p *Pages) otpEnrollStep(w http.ResponseWriter, r *http.Request, kind strin
 		p.render.Error(w, r, web.ErrNotFound)
 		return nil, "", false
 	}
+	if c.Pending == "" {
+		// As on the enrolment page: a user with a factor changes it on
+		// the account page, and is sent no code here.
+		if st, err := p.mfa.Status(r.Context(), c.Identity.UserID); err != nil {
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return nil, "", false
+		} else if st.Enrolled {
+			http.Redirect(w, r, "/.gatehouse/account", http.StatusSeeOther)
+			return nil, "", false
+		}
+	}
 	return c, rd, true
 }
 
