@@ -15,9 +15,8 @@
 // both schemes, the Spanish, Hindi and English login pages (Accept-Language,
 // then the language switcher) included. Every step prints one "ok ..." line; the first failed
 // expectation prints "FAIL ..." and exits 1.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { base32Decode, expect, launchChromium, totp } from './common.mjs';
+import { axe, base32Decode, expect, launchChromium, totp } from './common.mjs';
 
 const [base, username, password, outDir, mode] = process.argv.slice(2);
 if (!outDir || !['plain', 'encrypted'].includes(mode)) {
@@ -28,8 +27,6 @@ const url = (path) => new URL(path, base).href;
 const loginURL = url('/.gatehouse/login');
 const PRIMARY = 'rgb(11, 110, 79)'; // #0b6e4f, the test's branding.primary_color
 const PRODUCT = 'Acme CRM';
-
-const axeSource = await readFile(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 
 async function text(page, selector) {
   return (await page.locator(selector).first().textContent({ timeout: 5000 }))?.trim() ?? '';
@@ -49,18 +46,6 @@ function luminance(css) {
 }
 
 const style = (page, selector, prop) => page.locator(selector).first().evaluate((el, p) => getComputedStyle(el)[p], prop);
-
-// axe runs in the page itself (Playwright's evaluate is not bound by the
-// page's CSP, and the page's own scripts keep running as users get them).
-async function axe(page, what) {
-  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) {
-    await page.evaluate(axeSource);
-  }
-  const res = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-  const bad = res.violations;
-  expect(bad.length === 0, `${what}: no WCAG 2.1 A/AA violation (axe-core, ${res.passes.length} rules passed)`,
-    bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(', ')}`).join('; '));
-}
 
 // checkPage: the brand is shown, the page fits the window without
 // horizontal scroll, and axe finds nothing in light and then dark mode

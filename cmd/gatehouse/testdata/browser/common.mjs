@@ -2,6 +2,7 @@
 // one way the tests do, the pass/fail line, and TOTP codes computed from
 // an enrolment secret (RFC 6238, SHA-1, 6 digits, 30 s).
 import { createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
 export function launchChromium() {
@@ -43,4 +44,19 @@ export function totp(secret, step = currentStep()) {
   const mac = createHmac('sha1', secret).update(counter).digest();
   const off = mac[mac.length - 1] & 0x0f;
   return ((mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000).toString().padStart(6, '0');
+}
+
+const axeSource = await readFile(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+
+// axe runs axe-core (WCAG 2.1 A/AA, contrast included) in the page itself
+// (Playwright's evaluate is not bound by the page's CSP, and the page's
+// own scripts keep running as users get them) and expects no violation.
+export async function axe(page, what) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) {
+    await page.evaluate(axeSource);
+  }
+  const res = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  const bad = res.violations;
+  expect(bad.length === 0, `${what}: no WCAG 2.1 A/AA violation (axe-core, ${res.passes.length} rules passed)`,
+    bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(', ')}`).join('; '));
 }

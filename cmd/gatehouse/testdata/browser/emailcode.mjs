@@ -9,7 +9,7 @@
 // reaches the application, logs out, and logs in again with a code it
 // asks to be emailed. Run by TestBrowserEmailCode
 // (cmd/gatehouse/emailcode_test.go).
-import { expect, launchChromium } from './common.mjs';
+import { axe, expect, launchChromium } from './common.mjs';
 
 const [base, username, password, mailbox] = process.argv.slice(2);
 
@@ -39,9 +39,11 @@ try {
   expect(page.url().includes('/.gatehouse/2fa/enroll'), 'first factor leads to enrolment', page.url());
   expect(await page.locator('#qr').count() === 1 && await page.locator('#enroll-email').count() === 1,
     'the enrolment page offers an app and email codes');
+  await axe(page, 'the enrolment page with email codes');
   await Promise.all([page.waitForNavigation(), page.click('#enroll-email')]);
   const sent = (await page.locator('#notice').textContent()).trim();
   expect(sent.includes('a•••@corp.example'), 'the page names the (masked) address the code went to', sent);
+  await axe(page, 'the code confirmation page');
   await page.fill('#code', await emailed(1));
   await Promise.all([page.waitForNavigation(), page.click('#confirm-code')]);
   expect(await page.locator('#codes li').count() === 10, 'recovery codes are shown');
@@ -55,6 +57,7 @@ try {
   await Promise.all([page.waitForNavigation(), page.click('#send-email')]);
   const notice = (await page.locator('#notice').textContent()).trim();
   expect(notice.startsWith('We sent a code to a•••@corp.example'), 'asking sends a code', notice);
+  await axe(page, 'the code page after sending an email code');
   await page.fill('#code', await emailed(2));
   await Promise.all([page.waitForNavigation(), page.click('#verify')]);
   expect(await method(page) === 'password+email_otp', 'the emailed code logs in', await method(page));
