@@ -473,6 +473,17 @@ type MFA interface {
 	EnrollFirstOTP(ctx context.Context, f OTPFactor, recoveryHashes [][]byte) error
 	// OTPFactors lists the user's OTP factors, oldest first.
 	OTPFactors(ctx context.Context, userID string) ([]OTPFactor, error)
+	// AddTOTP and AddOTP store one more factor for a user who has one
+	// already, keeping the recovery codes: ErrNotFound when the user has
+	// no factor (the first goes through EnrollFirst*, with codes),
+	// ErrConflict when one of that kind exists. Checked and written
+	// atomically under the user's MFA lock.
+	AddTOTP(ctx context.Context, f TOTPFactor) error
+	AddOTP(ctx context.Context, f OTPFactor) error
+	// RemoveFactor deletes the user's factor of kind ("totp", "email",
+	// "sms") and, when it was the last, the recovery codes with it; it
+	// returns how many factors are left. ErrNotFound when there was none.
+	RemoveFactor(ctx context.Context, userID, kind string) (int, error)
 	// TOTP returns the user's factor; ErrNotFound when not enrolled.
 	TOTP(ctx context.Context, userID string) (TOTPFactor, error)
 	// UpdateTOTPSecret stores a re-sealed secret after a key rotation,

@@ -188,8 +188,11 @@ func (s *Service) enrollment(secretBytes []byte, account string) (auth.Enrollmen
 // keeping sid. The step the code used is recorded, so it cannot log in
 // again. If the user enrolled elsewhere since this enrolment began it
 // returns ErrAlreadyEnrolled and changes nothing: only the current factor
-// may change the current factor.
-func (s *Service) ConfirmEnrollment(ctx context.Context, sid string, id auth.Identity, code string) ([]string, error) {
+// may change the current factor. add is the account page's "add a
+// factor" for a user who has one, from a fully signed-in, fresh session
+// (the caller's to check): the app is stored beside the other factors,
+// the recovery codes stay, and no codes are returned.
+func (s *Service) ConfirmEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, error) {
 	att, err := s.reserve(ctx, id.UserID)
 	if err != nil {
 		return nil, err
@@ -227,17 +230,32 @@ func (s *Service) ConfirmEnrollment(ctx context.Context, sid string, id auth.Ide
 		return nil, err
 	}
 	f := directory.TOTPFactor{UserID: id.UserID, Secret: s.keys.Seal(plain, []byte(id.UserID)), CreatedAt: s.now()}
-	return s.storeFirst(ctx, att, id.UserID, sid, func(hashes [][]byte) error { return s.store.EnrollFirstTOTP(ctx, f, hashes) })
+	return s.storeFactor(ctx, att, id.UserID, sid, add,
+		func(hashes [][]byte) error { return s.store.EnrollFirstTOTP(ctx, f, hashes) },
+		func() error { return s.store.AddTOTP(ctx, f) })
 }
 
-// storeFirst ends a confirmed enrolment: store (an EnrollFirst*) writes
-// the factor with fresh recovery codes, returned to be shown once, unless
-// the user enrolled meanwhile (ErrAlreadyEnrolled, nothing changed); the
-// attempt counts as a success and the user's other sessions end, sid
-// kept.
-func (s *Service) storeFirst(ctx context.Context, att *lockout.Attempt, userID, sid string, store func(hashes [][]byte) error) ([]string, error) {
-	codes, hashes := newRecoveryCodes()
-	switch err := store(hashes); {
+// storeFactor ends a confirmed enrolment. A first factor (first, an
+// EnrollFirst*) is written with fresh recovery codes, returned to be
+// shown once, unless the user enrolled meanwhile (ErrAlreadyEnrolled,
+// nothing changed); with add, another (an Add*) writes it beside the
+// user's factors, refused as ErrAlreadyEnrolled for a kind the user has
+// and ErrNoEnrollment when the user has none any more. The attempt counts
+// as a success and the user's other sessions end, sid kept.
+func (s *Service) storeFactor(ctx context.Context, att *lockout.Attempt, userID, sid string, add bool, first func(hashes [][]byte) error, another func() error) ([]string, error) {
+	var codes []string
+	var err error
+	if add {
+		err = another()
+		if errors.Is(err, directory.ErrNotFound) {
+			return nil, cancel(ctx, att, ErrNoEnrollment)
+		}
+	} else {
+		var hashes [][]byte
+		codes, hashes = newRecoveryCodes()
+		err = first(hashes)
+	}
+	switch {
 	case errors.Is(err, directory.ErrConflict):
 		return nil, cancel(ctx, att, ErrAlreadyEnrolled)
 	case err != nil:
@@ -275,41 +293,54 @@ func (s *Service) Verify(ctx context.Context, userID, code string) (string, erro
 			return "", cancel(ctx, att, err)
 		}
 	}
-	f, err := s.store.TOTP(ctx, userID)
-	if errors.Is(err, directory.ErrNotFound) {
-		// No app: the code can only be one the user was sent.
-		fs, err := s.store.OTPFactors(ctx, userID)
-		if err != nil {
-			return "", cancel(ctx, att, err)
-		}
-		if len(fs) == 0 {
-			return "", cancel(ctx, att, ErrNotEnrolled)
-		}
-		method := OTPMethod(fs[0].Kind)
-		switch ok, err := s.checkCode(ctx, loginCodeKey(userID), userID, "login", code); {
-		case ok:
-			return method, att.Succeeded(ctx)
-		case err != nil && !errors.Is(err, errNoCode):
-			return "", cancel(ctx, att, err)
-		}
-		// A wrong code, or none was sent (or it was used, or expired):
-		// a guess all the same.
-		return "", s.failedAs(att, userID, method, ReasonWrongCode)
-	}
+	fs, err := s.store.OTPFactors(ctx, userID)
 	if err != nil {
 		return "", cancel(ctx, att, err)
 	}
-	plain, stale, err := s.keys.Open(f.Secret, []byte(userID))
-	if err != nil {
-		return "", cancel(ctx, att, fmt.Errorf("open totp secret of %s: %w", userID, err))
+	f, err := s.store.TOTP(ctx, userID)
+	hasTOTP := err == nil
+	if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		return "", cancel(ctx, att, err)
 	}
-	if _, err := s.verifier.Verify(ctx, userID, plain, code); err != nil {
-		if !wrongCode(err) {
+	if !hasTOTP && len(fs) == 0 {
+		return "", cancel(ctx, att, ErrNotEnrolled)
+	}
+	var totpErr error
+	if hasTOTP {
+		method, err := s.verifyTOTP(ctx, userID, f, code)
+		switch {
+		case err == nil:
+			return method, att.Succeeded(ctx)
+		case !wrongCode(err):
 			return "", cancel(ctx, att, err)
 		}
-		return "", s.failed(att, userID, err)
+		totpErr = err
 	}
-	if err := att.Succeeded(ctx); err != nil {
+	if len(fs) > 0 {
+		// Not the app's code (or no app): a code the user was sent?
+		switch ok, kind, err := s.checkLoginCode(ctx, userID, code); {
+		case ok:
+			return OTPMethod(kind), att.Succeeded(ctx)
+		case err != nil && !errors.Is(err, errNoCode):
+			return "", cancel(ctx, att, err)
+		}
+	}
+	// A wrong code, or none was sent (or it was used, or expired): a
+	// guess all the same.
+	if totpErr != nil {
+		return "", s.failed(att, userID, totpErr)
+	}
+	return "", s.failedAs(att, userID, OTPMethod(fs[0].Kind), ReasonWrongCode)
+}
+
+// verifyTOTP checks code against the user's app factor f, re-sealing
+// a secret sealed under an older key once it proved right.
+func (s *Service) verifyTOTP(ctx context.Context, userID string, f directory.TOTPFactor, code string) (string, error) {
+	plain, stale, err := s.keys.Open(f.Secret, []byte(userID))
+	if err != nil {
+		return "", fmt.Errorf("open totp secret of %s: %w", userID, err)
+	}
+	if _, err := s.verifier.Verify(ctx, userID, plain, code); err != nil {
 		return "", err
 	}
 	if stale { // sealed under an older key: re-seal under the active one
@@ -377,6 +408,26 @@ func (s *Service) Remove(ctx context.Context, userID, keepSessionID string) erro
 	}
 	if err := s.BumpStamp(ctx, userID); err != nil {
 		return err
+	}
+	return s.endOtherSessions(ctx, userID, keepSessionID)
+}
+
+// RemoveFactor deletes one of the user's factors (totp, email, sms); the
+// last one goes with the recovery codes and moves the security stamp (as
+// Remove does). The user's other sessions end, keepSessionID kept.
+// ErrNotEnrolled when the user has no such factor.
+func (s *Service) RemoveFactor(ctx context.Context, userID, kind, keepSessionID string) error {
+	left, err := s.store.RemoveFactor(ctx, userID, kind)
+	if errors.Is(err, directory.ErrNotFound) {
+		return ErrNotEnrolled
+	}
+	if err != nil {
+		return err
+	}
+	if left == 0 {
+		if err := s.BumpStamp(ctx, userID); err != nil {
+			return err
+		}
 	}
 	return s.endOtherSessions(ctx, userID, keepSessionID)
 }

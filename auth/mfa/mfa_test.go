@@ -156,7 +156,7 @@ func (e *env) enroll(t *testing.T, sid string) ([]byte, []string) {
 		t.Fatalf("StartEnrollment: %v", err)
 	}
 	sec := secretOf(t, en)
-	codes, err := e.svc.ConfirmEnrollment(t.Context(), sid, e.alice, codeAt(sec, e.clock.now()))
+	codes, err := e.svc.ConfirmEnrollment(t.Context(), sid, e.alice, codeAt(sec, e.clock.now()), false)
 	if err != nil {
 		t.Fatalf("ConfirmEnrollment: %v", err)
 	}
@@ -256,7 +256,7 @@ func TestStaleEnrollmentCannotReplaceFactor(t *testing.T) {
 	sec, codes := e.enroll(t, "s-user")
 	e.clock.advance(totp.Period)
 
-	_, err = e.svc.ConfirmEnrollment(ctx, "s-attacker", e.alice, codeAt(secretOf(t, staleEn), e.clock.now()))
+	_, err = e.svc.ConfirmEnrollment(ctx, "s-attacker", e.alice, codeAt(secretOf(t, staleEn), e.clock.now()), false)
 	if !errors.Is(err, ErrAlreadyEnrolled) {
 		t.Fatalf("confirming the stale enrolment: got %v, want ErrAlreadyEnrolled", err)
 	}
@@ -276,7 +276,7 @@ func TestStaleEnrollmentCannotReplaceFactor(t *testing.T) {
 		t.Errorf("EndOtherSessions calls: got %v, want only the user's enrolment", got)
 	}
 	// The stale enrolment is gone, not waiting for another try.
-	if _, err := e.svc.ConfirmEnrollment(ctx, "s-attacker", e.alice, "123456"); !errors.Is(err, ErrNoEnrollment) {
+	if _, err := e.svc.ConfirmEnrollment(ctx, "s-attacker", e.alice, "123456", false); !errors.Is(err, ErrNoEnrollment) {
 		t.Errorf("confirming again: got %v, want ErrNoEnrollment", err)
 	}
 }
@@ -306,7 +306,7 @@ func TestConcurrentEnrollmentsStoreOne(t *testing.T) {
 			// Each uses a different step of the window where it can, so
 			// that the step mark is not what decides.
 			at := e.clock.now().Add(time.Duration(i%3-1) * totp.Period)
-			if _, err := e.svc.ConfirmEnrollment(ctx, fmt.Sprint("s", i), e.alice, codeAt(secrets[i], at)); err == nil {
+			if _, err := e.svc.ConfirmEnrollment(ctx, fmt.Sprint("s", i), e.alice, codeAt(secrets[i], at), false); err == nil {
 				won.Add(1)
 			}
 		})
@@ -333,13 +333,13 @@ func TestFactorChangesEndOtherSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ConfirmEnrollment(ctx, "s1", e.alice, "000000"); err == nil {
+	if _, err := e.svc.ConfirmEnrollment(ctx, "s1", e.alice, "000000", false); err == nil {
 		t.Fatal("wrong confirmation code accepted")
 	}
 	if got := e.hookCalls(); len(got) != 0 {
 		t.Fatalf("a refused confirmation ended sessions: %v", got)
 	}
-	if _, err := e.svc.ConfirmEnrollment(ctx, "s1", e.alice, codeAt(secretOf(t, en), e.clock.now())); err != nil {
+	if _, err := e.svc.ConfirmEnrollment(ctx, "s1", e.alice, codeAt(secretOf(t, en), e.clock.now()), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.RegenerateRecoveryCodes(ctx, uid, "s2"); err != nil {

@@ -85,6 +85,9 @@ type pendingCode struct {
 	// To is the phone number an SMS enrolment's code went to: the one
 	// the factor is stored with once the code comes back.
 	To string `json:"to,omitempty"`
+	// Kind is how the code was sent (email, sms): the login method a
+	// right code makes.
+	Kind string `json:"k,omitempty"`
 }
 
 func loginCodeKey(userID string) string { return "otp:login:" + userID }
@@ -164,7 +167,7 @@ func (s *Service) sendCode(ctx context.Context, userID, key, purpose, kind, phon
 	if err != nil {
 		return "", err
 	}
-	p := pendingCode{Code: code, Expires: s.now().Add(CodeLifetime).Unix()}
+	p := pendingCode{Code: code, Expires: s.now().Add(CodeLifetime).Unix(), Kind: kind}
 	if purpose == "enrol" && kind == directory.OTPSMS {
 		p.To = phone
 	}
@@ -218,6 +221,13 @@ func (s *Service) checkCode(ctx context.Context, key, userID, purpose, code stri
 	return ok, err
 }
 
+// checkLoginCode judges code against the user's waiting login code and
+// says how it was sent.
+func (s *Service) checkLoginCode(ctx context.Context, userID, code string) (bool, string, error) {
+	ok, p, err := s.checkPending(ctx, loginCodeKey(userID), userID, "login", code)
+	return ok, p.Kind, err
+}
+
 // checkPending is checkCode that also returns the matched code's
 // pending record (an SMS enrolment's number is in it).
 func (s *Service) checkPending(ctx context.Context, key, userID, purpose, code string) (bool, pendingCode, error) {
@@ -253,7 +263,8 @@ func (s *Service) checkPending(ctx context.Context, key, userID, purpose, code s
 // factor, stores the factor (email, or SMS to the number the code went
 // to) with fresh recovery codes (returned, shown once) and ends the
 // user's other sessions, keeping sid.
-func (s *Service) ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string) ([]string, error) {
+// add stores it beside the user's factors, as ConfirmEnrollment's does.
+func (s *Service) ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, error) {
 	att, err := s.reserve(ctx, id.UserID)
 	if err != nil {
 		return nil, err
@@ -272,7 +283,9 @@ func (s *Service) ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.
 	if !ok {
 		return nil, s.failedAs(att, id.UserID, OTPMethod(f.Kind), ReasonWrongCode)
 	}
-	return s.storeFirst(ctx, att, id.UserID, sid, func(hashes [][]byte) error { return s.store.EnrollFirstOTP(ctx, f, hashes) })
+	return s.storeFactor(ctx, att, id.UserID, sid, add,
+		func(hashes [][]byte) error { return s.store.EnrollFirstOTP(ctx, f, hashes) },
+		func() error { return s.store.AddOTP(ctx, f) })
 }
 
 // OTPMethod is the login method name of a code sent by kind.

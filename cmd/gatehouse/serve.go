@@ -312,7 +312,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		resetPages = resets{s.resets}
 	}
 	s.gateway.Mount(
-		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: passwordChanger{ops}, Resets: resetPages,
+		login.New(s.gateway, login.Options{Password: router, PasswordProviders: apiIDs, MFA: second, Providers: providers.redirect, Starts: a.store, Passwords: passwordChanger{ops}, Resets: resetPages, Now: a.now,
 			// The login form's password encryption; its key is made when
 			// the policy first turns it on.
 			Encryption: pwcrypt.New(pwcrypt.Options{Keys: a.dir, Keyring: keys, Nonces: a.store, Now: a.now}),

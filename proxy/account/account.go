@@ -30,6 +30,9 @@ type SecondFactor interface {
 	// Remove and RegenerateRecoveryCodes end the user's other sessions,
 	// keeping keepSessionID (the one that made the change).
 	Remove(ctx context.Context, userID, keepSessionID string) error
+	// RemoveFactor removes one factor (totp, email, sms), the recovery
+	// codes with the last, ending the user's other sessions.
+	RemoveFactor(ctx context.Context, userID, kind, keepSessionID string) error
 	RegenerateRecoveryCodes(ctx context.Context, userID, keepSessionID string) ([]string, error)
 }
 
@@ -109,6 +112,7 @@ func (p *Pages) Mount(m *proxy.Mux) {
 	if p.mfa != nil {
 		m.Handle("POST /.gatehouse/account/2fa/recovery", proxy.FullSession, p.recovery)
 		m.Handle("POST /.gatehouse/account/2fa/remove", proxy.FullSession, p.remove)
+		m.Handle("POST /.gatehouse/account/2fa/factors/{kind}/remove", proxy.FullSession, p.removeFactor)
 	}
 	if p.keys != nil && p.reauth != nil {
 		m.Handle("POST /.gatehouse/account/apikeys", proxy.FullSession, p.createKey)
@@ -167,7 +171,12 @@ func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.
 		d.Enrolled, d.CodesLeft = st.Enrolled, st.RecoveryCodes
 		for _, m := range st.Methods {
 			if id, ok := factorNames[m]; ok {
-				d.Factors = append(d.Factors, id)
+				d.Factors = append(d.Factors, web.FactorRow{Kind: m, Name: id})
+			}
+		}
+		for _, k := range policy.MFAMethods {
+			if pol.MFAMethodAllowed(k) && !slices.Contains(st.Methods, k) {
+				d.CanAddFactor = st.Enrolled && pol.MFA.Mode != "off"
 			}
 		}
 		if slices.Contains(st.Methods, "email") {
@@ -224,6 +233,41 @@ func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.
 		d.SignInsEnabled, d.SignIns = true, signInRows(evs)
 	}
 	p.render.Page(w, r, status, "account.html", d)
+}
+
+// removeFactor takes one factor off after a current code. The last one
+// is turning 2FA off, under the policy's say, as remove is.
+func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.codeCheck(w, r)
+	if !ok {
+		return
+	}
+	st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	kind := r.PathValue("kind")
+	if !slices.Contains(st.Methods, kind) {
+		p.renderAccount(w, r, "", "account.no_factor", http.StatusNotFound)
+		return
+	}
+	last := len(st.Methods) == 1
+	if last && !c.Policy.Policy.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required}) {
+		p.renderAccount(w, r, "", "account.mfa_required", http.StatusForbidden)
+		return
+	}
+	if err := p.mfa.RemoveFactor(r.Context(), c.Identity.UserID, kind, c.ID); err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	p.audit.Record(r.Context(), audit.Event{Event: audit.MFARemoved, Actor: c.Identity.Username, UserID: c.Identity.UserID,
+		ClientIP: c.IP.String(), Detail: map[string]string{"method": kind}})
+	notice := "account.factor_removed"
+	if last {
+		notice = "account.mfa_turned_off"
+	}
+	p.renderAccount(w, r, notice, "", http.StatusOK)
 }
 
 // factorNames word the user's second factors (auth.MFAStatus.Methods).

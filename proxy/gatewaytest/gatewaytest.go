@@ -267,7 +267,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	hasher := password.NewHasher(password.Default, 4)
 	pw := password.NewAuthenticator(dir, hasher, store, password.Limits{AccountAttempts: 5, IPAttempts: 20, Window: 15 * time.Minute, Now: clk.Now})
 	g.Gateway.Mount(
-		login.New(g.Gateway, login.Options{Password: pw, MFA: g.MFA, Providers: providers, Starts: store, Encryption: g.PasswordKeys,
+		login.New(g.Gateway, login.Options{Now: clk.Now, Password: pw, MFA: g.MFA, Providers: providers, Starts: store, Encryption: g.PasswordKeys,
 			Backchannel: &login.Backchannel{Users: dir, Revocations: dir, Sessions: g.Sessions, Nonces: store, Values: store}}),
 		account.New(g.Gateway, g.MFA),
 	)

@@ -25,7 +25,10 @@ import (
 type SecondFactor interface {
 	Status(ctx context.Context, userID string) (auth.MFAStatus, error)
 	StartEnrollment(ctx context.Context, sid string, id auth.Identity) (auth.Enrollment, error)
-	ConfirmEnrollment(ctx context.Context, sid string, id auth.Identity, code string) ([]string, error)
+	// ConfirmEnrollment stores the app a code confirmed: as the user's
+	// first factor with new recovery codes, or with add (a full, fresh
+	// session of a user who has one) beside the others, returning none.
+	ConfirmEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, error)
 	Verify(ctx context.Context, userID, code string) (method string, err error)
 	RememberToken(userID string, stamp int64, expires time.Time) string
 	// CheckRemember refuses a token older than maxAge, the policy's
@@ -47,7 +50,7 @@ type SecondFactor interface {
 	StartSMSEnrollment(ctx context.Context, sid string, id auth.Identity, phone string) (string, error)
 	// ConfirmOTPEnrollment checks that code and stores the factor,
 	// returning the new recovery codes (as ConfirmEnrollment does).
-	ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string) ([]string, error)
+	ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, error)
 }
 
 // Options are the login methods the pages offer.
@@ -70,6 +73,9 @@ type Options struct {
 	// Passwords replaces an administrator-set password at the end of a
 	// login that owes it (nil: such a login is refused at that step).
 	Passwords PasswordChanger
+	// Now is the clock adding a factor is judged fresh by (default
+	// time.Now).
+	Now func() time.Time
 	// Encryption issues the login form's challenges and opens the
 	// passwords encrypted for them, for the policy's
 	// methods.password_encryption (nil: with that on, the form answers
@@ -110,6 +116,7 @@ type Pages struct {
 	crypt       PasswordEncryption
 	back        *Backchannel
 	resets      Resets
+	now         func() time.Time
 }
 
 // New returns the login pages of gw.
@@ -120,8 +127,11 @@ func New(gw *proxy.Gateway, o Options) *Pages {
 	if o.StartWindow == 0 {
 		o.StartWindow = 10 * time.Minute
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return &Pages{gw: gw, render: gw.Render(), cookies: gw.Cookies(), sessions: gw.Sessions(), audit: gw.Audit(),
-		password: o.Password, passwordIDs: o.PasswordProviders, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow, passwords: o.Passwords, crypt: o.Encryption, back: o.Backchannel, resets: o.Resets}
+		password: o.Password, passwordIDs: o.PasswordProviders, mfa: o.MFA, providers: o.Providers, starts: o.Starts, maxStarts: o.MaxStarts, window: o.StartWindow, passwords: o.Passwords, crypt: o.Encryption, back: o.Backchannel, resets: o.Resets, now: o.Now}
 }
 
 // formEnabled reports whether the username and password form is on: for

@@ -3,6 +3,7 @@ package login
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
@@ -82,9 +83,12 @@ func (p *Pages) otpEnrollStep(w http.ResponseWriter, r *http.Request, kind strin
 		p.render.Error(w, r, web.ErrNotFound)
 		return nil, "", false
 	}
+	if wantsAdd(r) {
+		return c, rd, p.mayAdd(w, r, c)
+	}
 	if c.Pending == "" {
-		// As on the enrolment page: a user with a factor changes it on
-		// the account page, and is sent no code here.
+		// As on the enrolment page: a user with a factor adds another
+		// from the account page, and is sent no code here.
 		if st, err := p.mfa.Status(r.Context(), c.Identity.UserID); err != nil {
 			p.render.Error(w, r, web.ErrUnavailable.With(err))
 			return nil, "", false
@@ -104,7 +108,7 @@ func (p *Pages) startOTPEnrollment(kind string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		d := web.PageData{Title: "enroll.code_title", Redirect: rd}
+		d := web.PageData{Title: "enroll.code_title", Redirect: rd, AddFactor: wantsAdd(r), Kind: kind}
 		var to string
 		var err error
 		if kind == "sms" {
@@ -139,7 +143,7 @@ func (p *Pages) confirmOTPEnrollment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	codes, err := p.mfa.ConfirmOTPEnrollment(r.Context(), c.ID, c.Identity, r.PostForm.Get("code"))
+	codes, err := p.mfa.ConfirmOTPEnrollment(r.Context(), c.ID, c.Identity, r.PostForm.Get("code"), wantsAdd(r))
 	switch {
 	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrLockedOut):
 		msg := msgBadCode
@@ -153,7 +157,7 @@ func (p *Pages) confirmOTPEnrollment(w http.ResponseWriter, r *http.Request) {
 		}
 		p.audit.Record(r.Context(), audit.Event{Event: audit.MFAFailure, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(),
 			Detail: detail})
-		p.render.Page(w, r, http.StatusUnauthorized, "enroll_code.html", web.PageData{Title: "enroll.code_title", Redirect: rd, Error: msg})
+		p.render.Page(w, r, http.StatusUnauthorized, "enroll_code.html", web.PageData{Title: "enroll.code_title", Redirect: rd, Error: msg, AddFactor: wantsAdd(r)})
 		return
 	case errors.Is(err, auth.ErrAlreadyEnrolled):
 		http.Redirect(w, r, nextFor(c, "/.gatehouse/account"), http.StatusSeeOther)
@@ -165,10 +169,18 @@ func (p *Pages) confirmOTPEnrollment(w http.ResponseWriter, r *http.Request) {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
+	// Which kind was stored is the service's (it is sealed with the
+	// code); the form's kind only picks among the user's factors.
 	method := auth.MethodEmailOTP
-	if err == nil && len(st.Methods) > 0 {
-		method = otpMethod[st.Methods[0]]
+	if st, err := p.mfa.Status(r.Context(), c.Identity.UserID); err == nil {
+		kind := r.PostForm.Get("kind")
+		if !slices.Contains(st.Methods, kind) {
+			kind = "email"
+			if slices.Contains(st.Methods, "sms") && !slices.Contains(st.Methods, "email") {
+				kind = "sms"
+			}
+		}
+		method = otpMethod[kind]
 	}
 	p.enrolled(w, r, c, rd, method, codes)
 }

@@ -200,24 +200,35 @@ func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg 
 		http.Redirect(w, r, nextFor(c, rd), http.StatusSeeOther)
 		return
 	}
-	if c.Pending == "" {
-		if st, err := p.mfa.Status(r.Context(), c.Identity.UserID); err != nil || st.Enrolled {
+	st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	add := false
+	if c.Pending == "" && st.Enrolled {
+		// Enrolled: only the account page's "Add a factor", from a
+		// fresh sign-in.
+		if !wantsAdd(r) {
 			http.Redirect(w, r, "/.gatehouse/account", http.StatusSeeOther)
 			return
 		}
-	}
-	pol := &c.Policy.Policy
-	d := web.PageData{Title: "enroll.title", Redirect: rd, Error: errMsg}
-	if p.enrollable(pol, "email") {
-		st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
-		if err != nil {
-			p.render.Error(w, r, web.ErrUnavailable.With(err))
+		if !p.mayAdd(w, r, c) {
 			return
 		}
+		add = true
+	}
+	pol := &c.Policy.Policy
+	has := func(kind string) bool { return slices.Contains(st.Methods, kind) }
+	d := web.PageData{Title: "enroll.title", Redirect: rd, Error: errMsg, AddFactor: add}
+	if add {
+		d.Title = "enroll.add_title"
+	}
+	if p.enrollable(pol, "email") && !has("email") {
 		d.EmailTo = st.EmailTo
 	}
-	d.SMSEnroll = p.enrollable(pol, "sms")
-	if pol.MFAMethodAllowed(auth.MethodTOTP) || d.EmailTo == "" && !d.SMSEnroll {
+	d.SMSEnroll = p.enrollable(pol, "sms") && !has("sms")
+	if !has(auth.MethodTOTP) && (pol.MFAMethodAllowed(auth.MethodTOTP) || !add && d.EmailTo == "" && !d.SMSEnroll) {
 		// An app it is when email codes cannot be had: a user the
 		// policy makes enrol is never left without a way.
 		e, err := p.mfa.StartEnrollment(r.Context(), c.ID, c.Identity)
@@ -239,8 +250,12 @@ func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	add := wantsAdd(r)
+	if add && !p.mayAdd(w, r, c) {
+		return
+	}
 	ip := c.IP.String()
-	codes, err := p.mfa.ConfirmEnrollment(r.Context(), c.ID, c.Identity, r.PostForm.Get("code"))
+	codes, err := p.mfa.ConfirmEnrollment(r.Context(), c.ID, c.Identity, r.PostForm.Get("code"), add)
 	switch {
 	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrLockedOut):
 		msg := msgBadCode
@@ -263,11 +278,46 @@ func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	p.enrolled(w, r, c, rd, auth.MethodTOTP, codes)
 }
 
+// AddFactorWithin is how recently a user must have signed in (passing
+// their second factor) to add another: a session left open is not
+// enough to give an account a factor its owner does not hold.
+const AddFactorWithin = 5 * time.Minute
+
+// wantsAdd reports whether the request is the account page's "add a
+// factor" (add=1 in the query or the form).
+func wantsAdd(r *http.Request) bool {
+	return r.FormValue("add") == "1"
+}
+
+// mayAdd reports whether c may add a factor now: a complete session of a
+// user who has one, signed in within AddFactorWithin. It answers the
+// request itself when not.
+func (p *Pages) mayAdd(w http.ResponseWriter, r *http.Request, c *proxy.Caller) bool {
+	if c.Pending != "" {
+		p.render.Error(w, r, web.ErrForbidden)
+		return false
+	}
+	if p.now().Sub(c.Created) > AddFactorWithin {
+		p.render.Page(w, r, http.StatusForbidden, "message.html", web.PageData{Title: "enroll.add_title", Message: "enroll.add_fresh", LoginLink: true})
+		return false
+	}
+	return true
+}
+
 // enrolled finishes an enrolment that stored a factor: audited, the login
-// completed when it was owed, the new recovery codes shown.
+// completed when it was owed, the new recovery codes shown (none for a
+// factor added beside others: back to the account page).
 func (p *Pages) enrolled(w http.ResponseWriter, r *http.Request, c *proxy.Caller, rd, method string, codes []string) {
+	detail := map[string]string{"method": method}
+	if codes == nil {
+		detail["added"] = "true"
+	}
 	p.audit.Record(r.Context(), audit.Event{Event: audit.MFAEnrolled, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(),
-		Detail: map[string]string{"method": method}})
+		Detail: detail})
+	if codes == nil {
+		http.Redirect(w, r, "/.gatehouse/account", http.StatusSeeOther)
+		return
+	}
 	next := "/.gatehouse/account"
 	if c.Pending == proxy.PendingEnroll {
 		// Enrolment proved the factor: this login is now complete.

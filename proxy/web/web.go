@@ -197,6 +197,10 @@ type PageData struct {
 	// SMSEnroll, on the enrolment page, offers codes by text message.
 	PhoneTo   string
 	SMSEnroll bool
+	// AddFactor, on the enrolment pages, marks the account page's "add
+	// a factor" (forms carry add=1); Kind is the code page's factor.
+	AddFactor bool
+	Kind      string
 	QR        template.URL // data: URI of the enrolment QR code
 	OTPAuth   template.URL // the otpauth:// URI the QR code encodes
 	Secret    string
@@ -205,9 +209,10 @@ type PageData struct {
 	Removable bool
 	CanEnroll bool
 	CodesLeft int
-	// Factors, on the account page, are the user's second factors as
-	// message ids ("account.factor_totp").
-	Factors []string
+	// Factors, on the account page, are the user's second factors;
+	// CanAddFactor offers to add one the policy allows.
+	Factors      []FactorRow
+	CanAddFactor bool
 	// Account page: the user's API keys, whether a change needs the
 	// password (or a code) again, and a key just created (shown once).
 	Keys         []KeyRow
@@ -256,6 +261,10 @@ func (d PageData) CodesDownload() template.URL {
 	}
 	return template.URL("data:text/plain;charset=utf-8," + url.PathEscape(b.String()))
 }
+
+// FactorRow is one of the user's second factors: its kind (totp, email,
+// sms) and its name's message id.
+type FactorRow struct{ Kind, Name string }
 
 // KeyRow is one API key on the account page; never the secret.
 type KeyRow struct {

@@ -78,6 +78,7 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"UpdateTOTPSecret", testUpdateTOTPSecret},
 		{"OTPFactors", testOTPFactors},
 		{"ConcurrentFirstFactor", testConcurrentFirstFactor},
+		{"AddAndRemoveFactors", testAddAndRemoveFactors},
 		{"Ping", testPing},
 		{"CanceledContext", testCanceledContext},
 	}

@@ -3,6 +3,7 @@ package directorytest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 )
@@ -100,5 +101,55 @@ func testConcurrentFirstFactor(t *testing.T, d directory.Directory) {
 		if won != 1 {
 			t.Fatalf("round %d: %d first factors landed, want 1", round, won)
 		}
+	}
+}
+
+// testAddAndRemoveFactors: a user with a factor adds others of other kinds
+// (the recovery codes stay), never a second of one kind, and never a
+// first one this way; removing one keeps the rest and the codes, and
+// removing the last takes the codes too.
+func testAddAndRemoveFactors(t *testing.T, d directory.Directory) {
+	ctx := t.Context()
+	u := mustCreate(t, d, &directory.User{Username: "alice", Email: "alice@example.com"})
+	totp := directory.TOTPFactor{UserID: u.ID, Secret: []byte("sealed"), CreatedAt: mfaTime}
+	if err := d.AddTOTP(ctx, totp); !errors.Is(err, directory.ErrNotFound) {
+		t.Fatalf("AddTOTP as a first factor: %v, want ErrNotFound", err)
+	}
+	if err := d.AddOTP(ctx, directory.OTPFactor{UserID: u.ID, Kind: directory.OTPEmail}); !errors.Is(err, directory.ErrNotFound) {
+		t.Fatalf("AddOTP as a first factor: %v, want ErrNotFound", err)
+	}
+	if err := d.EnrollFirstOTP(ctx, directory.OTPFactor{UserID: u.ID, Kind: directory.OTPEmail, CreatedAt: mfaTime}, codeHashes("a", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddOTP(ctx, directory.OTPFactor{UserID: u.ID, Kind: directory.OTPEmail}); !errors.Is(err, directory.ErrConflict) {
+		t.Errorf("a second email factor: %v, want ErrConflict", err)
+	}
+	if err := d.AddTOTP(ctx, totp); err != nil {
+		t.Fatalf("AddTOTP: %v", err)
+	}
+	if err := d.AddTOTP(ctx, totp); !errors.Is(err, directory.ErrConflict) {
+		t.Errorf("a second TOTP factor: %v, want ErrConflict", err)
+	}
+	sms := directory.OTPFactor{UserID: u.ID, Kind: directory.OTPSMS, Target: "+919812345678", CreatedAt: mfaTime.Add(time.Second)}
+	if err := d.AddOTP(ctx, sms); err != nil {
+		t.Fatalf("AddOTP sms: %v", err)
+	}
+	wantCodesLeft(t, d, u.ID, 3)
+	if fs, err := d.OTPFactors(ctx, u.ID); err != nil || len(fs) != 2 || fs[1] != sms {
+		t.Errorf("OTPFactors: %+v, %v", fs, err)
+	}
+	for i, kind := range []string{"email", "totp", "sms"} {
+		left, err := d.RemoveFactor(ctx, u.ID, kind)
+		if err != nil || left != 2-i {
+			t.Fatalf("RemoveFactor(%s): %d, %v; want %d left", kind, left, err, 2-i)
+		}
+		want := 0
+		if left > 0 {
+			want = 3
+		}
+		wantCodesLeft(t, d, u.ID, want)
+	}
+	if _, err := d.RemoveFactor(ctx, u.ID, "totp"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("removing a factor that is not there: %v, want ErrNotFound", err)
 	}
 }

@@ -178,10 +178,16 @@ func (db *DB) RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 
 // hasFactor reports whether the user has any second factor, inside tx.
 func hasFactor(ctx context.Context, tx *sql.Tx, userID string) (bool, error) {
+	n, err := factorCount(ctx, tx, userID)
+	return n > 0, err
+}
+
+// factorCount counts the user's second factors, inside tx.
+func factorCount(ctx context.Context, tx *sql.Tx, userID string) (int, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1) +
 		(SELECT COUNT(*) FROM otp_factors WHERE user_id = $1)`, userID).Scan(&n)
-	return n > 0, err
+	return n, err
 }
 
 // EnrollFirstOTP stores f and the recovery codes for a user with no
@@ -202,6 +208,79 @@ func (db *DB) EnrollFirstOTP(ctx context.Context, f directory.OTPFactor, recover
 			f.UserID, f.Kind, f.Target, created)
 		return err
 	})
+}
+
+// AddTOTP stores f beside the user's other factors.
+func (db *DB) AddTOTP(ctx context.Context, f directory.TOTPFactor) error {
+	if f.UserID == "" || len(f.Secret) == 0 {
+		return errors.New("sqldir: add totp: user id and sealed secret are required")
+	}
+	return db.addFactor(ctx, "add totp", f.UserID, f.CreatedAt, func(tx *sql.Tx, created int64) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3)`, f.UserID, f.Secret, created)
+		return err
+	})
+}
+
+// AddOTP stores f beside the user's other factors.
+func (db *DB) AddOTP(ctx context.Context, f directory.OTPFactor) error {
+	if f.UserID == "" || (f.Kind != directory.OTPEmail && f.Kind != directory.OTPSMS) {
+		return fmt.Errorf("sqldir: add otp: user id and a kind (email, sms) are required, got %q", f.Kind)
+	}
+	return db.addFactor(ctx, "add otp", f.UserID, f.CreatedAt, func(tx *sql.Tx, created int64) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO otp_factors (user_id, kind, target, created_at) VALUES ($1, $2, $3, $4)`,
+			f.UserID, f.Kind, f.Target, created)
+		return err
+	})
+}
+
+// addFactor runs insert for a user who has a factor, under the user's
+// MFA lock; a duplicate of the kind is the primary key's conflict.
+func (db *DB) addFactor(ctx context.Context, op, userID string, createdAt time.Time, insert func(tx *sql.Tx, created int64) error) error {
+	created := normTime(createdAt)
+	if createdAt.IsZero() {
+		created = db.timestamp()
+	}
+	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
+		switch has, err := hasFactor(ctx, tx, userID); {
+		case err != nil:
+			return err
+		case !has:
+			return sql.ErrNoRows
+		}
+		return insert(tx, toMillis(created))
+	})
+	return db.d.classify(op, err)
+}
+
+// RemoveFactor deletes one factor, and the recovery codes with the last.
+func (db *DB) RemoveFactor(ctx context.Context, userID, kind string) (int, error) {
+	var left int
+	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		switch kind {
+		case "totp":
+			res, err = tx.ExecContext(ctx, `DELETE FROM totp_factors WHERE user_id = $1`, userID)
+		case directory.OTPEmail, directory.OTPSMS:
+			res, err = tx.ExecContext(ctx, `DELETE FROM otp_factors WHERE user_id = $1 AND kind = $2`, userID, kind)
+		default:
+			return fmt.Errorf("no factor kind %q", kind)
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return sql.ErrNoRows
+		}
+		if left, err = factorCount(ctx, tx, userID); err != nil || left > 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID)
+		return err
+	})
+	return left, db.d.classify("remove factor", err)
 }
 
 // OTPFactors lists the user's OTP factors, oldest first.
