@@ -21,6 +21,9 @@ var (
 	ErrNoEmail = errors.New("auth: the account has no email address")
 	// ErrBadPhone refuses a phone number that is not E.164.
 	ErrBadPhone = errors.New("auth: not a phone number in international form (+ and country code)")
+	// ErrLastFactor refuses removing a user's last factor where the
+	// policy requires one.
+	ErrLastFactor = errors.New("auth: the last second factor cannot be removed")
 	// ErrNoEnrollment means no enrolment was started for this session,
 	// or it expired (or its emailed code was used up).
 	ErrNoEnrollment = errors.New("auth: no enrolment in progress")

@@ -482,8 +482,9 @@ type MFA interface {
 	AddOTP(ctx context.Context, f OTPFactor) error
 	// RemoveFactor deletes the user's factor of kind ("totp", "email",
 	// "sms") and, when it was the last, the recovery codes with it; it
-	// returns how many factors are left. ErrNotFound when there was none.
-	RemoveFactor(ctx context.Context, userID, kind string) (int, error)
+	// returns how many factors are left. ErrNotFound when there was none;
+	// with keepOne, ErrConflict (nothing removed) when it is the last.
+	RemoveFactor(ctx context.Context, userID, kind string, keepOne bool) (int, error)
 	// TOTP returns the user's factor; ErrNotFound when not enrolled.
 	TOTP(ctx context.Context, userID string) (TOTPFactor, error)
 	// UpdateTOTPSecret stores a re-sealed secret after a key rotation,

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -44,6 +45,9 @@ var (
 	ErrNotEnrolled = errors.New("mfa: not enrolled")
 	// ErrNoEnrollment means no enrolment was started for this session, or it expired.
 	ErrNoEnrollment = auth.ErrNoEnrollment
+	// ErrLastFactor refuses removing the user's last factor where the
+	// caller asked to keep one.
+	ErrLastFactor = auth.ErrLastFactor
 	// ErrAlreadyEnrolled means the user enrolled a factor (elsewhere)
 	// after this enrolment began; the enrolment is dropped and the
 	// factor the user has stays. Send the user to their account page.
@@ -319,7 +323,7 @@ func (s *Service) Verify(ctx context.Context, userID, code string) (string, erro
 	if len(fs) > 0 {
 		// Not the app's code (or no app): a code the user was sent?
 		switch ok, kind, err := s.checkLoginCode(ctx, userID, code); {
-		case ok:
+		case ok && slices.ContainsFunc(fs, func(f directory.OTPFactor) bool { return f.Kind == kind }):
 			return OTPMethod(kind), att.Succeeded(ctx)
 		case err != nil && !errors.Is(err, errNoCode):
 			return "", cancel(ctx, att, err)
@@ -406,6 +410,9 @@ func (s *Service) Remove(ctx context.Context, userID, keepSessionID string) erro
 	if err := s.store.RemoveTOTP(ctx, userID); err != nil {
 		return err
 	}
+	if _, err := s.state.Take(ctx, loginCodeKey(userID)); err != nil && !errors.Is(err, session.ErrNotFound) {
+		return err
+	}
 	if err := s.BumpStamp(ctx, userID); err != nil {
 		return err
 	}
@@ -416,12 +423,22 @@ func (s *Service) Remove(ctx context.Context, userID, keepSessionID string) erro
 // last one goes with the recovery codes and moves the security stamp (as
 // Remove does). The user's other sessions end, keepSessionID kept.
 // ErrNotEnrolled when the user has no such factor.
-func (s *Service) RemoveFactor(ctx context.Context, userID, kind, keepSessionID string) error {
-	left, err := s.store.RemoveFactor(ctx, userID, kind)
-	if errors.Is(err, directory.ErrNotFound) {
+//
+// keepOne refuses to remove the last factor (ErrLastFactor), checked in
+// the same transaction, so two removals racing cannot leave a user the
+// policy requires 2FA of with none.
+func (s *Service) RemoveFactor(ctx context.Context, userID, kind, keepSessionID string, keepOne bool) error {
+	left, err := s.store.RemoveFactor(ctx, userID, kind, keepOne)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
 		return ErrNotEnrolled
+	case errors.Is(err, directory.ErrConflict):
+		return ErrLastFactor
+	case err != nil:
+		return err
 	}
-	if err != nil {
+	// A code sent for the factor just removed must not log in.
+	if _, err := s.state.Take(ctx, loginCodeKey(userID)); err != nil && !errors.Is(err, session.ErrNotFound) {
 		return err
 	}
 	if left == 0 {

@@ -31,6 +31,9 @@ const (
 	// SendsPerHour caps them all.
 	ResendAfter  = 30 * time.Second
 	SendsPerHour = 10
+	// TextsPerNumberHour caps the texts to one phone number an hour,
+	// across every account.
+	TextsPerNumberHour = 5
 )
 
 var (
@@ -162,6 +165,15 @@ func (s *Service) sendCode(ctx context.Context, userID, key, purpose, kind, phon
 		return "", err
 	} else if n > SendsPerHour {
 		return "", ErrSendTooSoon
+	}
+	if kind == directory.OTPSMS {
+		// A number, whoever asks for it: many accounts cannot make the
+		// gateway text one (premium-rate) number more than this.
+		if n, err := s.state.Incr(ctx, "otp:sms-to:"+to, time.Hour); err != nil {
+			return "", err
+		} else if n > TextsPerNumberHour {
+			return "", ErrSendTooSoon
+		}
 	}
 	code, err := newCode()
 	if err != nil {

@@ -2,10 +2,13 @@ package mfa
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"regexp"
 	"sync"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/email"
 )
@@ -96,5 +99,66 @@ func TestMaskEmail(t *testing.T) {
 		if got := MaskEmail(in); got != want {
 			t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// texts records what would be texted.
+type texts struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (x *texts) Text(_ context.Context, to, text string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.sent = append(x.sent, to+" "+text)
+	return nil
+}
+
+// TestSMSNumberCapped: however many accounts ask, one number is texted
+// at most TextsPerNumberHour times an hour (SMS pumping to a
+// premium-rate number), and a code sent for a factor that was removed
+// no longer logs in.
+func TestSMSNumberCapped(t *testing.T) {
+	e := memoryEnv(t)
+	ctx := t.Context()
+	tx := &texts{}
+	WithSMS(tx, nil)(e.svc)
+	dir := e.dir.Store.(directory.Directory)
+	const premium = "+88234567890"
+	refused := 0
+	for i := range TextsPerNumberHour + 3 {
+		u := &directory.User{Username: fmt.Sprintf("user%d", i)}
+		if err := dir.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.svc.StartSMSEnrollment(ctx, fmt.Sprint("s", i), auth.Identity{UserID: u.ID}, premium)
+		if errors.Is(err, ErrSendTooSoon) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(tx.sent) != TextsPerNumberHour || refused != 3 {
+		t.Fatalf("texted %d times, refused %d; want %d and 3", len(tx.sent), refused, TextsPerNumberHour)
+	}
+
+	// A waiting login code dies with its factor (the email factor stays,
+	// so sent codes are still checked).
+	if err := dir.EnrollFirstOTP(ctx, directory.OTPFactor{UserID: e.alice.UserID, Kind: directory.OTPEmail}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.AddOTP(ctx, directory.OTPFactor{UserID: e.alice.UserID, Kind: directory.OTPSMS, Target: "+14155550100"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SendLoginCode(ctx, e.alice.UserID, directory.OTPSMS); err != nil {
+		t.Fatal(err)
+	}
+	code := sixDigits.FindString(tx.sent[len(tx.sent)-1])
+	if err := e.svc.RemoveFactor(ctx, e.alice.UserID, directory.OTPSMS, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Verify(ctx, e.alice.UserID, code); err == nil {
+		t.Fatal("a code sent for a removed factor logged in")
 	}
 }

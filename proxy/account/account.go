@@ -31,8 +31,13 @@ type SecondFactor interface {
 	// keeping keepSessionID (the one that made the change).
 	Remove(ctx context.Context, userID, keepSessionID string) error
 	// RemoveFactor removes one factor (totp, email, sms), the recovery
-	// codes with the last, ending the user's other sessions.
-	RemoveFactor(ctx context.Context, userID, kind, keepSessionID string) error
+	// codes with the last, ending the user's other sessions; with keepOne
+	// the last is refused (an error) in the same transaction.
+	RemoveFactor(ctx context.Context, userID, kind, keepSessionID string, keepOne bool) error
+	// SendLoginCode sends a code by kind (email, sms) to where that
+	// factor sends, returning the masked destination; a user whose
+	// factors are all sent codes needs one for the forms here.
+	SendLoginCode(ctx context.Context, userID, kind string) (string, error)
 	RegenerateRecoveryCodes(ctx context.Context, userID, keepSessionID string) ([]string, error)
 }
 
@@ -113,6 +118,7 @@ func (p *Pages) Mount(m *proxy.Mux) {
 		m.Handle("POST /.gatehouse/account/2fa/recovery", proxy.FullSession, p.recovery)
 		m.Handle("POST /.gatehouse/account/2fa/remove", proxy.FullSession, p.remove)
 		m.Handle("POST /.gatehouse/account/2fa/factors/{kind}/remove", proxy.FullSession, p.removeFactor)
+		m.Handle("POST /.gatehouse/account/2fa/factors/{kind}/send", proxy.FullSession, p.sendCode)
 	}
 	if p.keys != nil && p.reauth != nil {
 		m.Handle("POST /.gatehouse/account/apikeys", proxy.FullSession, p.createKey)
@@ -253,11 +259,18 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	last := len(st.Methods) == 1
-	if last && !c.Policy.Policy.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required}) {
+	removable := c.Policy.Policy.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required})
+	if last && !removable {
 		p.renderAccount(w, r, "", "account.mfa_required", http.StatusForbidden)
 		return
 	}
-	if err := p.mfa.RemoveFactor(r.Context(), c.Identity.UserID, kind, c.ID); err != nil {
+	// Where 2FA is required the store refuses the last one too, so two
+	// removals racing cannot both see another left.
+	switch err := p.mfa.RemoveFactor(r.Context(), c.Identity.UserID, kind, c.ID, !removable); {
+	case errors.Is(err, auth.ErrLastFactor):
+		p.renderAccount(w, r, "", "account.mfa_required", http.StatusForbidden)
+		return
+	case err != nil:
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
@@ -268,6 +281,38 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request) {
 		notice = "account.mfa_turned_off"
 	}
 	p.renderAccount(w, r, notice, "", http.StatusOK)
+}
+
+// sendCode sends the user a code by one of their factors, for the forms
+// here that ask for a current code.
+func (p *Pages) sendCode(w http.ResponseWriter, r *http.Request) {
+	c := proxy.CallerOf(r)
+	if err := web.ParseForm(w, r); err != nil {
+		p.render.Error(w, r, err)
+		return
+	}
+	kind := r.PathValue("kind")
+	st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	if kind == "totp" || !slices.Contains(st.Methods, kind) {
+		p.renderAccount(w, r, "", "account.no_factor", http.StatusNotFound)
+		return
+	}
+	to, err := p.mfa.SendLoginCode(r.Context(), c.Identity.UserID, kind)
+	switch {
+	case errors.Is(err, auth.ErrCodeSentRecently):
+		p.renderAccount(w, r, "", "twofa.email_wait", http.StatusTooManyRequests)
+		return
+	case err != nil:
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	p.audit.Record(r.Context(), audit.Event{Event: audit.MFACodeSent, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(),
+		Detail: map[string]string{"method": kind, "step": "account"}})
+	p.renderAccountWith(w, r, web.PageData{Notice: "twofa.code_sent", NoticeArg: to}, http.StatusOK)
 }
 
 // factorNames word the user's second factors (auth.MFAStatus.Methods).

@@ -216,6 +216,7 @@ var en = map[string]string{
 	"account.data":                  "Your data",
 	"account.data_help":             "Everything this gateway holds about you — your profile, second-factor state, sessions, devices, API keys (never their secrets) and the security events about you — as one JSON file.",
 	"account.data_link":             "Download your data",
+	"account.send_code":             "Send me a code",
 	"account.factor_remove":         "Remove",
 	"account.factor_add":            "Add another way to sign in (app, email or text message codes)",
 	"account.factor_removed":        "That factor is removed; your other factors stay.",

@@ -206,6 +206,7 @@ var es = map[string]string{
 	"account.data":                  "Tus datos",
 	"account.data_help":             "Todo lo que esta puerta de enlace guarda sobre ti (tu perfil, el estado del segundo factor, las sesiones, los dispositivos, las claves de API, nunca sus secretos, y los eventos de seguridad que te afectan) en un único archivo JSON.",
 	"account.data_link":             "Descargar tus datos",
+	"account.send_code":             "Envíame un código",
 	"account.factor_remove":         "Quitar",
 	"account.factor_add":            "Añadir otra forma de iniciar sesión (app, códigos por correo o SMS)",
 	"account.factor_removed":        "Ese factor se ha quitado; tus otros factores siguen.",

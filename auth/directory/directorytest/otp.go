@@ -138,8 +138,20 @@ func testAddAndRemoveFactors(t *testing.T, d directory.Directory) {
 	if fs, err := d.OTPFactors(ctx, u.ID); err != nil || len(fs) != 2 || fs[1] != sms {
 		t.Errorf("OTPFactors: %+v, %v", fs, err)
 	}
+	if left, err := d.RemoveFactor(ctx, u.ID, "sms", true); err != nil || left != 2 {
+		t.Fatalf("RemoveFactor(sms, keep one) with three: %d, %v", left, err)
+	}
+	if err := d.AddOTP(ctx, sms); err != nil {
+		t.Fatal(err)
+	}
 	for i, kind := range []string{"email", "totp", "sms"} {
-		left, err := d.RemoveFactor(ctx, u.ID, kind)
+		if i == 2 {
+			if _, err := d.RemoveFactor(ctx, u.ID, kind, true); !errors.Is(err, directory.ErrConflict) {
+				t.Fatalf("removing the last factor while keeping one: %v, want ErrConflict", err)
+			}
+			wantCodesLeft(t, d, u.ID, 3)
+		}
+		left, err := d.RemoveFactor(ctx, u.ID, kind, false)
 		if err != nil || left != 2-i {
 			t.Fatalf("RemoveFactor(%s): %d, %v; want %d left", kind, left, err, 2-i)
 		}
@@ -149,7 +161,7 @@ func testAddAndRemoveFactors(t *testing.T, d directory.Directory) {
 		}
 		wantCodesLeft(t, d, u.ID, want)
 	}
-	if _, err := d.RemoveFactor(ctx, u.ID, "totp"); !errors.Is(err, directory.ErrNotFound) {
+	if _, err := d.RemoveFactor(ctx, u.ID, "totp", false); !errors.Is(err, directory.ErrNotFound) {
 		t.Errorf("removing a factor that is not there: %v, want ErrNotFound", err)
 	}
 }

@@ -253,7 +253,7 @@ func (db *DB) addFactor(ctx context.Context, op, userID string, createdAt time.T
 }
 
 // RemoveFactor deletes one factor, and the recovery codes with the last.
-func (db *DB) RemoveFactor(ctx context.Context, userID, kind string) (int, error) {
+func (db *DB) RemoveFactor(ctx context.Context, userID, kind string, keepOne bool) (int, error) {
 	var left int
 	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
 		var res sql.Result
@@ -276,6 +276,9 @@ func (db *DB) RemoveFactor(ctx context.Context, userID, kind string) (int, error
 		}
 		if left, err = factorCount(ctx, tx, userID); err != nil || left > 0 {
 			return err
+		}
+		if keepOne {
+			return directory.ErrConflict // rolls the delete back
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID)
 		return err
