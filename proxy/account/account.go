@@ -244,13 +244,8 @@ func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.
 // removeFactor takes one factor off after a current code. The last one
 // is turning 2FA off, under the policy's say, as remove is.
 func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request) {
-	c, ok := p.codeCheck(w, r)
+	c, st, ok := p.codeAndStatus(w, r)
 	if !ok {
-		return
-	}
-	st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
-	if err != nil {
-		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
 	kind := r.PathValue("kind")
@@ -336,13 +331,8 @@ func (p *Pages) recovery(w http.ResponseWriter, r *http.Request) {
 
 // remove turns 2FA off after a current code, when policy allows.
 func (p *Pages) remove(w http.ResponseWriter, r *http.Request) {
-	c, ok := p.codeCheck(w, r)
+	c, st, ok := p.codeAndStatus(w, r)
 	if !ok {
-		return
-	}
-	st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
-	if err != nil {
-		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
 	if !c.Policy.Policy.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required}) {
@@ -356,6 +346,20 @@ func (p *Pages) remove(w http.ResponseWriter, r *http.Request) {
 	p.audit.Record(r.Context(), audit.Event{Event: audit.MFARemoved, Actor: c.Identity.Username, UserID: c.Identity.UserID,
 		ClientIP: c.IP.String()})
 	p.renderAccount(w, r, "account.mfa_turned_off", "", http.StatusOK)
+}
+
+// codeAndStatus is codeCheck followed by the user's second-factor state.
+func (p *Pages) codeAndStatus(w http.ResponseWriter, r *http.Request) (*proxy.Caller, auth.MFAStatus, bool) {
+	c, ok := p.codeCheck(w, r)
+	if !ok {
+		return nil, auth.MFAStatus{}, false
+	}
+	st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return nil, auth.MFAStatus{}, false
+	}
+	return c, st, true
 }
 
 // codeCheck checks the posted current code, answering the request itself

@@ -155,11 +155,8 @@ func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []
 		return fmt.Errorf("sqldir: replace recovery codes: %w", err)
 	}
 	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
-		switch has, err := hasFactor(ctx, tx, userID); {
-		case err != nil:
+		if err := mustHaveFactor(ctx, tx, userID); err != nil {
 			return err
-		case !has:
-			return sql.ErrNoRows
 		}
 		return replaceCodes(ctx, tx, userID, hashes)
 	})
@@ -180,6 +177,18 @@ func (db *DB) RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 func hasFactor(ctx context.Context, tx *sql.Tx, userID string) (bool, error) {
 	n, err := factorCount(ctx, tx, userID)
 	return n > 0, err
+}
+
+// mustHaveFactor is sql.ErrNoRows (ErrNotFound) for a user without a
+// second factor, inside tx.
+func mustHaveFactor(ctx context.Context, tx *sql.Tx, userID string) error {
+	switch has, err := hasFactor(ctx, tx, userID); {
+	case err != nil:
+		return err
+	case !has:
+		return sql.ErrNoRows
+	}
+	return nil
 }
 
 // factorCount counts the user's second factors, inside tx.
@@ -241,11 +250,8 @@ func (db *DB) addFactor(ctx context.Context, op, userID string, createdAt time.T
 		created = db.timestamp()
 	}
 	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
-		switch has, err := hasFactor(ctx, tx, userID); {
-		case err != nil:
+		if err := mustHaveFactor(ctx, tx, userID); err != nil {
 			return err
-		case !has:
-			return sql.ErrNoRows
 		}
 		return insert(tx, toMillis(created))
 	})
