@@ -224,15 +224,6 @@ func (s *Service) putCode(ctx context.Context, key, userID, purpose string, p pe
 // errNoCode is checkCode's "no code is waiting" (none sent, used, expired).
 var errNoCode = errors.New("mfa: no code is waiting")
 
-// checkCode compares code with the one waiting under key. The waiting
-// code is taken first, so of two concurrent guesses only one sees it; a
-// wrong guess puts it back with one try fewer, and the last wrong try
-// leaves nothing to guess.
-func (s *Service) checkCode(ctx context.Context, key, userID, purpose, code string) (bool, error) {
-	ok, _, err := s.checkPending(ctx, key, userID, purpose, code)
-	return ok, err
-}
-
 // checkLoginCode judges code against the user's waiting login code and
 // says how it was sent.
 func (s *Service) checkLoginCode(ctx context.Context, userID, code string) (bool, string, error) {
@@ -240,8 +231,11 @@ func (s *Service) checkLoginCode(ctx context.Context, userID, code string) (bool
 	return ok, p.Kind, err
 }
 
-// checkPending is checkCode that also returns the matched code's
-// pending record (an SMS enrolment's number is in it).
+// checkPending compares code with the one waiting under key and returns
+// the waiting code's record (an SMS enrolment's number is in it). The
+// waiting code is taken first, so of two concurrent guesses only one
+// sees it; a wrong guess puts it back with one try fewer, and the last
+// wrong try leaves nothing to guess.
 func (s *Service) checkPending(ctx context.Context, key, userID, purpose, code string) (bool, pendingCode, error) {
 	var p pendingCode
 	sealed, err := s.state.Take(ctx, key)
