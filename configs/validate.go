@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 )
@@ -85,9 +86,7 @@ func (c *Config) development() bool {
 	if u == nil || u.Scheme != "http" {
 		return false
 	}
-	h := u.Hostname()
-	ip := net.ParseIP(h)
-	return h == "localhost" || ip != nil && ip.IsLoopback()
+	return auth.LoopbackHost(u.Hostname())
 }
 
 // Warnings lists what is allowed but worth a log line at start. It reads

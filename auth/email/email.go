@@ -12,7 +12,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/mail"
 	"os"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 )
 
@@ -120,7 +120,7 @@ func (c *Config) Validate(key string) error {
 	switch s.TLS {
 	case TLSStartTLS, TLSImplicit:
 	case TLSNone:
-		if !loopback(s.Host) {
+		if !auth.LoopbackHost(s.Host) {
 			add("tls", "none sends the password and every reset link in clear text; it is allowed only for a relay on this machine (localhost, 127.0.0.1, ::1), not %q: use starttls or tls", s.Host)
 		}
 	default:
@@ -162,14 +162,6 @@ func (c *Config) Validate(key string) error {
 		s.opened = o
 	}
 	return errors.Join(errs...)
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // SMTPSender submits messages to the configured relay, one connection

@@ -15,12 +15,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/webhook"
 )
 
@@ -118,7 +118,7 @@ func (c *Config) Validate(key string, development bool) error {
 	switch {
 	case err != nil || u.Host == "" || u.Opaque != "" || u.User != nil:
 		add("webhook.url", "%q must be an absolute https URL without user info", w.URL)
-	case u.Scheme == "http" && !loopback(u.Hostname()):
+	case u.Scheme == "http" && !auth.LoopbackHost(u.Hostname()):
 		add("webhook.url", "use https: the message carries a sign-in code (plain http only to this machine's loopback)")
 	case u.Scheme != "https" && u.Scheme != "http":
 		add("webhook.url", "%q must be an https URL", w.URL)
@@ -131,14 +131,6 @@ func (c *Config) Validate(key string, development bool) error {
 		w.keys = &keys{k: k}
 	}
 	return errors.Join(errs...)
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // NewSender returns the sender c describes (validated), logging to log
