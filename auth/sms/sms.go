@@ -187,9 +187,7 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(webhook.HeaderID, p.ID)
-	req.Header.Set(webhook.HeaderTimestamp, fmt.Sprint(now.Unix()))
-	req.Header.Set(webhook.HeaderSignature, webhook.Signature(w.keys, p.ID, now, body))
+	webhook.Sign(req.Header, w.keys, p.ID, now, body)
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("sms: %w", errors.Unwrap(err)) // the URL error's text names the URL; its cause is enough

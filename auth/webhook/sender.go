@@ -229,7 +229,7 @@ func (s *Sender) post(ctx context.Context, e directory.WebhookEvent) (time.Durat
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Gatehouse-Webhook/1")
-	sign(req.Header, s.keys, e.ID, s.o.Now(), e.Body)
+	Sign(req.Header, s.keys, e.ID, s.o.Now(), e.Body)
 	resp, err := s.o.Client.Do(req)
 	if err != nil {
 		// url.Error repeats the URL, which may carry a token of the CRM's;

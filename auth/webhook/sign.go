@@ -40,8 +40,9 @@ func Signature(keys [][]byte, id string, ts time.Time, body []byte) string {
 	return strings.Join(sigs, " ")
 }
 
-// sign sets the three headers on a delivery made at ts.
-func sign(h http.Header, keys [][]byte, id string, ts time.Time, body []byte) {
+// Sign sets the three Standard Webhooks headers on a delivery made at
+// ts (the CRM's events, and auth/sms's texts).
+func Sign(h http.Header, keys [][]byte, id string, ts time.Time, body []byte) {
 	h.Set(HeaderID, id)
 	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
 	h.Set(HeaderSignature, Signature(keys, id, ts, body))
