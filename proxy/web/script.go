@@ -15,8 +15,9 @@ import (
 // attribute makes the browser refuse any other content under its URL.
 // No 'unsafe-inline', no 'self'.
 type Script struct {
-	name string
-	sum  [sha256.Size]byte
+	name     string
+	sum      [sha256.Size]byte
+	src, sri string // Src and Integrity, made once: every page render asks
 }
 
 func newScript(name string) Script {
@@ -24,7 +25,10 @@ func newScript(name string) Script {
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
-	return Script{name: name, sum: sha256.Sum256(b)}
+	sc := Script{name: name, sum: sha256.Sum256(b)}
+	sc.src = "/.gatehouse/static/" + name + "?v=" + hex.EncodeToString(sc.sum[:6])
+	sc.sri = "sha256-" + base64.StdEncoding.EncodeToString(sc.sum[:])
+	return sc
 }
 
 var (
@@ -46,14 +50,10 @@ func StyleSrc() string { return styleSheet.Src() }
 
 // Src is the script's URL; the query changes with its content, so a
 // cached older copy is never run against a newer page.
-func (s Script) Src() string {
-	return "/.gatehouse/static/" + s.name + "?v=" + hex.EncodeToString(s.sum[:6])
-}
+func (s Script) Src() string { return s.src }
 
 // Integrity is the script's hash as CSP and SRI write it: sha256-<base64>.
-func (s Script) Integrity() string {
-	return "sha256-" + base64.StdEncoding.EncodeToString(s.sum[:])
-}
+func (s Script) Integrity() string { return s.sri }
 
 // LoginScriptHash is login.js's hash, as the login page's CSP allows it.
 func LoginScriptHash() string { return loginScript.Integrity() }
