@@ -270,28 +270,31 @@ func (s *Service) checkPending(ctx context.Context, key, userID, purpose, code s
 // to) with fresh recovery codes (returned, shown once) and ends the
 // user's other sessions, keeping sid.
 // add stores it beside the user's factors, as ConfirmEnrollment's does.
-func (s *Service) ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, error) {
+// It also returns the login method of the stored kind (email_otp,
+// sms_otp): which one it was is sealed with the code, not the caller's.
+func (s *Service) ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, string, error) {
 	att, err := s.reserve(ctx, id.UserID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	ok, p, err := s.checkPending(ctx, enrolCodeKey(sid), id.UserID, "enrol", code)
 	switch {
 	case errors.Is(err, errNoCode):
-		return nil, cancel(ctx, att, ErrNoEnrollment)
+		return nil, "", cancel(ctx, att, ErrNoEnrollment)
 	case err != nil:
-		return nil, cancel(ctx, att, err)
+		return nil, "", cancel(ctx, att, err)
 	}
 	f := directory.OTPFactor{UserID: id.UserID, Kind: directory.OTPEmail, CreatedAt: s.now()}
 	if p.To != "" {
 		f.Kind, f.Target = directory.OTPSMS, p.To
 	}
 	if !ok {
-		return nil, s.failedAs(att, id.UserID, OTPMethod(f.Kind), ReasonWrongCode)
+		return nil, "", s.failedAs(att, id.UserID, OTPMethod(f.Kind), ReasonWrongCode)
 	}
-	return s.storeFactor(ctx, att, id.UserID, sid, add,
+	codes, err := s.storeFactor(ctx, att, id.UserID, sid, add,
 		func(hashes [][]byte) error { return s.store.EnrollFirstOTP(ctx, f, hashes) },
 		func() error { return s.store.AddOTP(ctx, f) })
+	return codes, OTPMethod(f.Kind), err
 }
 
 // OTPMethod is the login method name of a code sent by kind.

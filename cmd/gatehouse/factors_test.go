@@ -70,7 +70,7 @@ func TestAddAndRemoveFactors(t *testing.T) {
 	if resp, body := b.Do(t, "POST", "/.gatehouse/2fa/enroll/email", url.Values{"rd": {"/.gatehouse/account"}, "add": {"1"}}); resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="add" value="1"`) {
 		t.Fatalf("start adding email: %d\n%s", resp.StatusCode, body)
 	}
-	resp, _ := b.Do(t, "POST", "/.gatehouse/2fa/enroll/code", url.Values{"rd": {"/.gatehouse/account"}, "add": {"1"}, "kind": {"email"},
+	resp, _ := b.Do(t, "POST", "/.gatehouse/2fa/enroll/code", url.Values{"rd": {"/.gatehouse/account"}, "add": {"1"},
 		"code": {codeIn(t, mail, 1, "alice@corp.example")}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/.gatehouse/account" {
 		t.Fatalf("confirm adding email: %d to %q", resp.StatusCode, resp.Header.Get("Location"))

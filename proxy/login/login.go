@@ -50,7 +50,8 @@ type SecondFactor interface {
 	StartSMSEnrollment(ctx context.Context, sid string, id auth.Identity, phone string) (string, error)
 	// ConfirmOTPEnrollment checks that code and stores the factor,
 	// returning the new recovery codes (as ConfirmEnrollment does).
-	ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, error)
+	// It also returns the stored factor's login method.
+	ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, string, error)
 }
 
 // Options are the login methods the pages offer.

@@ -3,7 +3,6 @@ package login
 import (
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
@@ -108,7 +107,7 @@ func (p *Pages) startOTPEnrollment(kind string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		d := web.PageData{Title: "enroll.code_title", Redirect: rd, AddFactor: wantsAdd(r), Kind: kind}
+		d := web.PageData{Title: "enroll.code_title", Redirect: rd, AddFactor: wantsAdd(r)}
 		var to string
 		var err error
 		if kind == "sms" {
@@ -143,7 +142,7 @@ func (p *Pages) confirmOTPEnrollment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	codes, err := p.mfa.ConfirmOTPEnrollment(r.Context(), c.ID, c.Identity, r.PostForm.Get("code"), wantsAdd(r))
+	codes, method, err := p.mfa.ConfirmOTPEnrollment(r.Context(), c.ID, c.Identity, r.PostForm.Get("code"), wantsAdd(r))
 	switch {
 	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrLockedOut):
 		msg := msgBadCode
@@ -168,19 +167,6 @@ func (p *Pages) confirmOTPEnrollment(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
-	}
-	// Which kind was stored is the service's (it is sealed with the
-	// code); the form's kind only picks among the user's factors.
-	method := auth.MethodEmailOTP
-	if st, err := p.mfa.Status(r.Context(), c.Identity.UserID); err == nil {
-		kind := r.PostForm.Get("kind")
-		if !slices.Contains(st.Methods, kind) {
-			kind = "email"
-			if slices.Contains(st.Methods, "sms") && !slices.Contains(st.Methods, "email") {
-				kind = "sms"
-			}
-		}
-		method = otpMethod[kind]
 	}
 	p.enrolled(w, r, c, rd, method, codes)
 }

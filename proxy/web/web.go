@@ -198,9 +198,8 @@ type PageData struct {
 	PhoneTo   string
 	SMSEnroll bool
 	// AddFactor, on the enrolment pages, marks the account page's "add
-	// a factor" (forms carry add=1); Kind is the code page's factor.
+	// a factor" (forms carry add=1).
 	AddFactor bool
-	Kind      string
 	QR        template.URL // data: URI of the enrolment QR code
 	OTPAuth   template.URL // the otpauth:// URI the QR code encodes
 	Secret    string
