@@ -288,3 +288,23 @@ func TestMobileLoginWithEmailCode(t *testing.T) {
 		t.Fatalf("the app's call: %d", resp.StatusCode)
 	}
 }
+
+// TestEmailOnlyPolicyWithoutAddress: under a policy of email codes only,
+// a user whose account has no address is still offered an app, never
+// left with no way to enrol.
+func TestEmailOnlyPolicyWithoutAddress(t *testing.T) {
+	r, _, _ := emailCodeReplica(t, newClock(), "[email]")
+	u, err := r.a.dir.UserByUsername(t.Context(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Email = ""
+	if err := r.a.dir.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, r.URL)
+	loginTo(t, b, "bob", "/.gatehouse/2fa/enroll")
+	if _, body := b.Get(t, "/.gatehouse/2fa/enroll?rd=%2F"); !strings.Contains(body, `id="qr"`) || strings.Contains(body, `id="enroll-email"`) {
+		t.Fatalf("an account without an address under email-only:\n%s", body)
+	}
+}
