@@ -453,9 +453,33 @@ type OTPFactor struct {
 	CreatedAt            time.Time // zero on EnrollFirstOTP means now
 }
 
+// FactorPasskeys is the kind RemoveFactor takes to remove every passkey
+// of a user at once.
+const FactorPasskeys = "webauthn"
+
+// MaxPasskeys bounds how many passkeys one user may register: enough for
+// a phone, two computers and spare keys, and a limit on what one account
+// can store.
+const MaxPasskeys = 10
+
+// Passkey is a registered WebAuthn credential. Credential is the record
+// the WebAuthn library keeps, encoded by the caller; the directory keeps
+// it opaque and only queries CredentialID and compares SignCount.
+type Passkey struct {
+	ID           string // random, public: the account page names it in URLs
+	UserID       string
+	CredentialID []byte
+	Name         string
+	Credential   []byte
+	SignCount    uint32
+	CreatedAt    time.Time // zero on enrolment means now
+	LastUsedAt   time.Time // zero until first used
+}
+
 // MFA stores second factors: at most one TOTP factor and one OTP factor
-// of each kind per user, and that user's recovery codes (shared by all
-// of them), kept only as hashes computed by the caller.
+// of each kind per user, up to MaxPasskeys passkeys, and that user's
+// recovery codes (shared by all of them), kept only as hashes computed
+// by the caller.
 type MFA interface {
 	// EnrollTOTP stores the factor, replacing any the user had, and
 	// replaces the user's recovery codes with hashes, in one transaction.
@@ -480,8 +504,31 @@ type MFA interface {
 	// atomically under the user's MFA lock.
 	AddTOTP(ctx context.Context, f TOTPFactor) error
 	AddOTP(ctx context.Context, f OTPFactor) error
+	// EnrollFirstPasskey and AddPasskey are EnrollFirstOTP and AddOTP
+	// for a passkey (p.ID is chosen by the directory and set on p). A
+	// credential id registered already is ErrConflict; AddPasskey past
+	// MaxPasskeys is ErrConflict too.
+	EnrollFirstPasskey(ctx context.Context, p *Passkey, recoveryHashes [][]byte) error
+	AddPasskey(ctx context.Context, p *Passkey) error
+	// Passkeys lists the user's passkeys, oldest first.
+	Passkeys(ctx context.Context, userID string) ([]Passkey, error)
+	// PasskeyByCredentialID finds the passkey with that credential id,
+	// whoever it belongs to; ErrNotFound when none.
+	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (Passkey, error)
+	// UsePasskey records a verified assertion: the new signature count,
+	// the updated record and the time. A counter that did not advance
+	// past the stored one (both zero is allowed: authenticators without a
+	// counter) is ErrConflict and changes nothing; checked and written in
+	// one statement, so of two assertions with the same count one fails.
+	// ErrNotFound when the passkey is gone.
+	UsePasskey(ctx context.Context, id string, signCount uint32, credential []byte, now time.Time) error
+	// RemovePasskey deletes one of the user's passkeys as RemoveFactor
+	// deletes a factor: the count of factors left, the recovery codes
+	// with the last, ErrNotFound when the user has no such passkey, and
+	// ErrConflict under keepOne for the last factor.
+	RemovePasskey(ctx context.Context, userID, id string, keepOne bool) (int, error)
 	// RemoveFactor deletes the user's factor of kind ("totp", "email",
-	// "sms") and, when it was the last, the recovery codes with it; it
+	// "sms", FactorPasskeys for every passkey) and, when it was the last, the recovery codes with it; it
 	// returns how many factors are left. ErrNotFound when there was none;
 	// with keepOne, ErrConflict (nothing removed) when it is the last.
 	RemoveFactor(ctx context.Context, userID, kind string, keepOne bool) (int, error)
@@ -491,7 +538,7 @@ type MFA interface {
 	// keeping CreatedAt and the recovery codes; ErrNotFound when not
 	// enrolled.
 	UpdateTOTPSecret(ctx context.Context, userID string, sealed []byte) error
-	// RemoveTOTP deletes every factor of the user (TOTP and OTP) and all
+	// RemoveTOTP deletes every factor of the user (TOTP, OTP, passkeys) and all
 	// recovery codes; removing what is not there is not an error.
 	RemoveTOTP(ctx context.Context, userID string) error
 	// UseRecoveryCode marks the user's unused code with this hash used,

@@ -79,6 +79,7 @@ func RunTests(t *testing.T, open func(t *testing.T) directory.Directory) {
 		{"OTPFactors", testOTPFactors},
 		{"ConcurrentFirstFactor", testConcurrentFirstFactor},
 		{"AddAndRemoveFactors", testAddAndRemoveFactors},
+		{"Passkeys", testPasskeys},
 		{"Ping", testPing},
 		{"CanceledContext", testCanceledContext},
 	}

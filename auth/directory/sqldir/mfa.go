@@ -126,7 +126,7 @@ func (db *DB) UpdateTOTPSecret(ctx context.Context, userID string, sealed []byte
 // together. Nothing to remove is not an error.
 func (db *DB) RemoveTOTP(ctx context.Context, userID string) error {
 	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
-		for _, table := range []string{"recovery_codes", "otp_factors", "totp_factors"} {
+		for _, table := range []string{"recovery_codes", "otp_factors", "totp_factors", "passkeys"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, userID); err != nil {
 				return err
 			}
@@ -195,7 +195,8 @@ func mustHaveFactor(ctx context.Context, tx *sql.Tx, userID string) error {
 func factorCount(ctx context.Context, tx *sql.Tx, userID string) (int, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1) +
-		(SELECT COUNT(*) FROM otp_factors WHERE user_id = $1)`, userID).Scan(&n)
+		(SELECT COUNT(*) FROM otp_factors WHERE user_id = $1) +
+		(SELECT COUNT(*) FROM passkeys WHERE user_id = $1)`, userID).Scan(&n)
 	return n, err
 }
 
@@ -260,18 +261,32 @@ func (db *DB) addFactor(ctx context.Context, op, userID string, createdAt time.T
 
 // RemoveFactor deletes one factor, and the recovery codes with the last.
 func (db *DB) RemoveFactor(ctx context.Context, userID, kind string, keepOne bool) (int, error) {
+	var table string
+	switch kind {
+	case "totp":
+		table = "totp_factors"
+	case directory.OTPEmail, directory.OTPSMS:
+	case directory.FactorPasskeys:
+		table = "passkeys"
+	default:
+		return 0, fmt.Errorf("sqldir: remove factor: no factor kind %q", kind)
+	}
+	return db.removeFactor(ctx, "remove factor", userID, keepOne, func(tx *sql.Tx) (sql.Result, error) {
+		if table == "" {
+			return tx.ExecContext(ctx, `DELETE FROM otp_factors WHERE user_id = $1 AND kind = $2`, userID, kind)
+		}
+		return tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, userID)
+	})
+}
+
+// removeFactor runs del under the user's MFA lock: ErrNotFound when it
+// deleted nothing; the recovery codes go when no factor is left, or,
+// with keepOne, the delete rolls back (ErrConflict). It returns how many
+// factors are left.
+func (db *DB) removeFactor(ctx context.Context, op, userID string, keepOne bool, del func(tx *sql.Tx) (sql.Result, error)) (int, error) {
 	var left int
 	err := db.inTx(ctx, mfaLock(userID), func(tx *sql.Tx) error {
-		var res sql.Result
-		var err error
-		switch kind {
-		case "totp":
-			res, err = tx.ExecContext(ctx, `DELETE FROM totp_factors WHERE user_id = $1`, userID)
-		case directory.OTPEmail, directory.OTPSMS:
-			res, err = tx.ExecContext(ctx, `DELETE FROM otp_factors WHERE user_id = $1 AND kind = $2`, userID, kind)
-		default:
-			return fmt.Errorf("no factor kind %q", kind)
-		}
+		res, err := del(tx)
 		if err != nil {
 			return err
 		}
@@ -289,7 +304,7 @@ func (db *DB) RemoveFactor(ctx context.Context, userID, kind string, keepOne boo
 		_, err = tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID)
 		return err
 	})
-	return left, db.d.classify("remove factor", err)
+	return left, db.d.classify(op, err)
 }
 
 // OTPFactors lists the user's OTP factors, oldest first.

@@ -114,7 +114,7 @@ func (db *DB) SetOwnPassword(ctx context.Context, id string, stamp int64, hash s
 // them. The foreign keys cascade too (SQLite has them on through the DSN
 // pragma), but a delete that relied on that alone would silently leave
 // API keys behind on a database opened without the pragma.
-var userOwned = []string{"recovery_codes", "totp_factors", "otp_factors", "devices", "group_members", "federated_identities"}
+var userOwned = []string{"recovery_codes", "totp_factors", "otp_factors", "passkeys", "devices", "group_members", "federated_identities"}
 
 // DeleteUser removes the user and every row that is theirs in one
 // transaction. It moves the groups generation (the user and their
