@@ -11,6 +11,9 @@ const (
 	// MethodSMSOTP one sent by text message.
 	MethodEmailOTP = "email_otp"
 	MethodSMSOTP   = "sms_otp"
+	// MethodWebAuthn is a passkey or security key (WebAuthn): after a
+	// password, or alone when the policy allows passwordless logins.
+	MethodWebAuthn = "webauthn"
 )
 
 // Email-code refusals, in the pages' terms (auth/mfa returns them).

@@ -36,7 +36,7 @@ func TestEmailSection(t *testing.T) {
 }
 
 // TestSecondFactorSenders: a policy allowing email or SMS codes needs
-// the sender; the SMS log sender is refused outside development and
+// the sender, and passkeys a public_url naming a host; the SMS log sender is refused outside development and
 // accepted on a loopback http public_url.
 func TestSecondFactorSenders(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
@@ -45,7 +45,9 @@ func TestSecondFactorSenders(t *testing.T) {
 		{"public_url: https://crm.example.com\nsms: {log: true}", "sms.log: the log sender writes every code to the log"},
 		{"public_url: http://crm.example.com\nsms: {log: true}", "sms.log: the log sender writes every code to the log"},
 		{"public_url: http://127.0.0.1:8080\nsms: {log: true}\npolicy: {mfa: {methods: [sms]}}", ""},
-		{"policy: {mfa: {methods: [webauthn]}}", "not available yet"},
+		{"policy: {mfa: {methods: [webauthn]}}", "passkeys are bound to public_url's host and browsers refuse an IP address (127.0.0.1)"},
+		{"public_url: http://localhost:8080\npolicy: {mfa: {methods: [totp, webauthn]}, methods: {password: true, passkey: true}}", ""},
+		{"public_url: http://localhost:8080\npolicy: {methods: {passkey: true}}", "policy.methods.passkey: passwordless login uses the passkeys"},
 	} {
 		_, err := Parse([]byte(c.yaml), nil)
 		switch {

@@ -102,7 +102,7 @@ var providerID = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 // reservedIDs would collide with the policy's own method names (and
 // policy.IsMethodOption's keys, which are settings, not methods).
-var reservedIDs = []string{"password", "totp", "apikey", policy.PasswordEncryption, policy.PasswordReset}
+var reservedIDs = []string{"password", "totp", "apikey", "webauthn", policy.PasswordEncryption, policy.PasswordReset, policy.Passkey}
 
 // Rule is the provider's mapping rule.
 func (p *Provider) Rule() federation.Rule {

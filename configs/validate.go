@@ -57,6 +57,11 @@ func (c *Config) Validate() error {
 	if c.Policy.MFAMethodAllowed("sms") && !c.SMS.Enabled() {
 		add(errors.New("policy.mfa.methods: SMS codes are sent through sms.webhook; configure it (or sms.log in development), or drop sms from the list"))
 	}
+	if c.Policy.MFAMethodAllowed("webauthn") && c.PublicURLParsed != nil {
+		if host := c.PublicURLParsed.Hostname(); net.ParseIP(host) != nil {
+			add(fmt.Errorf("policy.mfa.methods: passkeys are bound to public_url's host and browsers refuse an IP address (%s) there; set public_url to a DNS name (or http://localhost:PORT to try it), or drop webauthn from the list", host))
+		}
+	}
 	if c.Policy.Methods[policy.PasswordReset] && !c.Email.Enabled() {
 		add(errors.New("policy.methods.password_reset: the reset link is sent by email; configure email.smtp (host, from, and username/password_file if the relay asks for a login), or turn password_reset off"))
 	}

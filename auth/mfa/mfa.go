@@ -26,6 +26,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/auth/secret"
 	"github.com/gatehouse-auth/gatehouse/auth/totp"
 	"github.com/gatehouse-auth/gatehouse/session"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 )
 
 // Method names for X-Gatehouse-Auth-Method after the first factor.
@@ -105,6 +107,7 @@ type Service struct {
 	product    string
 	text       Texter // nil: no codes by text message
 	validPhone func(string) error
+	rp         *webauthn.WebAuthn // nil: no passkeys
 }
 
 // New wires a Service. state is the session store (counters and one-time
@@ -144,6 +147,12 @@ func (s *Service) Status(ctx context.Context, userID string) (auth.MFAStatus, er
 		if f.Kind == directory.OTPSMS {
 			st.PhoneTo = MaskPhone(f.Target)
 		}
+	}
+	switch ps, err := s.store.Passkeys(ctx, userID); {
+	case err != nil:
+		return auth.MFAStatus{}, err
+	case len(ps) > 0:
+		st.Methods = append(st.Methods, MethodWebAuthn)
 	}
 	if u.Email != "" {
 		st.EmailTo = MaskEmail(u.Email)
@@ -307,6 +316,13 @@ func (s *Service) Verify(ctx context.Context, userID, code string) (string, erro
 		return "", cancel(ctx, att, err)
 	}
 	if !hasTOTP && len(fs) == 0 {
+		// Passkeys only: no code but a recovery code is right here.
+		switch ps, err := s.store.Passkeys(ctx, userID); {
+		case err != nil:
+			return "", cancel(ctx, att, err)
+		case len(ps) > 0:
+			return "", s.failedAs(att, userID, MethodRecovery, ReasonWrongCode)
+		}
 		return "", cancel(ctx, att, ErrNotEnrolled)
 	}
 	var totpErr error
@@ -429,6 +445,13 @@ func (s *Service) Remove(ctx context.Context, userID, keepSessionID string) erro
 // policy requires 2FA of with none.
 func (s *Service) RemoveFactor(ctx context.Context, userID, kind, keepSessionID string, keepOne bool) error {
 	left, err := s.store.RemoveFactor(ctx, userID, kind, keepOne)
+	return s.factorRemoved(ctx, userID, keepSessionID, left, err)
+}
+
+// factorRemoved finishes a removal that left left factors (or failed
+// with err): a waiting code dropped, the stamp moved with the last
+// factor, the user's other sessions ended.
+func (s *Service) factorRemoved(ctx context.Context, userID, keepSessionID string, left int, err error) error {
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
 		return ErrNotEnrolled

@@ -123,15 +123,17 @@ type MFA struct {
 	Federated      string        `yaml:"federated"` // trust_idp | always
 	RememberDevice time.Duration `yaml:"remember_device"`
 	// Methods are the second factors users may set up: totp (an
-	// authenticator app) and email (codes sent to the account's
-	// address). Empty means [totp], what every policy before it allowed.
+	// authenticator app), email (codes sent to the account's address),
+	// sms (codes by text message) and webauthn (passkeys and security
+	// keys). Empty means [totp], what every policy before it allowed.
 	Methods []string `yaml:"methods,omitempty"`
 }
 
 // MFAMethods are the second-factor kinds a policy may allow.
-var MFAMethods = []string{"totp", "email", "sms"}
+var MFAMethods = []string{"totp", "email", "sms", "webauthn"}
 
-// MFAMethodAllowed reports whether users may set up method (totp, email).
+// MFAMethodAllowed reports whether users may set up method (totp, email,
+// sms, webauthn).
 func (p *Policy) MFAMethodAllowed(method string) bool {
 	if len(p.MFA.Methods) == 0 {
 		return method == "totp"
@@ -247,10 +249,11 @@ func (p *Policy) Validate(prefix string) error {
 	if p.MFA.RememberDevice < 0 {
 		bad("mfa.remember_device", "must not be negative")
 	}
+	if p.Methods[Passkey] && !p.MFAMethodAllowed("webauthn") {
+		bad("methods.passkey", "passwordless login uses the passkeys users register as a second factor; add webauthn to mfa.methods, or turn passkey off")
+	}
 	for i, m := range p.MFA.Methods {
 		switch {
-		case m == "webauthn":
-			bad(fmt.Sprintf("mfa.methods[%d]", i), "%q is not available yet; allowed: %s", m, strings.Join(MFAMethods, ", "))
 		case !slices.Contains(MFAMethods, m):
 			bad(fmt.Sprintf("mfa.methods[%d]", i), "must be one of %s, got %q", strings.Join(MFAMethods, ", "), m)
 		case slices.Index(p.MFA.Methods, m) != i:
@@ -345,11 +348,26 @@ const PasswordEncryption = "password_encryption"
 // email section configured, and the password method on.
 const PasswordReset = "password_reset"
 
+// Passkey is the methods: key that offers "Sign in with a passkey" on
+// the login page: a discoverable passkey with user verification logs in
+// without a username or password, counting as both factors. Passkeys
+// are registered as second factors (mfa.methods lists webauthn); this
+// lets them stand alone. Off unless set.
+const Passkey = "passkey"
+
 // IsMethodOption reports whether a methods: key sets how a method works
-// rather than naming one (password_encryption, password_reset):
+// rather than naming one (password_encryption, password_reset, passkey):
 // MethodEnabled never reports it on, and no provider may take it as its
 // id.
-func IsMethodOption(key string) bool { return key == PasswordEncryption || key == PasswordReset }
+func IsMethodOption(key string) bool {
+	return key == PasswordEncryption || key == PasswordReset || key == Passkey
+}
+
+// PasswordlessPasskeys reports whether methods.passkey is on, with the
+// passkeys it needs allowed.
+func (p *Policy) PasswordlessPasskeys() bool {
+	return p.Methods[Passkey] && p.MFAMethodAllowed("webauthn")
+}
 
 // EncryptPasswords reports whether methods.password_encryption is on.
 func (p *Policy) EncryptPasswords() bool { return p.Methods[PasswordEncryption] }

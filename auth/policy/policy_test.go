@@ -77,8 +77,8 @@ func TestValidateKeyPaths(t *testing.T) {
 			[]string{"policy.mfa.remember_device:"}},
 		{"mfa method unknown", func(p *policy.Policy) { p.MFA.Methods = []string{"totp", "pigeon"} },
 			[]string{"policy.mfa.methods[1]:", `"pigeon"`}},
-		{"mfa method not built", func(p *policy.Policy) { p.MFA.Methods = []string{"webauthn"} },
-			[]string{"policy.mfa.methods[0]:", "not available yet"}},
+		{"passwordless without passkeys", func(p *policy.Policy) { p.Methods["passkey"] = true },
+			[]string{"policy.methods.passkey:", "add webauthn to mfa.methods"}},
 		{"mfa method twice", func(p *policy.Policy) { p.MFA.Methods = []string{"email", "email"} },
 			[]string{"policy.mfa.methods[1]:", "twice"}},
 		{"allow entry", func(p *policy.Policy) {
