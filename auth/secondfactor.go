@@ -1,6 +1,9 @@
 package auth
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Second-factor method names beyond MethodTOTP, as they appear in
 // X-Gatehouse-Auth-Method after the first factor ("password+totp").
@@ -27,6 +30,12 @@ var (
 	// ErrLastFactor refuses removing a user's last factor where the
 	// policy requires one.
 	ErrLastFactor = errors.New("auth: the last second factor cannot be removed")
+	// ErrNotEnrolled means the user has no second factor, or none of
+	// the kind (or id) named.
+	ErrNotEnrolled = errors.New("auth: no such second factor")
+	// ErrTooManyPasskeys refuses registering a passkey past the most
+	// one account may have.
+	ErrTooManyPasskeys = errors.New("auth: the most passkeys one account may have are registered")
 	// ErrNoEnrollment means no enrolment was started for this session,
 	// or it expired (or its emailed code was used up).
 	ErrNoEnrollment = errors.New("auth: no enrolment in progress")
@@ -58,4 +67,13 @@ type Enrollment struct {
 	Base32 string
 	URI    string
 	PNG    []byte
+}
+
+// PasskeyInfo is one registered passkey as the account page lists it.
+type PasskeyInfo struct {
+	ID, Name            string
+	CreatedAt, LastUsed time.Time // LastUsed zero: never
+	// Synced is a passkey a platform backs up (and copies to the user's
+	// other devices), not one bound to a single device.
+	Synced bool
 }

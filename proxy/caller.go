@@ -193,8 +193,10 @@ func (g *Gateway) end(r *http.Request, c *Caller, reason string) error {
 	return nil
 }
 
-// secondFactors are the methods that satisfy a 2FA mandate.
-var secondFactors = []string{auth.MethodTOTP, auth.MethodEmailOTP, auth.MethodSMSOTP, auth.MethodRecoveryCode, auth.MethodRememberedDevice}
+// secondFactors are the methods that satisfy a 2FA mandate. A passkey
+// alone (a passwordless login) is one: it is only accepted with user
+// verification, the PIN or biometric that is its second factor.
+var secondFactors = []string{auth.MethodTOTP, auth.MethodEmailOTP, auth.MethodSMSOTP, auth.MethodWebAuthn, auth.MethodRecoveryCode, auth.MethodRememberedDevice}
 
 // SecondFactorDone reports whether a login passed a second factor the
 // policy accepts: one of ours, or the IdP's own under trust_idp (the admin

@@ -44,7 +44,7 @@ const enrolTTL = 10 * time.Minute
 
 var (
 	// ErrNotEnrolled means the user has no factor.
-	ErrNotEnrolled = errors.New("mfa: not enrolled")
+	ErrNotEnrolled = auth.ErrNotEnrolled
 	// ErrNoEnrollment means no enrolment was started for this session, or it expired.
 	ErrNoEnrollment = auth.ErrNoEnrollment
 	// ErrLastFactor refuses removing the user's last factor where the

@@ -3,6 +3,7 @@ package mfa
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,7 +55,7 @@ var (
 	// ErrNoPasskeys means passkeys are not configured (WithPasskeys).
 	ErrNoPasskeys = errors.New("mfa: passkeys are not configured")
 	// ErrTooManyPasskeys refuses registering past directory.MaxPasskeys.
-	ErrTooManyPasskeys = errors.New("mfa: the most passkeys one account may have are registered")
+	ErrTooManyPasskeys = auth.ErrTooManyPasskeys
 )
 
 // RelyingParty builds the passkey settings for the gateway at public: its
@@ -344,9 +345,12 @@ func (s *Service) usePasskey(ctx context.Context, w *waUser, cred *webauthn.Cred
 // BeginPasswordless returns the options for a login with a passkey
 // alone: no username, any discoverable credential of this relying party,
 // user verification required (the passkey's PIN or biometric is what
-// makes it two factors). The caller bounds how often an anonymous client
+// makes it two factors). binding is a random value the caller also gave
+// the browser (a cookie): only an answer brought back with it finishes
+// the login, so nobody can log a victim's browser in with their own
+// passkey (login CSRF). The caller bounds how often an anonymous client
 // may start one; each waits in the store for ceremonyTTL.
-func (s *Service) BeginPasswordless(ctx context.Context) ([]byte, error) {
+func (s *Service) BeginPasswordless(ctx context.Context, binding string) ([]byte, error) {
 	if s.rp == nil {
 		return nil, ErrNoPasskeys
 	}
@@ -354,7 +358,7 @@ func (s *Service) BeginPasswordless(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(sd)
+	b, err := json.Marshal(passwordless{SessionData: *sd, Binding: binding})
 	if err != nil {
 		return nil, err
 	}
@@ -364,12 +368,18 @@ func (s *Service) BeginPasswordless(ctx context.Context) ([]byte, error) {
 	return json.Marshal(opts)
 }
 
-// FinishPasswordless checks the answer to a BeginPasswordless challenge
-// and returns the user it logs in: the passkey's owner, who must exist
+// passwordless is a waiting passwordless login.
+type passwordless struct {
+	webauthn.SessionData
+	Binding string `json:"binding"`
+}
+
+// FinishPasswordless checks the answer to a BeginPasswordless challenge,
+// brought back with its binding, and returns the user it logs in: the passkey's owner, who must exist
 // and not be disabled. Refusals are ErrInvalidCredentials (an
 // *auth.Failure naming the user once known); a user's failures count
 // against their second-factor attempts.
-func (s *Service) FinishPasswordless(ctx context.Context, answer []byte) (*directory.User, error) {
+func (s *Service) FinishPasswordless(ctx context.Context, answer []byte, binding string) (*directory.User, error) {
 	if s.rp == nil {
 		return nil, ErrNoPasskeys
 	}
@@ -380,13 +390,21 @@ func (s *Service) FinishPasswordless(ctx context.Context, answer []byte) (*direc
 	if err != nil {
 		return nil, refused("", ReasonBadAssertion)
 	}
-	sd, err := s.takeCeremony(ctx, loginKey(parsed.Response.CollectedClientData.Challenge))
-	if errors.Is(err, ErrNoEnrollment) {
+	b, err := s.state.Take(ctx, loginKey(parsed.Response.CollectedClientData.Challenge))
+	if errors.Is(err, session.ErrNotFound) {
 		return nil, refused("", ReasonNoChallenge)
 	}
 	if err != nil {
 		return nil, err
 	}
+	var waiting passwordless
+	if err := json.Unmarshal(b, &waiting); err != nil {
+		return nil, err
+	}
+	if binding == "" || subtle.ConstantTimeCompare([]byte(binding), []byte(waiting.Binding)) != 1 {
+		return nil, refused("", "binding")
+	}
+	sd := waiting.SessionData
 	// The user the credential is registered to, whatever the answer's
 	// user handle says; the library then checks the two agree.
 	p, err := s.store.PasskeyByCredentialID(ctx, parsed.RawID)
@@ -437,14 +455,14 @@ type PasskeyInfo struct {
 }
 
 // PasskeyList lists the user's passkeys.
-func (s *Service) PasskeyList(ctx context.Context, userID string) ([]PasskeyInfo, error) {
+func (s *Service) PasskeyList(ctx context.Context, userID string) ([]auth.PasskeyInfo, error) {
 	ps, err := s.store.Passkeys(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]PasskeyInfo, len(ps))
+	out := make([]auth.PasskeyInfo, len(ps))
 	for i, p := range ps {
-		out[i] = PasskeyInfo{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, LastUsed: p.LastUsedAt}
+		out[i] = auth.PasskeyInfo{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, LastUsed: p.LastUsedAt}
 		var c webauthn.Credential
 		if json.Unmarshal(p.Credential, &c) == nil {
 			out[i].Synced = c.Flags.BackupState

@@ -193,35 +193,40 @@ func TestPasskeyRegistrationChecked(t *testing.T) {
 }
 
 // TestPasswordless: a discoverable passkey with user verification logs
-// its owner in without a username; without user verification, for a
+// its owner in without a username; without user verification, brought
+// back without the browser's binding, from another origin, for a
 // disabled user, or replayed, it is refused.
 func TestPasswordless(t *testing.T) {
 	e := passkeyEnv(t)
 	k, _ := e.register(t, "s1", e.alice, false)
 	login := func() ([]byte, error) {
-		opts, err := e.svc.BeginPasswordless(t.Context())
+		opts, err := e.svc.BeginPasswordless(t.Context(), "b1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return k.Get(opts, here)
 	}
 	answer, _ := login()
-	u, err := e.svc.FinishPasswordless(t.Context(), answer)
+	u, err := e.svc.FinishPasswordless(t.Context(), answer, "b1")
 	if err != nil || u.ID != e.alice.UserID {
 		t.Fatalf("FinishPasswordless: %v, %v", u, err)
 	}
-	if _, err := e.svc.FinishPasswordless(t.Context(), answer); !errors.Is(err, auth.ErrInvalidCredentials) {
+	if _, err := e.svc.FinishPasswordless(t.Context(), answer, "b1"); !errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Errorf("a replayed answer: %v", err)
 	}
 	k.NoUV = true
 	answer, _ = login()
-	_, err = e.svc.FinishPasswordless(t.Context(), answer)
+	_, err = e.svc.FinishPasswordless(t.Context(), answer, "b1")
 	wantRefused(t, "no user verification", err, ReasonBadAssertion)
 	k.NoUV = false
 
-	opts, _ := e.svc.BeginPasswordless(t.Context())
+	answer, _ = login()
+	_, err = e.svc.FinishPasswordless(t.Context(), answer, "another browser's")
+	wantRefused(t, "an answer from a browser without the binding", err, "binding")
+
+	opts, _ := e.svc.BeginPasswordless(t.Context(), "b1")
 	answer, _ = k.Get(opts, passkeytest.Ceremony{Origin: "https://evil.test"})
-	_, err = e.svc.FinishPasswordless(t.Context(), answer)
+	_, err = e.svc.FinishPasswordless(t.Context(), answer, "b1")
 	wantRefused(t, "another origin", err, ReasonBadAssertion)
 
 	u.Disabled = true
@@ -229,7 +234,7 @@ func TestPasswordless(t *testing.T) {
 		t.Fatal(err)
 	}
 	answer, _ = login()
-	_, err = e.svc.FinishPasswordless(t.Context(), answer)
+	_, err = e.svc.FinishPasswordless(t.Context(), answer, "b1")
 	wantRefused(t, "a disabled user", err, "disabled")
 }
 
@@ -246,4 +251,34 @@ func TestRelyingPartyNeedsAHostName(t *testing.T) {
 	if _, err := RelyingParty(u, "Gatehouse"); err != nil {
 		t.Errorf("localhost: %v", err)
 	}
+}
+
+// FuzzPasskeyAnswer: whatever a browser (or anyone) posts as a passkey
+// answer, to a passwordless sign-in or to the 2FA step, is refused
+// without a panic, and never logs anyone in. Seeds: real answers made
+// for these challenges, and broken ones (testdata/fuzz).
+func FuzzPasskeyAnswer(f *testing.F) {
+	f.Add([]byte(`{"id":"AA","rawId":"AA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"","signature":""}}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		e := passkeyEnv(t)
+		k, _ := e.register(t, "s1", e.alice, false)
+		opts, err := e.svc.BeginPasswordless(t.Context(), "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if valid, _ := k.Get(opts, here); string(valid) == string(answer) {
+			return // the real answer, by chance
+		}
+		if u, err := e.svc.FinishPasswordless(t.Context(), answer, "b"); err == nil || u != nil {
+			t.Fatalf("a fuzzed answer signed in %v", u)
+		}
+		if _, err := e.svc.BeginPasskeyLogin(t.Context(), "s2", e.alice.UserID); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := e.svc.FinishPasskeyLogin(t.Context(), "s2", e.alice.UserID, answer); err == nil {
+			t.Fatalf("a fuzzed answer passed the 2FA step as %q", m)
+		}
+	})
 }

@@ -224,6 +224,12 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		}
 		mfaOpts = append(mfaOpts, mfa.WithSMS(texter{texts}, sms.ValidNumber))
 	}
+	// Passkeys are bound to public_url's host; with an IP address there
+	// (the embedded default) browsers refuse them, so they stay off and
+	// check-config refuses a policy that allows them.
+	if rp, err := mfa.RelyingParty(cfg.PublicURLParsed, cfg.Branding.Brand().Name); err == nil {
+		mfaOpts = append(mfaOpts, mfa.WithPasskeys(rp))
+	}
 	second := mfa.New(a.dir, keys, a.store, mfa.Limits{Attempts: cfg.Login.AccountAttempts, Window: cfg.Login.LockoutWindow}, "Gatehouse", a.now, mfaOpts...)
 	providers, err := openProviders(ctx, a, a.store)
 	if err != nil {

@@ -39,6 +39,11 @@ type SecondFactor interface {
 	// factors are all sent codes needs one for the forms here.
 	SendLoginCode(ctx context.Context, userID, kind string) (string, error)
 	RegenerateRecoveryCodes(ctx context.Context, userID, keepSessionID string) ([]string, error)
+	// PasskeysAvailable, PasskeyList and RemovePasskey are the user's
+	// passkeys; RemovePasskey follows RemoveFactor's rules.
+	PasskeysAvailable() bool
+	PasskeyList(ctx context.Context, userID string) ([]auth.PasskeyInfo, error)
+	RemovePasskey(ctx context.Context, userID, id, keepSessionID string, keepOne bool) error
 }
 
 // Keys is what the account page needs to manage the user's own API keys
@@ -119,6 +124,7 @@ func (p *Pages) Mount(m *proxy.Mux) {
 		m.Handle("POST /.gatehouse/account/2fa/remove", proxy.FullSession, p.remove)
 		m.Handle("POST /.gatehouse/account/2fa/factors/{kind}/remove", proxy.FullSession, p.removeFactor)
 		m.Handle("POST /.gatehouse/account/2fa/factors/{kind}/send", proxy.FullSession, p.sendCode)
+		m.Handle("POST /.gatehouse/account/2fa/passkeys/{id}/remove", proxy.FullSession, p.removePasskey)
 	}
 	if p.keys != nil && p.reauth != nil {
 		m.Handle("POST /.gatehouse/account/apikeys", proxy.FullSession, p.createKey)
@@ -181,8 +187,23 @@ func (p *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, d web.
 			}
 		}
 		for _, k := range policy.MFAMethods {
-			if pol.MFAMethodAllowed(k) && !slices.Contains(st.Methods, k) {
+			// Passkeys: one more may always be added, up to the most.
+			if pol.MFAMethodAllowed(k) && (!slices.Contains(st.Methods, k) || k == auth.MethodWebAuthn && p.mfa.PasskeysAvailable()) {
 				d.CanAddFactor = st.Enrolled && pol.MFA.Mode != "off"
+			}
+		}
+		if slices.Contains(st.Methods, auth.MethodWebAuthn) {
+			ps, err := p.mfa.PasskeyList(r.Context(), c.Identity.UserID)
+			if err != nil {
+				p.render.Error(w, r, web.ErrUnavailable.With(err))
+				return
+			}
+			for _, k := range ps {
+				row := web.PasskeyRow{ID: k.ID, Name: k.Name, Created: k.CreatedAt.UTC().Format(time.DateOnly), Synced: k.Synced}
+				if !k.LastUsed.IsZero() {
+					row.LastUsed = k.LastUsed.UTC().Format(time.DateTime)
+				}
+				d.Passkeys = append(d.Passkeys, row)
 			}
 		}
 		if slices.Contains(st.Methods, "email") {
@@ -311,7 +332,45 @@ func (p *Pages) sendCode(w http.ResponseWriter, r *http.Request) {
 }
 
 // factorNames word the user's second factors (auth.MFAStatus.Methods).
-var factorNames = map[string]string{"totp": "account.factor_totp", "email": "account.factor_email", "sms": "account.factor_sms"}
+var factorNames = map[string]string{"totp": "account.factor_totp", "email": "account.factor_email", "sms": "account.factor_sms",
+	auth.MethodWebAuthn: "account.factor_webauthn"}
+
+// removePasskey takes one passkey off. It asks no code (a user with
+// passkeys alone has none but recovery codes) but a fresh sign-in, as
+// adding a factor does; the last factor only where the policy lets the
+// user turn 2FA off.
+func (p *Pages) removePasskey(w http.ResponseWriter, r *http.Request) {
+	c := proxy.CallerOf(r)
+	if err := web.ParseForm(w, r); err != nil {
+		p.render.Error(w, r, err)
+		return
+	}
+	if p.now().Sub(c.Created) > login.AddFactorWithin {
+		p.renderAccount(w, r, "", "account.passkey_fresh", http.StatusForbidden)
+		return
+	}
+	st, err := p.mfa.Status(r.Context(), c.Identity.UserID)
+	if err != nil {
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	removable := c.Policy.Policy.MFARemovable(policy.MFAInput{Role: c.Identity.Role, UserRequires: st.Required})
+	id := r.PathValue("id")
+	switch err := p.mfa.RemovePasskey(r.Context(), c.Identity.UserID, id, c.ID, !removable); {
+	case errors.Is(err, auth.ErrLastFactor):
+		p.renderAccount(w, r, "", "account.mfa_required", http.StatusForbidden)
+		return
+	case errors.Is(err, auth.ErrNotEnrolled):
+		p.renderAccount(w, r, "", "account.no_factor", http.StatusNotFound)
+		return
+	case err != nil:
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	p.audit.Record(r.Context(), audit.Event{Event: audit.MFARemoved, Actor: c.Identity.Username, UserID: c.Identity.UserID,
+		ClientIP: c.IP.String(), Detail: map[string]string{"method": auth.MethodWebAuthn, "passkey": id}})
+	p.renderAccount(w, r, "account.passkey_removed", "", http.StatusOK)
+}
 
 // recovery replaces the recovery codes after a current code.
 func (p *Pages) recovery(w http.ResponseWriter, r *http.Request) {

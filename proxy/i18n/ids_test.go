@@ -17,7 +17,7 @@ var (
 	templateCall = regexp.MustCompile(`\btn? "([^"]+)"`)
 	// A Go string literal shaped like an id of a catalogue section; file
 	// names ("login.html") are not ids.
-	goID     = regexp.MustCompile(`"((?:lang|layout|common|pwcrypt|status|error|message|notice|login|logout|twofa|enroll|codes|password|forgot|reset|account|apikey)\.[a-z0-9_]+)"`)
+	goID     = regexp.MustCompile(`"((?:lang|layout|common|pwcrypt|status|error|message|notice|login|logout|twofa|enroll|codes|password|forgot|reset|account|apikey|passkey)\.[a-z0-9_]+)"`)
 	fileName = regexp.MustCompile(`\.(html|js|css|go)$`)
 )
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
+	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
@@ -52,6 +53,31 @@ type SecondFactor interface {
 	// returning the new recovery codes (as ConfirmEnrollment does).
 	// It also returns the stored factor's login method.
 	ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, string, error)
+	Passkeys
+}
+
+// Passkeys is WebAuthn (auth/mfa): each Begin returns the options the
+// browser's navigator.credentials call takes (JSON) and keeps the
+// challenge; each Finish checks the browser's answer (JSON, as
+// PublicKeyCredential.toJSON writes it) against it, once.
+type Passkeys interface {
+	// PasskeysAvailable reports whether passkeys are configured at all
+	// (public_url names a host).
+	PasskeysAvailable() bool
+	// BeginPasskeyRegistration and FinishPasskeyRegistration register a
+	// passkey named name from session sid: the first factor with
+	// recovery codes returned, or with add one more (no codes).
+	BeginPasskeyRegistration(ctx context.Context, sid string, id auth.Identity) ([]byte, error)
+	FinishPasskeyRegistration(ctx context.Context, sid string, id auth.Identity, answer []byte, name string, add bool) ([]string, error)
+	// BeginPasskeyLogin and FinishPasskeyLogin are the 2FA step with
+	// one of the user's passkeys.
+	BeginPasskeyLogin(ctx context.Context, sid, userID string) ([]byte, error)
+	FinishPasskeyLogin(ctx context.Context, sid, userID string, answer []byte) (string, error)
+	// BeginPasswordless and FinishPasswordless log in with a
+	// discoverable passkey alone, returning its owner; binding is the
+	// value the browser was given with the options.
+	BeginPasswordless(ctx context.Context, binding string) ([]byte, error)
+	FinishPasswordless(ctx context.Context, answer []byte, binding string) (*directory.User, error)
 }
 
 // Options are the login methods the pages offer.
@@ -157,6 +183,12 @@ func (p *Pages) Mount(m *proxy.Mux) {
 		m.Handle("POST /.gatehouse/2fa/enroll/email", proxy.AnySession, p.startOTPEnrollment("email"))
 		m.Handle("POST /.gatehouse/2fa/enroll/sms", proxy.AnySession, p.startOTPEnrollment("sms"))
 		m.Handle("POST /.gatehouse/2fa/enroll/code", proxy.AnySession, p.confirmOTPEnrollment)
+		if p.mfa.PasskeysAvailable() {
+			m.Handle("POST /.gatehouse/2fa/passkey", proxy.AnySession, p.passkeySubmit)
+			m.Handle("POST /.gatehouse/2fa/enroll/passkey", proxy.AnySession, p.passkeyEnrollSubmit)
+			m.Handle("POST /.gatehouse/login/passkey", proxy.Anyone, p.passwordlessStart)
+			m.Handle("POST /.gatehouse/login/passkey/finish", proxy.Anyone, p.passwordlessFinish)
+		}
 	}
 	m.Handle("GET /.gatehouse/password", proxy.AnySession, p.passwordPage)
 	m.Handle("POST /.gatehouse/password", proxy.AnySession, p.passwordSubmit)
@@ -197,6 +229,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 		PasswordEnabled: p.formEnabled(pol),
 		Providers:       p.buttons(pol.MethodEnabled, rd),
 		ForgotLink:      p.resets != nil && pol.SelfServiceReset(),
+		PasskeyLogin:    p.mfa != nil && p.mfa.PasskeysAvailable() && pol.PasswordlessPasskeys(),
 	}
 	if !p.withChallenge(w, r, pol, &data) {
 		return

@@ -24,14 +24,18 @@ const (
 // otpMethod is the login method name of a code sent by kind.
 var otpMethod = map[string]string{"email": auth.MethodEmailOTP, "sms": auth.MethodSMSOTP}
 
-// enrollable reports whether codes by kind ("email", "sms") may be set
-// up now: the policy allows them and a sender can send them.
+// enrollable reports whether factors of kind ("email", "sms",
+// "webauthn") may be set up now: the policy allows them and a sender can
+// send the codes (passkeys: public_url names a host).
 func (p *Pages) enrollable(pol *policy.Policy, kind string) bool {
 	if !pol.MFAMethodAllowed(kind) {
 		return false
 	}
-	if kind == "sms" {
+	switch kind {
+	case "sms":
 		return p.mfa.SMSAvailable()
+	case auth.MethodWebAuthn:
+		return p.mfa.PasskeysAvailable()
 	}
 	return p.mfa.EmailAvailable()
 }

@@ -105,8 +105,18 @@ func (p *Pages) twoFactorData(r *http.Request, rd string) (web.PageData, error) 
 	if slices.Contains(st.Methods, "sms") && p.mfa.SMSAvailable() {
 		d.PhoneTo = st.PhoneTo
 	}
-	if !slices.Contains(st.Methods, auth.MethodTOTP) {
+	switch {
+	case slices.Equal(st.Methods, []string{auth.MethodWebAuthn}):
+		d.Message = "twofa.help_passkey"
+	case !slices.Contains(st.Methods, auth.MethodTOTP):
 		d.Message = "twofa.help_email"
+	}
+	if slices.Contains(st.Methods, auth.MethodWebAuthn) && p.mfa.PasskeysAvailable() {
+		opts, err := p.mfa.BeginPasskeyLogin(r.Context(), c.ID, c.Identity.UserID)
+		if err != nil {
+			return d, err
+		}
+		d.PasskeyOptions = string(opts)
 	}
 	return d, nil
 }
@@ -133,7 +143,6 @@ func (p *Pages) twoFactorSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	pol := &c.Policy.Policy
 	method, err := p.mfa.Verify(r.Context(), c.Identity.UserID, r.PostForm.Get("code"))
 	if err != nil {
 		d, derr := p.twoFactorData(r, rd)
@@ -144,6 +153,14 @@ func (p *Pages) twoFactorSubmit(w http.ResponseWriter, r *http.Request) {
 		p.codeFailed(w, r, err, "twofa.html", d)
 		return
 	}
+	p.secondFactorPassed(w, r, c, rd, method)
+}
+
+// secondFactorPassed completes a login whose second factor (method) was
+// just checked: audited, the device remembered when asked, and a new
+// session.
+func (p *Pages) secondFactorPassed(w http.ResponseWriter, r *http.Request, c *proxy.Caller, rd, method string) {
+	pol := &c.Policy.Policy
 	id := c.Identity
 	id.Methods = append(slices.Clone(id.Methods), method)
 	p.audit.Record(r.Context(), audit.Event{Event: audit.MFASuccess, Actor: id.Username, UserID: id.UserID, ClientIP: c.IP.String(),
@@ -172,16 +189,28 @@ func CodeRefusal(err error) (status int, msg, event string, ok bool) {
 
 // codeFailed answers a refused second-factor code on page.
 func (p *Pages) codeFailed(w http.ResponseWriter, r *http.Request, err error, page string, d web.PageData) {
+	p.factorFailed(w, r, err, page, d, msgBadCode)
+}
+
+// factorFailed is codeFailed with the words for a refusal that is not a
+// lockout (wrong).
+func (p *Pages) factorFailed(w http.ResponseWriter, r *http.Request, err error, page string, d web.PageData, wrong string) {
 	c := proxy.CallerOf(r)
 	status, msg, event, ok := CodeRefusal(err)
 	if !ok {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
+	if msg == msgBadCode {
+		msg = wrong
+	}
 	detail := map[string]string{}
 	var f *auth.Failure
 	if errors.As(err, &f) {
 		detail["reason"] = f.Reason
+		if f.Method == auth.MethodWebAuthn {
+			detail["method"] = f.Method
+		}
 	}
 	p.audit.Record(r.Context(), audit.Event{Event: event, Actor: c.Identity.Username, UserID: c.Identity.UserID, ClientIP: c.IP.String(), Detail: detail})
 	d.Error = msg
@@ -228,7 +257,16 @@ func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg 
 		d.EmailTo = st.EmailTo
 	}
 	d.SMSEnroll = p.enrollable(pol, "sms") && !has("sms")
-	if !has(auth.MethodTOTP) && (pol.MFAMethodAllowed(auth.MethodTOTP) || !add && d.EmailTo == "" && !d.SMSEnroll) {
+	if p.enrollable(pol, auth.MethodWebAuthn) {
+		switch opts, err := p.mfa.BeginPasskeyRegistration(r.Context(), c.ID, c.Identity); {
+		case err == nil:
+			d.PasskeyOptions = string(opts)
+		case !errors.Is(err, auth.ErrTooManyPasskeys):
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		}
+	}
+	if !has(auth.MethodTOTP) && (pol.MFAMethodAllowed(auth.MethodTOTP) || !add && d.EmailTo == "" && !d.SMSEnroll && d.PasskeyOptions == "") {
 		// An app it is when email codes cannot be had: a user the
 		// policy makes enrol is never left without a way.
 		e, err := p.mfa.StartEnrollment(r.Context(), c.ID, c.Identity)

@@ -38,18 +38,22 @@ func render(rd *Renderer, name string, d PageData) *httptest.ResponseRecorder {
 // everyPage is each gateway page template with data enough to render
 // (TestEveryTemplateListed keeps it complete).
 var everyPage = map[string]PageData{
-	"login.html":       {Title: "Log in", PasswordEnabled: true, Providers: []ProviderButton{{ID: "corp", Label: "Corp", Href: "/x"}}},
-	"twofa.html":       {Title: "Two-factor authentication", Error: "Wrong code.", EmailTo: "a•••@corp.example", PhoneTo: "+••••••••78"},
-	"enroll.html":      {Title: "Set up two-factor authentication", QR: "data:image/png;base64,AA==", EmailTo: "a•••@corp.example", SMSEnroll: true},
+	"login.html": {Title: "Log in", PasswordEnabled: true, Providers: []ProviderButton{{ID: "corp", Label: "Corp", Href: "/x"}}},
+	"twofa.html": {Title: "Two-factor authentication", Error: "Wrong code.", EmailTo: "a•••@corp.example", PhoneTo: "+••••••••78",
+		PasskeyOptions: `{"publicKey":{"challenge":"AA"}}`},
+	"enroll.html": {Title: "Set up two-factor authentication", QR: "data:image/png;base64,AA==", EmailTo: "a•••@corp.example", SMSEnroll: true,
+		PasskeyOptions: `{"publicKey":{"challenge":"AA"}}`},
 	"enroll_code.html": {Title: "Enter the code we sent", Notice: "Sent.", EmailTo: "resend"},
 	"codes.html":       {Title: "Recovery codes", Codes: []string{"a-b"}},
 	"password.html":    {Title: "Choose a new password"},
-	"account.html":     {Title: "Your account", Username: "alice", KeysEnabled: true, Keys: []KeyRow{{ID: "k1", Active: true}}},
-	"apikey.html":      {Title: "Your new API key", NewKey: "gk_x"},
-	"logout.html":      {Title: "Log out"},
-	"message.html":     {Title: "Forbidden", Message: "No."},
-	"forgot.html":      {Title: "Forgot your password?"},
-	"reset.html":       {Title: "Choose a new password", ResetToken: "t"},
+	"account.html": {Title: "Your account", Username: "alice", KeysEnabled: true, Keys: []KeyRow{{ID: "k1", Active: true}},
+		Enrolled: true, Factors: []FactorRow{{Kind: "webauthn", Name: "account.factor_webauthn"}}, Passkeys: []PasskeyRow{{ID: "p1", Name: "laptop", Created: "2026-12-04"}}},
+	"apikey.html":  {Title: "Your new API key", NewKey: "gk_x"},
+	"logout.html":  {Title: "Log out"},
+	"message.html": {Title: "Forbidden", Message: "No."},
+	"forgot.html":  {Title: "Forgot your password?"},
+	"reset.html":   {Title: "Choose a new password", ResetToken: "t"},
+	"passkey.html": {Title: "Sign in with a passkey", PasskeyOptions: `{"publicKey":{"challenge":"AA"}}`},
 }
 
 // TestPagesShowTheBrand: every gateway page carries the product name in
@@ -116,6 +120,10 @@ func TestPageCSP(t *testing.T) {
 		case name == "codes.html":
 			if want := "; script-src '" + codesScript.Integrity() + "'"; len(tags) != 1 || !strings.HasSuffix(csp, want) || tags[0][1] != codesScript.Src() {
 				t.Errorf("codes page: scripts %v, CSP %q", tags, csp)
+			}
+		case d.PasskeyOptions != "":
+			if want := "; script-src '" + passkeyScript.Integrity() + "'"; len(tags) != 1 || !strings.HasSuffix(csp, want) || tags[0][1] != passkeyScript.Src() {
+				t.Errorf("%s with passkey options: scripts %v, CSP %q", name, tags, csp)
 			}
 		case len(tags) != 0 || strings.Contains(csp, "script-src") || strings.Contains(w.Body.String(), "<script"):
 			t.Errorf("%s runs a script: %v, CSP %q", name, hashes, csp)

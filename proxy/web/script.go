@@ -39,6 +39,8 @@ var (
 	loginScript = newScript("login.js")
 	// codesScript is the recovery codes page's "Copy" button.
 	codesScript = newScript("codes.js")
+	// passkeyScript asks the browser for a passkey (WebAuthn).
+	passkeyScript = newScript("passkey.js")
 	// styleSheet is gatehouse.css, not a script, but versioned the same
 	// way: after an upgrade a browser's cached copy (an hour) is never
 	// applied to pages with classes it lacks.
@@ -60,10 +62,14 @@ func LoginScriptHash() string { return loginScript.Integrity() }
 
 // pageScripts are the scripts page name runs: the login page's form
 // script, after the password encryption script when d asks for it; the
-// recovery codes page's copy button.
+// recovery codes page's copy button; the passkey buttons of a page that
+// carries passkey options.
 func pageScripts(name string, d *PageData) []Script {
 	if name == "codes.html" {
 		return []Script{codesScript}
+	}
+	if d.PasskeyOptions != "" {
+		return []Script{passkeyScript}
 	}
 	if name != "login.html" {
 		return nil

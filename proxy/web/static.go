@@ -23,7 +23,7 @@ func Static(b *brand.Brand) http.Handler {
 			return
 		}
 		switch r.URL.Path {
-		case "gatehouse.css", pwcryptScript.name, loginScript.name, codesScript.name:
+		case "gatehouse.css", pwcryptScript.name, loginScript.name, codesScript.name, passkeyScript.name:
 		default:
 			http.NotFound(w, r)
 			return

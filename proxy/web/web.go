@@ -20,7 +20,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/proxy/i18n"
 )
 
-//go:embed *.html gatehouse.css pwcrypt.js login.js codes.js
+//go:embed *.html gatehouse.css pwcrypt.js login.js codes.js passkey.js
 var files embed.FS
 
 // pages holds the templates once per language, parsed once at start:
@@ -194,6 +194,14 @@ type PageData struct {
 	// email codes go to, when the user may have them.
 	EmailTo string
 	// PhoneTo, on the code page, is the masked number of an SMS factor;
+	// PasskeyOptions are WebAuthn options (JSON) for the page's passkey
+	// button: registration on the enrolment page, an assertion on the
+	// 2FA and passkey login pages. PasskeyLogin offers "Sign in with a
+	// passkey" on the login page.
+	PasskeyOptions string
+	PasskeyLogin   bool
+	// Passkeys, on the account page, are the user's registered ones.
+	Passkeys []PasskeyRow
 	// SMSEnroll, on the enrolment page, offers codes by text message.
 	PhoneTo   string
 	SMSEnroll bool
@@ -264,6 +272,12 @@ func (d PageData) CodesDownload() template.URL {
 // FactorRow is one of the user's second factors: its kind (totp, email,
 // sms) and its name's message id.
 type FactorRow struct{ Kind, Name string }
+
+// PasskeyRow is one registered passkey on the account page.
+type PasskeyRow struct {
+	ID, Name, Created, LastUsed string
+	Synced                      bool
+}
 
 // KeyRow is one API key on the account page; never the secret.
 type KeyRow struct {
