@@ -272,7 +272,10 @@ func (s *Service) checkPending(ctx context.Context, key, userID, purpose, code s
 // add stores it beside the user's factors, as ConfirmEnrollment's does.
 // It also returns the login method of the stored kind (email_otp,
 // sms_otp): which one it was is sealed with the code, not the caller's.
-func (s *Service) ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, string, error) {
+// allowed, when not nil, is asked about that kind before anything is
+// stored (the policy may have dropped it since the code was sent):
+// ErrNoEnrollment, nothing counted, when it says no.
+func (s *Service) ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool, allowed func(kind string) bool) ([]string, string, error) {
 	att, err := s.reserve(ctx, id.UserID)
 	if err != nil {
 		return nil, "", err
@@ -290,6 +293,9 @@ func (s *Service) ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.
 	}
 	if !ok {
 		return nil, "", s.failedAs(att, id.UserID, OTPMethod(f.Kind), ReasonWrongCode)
+	}
+	if allowed != nil && !allowed(f.Kind) {
+		return nil, "", cancel(ctx, att, ErrNoEnrollment)
 	}
 	codes, err := s.storeFactor(ctx, att, id.UserID, sid, add,
 		func(hashes [][]byte) error { return s.store.EnrollFirstOTP(ctx, f, hashes) },

@@ -162,3 +162,34 @@ func TestSMSNumberCapped(t *testing.T) {
 		t.Fatal("a code sent for a removed factor logged in")
 	}
 }
+
+// TestOTPEnrollmentKindStillAllowed: a code sent while email codes were
+// allowed does not store the factor once the policy dropped them (the
+// page asks for the kind the code was sent for, not one it posts).
+func TestOTPEnrollmentKindStillAllowed(t *testing.T) {
+	e := memoryEnv(t)
+	ctx := t.Context()
+	box := &outbox{}
+	WithEmail(box)(e.svc)
+	alice, err := e.dir.UserByID(ctx, e.alice.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.Email = "alice@corp.example"
+	if err := e.dir.Store.(directory.Directory).UpdateUser(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	id := auth.Identity{UserID: alice.ID, Username: "alice"}
+	if _, err := e.svc.StartEmailEnrollment(ctx, "s1", id); err != nil {
+		t.Fatal(err)
+	}
+	code := sixDigits.FindString(box.sent[0].Text)
+	var asked []string
+	no := func(kind string) bool { asked = append(asked, kind); return false }
+	if _, _, err := e.svc.ConfirmOTPEnrollment(ctx, "s1", id, code, false, no); !errors.Is(err, ErrNoEnrollment) || fmt.Sprint(asked) != "[email]" {
+		t.Fatalf("confirming a kind the policy dropped: %v (asked %v), want ErrNoEnrollment", err, asked)
+	}
+	if st, _ := e.svc.Status(ctx, alice.ID); st.Enrolled {
+		t.Fatal("a dropped kind was stored")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth/mfa/passkeytest"
+	"github.com/gatehouse-auth/gatehouse/auth/token/client"
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
 )
 
@@ -18,14 +19,15 @@ import (
 // refuses IP addresses as the relying party id) whose policy makes
 // everyone use a second factor, allows passkeys, and allows signing in
 // with a passkey alone. It returns the public base URL.
-func passkeyReplica(t *testing.T, clk *clock) (*replica, *upstream, string) {
+func passkeyReplica(t *testing.T, clk *clock, extra ...string) (*replica, *upstream, string) {
 	t.Helper()
 	ln := listenLocal(t)
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	base := "http://localhost:" + port
 	up := startUpstream(t)
-	r := startReplicaOn(t, ln, sqliteConfig(t, up, "public_url: "+base+"\n"+
+	r := startReplicaOn(t, ln, sqliteConfig(t, up, "public_url: "+base+"\n"+strings.Join(extra, "")+
 		"policy: {methods: {password: true, passkey: true}, mfa: {mode: required, methods: [totp, webauthn]}}\n"), clk)
+	r.URL = base
 	r.addUser(t, "alice", alicePW, "sales")
 	r.addUser(t, "bob", alicePW, "sales")
 	return r, up, base
@@ -195,6 +197,48 @@ func TestPasskeyAttacks(t *testing.T) {
 	answer, _ = k.Get(optionsIn(t, body), passkeytest.Ceremony{Origin: base})
 	if resp, _ := attacker.Do(t, "POST", "/.gatehouse/login/passkey/finish", url.Values{"rd": {"/"}, "credential": {string(answer)}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the answer after a malformed one: %d", resp.StatusCode)
+	}
+}
+
+// TestMobileLoginWithPasskey: the app's login in the system browser
+// offers the passkey too: signing in with it alone returns to the
+// authorize endpoint, and the app gets its tokens.
+func TestMobileLoginWithPasskey(t *testing.T) {
+	clk := newClock()
+	r, _, base := passkeyReplica(t, clk, mobileConfig)
+	web := newBrowser(t, base)
+	loginTo(t, web, "alice", "/.gatehouse/2fa/enroll")
+	k, resp, _ := enrolPasskey(t, web, base, false)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("registering: %d", resp.StatusCode)
+	}
+
+	app := mobileApp(t, r, clk)
+	p := client.NewPKCE()
+	b := newBrowser(t, base)
+	authorize := strings.TrimPrefix(app.AuthorizeURL(p, true), base)
+	if resp, _ := b.Get(t, authorize); resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("authorize without a session: %d", resp.StatusCode)
+	}
+	_, body := b.Do(t, "POST", "/.gatehouse/login/passkey", url.Values{"rd": {authorize}})
+	answer, err := k.Get(optionsIn(t, body), passkeytest.Ceremony{Origin: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = b.Do(t, "POST", "/.gatehouse/login/passkey/finish", url.Values{"rd": {authorize}, "credential": {string(answer)}})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != authorize {
+		t.Fatalf("the passkey: %d to %q, want back to the authorize endpoint", resp.StatusCode, loc)
+	}
+	resp, _ = b.Get(t, authorize)
+	code, err := app.CodeFrom(resp.Header.Get("Location"), p)
+	if err != nil {
+		t.Fatalf("redirect to the app: %v", err)
+	}
+	if err := app.Exchange(t.Context(), code, p); err != nil {
+		t.Fatalf("token exchange: %v", err)
+	}
+	if resp, _ := appCall(t, app, base, "GET", "/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the app's call: %d", resp.StatusCode)
 	}
 }
 

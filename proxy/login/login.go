@@ -51,8 +51,9 @@ type SecondFactor interface {
 	StartSMSEnrollment(ctx context.Context, sid string, id auth.Identity, phone string) (string, error)
 	// ConfirmOTPEnrollment checks that code and stores the factor,
 	// returning the new recovery codes (as ConfirmEnrollment does).
-	// It also returns the stored factor's login method.
-	ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, string, error)
+	// It also returns the stored factor's login method. allowed says
+	// whether the code's kind may still be set up.
+	ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool, allowed func(kind string) bool) ([]string, string, error)
 	Passkeys
 }
 

@@ -146,7 +146,9 @@ func (p *Pages) confirmOTPEnrollment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	codes, method, err := p.mfa.ConfirmOTPEnrollment(r.Context(), c.ID, c.Identity, r.PostForm.Get("code"), wantsAdd(r))
+	pol := &c.Policy.Policy
+	codes, method, err := p.mfa.ConfirmOTPEnrollment(r.Context(), c.ID, c.Identity, r.PostForm.Get("code"), wantsAdd(r),
+		func(kind string) bool { return p.enrollable(pol, kind) })
 	switch {
 	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrLockedOut):
 		msg := msgBadCode
