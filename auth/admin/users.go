@@ -245,16 +245,29 @@ func (s *Service) lastLogin(ctx context.Context, userID string) (time.Time, erro
 
 func (s *Service) twoFactor(ctx context.Context, p *policy.Policy, u *directory.User) (TwoFactorState, error) {
 	st := TwoFactorState{Required: p.MFARequired(policy.MFAInput{Role: u.Role, UserRequires: u.Require2FA})}
-	_, err := s.dir.TOTP(ctx, u.ID)
-	switch {
-	case errors.Is(err, directory.ErrNotFound):
-		return st, nil
-	case err != nil:
+	enrolled, err := s.hasFactor(ctx, u.ID)
+	if err != nil || !enrolled {
 		return st, err
 	}
 	st.Enrolled = true
 	st.RecoveryCodesLeft, err = s.dir.RecoveryCodesLeft(ctx, u.ID)
 	return st, err
+}
+
+// hasFactor reports whether the user has any second factor: an app,
+// codes by email or SMS, or a passkey.
+func (s *Service) hasFactor(ctx context.Context, userID string) (bool, error) {
+	switch _, err := s.dir.TOTP(ctx, userID); {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, directory.ErrNotFound):
+		return false, err
+	}
+	if otp, err := s.dir.OTPFactors(ctx, userID); err != nil || len(otp) > 0 {
+		return len(otp) > 0, err
+	}
+	pk, err := s.dir.Passkeys(ctx, userID)
+	return len(pk) > 0, err
 }
 
 // UserSummary is one row of the user list.

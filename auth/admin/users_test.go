@@ -424,6 +424,28 @@ func TestShowUser(t *testing.T) {
 		if _, err := svc.ShowUser(ctx, "nobody"); !errors.Is(err, admin.ErrNoUser) {
 			t.Fatalf("unknown user: %v", err)
 		}
+
+		// Factors other than an app count too (they once showed as none).
+		for name, enrol := range map[string]func(id string) error{
+			"email codes": func(id string) error {
+				return dir.EnrollFirstOTP(ctx, directory.OTPFactor{UserID: id, Kind: directory.OTPEmail}, [][]byte{[]byte("e1")})
+			},
+			"a passkey": func(id string) error {
+				return dir.EnrollFirstPasskey(ctx, &directory.Passkey{UserID: id, CredentialID: []byte(id), Credential: []byte("{}")}, [][]byte{[]byte("p1")})
+			},
+		} {
+			other := &directory.User{Username: "only-" + strings.ReplaceAll(name, " ", "-"), Role: "sales"}
+			if err := dir.CreateUser(ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			if err := enrol(other.ID); err != nil {
+				t.Fatal(err)
+			}
+			d, err := svc.ShowUser(ctx, other.Username)
+			if err != nil || !d.TwoFactor.Enrolled || d.TwoFactor.RecoveryCodesLeft != 1 {
+				t.Errorf("a user with %s only: %+v, %v", name, d.TwoFactor, err)
+			}
+		}
 	})
 }
 
