@@ -86,10 +86,11 @@ func (s *Service) impact(ctx context.Context, old, p *policy.Policy) (Impact, er
 		if !p.MFARequired(in) || old.MFARequired(in) {
 			continue
 		}
-		if _, err := s.dir.TOTP(ctx, u.ID); errors.Is(err, directory.ErrNotFound) {
-			im.ForcedEnrolment = append(im.ForcedEnrolment, u.Username)
-		} else if err != nil {
+		switch has, err := s.hasFactor(ctx, u.ID); {
+		case err != nil:
 			return im, err
+		case !has:
+			im.ForcedEnrolment = append(im.ForcedEnrolment, u.Username)
 		}
 	}
 	if im.NetworkLoss, err = s.networkLoss(ctx, old, p, byID); err != nil {

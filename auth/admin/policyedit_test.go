@@ -13,7 +13,7 @@ import (
 // TestCheckPolicyIsPlanWithoutScans: a save checks and merges exactly as
 // the preview did (same document, diff and refusals) but does not scan
 // users again: its impact says "not counted", where the preview found
-// the user who must enrol a second factor.
+// the user who must enrol a second factor (and not one with a passkey).
 func TestCheckPolicyIsPlanWithoutScans(t *testing.T) {
 	backends(t, func(t *testing.T, dir *sqldir.DB) {
 		ctx := context.Background()
@@ -22,6 +22,14 @@ func TestCheckPolicyIsPlanWithoutScans(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := dir.CreateUser(ctx, &directory.User{Username: "alice", Email: "alice@corp.example", Role: "sales"}); err != nil {
+			t.Fatal(err)
+		}
+		// Bob has a passkey only: not forced to enrol.
+		bob := &directory.User{Username: "bob", Role: "sales"}
+		if err := dir.CreateUser(ctx, bob); err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.EnrollFirstPasskey(ctx, &directory.Passkey{UserID: bob.ID, CredentialID: []byte("b"), Credential: []byte("{}")}, nil); err != nil {
 			t.Fatal(err)
 		}
 		doc := []byte("mfa: {mode: required}\n")
