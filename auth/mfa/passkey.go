@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
 
@@ -375,55 +376,56 @@ type passwordless struct {
 }
 
 // FinishPasswordless checks the answer to a BeginPasswordless challenge,
-// brought back with its binding, and returns the user it logs in: the passkey's owner, who must exist
+// brought back with its binding, and returns the identity it logs in
+// (methods: webauthn): the passkey's owner, who must exist
 // and not be disabled. Refusals are ErrInvalidCredentials (an
 // *auth.Failure naming the user once known); a user's failures count
 // against their second-factor attempts.
-func (s *Service) FinishPasswordless(ctx context.Context, answer []byte, binding string) (*directory.User, error) {
+func (s *Service) FinishPasswordless(ctx context.Context, answer []byte, binding string) (auth.Identity, error) {
 	if s.rp == nil {
-		return nil, ErrNoPasskeys
+		return auth.Identity{}, ErrNoPasskeys
 	}
 	refused := func(userID, reason string) error {
 		return &auth.Failure{Method: MethodWebAuthn, Reason: reason, UserID: userID, Err: auth.ErrInvalidCredentials}
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(answer)
 	if err != nil {
-		return nil, refused("", ReasonBadAssertion)
+		return auth.Identity{}, refused("", ReasonBadAssertion)
 	}
 	b, err := s.state.Take(ctx, loginKey(parsed.Response.CollectedClientData.Challenge))
 	if errors.Is(err, session.ErrNotFound) {
-		return nil, refused("", ReasonNoChallenge)
+		return auth.Identity{}, refused("", ReasonNoChallenge)
 	}
 	if err != nil {
-		return nil, err
+		return auth.Identity{}, err
 	}
 	var waiting passwordless
 	if err := json.Unmarshal(b, &waiting); err != nil {
-		return nil, err
+		return auth.Identity{}, err
 	}
 	if binding == "" || subtle.ConstantTimeCompare([]byte(binding), []byte(waiting.Binding)) != 1 {
-		return nil, refused("", "binding")
+		return auth.Identity{}, refused("", "binding")
 	}
 	sd := waiting.SessionData
 	// The user the credential is registered to, whatever the answer's
 	// user handle says; the library then checks the two agree.
 	p, err := s.store.PasskeyByCredentialID(ctx, parsed.RawID)
 	if errors.Is(err, directory.ErrNotFound) {
-		return nil, refused("", "unknown_credential")
+		return auth.Identity{}, refused("", "unknown_credential")
 	}
 	if err != nil {
-		return nil, err
+		return auth.Identity{}, err
 	}
 	att, err := s.reserve(ctx, p.UserID)
 	if err != nil {
-		return nil, err
+		return auth.Identity{}, err
 	}
 	w, err := s.passkeyUser(ctx, p.UserID)
 	if errors.Is(err, directory.ErrNotFound) {
-		return nil, cancel(ctx, att, refused(p.UserID, "unknown_user"))
+		return auth.Identity{}, cancel(ctx, att, refused(p.UserID, "unknown_user"))
 	}
 	if err != nil {
-		return nil, cancel(ctx, att, err)
+		return auth.Identity{}, cancel(ctx, att, err)
 	}
 	var cred *webauthn.Credential
 	_, cred, err = s.rp.ValidatePasskeyLogin(func(rawID, userHandle []byte) (webauthn.User, error) {
@@ -433,18 +435,18 @@ func (s *Service) FinishPasswordless(ctx context.Context, answer []byte, binding
 		return w, nil
 	}, sd, parsed)
 	if err != nil {
-		return nil, s.failedAs(att, p.UserID, MethodWebAuthn, ReasonBadAssertion)
+		return auth.Identity{}, s.failedAs(att, p.UserID, MethodWebAuthn, ReasonBadAssertion)
 	}
 	if reason, err := s.usePasskey(ctx, w, cred); err != nil {
 		if reason != "" {
-			return nil, s.failedAs(att, p.UserID, MethodWebAuthn, reason)
+			return auth.Identity{}, s.failedAs(att, p.UserID, MethodWebAuthn, reason)
 		}
-		return nil, cancel(ctx, att, err)
+		return auth.Identity{}, cancel(ctx, att, err)
 	}
 	if w.u.Disabled {
-		return nil, cancel(ctx, att, refused(p.UserID, "disabled"))
+		return auth.Identity{}, cancel(ctx, att, refused(p.UserID, "disabled"))
 	}
-	return w.u, att.Succeeded(ctx)
+	return password.IdentityOf(w.u, MethodWebAuthn), att.Succeeded(ctx)
 }
 
 // PasskeyInfo is one registered passkey as the account page lists it.

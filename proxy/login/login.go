@@ -15,7 +15,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
-	"github.com/gatehouse-auth/gatehouse/auth/directory"
 	"github.com/gatehouse-auth/gatehouse/auth/policy"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
@@ -75,10 +74,10 @@ type Passkeys interface {
 	BeginPasskeyLogin(ctx context.Context, sid, userID string) ([]byte, error)
 	FinishPasskeyLogin(ctx context.Context, sid, userID string, answer []byte) (string, error)
 	// BeginPasswordless and FinishPasswordless log in with a
-	// discoverable passkey alone, returning its owner; binding is the
-	// value the browser was given with the options.
+	// discoverable passkey alone, returning its owner's identity;
+	// binding is the value the browser was given with the options.
 	BeginPasswordless(ctx context.Context, binding string) ([]byte, error)
-	FinishPasswordless(ctx context.Context, answer []byte, binding string) (*directory.User, error)
+	FinishPasswordless(ctx context.Context, answer []byte, binding string) (auth.Identity, error)
 }
 
 // Options are the login methods the pages offer.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
-	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/proxy"
 	"github.com/gatehouse-auth/gatehouse/proxy/web"
 )
@@ -124,7 +123,7 @@ func (p *Pages) passwordlessFinish(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u, err := p.mfa.FinishPasswordless(r.Context(), []byte(r.PostForm.Get("credential")), p.cookies.Binding(r))
+	id, err := p.mfa.FinishPasswordless(r.Context(), []byte(r.PostForm.Get("credential")), p.cookies.Binding(r))
 	if err != nil {
 		data := web.PageData{Title: "login.title", Redirect: rd, PasswordEnabled: p.formEnabled(&c.Policy.Policy), PasskeyLogin: true,
 			Providers: p.buttons(c.Policy.Policy.MethodEnabled, rd)}
@@ -149,7 +148,6 @@ func (p *Pages) passwordlessFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.cookies.SetBinding(w, "", 0)
-	id := password.IdentityOf(u, auth.MethodWebAuthn)
 	if !p.gw.CheckNetwork(w, r, true, &id) {
 		return
 	}
