@@ -205,20 +205,46 @@ func (s *Service) sendCode(ctx context.Context, userID, key, purpose, kind, phon
 }
 
 // putCode stores p under key, replacing what was there, until p expires.
+// A wrong guess's put-back (putBack) can land between the Take and the
+// PutOnce here; the new code is what must stay, so it takes again.
 func (s *Service) putCode(ctx context.Context, key, userID, purpose string, p pendingCode) error {
+	sealed, left, err := s.sealCode(userID, purpose, p)
+	if err != nil || left <= 0 {
+		return err
+	}
+	for range 3 {
+		if _, err := s.state.Take(ctx, key); err != nil && !errors.Is(err, session.ErrNotFound) {
+			return err
+		}
+		if ok, err := s.state.PutOnce(ctx, key, sealed, left); err != nil || ok {
+			return err
+		}
+	}
+	return fmt.Errorf("mfa: could not store a new code under %s", key)
+}
+
+// putBack returns a code a wrong guess took, one try fewer, unless a new
+// one was sent meanwhile: that one wins and the old one is dropped.
+func (s *Service) putBack(ctx context.Context, key, userID, purpose string, p pendingCode) error {
+	sealed, left, err := s.sealCode(userID, purpose, p)
+	if err != nil || left <= 0 {
+		return err
+	}
+	_, err = s.state.PutOnce(ctx, key, sealed, left)
+	return err
+}
+
+// sealCode seals p for its user and purpose, with how long it has left.
+func (s *Service) sealCode(userID, purpose string, p pendingCode) ([]byte, time.Duration, error) {
 	left := time.Unix(p.Expires, 0).Sub(s.now())
 	if left <= 0 {
-		return nil
+		return nil, 0, nil
 	}
 	plain, err := json.Marshal(p)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	if _, err := s.state.Take(ctx, key); err != nil && !errors.Is(err, session.ErrNotFound) {
-		return err
-	}
-	_, err = s.state.PutOnce(ctx, key, s.keys.Seal(plain, []byte(userID+"\x00"+purpose)), left)
-	return err
+	return s.keys.Seal(plain, []byte(userID+"\x00"+purpose)), left, nil
 }
 
 // errNoCode is checkCode's "no code is waiting" (none sent, used, expired).
@@ -257,7 +283,7 @@ func (s *Service) checkPending(ctx context.Context, key, userID, purpose, code s
 		return true, p, nil
 	}
 	if p.Tries++; p.Tries < CodeTries {
-		if err := s.putCode(ctx, key, userID, purpose, p); err != nil {
+		if err := s.putBack(ctx, key, userID, purpose, p); err != nil {
 			return false, p, err
 		}
 	}

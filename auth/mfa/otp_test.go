@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-auth/gatehouse/session/memory"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
@@ -191,5 +194,65 @@ func TestOTPEnrollmentKindStillAllowed(t *testing.T) {
 	}
 	if st, _ := e.svc.Status(ctx, alice.ID); st.Enrolled {
 		t.Fatal("a dropped kind was stored")
+	}
+}
+
+// takeHook runs fn once, right after the first Take of key (fn may
+// take key itself).
+type takeHook struct {
+	State
+	key  string
+	done atomic.Bool
+	fn   func()
+}
+
+func (h *takeHook) Take(ctx context.Context, key string) ([]byte, error) {
+	b, err := h.State.Take(ctx, key)
+	if key == h.key && h.done.CompareAndSwap(false, true) {
+		h.fn()
+	}
+	return b, err
+}
+
+// TestFreshCodeSurvivesAWrongGuess: a new code sent while a wrong guess
+// at the old one is being judged is the one left waiting; the wrong
+// guess's put-back does not replace it (review finding: it once did,
+// and the code the user had just received failed).
+func TestFreshCodeSurvivesAWrongGuess(t *testing.T) {
+	clk := newClock(start)
+	mem := memory.New(clk.now)
+	t.Cleanup(func() { mem.Close() })
+	hook := &takeHook{State: mem}
+	e := newEnv(t, hook, clk)
+	ctx := t.Context()
+	box := &outbox{}
+	WithEmail(box)(e.svc)
+	alice, _ := e.dir.UserByID(ctx, e.alice.UserID)
+	alice.Email = "alice@corp.example"
+	if err := e.dir.Store.(directory.Directory).UpdateUser(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dir.EnrollFirstOTP(ctx, directory.OTPFactor{UserID: alice.ID, Kind: directory.OTPEmail}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SendLoginCode(ctx, alice.ID, directory.OTPEmail); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(ResendAfter + time.Second)
+	hook.key = loginCodeKey(alice.ID)
+	hook.fn = func() {
+		if _, err := e.svc.SendLoginCode(ctx, alice.ID, directory.OTPEmail); err != nil {
+			t.Errorf("the second send: %v", err)
+		}
+	}
+	if _, err := e.svc.Verify(ctx, alice.ID, "000000"); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatalf("a wrong guess: %v", err)
+	}
+	if len(box.sent) != 2 {
+		t.Fatalf("%d emails, want 2", len(box.sent))
+	}
+	fresh := sixDigits.FindString(box.sent[1].Text)
+	if m, err := e.svc.Verify(ctx, alice.ID, fresh); err != nil || m != MethodEmail {
+		t.Fatalf("the fresh code after the race: %q, %v", m, err)
 	}
 }
