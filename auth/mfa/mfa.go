@@ -107,7 +107,9 @@ type Service struct {
 	product    string
 	text       Texter // nil: no codes by text message
 	validPhone func(string) error
-	rp         *webauthn.WebAuthn // nil: no passkeys
+	// textsPerHour caps the texts sent, all accounts together (0: none).
+	textsPerHour int
+	rp           *webauthn.WebAuthn // nil: no passkeys
 }
 
 // New wires a Service. state is the session store (counters and one-time

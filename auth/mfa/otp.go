@@ -42,6 +42,9 @@ var (
 	// ErrSendTooSoon means a code was sent less than ResendAfter ago, or
 	// SendsPerHour were sent this hour.
 	ErrSendTooSoon = auth.ErrCodeSentRecently
+	// ErrTextCap means the gateway sent sms.max_per_hour texts this
+	// hour: none more until the hour is over, whoever asks.
+	ErrTextCap = fmt.Errorf("mfa: the hourly cap on text messages is reached: %w", auth.ErrCodeSentRecently)
 	// ErrNoMailer means email codes are not available (no SMTP relay).
 	ErrNoMailer = errors.New("mfa: email codes are not configured")
 )
@@ -64,9 +67,11 @@ type Texter interface {
 }
 
 // WithSMS turns on codes by text message, sent through t; valid checks
-// a phone number a user types (E.164).
-func WithSMS(t Texter, valid func(string) error) Option {
-	return func(s *Service) { s.text, s.validPhone = t, valid }
+// a phone number a user types (E.164, and the countries allowed);
+// perHour caps every text sent, across accounts and replicas (0: no
+// cap).
+func WithSMS(t Texter, valid func(string) error, perHour int) Option {
+	return func(s *Service) { s.text, s.validPhone, s.textsPerHour = t, valid, perHour }
 }
 
 // EmailAvailable reports whether email codes can be sent at all.
@@ -173,6 +178,13 @@ func (s *Service) sendCode(ctx context.Context, userID, key, purpose, kind, phon
 			return "", err
 		} else if n > TextsPerNumberHour {
 			return "", ErrSendTooSoon
+		}
+		if s.textsPerHour > 0 {
+			if n, err := s.state.Incr(ctx, "otp:sms-all", time.Hour); err != nil {
+				return "", err
+			} else if n > int64(s.textsPerHour) {
+				return "", ErrTextCap
+			}
 		}
 	}
 	code, err := newCode()

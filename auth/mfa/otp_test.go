@@ -126,7 +126,7 @@ func TestSMSNumberCapped(t *testing.T) {
 	e := memoryEnv(t)
 	ctx := t.Context()
 	tx := &texts{}
-	WithSMS(tx, nil)(e.svc)
+	WithSMS(tx, nil, 0)(e.svc)
 	dir := e.dir.Store.(directory.Directory)
 	const premium = "+88234567890"
 	refused := 0
@@ -163,6 +163,40 @@ func TestSMSNumberCapped(t *testing.T) {
 	}
 	if _, err := e.svc.Verify(ctx, e.alice.UserID, code); err == nil {
 		t.Fatal("a code sent for a removed factor logged in")
+	}
+}
+
+// TestSMSHourlyCap: past sms.max_per_hour texts in an hour, across all
+// accounts and numbers, no more are sent until the hour is over.
+func TestSMSHourlyCap(t *testing.T) {
+	e := memoryEnv(t)
+	ctx := t.Context()
+	tx := &texts{}
+	WithSMS(tx, nil, 3)(e.svc)
+	dir := e.dir.Store.(directory.Directory)
+	send := func(i int) error {
+		u := &directory.User{Username: fmt.Sprintf("cap%d", i)}
+		if err := dir.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.svc.StartSMSEnrollment(ctx, fmt.Sprint("c", i), auth.Identity{UserID: u.ID}, fmt.Sprintf("+9198123456%02d", i))
+		return err
+	}
+	for i := range 5 {
+		err := send(i)
+		switch {
+		case i < 3 && err != nil:
+			t.Fatalf("text %d: %v", i, err)
+		case i >= 3 && !errors.Is(err, ErrTextCap):
+			t.Fatalf("text %d past the cap: %v, want ErrTextCap", i, err)
+		}
+	}
+	if len(tx.sent) != 3 {
+		t.Fatalf("%d texts sent, want 3", len(tx.sent))
+	}
+	e.clock.advance(time.Hour + time.Second)
+	if err := send(9); err != nil {
+		t.Fatalf("the next hour: %v", err)
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
@@ -59,8 +61,32 @@ type Config struct {
 	// instead of sending it; only where public_url is a plain-http
 	// loopback address.
 	Log bool `yaml:"log"`
+	// Countries are the calling codes ("+91", "+1") numbers may have;
+	// empty: any. Where the users are is known; a number elsewhere is
+	// more likely a toll-fraud destination than a colleague abroad.
+	Countries []string `yaml:"countries"`
+	// MaxPerHour caps every text the gateway sends, across accounts and
+	// replicas (default 500): if accounts are taken over by the hundred
+	// to pump texts, the bill stops there.
+	MaxPerHour int `yaml:"max_per_hour"`
 
 	logAllowed bool // set by Validate in development only
+}
+
+// DefaultMaxPerHour is max_per_hour when it is not set.
+const DefaultMaxPerHour = 500
+
+var callingCode = regexp.MustCompile(`^\+[1-9][0-9]{0,3}$`)
+
+// CheckNumber is ValidNumber and, with countries set, one of them.
+func (c *Config) CheckNumber(s string) error {
+	if err := ValidNumber(s); err != nil {
+		return err
+	}
+	if len(c.Countries) == 0 || slices.ContainsFunc(c.Countries, func(cc string) bool { return strings.HasPrefix(s, cc) }) {
+		return nil
+	}
+	return fmt.Errorf("texts go only to numbers starting %s", strings.Join(c.Countries, ", "))
 }
 
 // WebhookConfig is where messages are POSTed and how they are signed.
@@ -74,8 +100,11 @@ type WebhookConfig struct {
 
 type keys struct{ k [][]byte }
 
-// SetDefaults fills the webhook's timeout.
+// SetDefaults fills the webhook's timeout and the hourly cap.
 func (c *Config) SetDefaults() {
+	if c.MaxPerHour == 0 {
+		c.MaxPerHour = DefaultMaxPerHour
+	}
 	if c.Webhook.Timeout == 0 {
 		c.Webhook.Timeout = 5 * time.Second
 	}
@@ -94,6 +123,17 @@ func (c *Config) Validate(key string, development bool) error {
 	}
 	w := &c.Webhook
 	w.keys, c.logAllowed = nil, false
+	if c.MaxPerHour == 0 {
+		c.MaxPerHour = DefaultMaxPerHour
+	}
+	if c.MaxPerHour < 0 || c.MaxPerHour > 1_000_000 {
+		add("max_per_hour", "must be between 1 and 1000000 (0: the default %d), got %d", DefaultMaxPerHour, c.MaxPerHour)
+	}
+	for i, cc := range c.Countries {
+		if !callingCode.MatchString(cc) {
+			add(fmt.Sprintf("countries[%d]", i), "%q is not a calling code: + and 1 to 4 digits, as \"+91\" or \"+1\"", cc)
+		}
+	}
 	if c.Log {
 		c.logAllowed = development && w.URL == ""
 		if !development {

@@ -166,6 +166,9 @@ func TestConfigValidate(t *testing.T) {
 		{"log in production", Config{Log: true}, false, "sms.log: the log sender writes every code"},
 		{"log in development", Config{Log: true}, true, ""},
 		{"log and webhook", Config{Log: true, Webhook: WebhookConfig{URL: "https://x.example"}}, true, "choose one"},
+		{"countries", Config{Log: true, Countries: []string{"+91", "+1"}}, true, ""},
+		{"not a calling code", Config{Log: true, Countries: []string{"+91", "91"}}, true, "sms.countries[1]:"},
+		{"cap", Config{Log: true, MaxPerHour: -1}, true, "sms.max_per_hour:"},
 	} {
 		err := c.cfg.Validate("sms", c.dev)
 		switch {
@@ -179,6 +182,23 @@ func TestConfigValidate(t *testing.T) {
 
 // TestLogSender: in development the message goes to the log (that is
 // its point), and nowhere else.
+// TestCheckNumber: with sms.countries, numbers elsewhere are refused
+// before any text is sent; the cap defaults to DefaultMaxPerHour.
+func TestCheckNumber(t *testing.T) {
+	c := Config{Log: true, Countries: []string{"+91", "+1"}}
+	if err := c.Validate("sms", true); err != nil || c.MaxPerHour != DefaultMaxPerHour {
+		t.Fatalf("Validate: %v, cap %d", err, c.MaxPerHour)
+	}
+	for n, ok := range map[string]bool{"+919812345678": true, "+14155550100": true, "+88234567890": false, "+4420794600": false, "919812345678": false} {
+		if err := c.CheckNumber(n); (err == nil) != ok {
+			t.Errorf("CheckNumber(%s): %v", n, err)
+		}
+	}
+	if err := (&Config{}).CheckNumber("+88234567890"); err != nil {
+		t.Errorf("no countries: %v", err)
+	}
+}
+
 func TestLogSender(t *testing.T) {
 	var buf bytes.Buffer
 	c := Config{Log: true}

@@ -222,7 +222,7 @@ func newServer(ctx context.Context, a *app, listenAddr string) (_ *server, err e
 		if err != nil {
 			return nil, err
 		}
-		mfaOpts = append(mfaOpts, mfa.WithSMS(texter{texts}, sms.ValidNumber))
+		mfaOpts = append(mfaOpts, mfa.WithSMS(texter{texts}, cfg.SMS.CheckNumber, cfg.SMS.MaxPerHour))
 	}
 	// Passkeys are bound to public_url's host; with an IP address there
 	// (the embedded default) browsers refuse them, so they stay off and
