@@ -276,7 +276,15 @@ func TestMobileLoginWithEmailCode(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != authorize {
 		t.Fatalf("the code: %d to %q, want back to the authorize endpoint", resp.StatusCode, loc)
 	}
-	resp, _ = b.Get(t, authorize)
+	appLoginDone(t, app, b, authorize, r.URL, p)
+}
+
+// appLoginDone ends an app's login whose browser b is back at the
+// authorize endpoint with a complete session: the redirect carries a
+// code, the app exchanges it, and its first call reaches the CRM.
+func appLoginDone(t *testing.T, app *client.Client, b *browser, authorize, base string, p client.PKCE) {
+	t.Helper()
+	resp, _ := b.Get(t, authorize)
 	code, err := app.CodeFrom(resp.Header.Get("Location"), p)
 	if err != nil {
 		t.Fatalf("redirect to the app: %v", err)
@@ -284,7 +292,7 @@ func TestMobileLoginWithEmailCode(t *testing.T) {
 	if err := app.Exchange(t.Context(), code, p); err != nil {
 		t.Fatalf("token exchange: %v", err)
 	}
-	if resp, _ := appCall(t, app, r.URL, "GET", "/"); resp.StatusCode != http.StatusOK {
+	if resp, _ := appCall(t, app, base, "GET", "/"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("the app's call: %d", resp.StatusCode)
 	}
 }

@@ -229,17 +229,7 @@ func TestMobileLoginWithPasskey(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != authorize {
 		t.Fatalf("the passkey: %d to %q, want back to the authorize endpoint", resp.StatusCode, loc)
 	}
-	resp, _ = b.Get(t, authorize)
-	code, err := app.CodeFrom(resp.Header.Get("Location"), p)
-	if err != nil {
-		t.Fatalf("redirect to the app: %v", err)
-	}
-	if err := app.Exchange(t.Context(), code, p); err != nil {
-		t.Fatalf("token exchange: %v", err)
-	}
-	if resp, _ := appCall(t, app, base, "GET", "/"); resp.StatusCode != http.StatusOK {
-		t.Fatalf("the app's call: %d", resp.StatusCode)
-	}
+	appLoginDone(t, app, b, authorize, base, p)
 }
 
 // TestPasswordlessOff: passkeys as a second factor without
