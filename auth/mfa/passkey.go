@@ -443,10 +443,18 @@ func (s *Service) FinishPasswordless(ctx context.Context, answer []byte, binding
 		}
 		return auth.Identity{}, cancel(ctx, att, err)
 	}
-	if w.u.Disabled {
+	switch {
+	case w.u.Disabled:
 		return auth.Identity{}, cancel(ctx, att, refused(p.UserID, "disabled"))
+	case w.u.PasswordHash == "":
+		// No local password: a federated (or API provider) user, whose
+		// provider must keep its say at every login (removal, groups).
+		return auth.Identity{}, cancel(ctx, att, refused(p.UserID, "no_local_password"))
 	}
-	return password.IdentityOf(w.u, MethodWebAuthn), att.Succeeded(ctx)
+	id := password.IdentityOf(w.u, MethodWebAuthn)
+	// A password an admin set still has to be replaced first.
+	id.MustChangePassword = w.u.MustChangePassword
+	return id, att.Succeeded(ctx)
 }
 
 // PasskeyInfo is one registered passkey as the account page lists it.

@@ -26,6 +26,15 @@ func passkeyEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.svc.rp = rp
+	// A local password, as every passwordless user needs (not checked here).
+	alice, err := e.dir.UserByID(t.Context(), e.alice.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.PasswordHash = "$argon2id$stand-in"
+	if err := e.dir.Store.(*sqldir.DB).UpdateUser(t.Context(), alice); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -195,7 +204,8 @@ func TestPasskeyRegistrationChecked(t *testing.T) {
 // TestPasswordless: a discoverable passkey with user verification logs
 // its owner in without a username; without user verification, brought
 // back without the browser's binding, from another origin, for a
-// disabled user, or replayed, it is refused.
+// disabled user or one without a local password, or replayed, it is
+// refused; an admin-set password is still owed a change.
 func TestPasswordless(t *testing.T) {
 	e := passkeyEnv(t)
 	k, _ := e.register(t, "s1", e.alice, false)
@@ -233,6 +243,25 @@ func TestPasswordless(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An admin-set password: the login owes a new one.
+	u.MustChangePassword = true
+	if err := e.dir.Store.(*sqldir.DB).UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	answer, _ = login()
+	if id, err := e.svc.FinishPasswordless(t.Context(), answer, "b1"); err != nil || !id.MustChangePassword {
+		t.Errorf("a passwordless login with an admin-set password: %+v, %v; want it to owe the change", id, err)
+	}
+	// No local password (a federated user): the provider keeps its say.
+	hash := u.PasswordHash
+	u.MustChangePassword, u.PasswordHash = false, ""
+	if err := e.dir.Store.(*sqldir.DB).UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	answer, _ = login()
+	_, err = e.svc.FinishPasswordless(t.Context(), answer, "b1")
+	wantRefused(t, "a user without a local password", err, "no_local_password")
+	u.PasswordHash = hash
 	u.Disabled = true
 	if err := e.dir.Store.(*sqldir.DB).UpdateUser(t.Context(), u); err != nil {
 		t.Fatal(err)

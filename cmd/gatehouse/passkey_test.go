@@ -304,3 +304,28 @@ func TestBrowserPasskeys(t *testing.T) {
 	pw := e.start("policy: {methods: {password: true, passkey: true}, mfa: {mode: required, methods: [totp, webauthn]}}\n")
 	e.node("passkey.mjs", e.base, e2eUser, pw)
 }
+
+// TestPendingPasswordCannotEnrol: a login with an administrator-set
+// password owes a new one before anything, enrolling a factor included:
+// whoever learned the temporary password must not register a passkey of
+// their own (which would outlive the password's change).
+func TestPendingPasswordCannotEnrol(t *testing.T) {
+	ln := listenLocal(t)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	base := "http://localhost:" + port
+	up := startUpstream(t)
+	r := startReplicaOn(t, ln, sqliteConfig(t, up, "public_url: "+base+"\npolicy: {mfa: {mode: optional, methods: [totp, webauthn]}}\n"), newClock())
+	u := r.addUser(t, "alice", alicePW, "sales")
+	u.MustChangePassword = true
+	if err := r.a.dir.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, base)
+	loginTo(t, b, "alice", "/")
+	if resp, body := b.Get(t, "/.gatehouse/2fa/enroll?rd=%2F"); resp.StatusCode != http.StatusSeeOther || strings.Contains(body, "enroll-passkey") {
+		t.Fatalf("the enrolment page while a new password is owed: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/2fa/enroll/passkey", url.Values{"rd": {"/"}, "credential": {"{}"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("posting a passkey while a new password is owed: %d", resp.StatusCode)
+	}
+}

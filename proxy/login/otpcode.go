@@ -73,7 +73,7 @@ func (p *Pages) sendLoginCode(kind string) http.HandlerFunc {
 // enrol (as on the enrolment page) and codes by kind are allowed ("" for
 // the confirmation, which works for either).
 func (p *Pages) otpEnrollStep(w http.ResponseWriter, r *http.Request, kind string) (*proxy.Caller, string, bool) {
-	c, rd, ok := p.stepForm(w, r, func(c *proxy.Caller) bool { return c.Pending != proxy.Pending2FA })
+	c, rd, ok := p.stepForm(w, r, mayEnrol)
 	if !ok {
 		return nil, "", false
 	}

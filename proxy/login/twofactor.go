@@ -217,6 +217,14 @@ func (p *Pages) factorFailed(w http.ResponseWriter, r *http.Request, err error, 
 	p.render.Page(w, r, status, page, d)
 }
 
+// mayEnrol reports whether c may be at an enrolment step: a complete
+// session, or one that owes enrolment. One that owes its second factor
+// or a new password may not: a temporary password an admin set must not
+// be enough to register a factor (a passkey) of its holder's own.
+func mayEnrol(c *proxy.Caller) bool {
+	return c.Pending != proxy.Pending2FA && c.Pending != proxy.PendingPassword
+}
+
 // enrollPage shows the QR code: to a session that must enrol, or to a
 // fully logged-in user enrolling by choice.
 func (p *Pages) enrollPage(w http.ResponseWriter, r *http.Request) {
@@ -225,7 +233,7 @@ func (p *Pages) enrollPage(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg string, status int) {
 	c := proxy.CallerOf(r)
-	if c.Pending == proxy.Pending2FA || (c.Pending == "" && c.Policy.Policy.MFA.Mode == "off") {
+	if !mayEnrol(c) || (c.Pending == "" && c.Policy.Policy.MFA.Mode == "off") {
 		http.Redirect(w, r, nextFor(c, rd), http.StatusSeeOther)
 		return
 	}
@@ -284,7 +292,7 @@ func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg 
 }
 
 func (p *Pages) enrollSubmit(w http.ResponseWriter, r *http.Request) {
-	c, rd, ok := p.stepForm(w, r, func(c *proxy.Caller) bool { return c.Pending != proxy.Pending2FA })
+	c, rd, ok := p.stepForm(w, r, mayEnrol)
 	if !ok {
 		return
 	}
