@@ -83,8 +83,7 @@ type Directory interface {
 	directory.Devices
 	RemoveTOTP(ctx context.Context, userID string) error
 	TOTP(ctx context.Context, userID string) (directory.TOTPFactor, error)
-	OTPFactors(ctx context.Context, userID string) ([]directory.OTPFactor, error)
-	Passkeys(ctx context.Context, userID string) ([]directory.Passkey, error)
+	FactorCount(ctx context.Context, userID string) (int, error)
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 	// The erasure and the retention job (directory.Audit).
 	PseudonymizeAudit(ctx context.Context, userID, pseudonym string, names []string) (int64, error)

@@ -548,6 +548,9 @@ type MFA interface {
 	// ReplaceRecoveryCodes swaps every code, used or not, for hashes;
 	// ErrNotFound when the user has no factor (TOTP or OTP).
 	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error
+	// FactorCount counts the user's second factors (an app, each OTP
+	// kind, each passkey); 0 for a user without any.
+	FactorCount(ctx context.Context, userID string) (int, error)
 	// RecoveryCodesLeft counts the unused codes; 0 for a user without any.
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 }

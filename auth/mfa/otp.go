@@ -217,22 +217,28 @@ func (s *Service) sendCode(ctx context.Context, userID, key, purpose, kind, phon
 }
 
 // putCode stores p under key, replacing what was there, until p expires.
-// A wrong guess's put-back (putBack) can land between the Take and the
-// PutOnce here; the new code is what must stay, so it takes again.
 func (s *Service) putCode(ctx context.Context, key, userID, purpose string, p pendingCode) error {
 	sealed, left, err := s.sealCode(userID, purpose, p)
 	if err != nil || left <= 0 {
 		return err
 	}
+	return s.replace(ctx, key, sealed, left)
+}
+
+// replace stores value under key for ttl in place of what is there. The
+// shared store has no overwrite for one-time values, so it is a take and
+// a put; a put that lands in between (a wrong guess's putBack, a second
+// page load) is taken again rather than left to win.
+func (s *Service) replace(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	for range 3 {
 		if _, err := s.state.Take(ctx, key); err != nil && !errors.Is(err, session.ErrNotFound) {
 			return err
 		}
-		if ok, err := s.state.PutOnce(ctx, key, sealed, left); err != nil || ok {
+		if ok, err := s.state.PutOnce(ctx, key, value, ttl); err != nil || ok {
 			return err
 		}
 	}
-	return fmt.Errorf("mfa: could not store a new code under %s", key)
+	return fmt.Errorf("mfa: could not store a new value under %s", key)
 }
 
 // putBack returns a code a wrong guess took, one try fewer, unless a new

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/directory"
+	"github.com/gatehouse-auth/gatehouse/auth/lockout"
 	"github.com/gatehouse-auth/gatehouse/auth/password"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
@@ -145,13 +147,7 @@ func (s *Service) putCeremony(ctx context.Context, key string, sd *webauthn.Sess
 	if err != nil {
 		return err
 	}
-	if _, err := s.state.Take(ctx, key); err != nil && !errors.Is(err, session.ErrNotFound) {
-		return err
-	}
-	if ok, err := s.state.PutOnce(ctx, key, b, ceremonyTTL); err != nil || !ok {
-		return errors.Join(err, fmt.Errorf("mfa: a ceremony is waiting under %s", key))
-	}
-	return nil
+	return s.replace(ctx, key, b, ceremonyTTL)
 }
 
 // takeCeremony returns and deletes the ceremony under key:
@@ -309,38 +305,35 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, sid, userID string, an
 	if err != nil {
 		return "", s.failedAs(att, userID, MethodWebAuthn, ReasonBadAssertion)
 	}
-	if reason, err := s.usePasskey(ctx, w, cred); err != nil {
-		if reason != "" {
-			return "", s.failedAs(att, userID, MethodWebAuthn, reason)
-		}
-		return "", cancel(ctx, att, err)
+	if err := s.usePasskey(ctx, att, w, cred); err != nil {
+		return "", err
 	}
 	return MethodWebAuthn, att.Succeeded(ctx)
 }
 
 // usePasskey records a verified assertion of cred, one of w's. A
-// counter that did not advance is refused with its reason: two
-// authenticators hold the key (a clone), or the answer was replayed.
-func (s *Service) usePasskey(ctx context.Context, w *waUser, cred *webauthn.Credential) (string, error) {
-	i := 0
-	for i < len(w.creds) && !bytes.Equal(w.creds[i].ID, cred.ID) {
-		i++
-	}
-	if i == len(w.creds) {
-		return ReasonBadAssertion, errors.New("mfa: the assertion's credential is not the user's")
+// counter that did not advance is a refusal counted against att: two
+// authenticators hold the key (a clone), or the answer was replayed; a
+// store failure gives att back.
+func (s *Service) usePasskey(ctx context.Context, att *lockout.Attempt, w *waUser, cred *webauthn.Credential) error {
+	i := slices.IndexFunc(w.creds, func(c webauthn.Credential) bool { return bytes.Equal(c.ID, cred.ID) })
+	if i < 0 {
+		return s.failedAs(att, w.u.ID, MethodWebAuthn, ReasonBadAssertion)
 	}
 	record, err := json.Marshal(cred)
 	if err != nil {
-		return "", err
+		return cancel(ctx, att, err)
 	}
 	err = s.store.UsePasskey(ctx, w.ids[i], cred.Authenticator.SignCount, record, s.now())
 	switch {
 	case cred.Authenticator.CloneWarning, errors.Is(err, directory.ErrConflict):
-		return ReasonCloned, errors.Join(err, errors.New("mfa: the signature counter did not advance"))
+		return s.failedAs(att, w.u.ID, MethodWebAuthn, ReasonCloned)
 	case errors.Is(err, directory.ErrNotFound):
-		return ReasonBadAssertion, err // removed meanwhile
+		return s.failedAs(att, w.u.ID, MethodWebAuthn, ReasonBadAssertion) // removed meanwhile
+	case err != nil:
+		return cancel(ctx, att, err)
 	}
-	return "", err
+	return nil
 }
 
 // BeginPasswordless returns the options for a login with a passkey
@@ -437,11 +430,8 @@ func (s *Service) FinishPasswordless(ctx context.Context, answer []byte, binding
 	if err != nil {
 		return auth.Identity{}, s.failedAs(att, p.UserID, MethodWebAuthn, ReasonBadAssertion)
 	}
-	if reason, err := s.usePasskey(ctx, w, cred); err != nil {
-		if reason != "" {
-			return auth.Identity{}, s.failedAs(att, p.UserID, MethodWebAuthn, reason)
-		}
-		return auth.Identity{}, cancel(ctx, att, err)
+	if err := s.usePasskey(ctx, att, w, cred); err != nil {
+		return auth.Identity{}, err
 	}
 	switch {
 	case w.u.Disabled:
@@ -455,13 +445,6 @@ func (s *Service) FinishPasswordless(ctx context.Context, answer []byte, binding
 	// A password an admin set still has to be replaced first.
 	id.MustChangePassword = w.u.MustChangePassword
 	return id, att.Succeeded(ctx)
-}
-
-// PasskeyInfo is one registered passkey as the account page lists it.
-type PasskeyInfo struct {
-	ID, Name            string
-	CreatedAt, LastUsed time.Time
-	Synced              bool // backed up by a platform (a synced passkey), not one device
 }
 
 // PasskeyList lists the user's passkeys.

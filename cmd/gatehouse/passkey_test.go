@@ -253,7 +253,8 @@ func TestPasswordlessOff(t *testing.T) {
 }
 
 // TestPasskeyAccount: a second passkey is added from a fresh sign-in
-// (add=1, no new recovery codes); one is removed by its id; the last
+// (add=1, no new recovery codes); another user's passkey cannot be
+// removed by its id; one's own is; the last
 // cannot be removed where 2FA is required; removing needs a sign-in
 // within login.AddFactorWithin.
 func TestPasskeyAccount(t *testing.T) {
@@ -274,6 +275,25 @@ func TestPasskeyAccount(t *testing.T) {
 	if len(ids) != 2 {
 		t.Fatalf("%d passkeys listed, want 2:\n%s", len(ids), body)
 	}
+	// Bob's passkey, by its id, from alice's account page: not hers.
+	bob := newBrowser(t, base)
+	loginTo(t, bob, "bob", "/.gatehouse/2fa/enroll")
+	if _, resp, _ := enrolPasskey(t, bob, base, false); resp.StatusCode != http.StatusOK {
+		t.Fatalf("bob registering: %d", resp.StatusCode)
+	}
+	bob.Do(t, "POST", "/.gatehouse/codes/saved", url.Values{"saved": {"on"}})
+	_, body = bob.Get(t, "/.gatehouse/account")
+	bobIDs := regexp.MustCompile(`id="passkey-([0-9a-f]+)"`).FindStringSubmatch(body)
+	if bobIDs == nil {
+		t.Fatalf("bob's account lists no passkey:\n%s", body)
+	}
+	if resp, _ := b.Do(t, "POST", "/.gatehouse/account/2fa/passkeys/"+bobIDs[1]+"/remove", url.Values{}); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("alice removing bob's passkey: %d, want 404", resp.StatusCode)
+	}
+	if _, body := bob.Get(t, "/.gatehouse/account"); !strings.Contains(body, bobIDs[0]) {
+		t.Fatal("bob's passkey is gone after alice's request")
+	}
+
 	resp, body = b.Do(t, "POST", "/.gatehouse/account/2fa/passkeys/"+ids[0][1]+"/remove", url.Values{})
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "The passkey is removed") {
 		t.Fatalf("removing one of two: %d\n%s", resp.StatusCode, body)

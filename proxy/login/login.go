@@ -301,6 +301,9 @@ func (p *Pages) loginFailed(w http.ResponseWriter, r *http.Request, err error, i
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		p.audit.Record(r.Context(), audit.Event{Event: audit.LoginFailure, UserID: userID, ClientIP: ip, Detail: detail})
 		data.Error = msgInvalid
+		if detail["method"] == auth.MethodWebAuthn {
+			data.Error = msgPasskeyFailed // a passkey refused, not a password
+		}
 		p.render.Page(w, r, http.StatusUnauthorized, "login.html", data)
 	default:
 		p.render.Error(w, r, web.ErrUnavailable.With(err))

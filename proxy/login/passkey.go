@@ -127,24 +127,9 @@ func (p *Pages) passwordlessFinish(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		data := web.PageData{Title: "login.title", Redirect: rd, PasswordEnabled: p.formEnabled(&c.Policy.Policy), PasskeyLogin: true,
 			Providers: p.buttons(c.Policy.Policy.MethodEnabled, rd)}
-		if errors.Is(err, auth.ErrInvalidCredentials) {
-			// The page's own words: a passkey refused, not a password.
-			var f *auth.Failure
-			if errors.As(err, &f) {
-				p.audit.Record(r.Context(), audit.Event{Event: audit.LoginFailure, UserID: f.UserID, ClientIP: c.IP.String(),
-					Detail: map[string]string{"method": auth.MethodWebAuthn, "reason": f.Reason}})
-			}
-			data.Error = msgPasskeyFailed
-			if !p.withChallenge(w, r, &c.Policy.Policy, &data) {
-				return
-			}
-			p.render.Page(w, r, http.StatusUnauthorized, "login.html", data)
-			return
+		if p.withChallenge(w, r, &c.Policy.Policy, &data) {
+			p.loginFailed(w, r, err, c.IP.String(), data)
 		}
-		if !p.withChallenge(w, r, &c.Policy.Policy, &data) {
-			return
-		}
-		p.loginFailed(w, r, err, c.IP.String(), data)
 		return
 	}
 	p.cookies.SetBinding(w, "", 0)

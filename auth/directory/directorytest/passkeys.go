@@ -49,6 +49,9 @@ func testPasskeys(t *testing.T, d directory.Directory) {
 		t.Fatalf("AddPasskey beside TOTP: %v", err)
 	}
 	wantCodesLeft(t, d, bob.ID, 2)
+	if n, err := d.FactorCount(ctx, bob.ID); err != nil || n != 2 {
+		t.Errorf("FactorCount with an app and a passkey: %d, %v; want 2", n, err)
+	}
 
 	got, err := d.PasskeyByCredentialID(ctx, []byte("a1"))
 	if err != nil || got.ID != first.ID || got.UserID != alice.ID || got.Name != "key a1" ||

@@ -191,10 +191,20 @@ func mustHaveFactor(ctx context.Context, tx *sql.Tx, userID string) error {
 	return nil
 }
 
-// factorCount counts the user's second factors, inside tx.
-func factorCount(ctx context.Context, tx *sql.Tx, userID string) (int, error) {
+// FactorCount counts the user's second factors: an app, each OTP kind,
+// each passkey.
+func (db *DB) FactorCount(ctx context.Context, userID string) (int, error) {
+	n, err := factorCount(ctx, db.db, userID)
+	return n, db.d.classify("factor count", err)
+}
+
+// factorCount counts the user's second factors, in q (the database, or a
+// transaction).
+func factorCount(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, userID string) (int, error) {
 	var n int
-	err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1) +
+	err := q.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1) +
 		(SELECT COUNT(*) FROM otp_factors WHERE user_id = $1) +
 		(SELECT COUNT(*) FROM passkeys WHERE user_id = $1)`, userID).Scan(&n)
 	return n, err

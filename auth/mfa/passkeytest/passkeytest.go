@@ -96,7 +96,7 @@ func Create(options []byte, c Ceremony) (*Key, []byte, error) {
 	attested := make([]byte, 16, 16+2+len(k.ID)+len(cose)) // AAGUID zero
 	attested = binary.BigEndian.AppendUint16(attested, uint16(len(k.ID)))
 	attested = append(append(attested, k.ID...), cose...)
-	authData := k.authData(0x40, attested) // AT: attested credential data follows
+	authData := k.authData(rpID, 0x40, attested) // AT: attested credential data follows
 	attObj, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": authData})
 	if err != nil {
 		return nil, nil, err
@@ -131,10 +131,7 @@ func (k *Key) Sign(challenge string, c Ceremony) ([]byte, error) {
 	}
 	k.Count++
 	clientData := k.clientData("webauthn.get", challenge, c.Origin)
-	saved := k.rpID
-	k.rpID = rpID
-	authData := k.authData(0, nil)
-	k.rpID = saved
+	authData := k.authData(rpID, 0, nil)
 	h := sha256.Sum256(clientData)
 	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, sha256Of(append(authData, h[:]...)))
 	if err != nil {
@@ -160,10 +157,10 @@ func (k *Key) clientData(typ, challenge, origin string) []byte {
 	return b
 }
 
-// authData is rpIdHash, flags (UP, UV unless NoUV, BE and BS with
+// authData is rpID's hash, flags (UP, UV unless NoUV, BE and BS with
 // Backup, plus extra) and the counter, then rest.
-func (k *Key) authData(extra byte, rest []byte) []byte {
-	rp := sha256.Sum256([]byte(k.rpID))
+func (k *Key) authData(rpID string, extra byte, rest []byte) []byte {
+	rp := sha256.Sum256([]byte(rpID))
 	flags := 0x01 | extra
 	if !k.NoUV {
 		flags |= 0x04
