@@ -208,7 +208,7 @@ func (s *Service) enrollment(secretBytes []byte, account string) (auth.Enrollmen
 // (the caller's to check): the app is stored beside the other factors,
 // the recovery codes stay, and no codes are returned.
 func (s *Service) ConfirmEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, error) {
-	att, err := s.reserve(ctx, id.UserID)
+	att, err := s.reserve(ctx, id.UserID, MethodTOTP)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ func newRecoveryCodes() ([]string, [][]byte) { return totp.NewRecoveryCodes(Reco
 // codes stay counted, and a replayed or older TOTP step is refused like a
 // wrong code.
 func (s *Service) Verify(ctx context.Context, userID, code string) (string, error) {
-	att, err := s.reserve(ctx, userID)
+	att, err := s.reserve(ctx, userID, MethodTOTP)
 	if err != nil {
 		return "", err
 	}
@@ -388,10 +388,10 @@ func wrongCode(err error) bool {
 
 // reserve takes one attempt from the user's budget before any code is
 // compared; a spent budget is a locked_out failure.
-func (s *Service) reserve(ctx context.Context, userID string) (*lockout.Attempt, error) {
+func (s *Service) reserve(ctx context.Context, userID, method string) (*lockout.Attempt, error) {
 	att, err := s.limiter.Reserve(ctx, lockout.SecondFactor(userID, s.limits.Attempts))
 	if errors.Is(err, auth.ErrLockedOut) {
-		return nil, &auth.Failure{Method: MethodTOTP, Reason: ReasonLocked, UserID: userID, Err: err}
+		return nil, &auth.Failure{Method: method, Reason: ReasonLocked, UserID: userID, Err: err}
 	}
 	return att, err
 }

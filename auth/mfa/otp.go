@@ -320,7 +320,7 @@ func (s *Service) checkPending(ctx context.Context, key, userID, purpose, code s
 // stored (the policy may have dropped it since the code was sent):
 // ErrNoEnrollment, nothing counted, when it says no.
 func (s *Service) ConfirmOTPEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool, allowed func(kind string) bool) ([]string, string, error) {
-	att, err := s.reserve(ctx, id.UserID)
+	att, err := s.reserve(ctx, id.UserID, MethodTOTP)
 	if err != nil {
 		return nil, "", err
 	}

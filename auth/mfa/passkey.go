@@ -204,7 +204,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, sid string, id 
 	if s.rp == nil {
 		return nil, ErrNoPasskeys
 	}
-	att, err := s.reserve(ctx, id.UserID)
+	att, err := s.reserve(ctx, id.UserID, MethodWebAuthn)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +282,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, sid, userID string, an
 	if s.rp == nil {
 		return "", ErrNoPasskeys
 	}
-	att, err := s.reserve(ctx, userID)
+	att, err := s.reserve(ctx, userID, MethodWebAuthn)
 	if err != nil {
 		return "", err
 	}
@@ -409,16 +409,12 @@ func (s *Service) FinishPasswordless(ctx context.Context, answer []byte, binding
 	if err != nil {
 		return auth.Identity{}, err
 	}
-	att, err := s.reserve(ctx, p.UserID)
-	if err != nil {
-		return auth.Identity{}, err
-	}
 	w, err := s.passkeyUser(ctx, p.UserID)
 	if errors.Is(err, directory.ErrNotFound) {
-		return auth.Identity{}, cancel(ctx, att, refused(p.UserID, "unknown_user"))
+		return auth.Identity{}, refused(p.UserID, "unknown_user")
 	}
 	if err != nil {
-		return auth.Identity{}, cancel(ctx, att, err)
+		return auth.Identity{}, err
 	}
 	var cred *webauthn.Credential
 	_, cred, err = s.rp.ValidatePasskeyLogin(func(rawID, userHandle []byte) (webauthn.User, error) {
@@ -428,7 +424,18 @@ func (s *Service) FinishPasswordless(ctx context.Context, answer []byte, binding
 		return w, nil
 	}, sd, parsed)
 	if err != nil {
-		return auth.Identity{}, s.failedAs(att, p.UserID, MethodWebAuthn, ReasonBadAssertion)
+		// Not counted against the owner: with no password before it, a
+		// bad signature says nothing about them, and a credential id is
+		// no secret, so counting would let anyone lock a user out of
+		// their second factor. Starts are bounded per client network.
+		return auth.Identity{}, refused(p.UserID, ReasonBadAssertion)
+	}
+	// Signed by the owner's authenticator: from here a refusal (a counter
+	// that did not advance) is the owner's, and a locked-out owner is
+	// refused as at the 2FA step.
+	att, err := s.reserve(ctx, p.UserID, MethodWebAuthn)
+	if err != nil {
+		return auth.Identity{}, err
 	}
 	if err := s.usePasskey(ctx, att, w, cred); err != nil {
 		return auth.Identity{}, err

@@ -2,6 +2,7 @@ package mfa
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"testing"
@@ -156,8 +157,9 @@ func TestPasskeyPhishingRefused(t *testing.T) {
 		_, err = e.assert(t, "s2", k, passkeytest.Ceremony{Origin: "https://evil.test"})
 		wantRefused(t, "another origin", err, ReasonBadAssertion)
 	}
-	if _, err := e.assert(t, "s2", k, here); !errors.Is(err, auth.ErrLockedOut) {
-		t.Errorf("after 5 refusals: %v, want ErrLockedOut", err)
+	_, err = e.assert(t, "s2", k, here)
+	if f := (*auth.Failure)(nil); !errors.Is(err, auth.ErrLockedOut) || !errors.As(err, &f) || f.Method != MethodWebAuthn {
+		t.Errorf("after 5 refusals: %v, want ErrLockedOut named for webauthn (the audit's method)", err)
 	}
 }
 
@@ -269,6 +271,48 @@ func TestPasswordless(t *testing.T) {
 	answer, _ = login()
 	_, err = e.svc.FinishPasswordless(t.Context(), answer, "b1")
 	wantRefused(t, "a disabled user", err, "disabled")
+}
+
+// TestPasswordlessForgeryLocksNobodyOut: a credential id is no secret
+// (the 2FA step lists it to anyone with the password), so answers signed
+// by another key under alice's credential id, more than her attempt
+// limit, are refused without counting against her: her passkey still
+// logs her in, passwordless and at the 2FA step.
+func TestPasswordlessForgeryLocksNobodyOut(t *testing.T) {
+	e := passkeyEnv(t)
+	k, _ := e.register(t, "s1", e.alice, false)
+	opts, err := e.svc.BeginPasskeyRegistration(t.Context(), "s-forger", e.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _, err := passkeytest.Create(opts, here)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.ID, forged.User = k.ID, k.User
+	for i := range 8 {
+		opts, err := e.svc.BeginPasswordless(t.Context(), "b1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, err := forged.Get(opts, here)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.FinishPasswordless(t.Context(), answer, "b1")
+		wantRefused(t, fmt.Sprintf("forgery %d under alice's credential id", i+1), err, ReasonBadAssertion)
+	}
+	opts, err = e.svc.BeginPasswordless(t.Context(), "b1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := k.Get(opts, here)
+	if id, err := e.svc.FinishPasswordless(t.Context(), answer, "b1"); err != nil || id.UserID != e.alice.UserID {
+		t.Fatalf("alice's own passkey after the forgeries: %+v, %v", id, err)
+	}
+	if m, err := e.assert(t, "s2", k, here); err != nil || m != MethodWebAuthn {
+		t.Fatalf("alice's 2FA step after the forgeries: %q, %v", m, err)
+	}
 }
 
 // TestRelyingPartyNeedsAHostName: browsers refuse an IP address as the
