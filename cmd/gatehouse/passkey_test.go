@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/auth/mfa/passkeytest"
 	"github.com/gatehouse-auth/gatehouse/auth/token/client"
+	"github.com/gatehouse-auth/gatehouse/proxy/gatewaytest"
 	"github.com/gatehouse-auth/gatehouse/proxy/login"
 )
 
@@ -347,5 +348,44 @@ func TestPendingPasswordCannotEnrol(t *testing.T) {
 	}
 	if resp, _ := b.Do(t, "POST", "/.gatehouse/2fa/enroll/passkey", url.Values{"rd": {"/"}, "credential": {"{}"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("posting a passkey while a new password is owed: %d", resp.StatusCode)
+	}
+}
+
+// TestUnreadablePasskeyLeavesTheOtherFactors: a passkey record the
+// gateway cannot read (damaged in the database) takes only the passkey
+// off the 2FA page, which used to answer 503 for the whole step: the
+// user's authenticator app still signs them in.
+func TestUnreadablePasskeyLeavesTheOtherFactors(t *testing.T) {
+	clk := newClock()
+	r, up, base := passkeyReplica(t, clk)
+	b := newBrowser(t, base)
+	loginTo(t, b, "alice", "/.gatehouse/2fa/enroll")
+	app, _ := gatewaytest.Enrol(t, b, clk)
+	if _, resp, body := enrolPasskey(t, b, base, true); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("adding a passkey: %d\n%s", resp.StatusCode, body)
+	}
+	alice, err := r.a.dir.UserByUsername(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := r.a.dir.Passkeys(t.Context(), alice.ID)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("alice's passkeys: %v, %v", ps, err)
+	}
+	if err := r.a.dir.UsePasskey(t.Context(), ps[0].ID, ps[0].SignCount+1, []byte("damaged"), clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	nextStep(t, r, clk)
+	c := newBrowser(t, base)
+	loginTo(t, c, "alice", "/.gatehouse/2fa")
+	resp, body := c.Get(t, "/.gatehouse/2fa?rd=%2F")
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "data-options=") {
+		t.Fatalf("the 2FA page with a damaged passkey: %d, want 200 without a passkey\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := c.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.Code(0)}, "rd": {"/"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the app's code beside a damaged passkey: %d", resp.StatusCode)
+	}
+	if resp, _ := c.Get(t, "/"); resp.StatusCode != http.StatusOK || up.Last(t).Header.Get("X-Gatehouse-Auth-Method") != "password+totp" {
+		t.Fatalf("after the 2FA step: %d", resp.StatusCode)
 	}
 }

@@ -112,11 +112,14 @@ func (p *Pages) twoFactorData(r *http.Request, rd string) (web.PageData, error) 
 		d.Message = "twofa.help_email"
 	}
 	if slices.Contains(st.Methods, auth.MethodWebAuthn) && p.mfa.PasskeysAvailable() {
-		opts, err := p.mfa.BeginPasskeyLogin(r.Context(), c.ID, c.Identity.UserID)
-		if err != nil {
-			return d, err
+		// A passkey that cannot be asked for (an unreadable record, the
+		// ceremony store down) takes only itself off the page: the
+		// user's other factors and recovery codes stay usable.
+		if opts, err := p.mfa.BeginPasskeyLogin(r.Context(), c.ID, c.Identity.UserID); err != nil {
+			p.gw.Logger().WarnContext(r.Context(), "passkey not offered at the 2FA step", "user_id", c.Identity.UserID, "error", err)
+		} else {
+			d.PasskeyOptions = string(opts)
 		}
-		d.PasskeyOptions = string(opts)
 	}
 	return d, nil
 }
@@ -266,12 +269,13 @@ func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg 
 	}
 	d.SMSEnroll = p.enrollable(pol, "sms") && !has("sms")
 	if p.enrollable(pol, auth.MethodWebAuthn) {
+		// As at the 2FA step, a passkey that cannot be offered leaves the
+		// other ways to enrol (an app when nothing else is left).
 		switch opts, err := p.mfa.BeginPasskeyRegistration(r.Context(), c.ID, c.Identity); {
 		case err == nil:
 			d.PasskeyOptions = string(opts)
 		case !errors.Is(err, auth.ErrTooManyPasskeys):
-			p.render.Error(w, r, web.ErrUnavailable.With(err))
-			return
+			p.gw.Logger().WarnContext(r.Context(), "passkey not offered for enrolment", "user_id", c.Identity.UserID, "error", err)
 		}
 	}
 	if !has(auth.MethodTOTP) && (pol.MFAMethodAllowed(auth.MethodTOTP) || !add && d.EmailTo == "" && !d.SMSEnroll && d.PasskeyOptions == "") {
