@@ -179,6 +179,27 @@ func (c *Config) parsePublicURL() error {
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		return errors.New("public_url: remove the query, fragment or user info; give only scheme, host and port")
 	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	for _, r := range host {
+		if r > 0x7f {
+			return fmt.Errorf("public_url: host %q must be written in ASCII; give the punycode form (xn--…) browsers send as the origin", u.Hostname())
+		}
+	}
+	// The origin as a browser serializes it (lower-case host, no default
+	// port): passkeys, the Origin check on forms and the cookies' scope
+	// compare against it byte for byte, so https://CRM.example.com:443
+	// would otherwise refuse every passkey and every form post.
+	if u.Scheme == "https" && port == "443" || u.Scheme == "http" && port == "80" {
+		port = ""
+	}
+	switch {
+	case port != "":
+		u.Host = net.JoinHostPort(host, port)
+	case strings.Contains(host, ":"):
+		u.Host = "[" + host + "]"
+	default:
+		u.Host = host
+	}
 	u.Path = ""
 	c.PublicURLParsed, c.DevInsecureCookies = u, u.Scheme == "http"
 	return nil

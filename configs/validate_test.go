@@ -127,6 +127,35 @@ func TestPublicURL(t *testing.T) {
 	}
 }
 
+// TestPublicURLIsABrowserOrigin: public_url is kept as a browser writes
+// the origin (lower-case host, no default port), because passkeys and
+// the forms' Origin check compare with it byte for byte; a host a browser
+// would send as punycode must be given as punycode.
+func TestPublicURLIsABrowserOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://CRM.Example.com:443":  "https://crm.example.com",
+		"http://LocalHost:80/":         "http://localhost",
+		"https://crm.example.com:":     "https://crm.example.com",
+		"https://crm.example.com:8443": "https://crm.example.com:8443",
+		"http://[::1]:80":              "http://[::1]",
+		"http://[::1]:8080":            "http://[::1]:8080",
+		"http://127.0.0.1:8080":        "http://127.0.0.1:8080",
+	} {
+		c, err := Parse([]byte("public_url: '"+in+"'"), nil)
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if got := c.PublicURLParsed.String(); got != want {
+			t.Errorf("%s: kept as %s, want %s", in, got, want)
+		}
+	}
+	_, err := Parse([]byte("public_url: 'https://bücher.example'"), nil)
+	if err == nil || !strings.Contains(err.Error(), "punycode") {
+		t.Errorf("a Unicode host: %v, want an error naming punycode", err)
+	}
+}
+
 func TestUpstream(t *testing.T) {
 	tests := []struct {
 		upstream, wantHost string
