@@ -222,6 +222,9 @@ type Link struct {
 	stamp int64
 }
 
+// ID names the link without being its secret (a hash of its nonce).
+func (l *Link) ID() string { return l.id }
+
 // Check verifies token and returns its live account: the MAC, the
 // expiry, the account (present, enabled) and its stamp (unchanged since
 // the link was made). Every failure is ErrInvalidLink, except a store

@@ -134,7 +134,7 @@ func (x resets) CheckReset(ctx context.Context, token string) (login.ResetAccoun
 	if err != nil {
 		return login.ResetAccount{}, err
 	}
-	return login.ResetAccount{UserID: l.User.ID, Username: l.User.Username, Role: l.User.Role, Require2FA: l.User.Require2FA}, nil
+	return login.ResetAccount{UserID: l.User.ID, Username: l.User.Username, Role: l.User.Role, Require2FA: l.User.Require2FA, LinkID: l.ID()}, nil
 }
 
 func (x resets) CheckNewPassword(pw string) error {

@@ -197,6 +197,7 @@ func (p *Pages) Mount(m *proxy.Mux) {
 		m.Handle("POST /.gatehouse/password/forgot", proxy.Anyone, p.forgotSubmit)
 		m.Handle("GET /.gatehouse/password/reset", proxy.Anyone, p.resetPage)
 		m.Handle("POST /.gatehouse/password/reset", proxy.Anyone, p.resetSubmit)
+		m.Handle("POST /.gatehouse/password/reset/sms", proxy.Anyone, p.resetSMS)
 	}
 	m.Handle("GET /.gatehouse/login/{id}", proxy.Anyone, p.providerLogin)
 	m.Handle("GET /.gatehouse/oidc/{id}/callback", proxy.Anyone, p.providerCallback("oidc"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse-auth/gatehouse/auth"
 	"github.com/gatehouse-auth/gatehouse/auth/audit"
@@ -33,6 +34,9 @@ type Resets interface {
 type ResetAccount struct {
 	UserID, Username, Role string
 	Require2FA             bool
+	// LinkID names the link (not its secret): a passkey asked for on
+	// the reset page waits under it.
+	LinkID string
 }
 
 var (
@@ -100,12 +104,56 @@ func (p *Pages) resetPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	owed, ok := p.resetCodeOwed(w, r, a)
+	d, ok := p.resetData(w, r, token, a)
 	if !ok {
 		return
 	}
+	p.renderReset(w, r, http.StatusOK, d)
+}
+
+func (p *Pages) renderReset(w http.ResponseWriter, r *http.Request, status int, d web.PageData) {
 	w.Header().Set("Cache-Control", "no-store")
-	p.render.Page(w, r, http.StatusOK, "reset.html", web.PageData{Title: "password.title", ResetToken: token, Username: a.Username, CodeOwed: owed})
+	p.render.Page(w, r, status, "reset.html", d)
+}
+
+// resetSMS texts a code to the SMS factor of the link's account, for the
+// reset page's code field (the same code and limits as the 2FA step's).
+func (p *Pages) resetSMS(w http.ResponseWriter, r *http.Request) {
+	if !p.resetAllowed(w, r) {
+		return
+	}
+	if err := web.ParseForm(w, r); err != nil {
+		p.render.Error(w, r, err)
+		return
+	}
+	token := r.PostForm.Get("token")
+	a, ok := p.checkReset(w, r, token)
+	if !ok {
+		return
+	}
+	d, ok := p.resetData(w, r, token, a)
+	if !ok {
+		return
+	}
+	if d.PhoneTo == "" {
+		p.render.Error(w, r, web.ErrNotFound)
+		return
+	}
+	to, err := p.mfa.SendLoginCode(r.Context(), a.UserID, "sms")
+	switch {
+	case errors.Is(err, auth.ErrCodeSentRecently):
+		d.Error = msgCodeWait
+		p.renderReset(w, r, http.StatusTooManyRequests, d)
+		return
+	case err != nil:
+		p.render.Error(w, r, web.ErrUnavailable.With(err))
+		return
+	}
+	c := proxy.CallerOf(r)
+	p.audit.Record(r.Context(), audit.Event{Event: audit.MFACodeSent, Actor: a.Username, UserID: a.UserID, ClientIP: c.IP.String(),
+		Detail: map[string]string{"method": auth.MethodSMSOTP, "step": "password_reset"}})
+	d.Notice, d.NoticeArg = msgCodeSent, to
+	p.renderReset(w, r, http.StatusOK, d)
 }
 
 // resetSubmit checks the link again, the second factor when the policy
@@ -124,36 +172,51 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	owed, ok := p.resetCodeOwed(w, r, a)
+	owed, _, ok := p.resetFactors(w, r, a)
 	if !ok {
 		return
 	}
-	d := web.PageData{Title: "password.title", ResetToken: token, Username: a.Username, CodeOwed: owed}
 	pw := r.PostForm.Get("new_password")
 	if pw != r.PostForm.Get("confirm_password") {
-		d.Error = msgMismatch
-		p.render.Page(w, r, http.StatusBadRequest, "reset.html", d)
+		p.resetRefused(w, r, token, a, msgMismatch)
 		return
 	}
 	var refused *PasswordRefused
 	if err := p.resets.CheckNewPassword(pw); errors.As(err, &refused) {
-		d.Error = refused.Reason
-		p.render.Page(w, r, http.StatusBadRequest, "reset.html", d)
+		p.resetRefused(w, r, token, a, refused.Reason)
 		return
 	}
 	c := proxy.CallerOf(r)
 	if owed {
-		method, err := p.mfa.Verify(r.Context(), a.UserID, r.PostForm.Get("code"))
+		var method string
+		var err error
+		wrong := msgBadCode
+		if answer := r.PostForm.Get("credential"); answer != "" && p.mfa.PasskeysAvailable() {
+			method, err = p.mfa.FinishPasskeyLogin(r.Context(), resetCeremony(a), a.UserID, []byte(answer))
+			wrong = msgPasskeyFailed
+		} else {
+			method, err = p.mfa.Verify(r.Context(), a.UserID, r.PostForm.Get("code"))
+		}
 		if err != nil {
 			status, msg, event, refusal := CodeRefusal(err)
 			if !refusal {
 				p.render.Error(w, r, web.ErrUnavailable.With(err))
 				return
 			}
-			p.audit.Record(r.Context(), audit.Event{Event: event, Actor: a.Username, UserID: a.UserID, ClientIP: c.IP.String(),
-				Detail: map[string]string{"step": "password_reset"}})
+			detail := map[string]string{"step": "password_reset"}
+			if f := (*auth.Failure)(nil); errors.As(err, &f) {
+				detail["method"], detail["reason"] = f.Method, f.Reason
+			}
+			p.audit.Record(r.Context(), audit.Event{Event: event, Actor: a.Username, UserID: a.UserID, ClientIP: c.IP.String(), Detail: detail})
+			if msg == msgBadCode {
+				msg = wrong
+			}
+			d, ok := p.resetData(w, r, token, a)
+			if !ok {
+				return
+			}
 			d.Error = msg
-			p.render.Page(w, r, status, "reset.html", d)
+			p.renderReset(w, r, status, d)
 			return
 		}
 		p.audit.Record(r.Context(), audit.Event{Event: audit.MFASuccess, Actor: a.Username, UserID: a.UserID, ClientIP: c.IP.String(),
@@ -161,8 +224,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	switch err := p.resets.CompleteReset(r.Context(), token, pw); {
 	case errors.As(err, &refused):
-		d.Error = refused.Reason
-		p.render.Page(w, r, http.StatusBadRequest, "reset.html", d)
+		p.resetRefused(w, r, token, a, refused.Reason)
 		return
 	case errors.Is(err, ErrResetLink):
 		p.render.Page(w, r, http.StatusBadRequest, "reset.html", web.PageData{Title: "password.title", Error: msgResetLink})
@@ -195,19 +257,70 @@ func (p *Pages) checkReset(w http.ResponseWriter, r *http.Request, token string)
 	return a, true
 }
 
-// resetCodeOwed reports whether the policy makes this user pass their
-// second factor before a reset: the same decision a login makes. A user
-// the policy would send to enrolment has no factor to ask for; their
-// next login enrols.
-func (p *Pages) resetCodeOwed(w http.ResponseWriter, r *http.Request, a ResetAccount) (bool, bool) {
+// resetFactors reports whether the policy makes this user pass their
+// second factor before a reset (the same decision a login makes) and
+// the user's factors. A user the policy would send to enrolment has no
+// factor to ask for; their next login enrols.
+func (p *Pages) resetFactors(w http.ResponseWriter, r *http.Request, a ResetAccount) (bool, auth.MFAStatus, bool) {
 	if p.mfa == nil {
-		return false, true
+		return false, auth.MFAStatus{}, true
 	}
 	st, err := p.mfa.Status(r.Context(), a.UserID)
 	if err != nil {
 		p.render.Error(w, r, web.ErrUnavailable.With(err))
-		return false, false
+		return false, st, false
 	}
 	pol := &proxy.CallerOf(r).Policy.Policy
-	return pol.DecideMFA(policy.MFAInput{Role: a.Role, UserRequires: st.Required, Enrolled: st.Enrolled}) == policy.MFAPrompt, true
+	return pol.DecideMFA(policy.MFAInput{Role: a.Role, UserRequires: st.Required, Enrolled: st.Enrolled}) == policy.MFAPrompt, st, true
 }
+
+// resetData is the reset page of the link's account: the form, and when
+// a second factor is owed, the ways to pass it. A code emailed would go
+// to the mailbox the link went to, one factor twice, so email is never
+// one of them: an email-only user enters a recovery code.
+func (p *Pages) resetData(w http.ResponseWriter, r *http.Request, token string, a ResetAccount) (web.PageData, bool) {
+	d := web.PageData{Title: "password.title", ResetToken: token, Username: a.Username}
+	owed, st, ok := p.resetFactors(w, r, a)
+	if !ok || !owed {
+		return d, ok
+	}
+	d.CodeOwed = true
+	has := func(kind string) bool { return slices.Contains(st.Methods, kind) }
+	if has("sms") && p.mfa.SMSAvailable() {
+		d.PhoneTo = st.PhoneTo
+	}
+	if has(auth.MethodWebAuthn) && p.mfa.PasskeysAvailable() {
+		// As at the 2FA step, a passkey that cannot be asked for leaves
+		// the code field.
+		if opts, err := p.mfa.BeginPasskeyLogin(r.Context(), resetCeremony(a), a.UserID); err != nil {
+			p.gw.Logger().WarnContext(r.Context(), "passkey not offered for a password reset", "user_id", a.UserID, "error", err)
+		} else {
+			d.PasskeyOptions = string(opts)
+		}
+	}
+	switch {
+	case has(auth.MethodTOTP):
+		d.CodeLabel = "reset.code"
+	case d.PhoneTo != "":
+		d.CodeLabel = "reset.code_sms"
+	case d.PasskeyOptions != "":
+		d.CodeLabel = "reset.code_recovery"
+	default:
+		d.CodeLabel, d.Message = "reset.code_recovery", "reset.email_only"
+	}
+	return d, true
+}
+
+// resetRefused shows the reset page again with msg.
+func (p *Pages) resetRefused(w http.ResponseWriter, r *http.Request, token string, a ResetAccount, msg string) {
+	d, ok := p.resetData(w, r, token, a)
+	if !ok {
+		return
+	}
+	d.Error = msg
+	p.renderReset(w, r, http.StatusBadRequest, d)
+}
+
+// resetCeremony is where a passkey asked for on a reset page waits: the
+// link's own name, apart from every session id.
+func resetCeremony(a ResetAccount) string { return "reset:" + a.LinkID }

@@ -251,9 +251,13 @@ type PageData struct {
 	// (policy methods.password_reset with email configured).
 	ForgotLink bool
 	// Reset page: the link's token (posted back, never put in a URL
-	// again) and whether a second-factor code is owed first.
+	// again) and whether a second factor is owed first (PhoneTo and
+	// PasskeyOptions offer an SMS code and a passkey for it).
 	ResetToken string
 	CodeOwed   bool
+	// CodeLabel names the reset page's code field by what the user can
+	// enter there (a message id).
+	CodeLabel string
 }
 
 // CodesDownload is the recovery codes as a text file, a data: URL the
