@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
@@ -171,4 +173,36 @@ func TestPasswordResetEmailCodesNeedARecoveryCode(t *testing.T) {
 		t.Fatalf("a recovery code: %d\n%s", resp.StatusCode, body)
 	}
 	wantNewPassword(t, r, resetPW)
+}
+
+// TestBrowserPasswordResetWithPasskey: in Chromium, a passkey-only
+// user's reset is confirmed with the passkey (Chromium's virtual
+// authenticator holding the one the test registered): passkey.js asks
+// for it and posts its answer with the new password; the new password
+// and the passkey then sign in (reset.mjs).
+func TestBrowserPasswordResetWithPasskey(t *testing.T) {
+	e := newE2E(t)
+	_, port, _ := net.SplitHostPort(e.addr)
+	e.base = "http://localhost:" + port
+	mail := emailtest.Start(t, emailtest.Options{})
+	pw := e.start(mail.Config("CRM sign-in <no-reply@corp.example>") +
+		"policy: {methods: {password: true, password_reset: true}, mfa: {mode: required, methods: [totp, webauthn]}}\n")
+	b := newBrowser(t, e.base)
+	b.Login(t, e2eUser, pw)
+	k, resp, body := enrolPasskey(t, b, e.base, false)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="codes"`) {
+		t.Fatalf("registering: %d\n%s", resp.StatusCode, body)
+	}
+	newBrowser(t, e.base).Do(t, "POST", "/.gatehouse/password/forgot", url.Values{"identifier": {e2eUser}})
+	link := resetLink.FindString(mail.Wait(t, 1).Body())
+	if !strings.HasPrefix(link, e.base+"/.gatehouse/password/reset?token=") {
+		t.Fatalf("no reset link in the email:\n%s", mail.Messages()[0].Body())
+	}
+	priv, err := k.PKCS8()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	passkey, _ := json.Marshal(map[string]any{"id": b64(k.ID), "key": b64(priv), "user": b64(k.User), "count": k.Count})
+	e.node("reset.mjs", "complete", e.base, link, e2eUser, "a passphrase chosen in the browser", string(passkey))
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -111,6 +112,10 @@ func Create(options []byte, c Ceremony) (*Key, []byte, error) {
 	})
 	return k, answer, err
 }
+
+// PKCS8 is the key's private half, for loading into a browser's
+// virtual authenticator (the DevTools WebAuthn domain's addCredential).
+func (k *Key) PKCS8() ([]byte, error) { return x509.MarshalPKCS8PrivateKey(k.priv) }
 
 // Get answers request options with an assertion by k. An empty c.RPID
 // takes the key's own.
