@@ -294,6 +294,20 @@ func newRecoveryCodes() ([]string, [][]byte) { return totp.NewRecoveryCodes(Reco
 // codes stay counted, and a replayed or older TOTP step is refused like a
 // wrong code.
 func (s *Service) Verify(ctx context.Context, userID, code string) (string, error) {
+	return s.verify(ctx, userID, code, nil)
+}
+
+// VerifyForReset is Verify for a password reset: the link came by email,
+// so a code sent by email (to the same mailbox) is no second proof and is
+// refused like a wrong code; the app's code, a texted code and a
+// recovery code pass.
+func (s *Service) VerifyForReset(ctx context.Context, userID, code string) (string, error) {
+	return s.verify(ctx, userID, code, func(kind string) bool { return kind != directory.OTPEmail })
+}
+
+// verify is Verify taking sent codes only of the kinds allowed says yes
+// to (all when nil).
+func (s *Service) verify(ctx context.Context, userID, code string, allowed func(kind string) bool) (string, error) {
 	att, err := s.reserve(ctx, userID, MethodTOTP)
 	if err != nil {
 		return "", err
@@ -316,6 +330,14 @@ func (s *Service) Verify(ctx context.Context, userID, code string) (string, erro
 	hasTOTP := err == nil
 	if err != nil && !errors.Is(err, directory.ErrNotFound) {
 		return "", cancel(ctx, att, err)
+	}
+	sent := len(fs)
+	if allowed != nil {
+		fs = slices.DeleteFunc(fs, func(f directory.OTPFactor) bool { return !allowed(f.Kind) })
+	}
+	if !hasTOTP && len(fs) == 0 && sent > 0 {
+		// Only codes of a kind not taken here: a recovery code it is.
+		return "", s.failedAs(att, userID, MethodRecovery, ReasonWrongCode)
 	}
 	if !hasTOTP && len(fs) == 0 {
 		// Passkeys only: no code but a recovery code is right here.

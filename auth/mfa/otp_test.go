@@ -290,3 +290,39 @@ func TestFreshCodeSurvivesAWrongGuess(t *testing.T) {
 		t.Fatalf("the fresh code after the race: %q, %v", m, err)
 	}
 }
+
+// TestResetRefusesEmailedCodes: VerifyForReset refuses a right emailed
+// code (the reset link went to the same mailbox) as a wrong guess, and
+// counts it; Verify, at a login, takes the same kind of code.
+func TestResetRefusesEmailedCodes(t *testing.T) {
+	e := memoryEnv(t)
+	ctx := t.Context()
+	box := &outbox{}
+	WithEmail(box)(e.svc)
+	if err := e.dir.EnrollFirstOTP(ctx, directory.OTPFactor{UserID: e.alice.UserID, Kind: directory.OTPEmail}, nil); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := e.dir.UserByID(ctx, e.alice.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.Email = "alice@corp.example"
+	if err := e.dir.Store.(directory.Directory).UpdateUser(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	send := func() string {
+		t.Helper()
+		if _, err := e.svc.SendLoginCode(ctx, alice.ID, directory.OTPEmail); err != nil {
+			t.Fatal(err)
+		}
+		return sixDigits.FindString(box.sent[len(box.sent)-1].Text)
+	}
+	_, err = e.svc.VerifyForReset(ctx, alice.ID, send())
+	if f := (*auth.Failure)(nil); !errors.Is(err, auth.ErrInvalidCredentials) || !errors.As(err, &f) || f.Reason != ReasonWrongCode {
+		t.Fatalf("an emailed code for a reset: %v, want a wrong code", err)
+	}
+	e.clock.advance(2 * time.Minute) // past the resend wait
+	if m, err := e.svc.Verify(ctx, alice.ID, send()); err != nil || m != MethodEmail {
+		t.Fatalf("an emailed code at a login: %q, %v", m, err)
+	}
+}

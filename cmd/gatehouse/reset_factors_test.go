@@ -151,7 +151,8 @@ func TestPasswordResetWithPasskey(t *testing.T) {
 
 // TestPasswordResetEmailCodesNeedARecoveryCode: codes by email go to the
 // mailbox the link went to, so an email-only user's reset asks for a
-// recovery code and says why; one sets the password.
+// recovery code and says why, and refuses an emailed code (one a login
+// asked for); a recovery code sets the password.
 func TestPasswordResetEmailCodesNeedARecoveryCode(t *testing.T) {
 	clk := newClock()
 	r, mail, _ := resetFactorReplica(t, clk, "{mode: required, methods: [email]}", "")
@@ -162,8 +163,19 @@ func TestPasswordResetEmailCodesNeedARecoveryCode(t *testing.T) {
 	if len(codes) == 0 {
 		t.Fatalf("no recovery codes:\n%s", page)
 	}
-	link := askReset(t, r, mail, 2)
+	// A login's emailed code, still unused: whoever holds the mailbox
+	// holds it too, so it is no second proof for the reset.
+	l := newBrowser(t, r.URL)
+	loginTo(t, l, "alice", "/.gatehouse/2fa")
+	if resp, _ := l.Do(t, "POST", "/.gatehouse/2fa/email", url.Values{"rd": {"/"}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("Email me a code: %d", resp.StatusCode)
+	}
+	emailed := codeIn(t, mail, 2, "alice@corp.example")
+	link := askReset(t, r, mail, 3)
 	c := newBrowser(t, r.URL)
+	if resp, body := postReset(t, c, tokenOf(t, link), resetPW, resetPW, emailed); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("an emailed code on the reset page: %d, want 401\n%s", resp.StatusCode, body)
+	}
 	_, body := c.Get(t, link)
 	if !strings.Contains(body, `id="reset-help"`) || !strings.Contains(body, "enter one of your recovery codes") || !strings.Contains(body, ">Recovery code<") ||
 		strings.Contains(body, "send-email") {

@@ -30,6 +30,9 @@ type SecondFactor interface {
 	// session of a user who has one) beside the others, returning none.
 	ConfirmEnrollment(ctx context.Context, sid string, id auth.Identity, code string, add bool) ([]string, error)
 	Verify(ctx context.Context, userID, code string) (method string, err error)
+	// VerifyForReset is Verify on the password reset page: a code sent
+	// by email (where the link went) is refused like a wrong one.
+	VerifyForReset(ctx context.Context, userID, code string) (method string, err error)
 	RememberToken(userID string, stamp int64, expires time.Time) string
 	// CheckRemember refuses a token older than maxAge, the policy's
 	// remember_device in force, so shortening it shortens cookies

@@ -195,7 +195,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 			method, err = p.mfa.FinishPasskeyLogin(r.Context(), resetCeremony(a), a.UserID, []byte(answer))
 			wrong = msgPasskeyFailed
 		} else {
-			method, err = p.mfa.Verify(r.Context(), a.UserID, r.PostForm.Get("code"))
+			method, err = p.mfa.VerifyForReset(r.Context(), a.UserID, r.PostForm.Get("code"))
 		}
 		if err != nil {
 			status, msg, event, refusal := CodeRefusal(err)
