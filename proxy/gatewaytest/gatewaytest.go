@@ -134,6 +134,9 @@ type Options struct {
 	// in proxy.Options).
 	PageTimeout time.Duration
 	MaxPages    int
+	// MFA are more options for the second-factor service (passkeys, a
+	// sender).
+	MFA []mfa.Option
 }
 
 // Gateway is a running test gateway and its parts.
@@ -240,10 +243,10 @@ func Start(t testing.TB, o Options) *Gateway {
 		t.Fatal(err)
 	}
 	g.MFA = mfa.New(dir, g.Keys, store, mfa.Limits{Attempts: 5, Window: 15 * time.Minute}, "Gatehouse", clk.Now,
-		mfa.EndOtherSessions(func(ctx context.Context, userID, keep string) error {
+		append([]mfa.Option{mfa.EndOtherSessions(func(ctx context.Context, userID, keep string) error {
 			_, err := g.Sessions.RevokeUserExcept(ctx, userID, keep)
 			return err
-		}))
+		})}, o.MFA...)...)
 	g.Upstream = StartUpstream(t, o.Upstream)
 	up, _ := url.Parse(g.Upstream.URL)
 	g.Server = httptest.NewUnstartedServer(nil)

@@ -270,11 +270,16 @@ func (p *Pages) renderEnroll(w http.ResponseWriter, r *http.Request, rd, errMsg 
 	d.SMSEnroll = p.enrollable(pol, "sms") && !has("sms")
 	if p.enrollable(pol, auth.MethodWebAuthn) {
 		// As at the 2FA step, a passkey that cannot be offered leaves the
-		// other ways to enrol (an app when nothing else is left).
+		// other ways the policy allows; when there are none it is a 503,
+		// not the app the fallback below would offer against the policy.
 		switch opts, err := p.mfa.BeginPasskeyRegistration(r.Context(), c.ID, c.Identity); {
 		case err == nil:
 			d.PasskeyOptions = string(opts)
-		case !errors.Is(err, auth.ErrTooManyPasskeys):
+		case errors.Is(err, auth.ErrTooManyPasskeys):
+		case !pol.MFAMethodAllowed(auth.MethodTOTP) && d.EmailTo == "" && !d.SMSEnroll:
+			p.render.Error(w, r, web.ErrUnavailable.With(err))
+			return
+		default:
 			p.gw.Logger().WarnContext(r.Context(), "passkey not offered for enrolment", "user_id", c.Identity.UserID, "error", err)
 		}
 	}

@@ -1,7 +1,9 @@
 package login_test
 
 import (
+	"context"
 	"encoding/base32"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/auth/mfa"
 	"github.com/gatehouse-auth/gatehouse/proxy/gatewaytest"
+	"github.com/gatehouse-auth/gatehouse/session"
+	"github.com/gatehouse-auth/gatehouse/session/memory"
 )
 
 // TestTwoFactorPromptCodeAndRecovery walks the second factor through the
@@ -143,5 +148,41 @@ func TestStaleEnrolmentPageCannotReplaceFactor(t *testing.T) {
 	b.Login(t, "alice", alicePW)
 	if resp, _ := b.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {phone.Code(0)}, "rd": {"/"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the real factor after the stale attempt: %d", resp.StatusCode)
+	}
+}
+
+// ceremonyOutage is a session store whose passkey ceremonies cannot be
+// stored (the rest works).
+type ceremonyOutage struct{ session.Backend }
+
+func (c ceremonyOutage) PutOnce(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if strings.HasPrefix(key, "webauthn:") {
+		return false, errors.New("store down")
+	}
+	return c.Backend.PutOnce(ctx, key, value, ttl)
+}
+
+// TestPasskeyOutageAtEnrolment: when a passkey cannot be offered, the
+// enrolment page offers what else the policy allows (an app), and when
+// the policy allows passkeys alone it answers 503 rather than fall back
+// to an app the policy forbids.
+func TestPasskeyOutageAtEnrolment(t *testing.T) {
+	rp, err := mfa.RelyingParty(&url.URL{Scheme: "http", Host: "localhost:1"}, "Gatehouse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		methods string
+		status  int
+	}{{"[totp, webauthn]", http.StatusOK}, {"[webauthn]", http.StatusServiceUnavailable}} {
+		g := gatewaytest.Start(t, gatewaytest.Options{Policy: "mfa: {mode: required, methods: " + c.methods + "}",
+			Store: ceremonyOutage{memory.New(time.Now)}, MFA: []mfa.Option{mfa.WithPasskeys(rp)}})
+		g.AddUser(t, "alice", alicePW, "sales")
+		b := gatewaytest.NewBrowser(g.URL)
+		b.Login(t, "alice", alicePW)
+		resp, body := b.Get(t, "/.gatehouse/2fa/enroll")
+		if resp.StatusCode != c.status || strings.Contains(body, "enroll-passkey") || c.status == http.StatusOK && !strings.Contains(body, "otpauth://") {
+			t.Errorf("methods %s with the ceremony store down: %d, want %d\n%s", c.methods, resp.StatusCode, c.status, body)
+		}
 	}
 }

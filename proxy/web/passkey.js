@@ -20,6 +20,11 @@
     }
     button.hidden = false;
     button.addEventListener('click', async () => {
+      // The answer is posted with the form's other fields (the reset
+      // page's new password): check them before the passkey is spent.
+      if (!form.reportValidity()) {
+        return;
+      }
       status.textContent = '';
       button.disabled = true;
       try {
