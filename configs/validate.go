@@ -101,6 +101,9 @@ func (c *Config) Warnings() []string {
 	if c.DevInsecureCookies {
 		w = append(w, "public_url is plain http: cookies are sent without Secure and without the __Host- prefix; use only for local development")
 	}
+	if u := c.PublicURLParsed; u != nil && u.String() != strings.TrimSuffix(c.PublicURL, "/") {
+		w = append(w, fmt.Sprintf("public_url %q is used as %q, the origin browsers send: identity providers must have redirect and ACS URLs under that form", c.PublicURL, u.String()))
+	}
 	if c.Session.Store == StoreMemory {
 		w = append(w, `session.store is "memory": sessions are lost on restart and not shared between replicas`)
 	}
@@ -185,10 +188,17 @@ func (c *Config) parsePublicURL() error {
 			return fmt.Errorf("public_url: host %q must be written in ASCII; give the punycode form (xn--…) browsers send as the origin", u.Hostname())
 		}
 	}
-	// The origin as a browser serializes it (lower-case host, no default
-	// port): passkeys, the Origin check on forms and the cookies' scope
-	// compare against it byte for byte, so https://CRM.example.com:443
-	// would otherwise refuse every passkey and every form post.
+	// The origin as a browser serializes it (lower-case host, the port as
+	// a plain number, no default port): passkeys compare their origin and
+	// relying party id with it byte for byte, so https://CRM.example.com:443
+	// would refuse every passkey; redirect and ACS URLs are made from it.
+	if port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 {
+			return fmt.Errorf("public_url: port %q must be a number 1..65535", port)
+		}
+		port = strconv.FormatUint(n, 10)
+	}
 	if u.Scheme == "https" && port == "443" || u.Scheme == "http" && port == "80" {
 		port = ""
 	}

@@ -150,7 +150,19 @@ func TestPublicURLIsABrowserOrigin(t *testing.T) {
 			t.Errorf("%s: kept as %s, want %s", in, got, want)
 		}
 	}
-	_, err := Parse([]byte("public_url: 'https://bücher.example'"), nil)
+	c, err := Parse([]byte("public_url: 'https://CRM.example.com:443'"), nil)
+	if err != nil || !slices.ContainsFunc(c.Warnings(), func(w string) bool { return strings.Contains(w, `is used as "https://crm.example.com"`) }) {
+		t.Errorf("a public_url read in another form: %v, warnings %q; want one naming the form used", err, c.Warnings())
+	}
+	if c, _ := Parse([]byte("public_url: 'https://crm.example.com/'"), nil); slices.ContainsFunc(c.Warnings(), func(w string) bool { return strings.Contains(w, "is used as") }) {
+		t.Errorf("a public_url already in the browser's form warns: %q", c.Warnings())
+	}
+	for _, bad := range []string{"https://crm.example.com:99999", "https://crm.example.com:0"} {
+		if _, err := Parse([]byte("public_url: '"+bad+"'"), nil); err == nil || !strings.Contains(err.Error(), "public_url: port") {
+			t.Errorf("%s: %v, want a port error", bad, err)
+		}
+	}
+	_, err = Parse([]byte("public_url: 'https://bücher.example'"), nil)
 	if err == nil || !strings.Contains(err.Error(), "punycode") {
 		t.Errorf("a Unicode host: %v, want an error naming punycode", err)
 	}
