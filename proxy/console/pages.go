@@ -3,7 +3,9 @@ package console
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -35,12 +37,25 @@ import (
 var pageFiles embed.FS
 
 var pageTemplates = template.Must(template.New("console").Funcs(template.FuncMap{
-	"pathseg":  url.PathEscape,
-	"diffline": diffClass,
-	"when":     formatTime,
-	"list":     func(s ...string) []string { return s },
-	"style":    web.StyleSrc,
+	"pathseg":    url.PathEscape,
+	"diffline":   diffClass,
+	"when":       formatTime,
+	"list":       func(s ...string) []string { return s },
+	"style":      web.StyleSrc,
+	"consoleCSS": func() string { return consoleCSSURL },
 }).ParseFS(pageFiles, "templates/*.html"))
+
+// consoleCSS is the console's stylesheet; its URL carries a hash of it,
+// so a new build's pages never pair with a cached old stylesheet (it is
+// cached for an hour), as the login pages' gatehouse.css does.
+var consoleCSS, consoleCSSURL = func() ([]byte, string) {
+	css, err := pageFiles.ReadFile("templates/console.css")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	sum := sha256.Sum256(css)
+	return css, pagesPath + "/console.css?v=" + hex.EncodeToString(sum[:6])
+}()
 
 const (
 	pagesPath = "/.gatehouse/admin"
@@ -97,11 +112,10 @@ func (p *Pages) Mount(m *proxy.Mux) {
 }
 
 func stylesheet(w http.ResponseWriter, r *http.Request) {
-	css, _ := pageFiles.ReadFile("templates/console.css") // embedded at build time
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Write(css)
+	w.Write(consoleCSS)
 }
 
 // pageData is what every console template reads; each page sets its own

@@ -194,7 +194,7 @@ func TestTemplatesRender(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := buf.String()
-			if !strings.Contains(out, `<main id="main"`) || !strings.Contains(out, `href="/.gatehouse/admin/console.css"`) {
+			if !strings.Contains(out, `<main id="main"`) || !strings.Contains(out, `href="`+consoleCSSURL+`"`) || !strings.HasPrefix(consoleCSSURL, "/.gatehouse/admin/console.css?v=") {
 				t.Fatalf("no layout:\n%s", out)
 			}
 			if strings.Contains(out, "<b>") || strings.Contains(out, "<script>") {
