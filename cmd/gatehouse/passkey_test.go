@@ -379,8 +379,8 @@ func TestUnreadablePasskeyLeavesTheOtherFactors(t *testing.T) {
 	c := newBrowser(t, base)
 	loginTo(t, c, "alice", "/.gatehouse/2fa")
 	resp, body := c.Get(t, "/.gatehouse/2fa?rd=%2F")
-	if resp.StatusCode != http.StatusOK || strings.Contains(body, "data-options=") {
-		t.Fatalf("the 2FA page with a damaged passkey: %d, want 200 without a passkey\n%s", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "data-options=") || !strings.Contains(body, "passkey cannot be asked for right now") {
+		t.Fatalf("the 2FA page with a damaged passkey: %d, want 200 without a passkey, saying so\n%s", resp.StatusCode, body)
 	}
 	if resp, _ := c.Do(t, "POST", "/.gatehouse/2fa", url.Values{"code": {app.Code(0)}, "rd": {"/"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the app's code beside a damaged passkey: %d", resp.StatusCode)

@@ -241,6 +241,7 @@ var en = map[string]string{
 	"passkey.unsupported":           "This browser cannot use passkeys; use another way to sign in.",
 	"passkey.failed":                "That passkey could not be verified. Try again, or use another way.",
 	"passkey.expired":               "The passkey request expired. Please try again.",
+	"passkey.unavailable":           "Your passkey cannot be asked for right now. Try again in a few moments; a recovery code also works.",
 	"account.factor_webauthn":       "Passkeys",
 	"account.passkeys":              "Your passkeys",
 	"account.passkey_name":          "Name",

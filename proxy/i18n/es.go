@@ -231,6 +231,7 @@ var es = map[string]string{
 	"passkey.unsupported":           "Este navegador no puede usar llaves de acceso; inicia sesión de otra forma.",
 	"passkey.failed":                "No se pudo verificar esa llave de acceso. Inténtalo de nuevo o usa otra forma.",
 	"passkey.expired":               "La solicitud de la llave de acceso caducó. Inténtalo de nuevo.",
+	"passkey.unavailable":           "Ahora mismo no se puede pedir tu llave de acceso. Vuelve a intentarlo en unos momentos; un código de recuperación también sirve.",
 	"account.factor_webauthn":       "Llaves de acceso",
 	"account.passkeys":              "Tus llaves de acceso",
 	"account.passkey_name":          "Nombre",

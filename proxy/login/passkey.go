@@ -20,6 +20,8 @@ import (
 const (
 	msgPasskeyFailed  = "passkey.failed"
 	msgPasskeyExpired = "passkey.expired"
+	// msgPasskeyUnavailable: the 2FA step could not ask for a passkey.
+	msgPasskeyUnavailable = "passkey.unavailable"
 )
 
 // passkeySubmit is the 2FA step answered with a passkey.

@@ -117,6 +117,7 @@ func (p *Pages) twoFactorData(r *http.Request, rd string) (web.PageData, error) 
 		// user's other factors and recovery codes stay usable.
 		if opts, err := p.mfa.BeginPasskeyLogin(r.Context(), c.ID, c.Identity.UserID); err != nil {
 			p.gw.Logger().WarnContext(r.Context(), "passkey not offered at the 2FA step", "user_id", c.Identity.UserID, "error", err)
+			d.Notice = msgPasskeyUnavailable // rather than spend a recovery code
 		} else {
 			d.PasskeyOptions = string(opts)
 		}
