@@ -119,15 +119,7 @@ func (p *Pages) renderReset(w http.ResponseWriter, r *http.Request, status int, 
 // resetSMS texts a code to the SMS factor of the link's account, for the
 // reset page's code field (the same code and limits as the 2FA step's).
 func (p *Pages) resetSMS(w http.ResponseWriter, r *http.Request) {
-	if !p.resetAllowed(w, r) {
-		return
-	}
-	if err := web.ParseForm(w, r); err != nil {
-		p.render.Error(w, r, err)
-		return
-	}
-	token := r.PostForm.Get("token")
-	a, ok := p.checkReset(w, r, token)
+	token, a, ok := p.resetForm(w, r)
 	if !ok {
 		return
 	}
@@ -160,15 +152,7 @@ func (p *Pages) resetSMS(w http.ResponseWriter, r *http.Request) {
 // demands one (counted against the user's code limit like a login's),
 // then sets the password.
 func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
-	if !p.resetAllowed(w, r) {
-		return
-	}
-	if err := web.ParseForm(w, r); err != nil {
-		p.render.Error(w, r, err)
-		return
-	}
-	token := r.PostForm.Get("token")
-	a, ok := p.checkReset(w, r, token)
+	token, a, ok := p.resetForm(w, r)
 	if !ok {
 		return
 	}
@@ -236,6 +220,21 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	// The browser's own session, if any, ended with all the others.
 	p.cookies.ClearSession(w)
 	p.render.Page(w, r, http.StatusOK, "message.html", web.PageData{Title: "reset.done_title", Message: msgResetDone, LoginLink: true})
+}
+
+// resetForm is the start of every reset form post: the feature is on,
+// the form parses, and its link is usable from here.
+func (p *Pages) resetForm(w http.ResponseWriter, r *http.Request) (string, ResetAccount, bool) {
+	if !p.resetAllowed(w, r) {
+		return "", ResetAccount{}, false
+	}
+	if err := web.ParseForm(w, r); err != nil {
+		p.render.Error(w, r, err)
+		return "", ResetAccount{}, false
+	}
+	token := r.PostForm.Get("token")
+	a, ok := p.checkReset(w, r, token)
+	return token, a, ok
 }
 
 func (p *Pages) checkReset(w http.ResponseWriter, r *http.Request, token string) (ResetAccount, bool) {
