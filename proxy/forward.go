@@ -325,12 +325,17 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	// The upstream sees the gateway's public name, never a Host the
 	// client chose (also from an absolute-form request line).
 	pr.Out.Host = g.public.Host
-	h := pr.Out.Header
-	for k := range h {
-		if isGatehouseHeader(k) || isSpoofableHeader(k) {
-			delete(h, k)
+	// A new map sized for what vouch adds, filled with what may pass:
+	// adding 13 headers to the clone ReverseProxy made grew it twice per
+	// request (most of vouch's cost in BenchmarkServeUpstream).
+	in := pr.Out.Header
+	h := make(http.Header, len(in)+len(identityHeaders)+6)
+	for k, v := range in {
+		if !isGatehouseHeader(k) && !isSpoofableHeader(k) {
+			h[k] = v
 		}
 	}
+	pr.Out.Header = h
 	web.StripGatewayCookies(h)
 	// A credential never travels on: API keys in any of their headers,
 	// and Authorization when it carried the key.
