@@ -294,20 +294,23 @@ func newRecoveryCodes() ([]string, [][]byte) { return totp.NewRecoveryCodes(Reco
 // codes stay counted, and a replayed or older TOTP step is refused like a
 // wrong code.
 func (s *Service) Verify(ctx context.Context, userID, code string) (string, error) {
-	return s.verify(ctx, userID, code, nil)
+	return s.verify(ctx, userID, code, false)
 }
 
 // VerifyForReset is Verify for a password reset: the link came by email,
 // so a code sent by email (to the same mailbox) is no second proof and is
-// refused like a wrong code; the app's code, a texted code and a
-// recovery code pass.
+// refused like a wrong code; the app's code, a texted code (SendResetCode's
+// or a login's) and a recovery code pass.
 func (s *Service) VerifyForReset(ctx context.Context, userID, code string) (string, error) {
-	return s.verify(ctx, userID, code, func(kind string) bool { return kind != directory.OTPEmail })
+	return s.verify(ctx, userID, code, true)
 }
 
-// verify is Verify taking sent codes only of the kinds allowed says yes
-// to (all when nil).
-func (s *Service) verify(ctx context.Context, userID, code string, allowed func(kind string) bool) (string, error) {
+// verify is Verify, or VerifyForReset when reset.
+func (s *Service) verify(ctx context.Context, userID, code string, reset bool) (string, error) {
+	var allowed func(kind string) bool
+	if reset {
+		allowed = func(kind string) bool { return kind != directory.OTPEmail }
+	}
 	att, err := s.reserve(ctx, userID, MethodTOTP)
 	if err != nil {
 		return "", err
@@ -359,6 +362,15 @@ func (s *Service) verify(ctx context.Context, userID, code string, allowed func(
 			return "", cancel(ctx, att, err)
 		}
 		totpErr = err
+	}
+	if len(fs) > 0 && reset {
+		// A code texted from the reset page, kept apart from the login's.
+		switch ok, p, err := s.checkPending(ctx, resetCodeKey(userID), userID, "reset", code); {
+		case ok && slices.ContainsFunc(fs, func(f directory.OTPFactor) bool { return f.Kind == p.Kind }):
+			return OTPMethod(p.Kind), att.Succeeded(ctx)
+		case err != nil && !errors.Is(err, errNoCode):
+			return "", cancel(ctx, att, err)
+		}
 	}
 	if len(fs) > 0 {
 		// Not the app's code (or no app): a code the user was sent?

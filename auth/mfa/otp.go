@@ -99,6 +99,7 @@ type pendingCode struct {
 }
 
 func loginCodeKey(userID string) string { return "otp:login:" + userID }
+func resetCodeKey(userID string) string { return "otp:reset:" + userID }
 func enrolCodeKey(sid string) string    { return "otp:enrol:" + sid }
 
 // SendLoginCode sends the user a new code for the 2FA step by kind
@@ -113,6 +114,23 @@ func (s *Service) SendLoginCode(ctx context.Context, userID, kind string) (strin
 	for _, f := range fs {
 		if f.Kind == kind {
 			return s.sendCode(ctx, userID, loginCodeKey(userID), "login", kind, f.Target)
+		}
+	}
+	return "", ErrNotEnrolled
+}
+
+// SendResetCode texts the user's SMS factor a code for the password
+// reset page, worded as a reset's (so a user who did not ask sees what
+// someone is doing) and kept apart from the login's code, which it does
+// not replace. Only VerifyForReset takes it.
+func (s *Service) SendResetCode(ctx context.Context, userID string) (string, error) {
+	fs, err := s.store.OTPFactors(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range fs {
+		if f.Kind == directory.OTPSMS {
+			return s.sendCode(ctx, userID, resetCodeKey(userID), "reset", directory.OTPSMS, f.Target)
 		}
 	}
 	return "", ErrNotEnrolled
@@ -204,7 +222,11 @@ func (s *Service) sendCode(ctx context.Context, userID, key, purpose, kind, phon
 			Text: fmt.Sprintf("Your %s sign-in code is %s.\r\n\r\nIt works once, for %d minutes. If you did not try to sign in, someone knows your password: change it.\r\n",
 				s.product, code, int(CodeLifetime/time.Minute))})
 	} else {
-		sendErr = s.text.Text(ctx, to, fmt.Sprintf("%s code: %s (works once, %d min). Never share it.", s.product, code, int(CodeLifetime/time.Minute)))
+		text := "%s code: %s (works once, %d min). Never share it."
+		if purpose == "reset" {
+			text = "%s code to reset your password: %s (works once, %d min). Never share it; if you did not ask, ignore it."
+		}
+		sendErr = s.text.Text(ctx, to, fmt.Sprintf(text, s.product, code, int(CodeLifetime/time.Minute)))
 	}
 	if sendErr != nil {
 		s.state.Take(context.WithoutCancel(ctx), key) // a code nobody received must not stay guessable

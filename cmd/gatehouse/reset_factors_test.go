@@ -58,8 +58,9 @@ func wantNewPassword(t *testing.T, r *replica, pw string) {
 const resetPW = "a brand new passphrase"
 
 // TestPasswordResetWithTextedCode: an SMS-only user's reset page offers
-// "Text me a code"; the texted code sets the password, a wrong one does
-// not; the page names the field for what it takes.
+// "Text me a code", worded as a reset's; the texted code sets the
+// password, a wrong one does not, and a login's 2FA step refuses it; the
+// page names the field for what it takes.
 func TestPasswordResetWithTextedCode(t *testing.T) {
 	clk := newClock()
 	svc, secret := startSMSService(t)
@@ -84,7 +85,13 @@ func TestPasswordResetWithTextedCode(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "We sent a code to &#43;••••••••••78") {
 		t.Fatalf("Text me a code: %d\n%s", resp.StatusCode, body)
 	}
-	code := svc.code(t, 2, phone)
+	code := svc.resetCode(t, 2, phone)
+	// The reset's code is no login's: the 2FA step refuses it.
+	l := newBrowser(t, r.URL)
+	loginTo(t, l, "alice", "/.gatehouse/2fa")
+	if resp, _ := l.Do(t, "POST", "/.gatehouse/2fa", url.Values{"rd": {"/"}, "code": {code}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the reset's texted code at a login: %d, want 401", resp.StatusCode)
+	}
 	wrong := "000000"
 	if code == wrong {
 		wrong = "111111"
@@ -217,4 +224,16 @@ func TestBrowserPasswordResetWithPasskey(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString
 	passkey, _ := json.Marshal(map[string]any{"id": b64(k.ID), "key": b64(priv), "user": b64(k.User), "count": k.Count})
 	e.node("reset.mjs", "complete", e.base, link, e2eUser, "a passphrase chosen in the browser", string(passkey))
+}
+
+// resetCode waits for the n-th text, which must go to to and be worded as
+// a password reset's, and returns its code.
+func (s *smsService) resetCode(t *testing.T, n int, to string) string {
+	t.Helper()
+	text := s.text(t, n, to)
+	m := regexp.MustCompile(`^Acme CRM code to reset your password: (\d{6}) `).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("text %d is not a reset's: %q", n, text)
+	}
+	return m[1]
 }

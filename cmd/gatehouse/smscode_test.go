@@ -60,6 +60,17 @@ func startSMSService(t *testing.T) (*smsService, string) {
 // code waits for the n-th text, which must go to to, and returns its code.
 func (s *smsService) code(t *testing.T, n int, to string) string {
 	t.Helper()
+	text := s.text(t, n, to)
+	f := strings.Fields(strings.TrimPrefix(text, "Acme CRM code: "))
+	if len(f) == 0 || len(f[0]) != 6 {
+		t.Fatalf("text %d has no code: %q", n, text)
+	}
+	return f[0]
+}
+
+// text waits for the n-th text, which must go to to, and returns it.
+func (s *smsService) text(t *testing.T, n int, to string) string {
+	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		s.mu.Lock()
 		if len(s.got) >= n {
@@ -68,11 +79,7 @@ func (s *smsService) code(t *testing.T, n int, to string) string {
 			if m.To != to {
 				t.Fatalf("text %d went to %s, want %s", n, m.To, to)
 			}
-			f := strings.Fields(strings.TrimPrefix(m.Text, "Acme CRM code: "))
-			if len(f) == 0 || len(f[0]) != 6 {
-				t.Fatalf("text %d has no code: %q", n, m.Text)
-			}
-			return f[0]
+			return m.Text
 		}
 		s.mu.Unlock()
 	}

@@ -33,6 +33,9 @@ type SecondFactor interface {
 	// VerifyForReset is Verify on the password reset page: a code sent
 	// by email (where the link went) is refused like a wrong one.
 	VerifyForReset(ctx context.Context, userID, code string) (method string, err error)
+	// SendResetCode texts the user's SMS factor a code for the reset
+	// page (VerifyForReset takes it, Verify does not).
+	SendResetCode(ctx context.Context, userID string) (string, error)
 	RememberToken(userID string, stamp int64, expires time.Time) string
 	// CheckRemember refuses a token older than maxAge, the policy's
 	// remember_device in force, so shortening it shortens cookies

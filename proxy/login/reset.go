@@ -117,7 +117,8 @@ func (p *Pages) renderReset(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 // resetSMS texts a code to the SMS factor of the link's account, for the
-// reset page's code field (the same code and limits as the 2FA step's).
+// reset page's code field: worded as a reset's, kept apart from a login's
+// code, under the same limits.
 func (p *Pages) resetSMS(w http.ResponseWriter, r *http.Request) {
 	token, a, ok := p.resetForm(w, r)
 	if !ok {
@@ -131,7 +132,7 @@ func (p *Pages) resetSMS(w http.ResponseWriter, r *http.Request) {
 		p.render.Error(w, r, web.ErrNotFound)
 		return
 	}
-	to, err := p.mfa.SendLoginCode(r.Context(), a.UserID, "sms")
+	to, err := p.mfa.SendResetCode(r.Context(), a.UserID)
 	switch {
 	case errors.Is(err, auth.ErrCodeSentRecently):
 		d.Error = msgCodeWait
