@@ -374,7 +374,7 @@ func (s *Service) verify(ctx context.Context, userID, code string, reset bool) (
 	}
 	if len(fs) > 0 {
 		// Not the app's code (or no app): a code the user was sent?
-		switch ok, kind, err := s.checkLoginCode(ctx, userID, code); {
+		switch ok, kind, err := s.checkLoginCode(ctx, userID, code, allowed); {
 		case ok && slices.ContainsFunc(fs, func(f directory.OTPFactor) bool { return f.Kind == kind }):
 			return OTPMethod(kind), att.Succeeded(ctx)
 		case err != nil && !errors.Is(err, errNoCode):

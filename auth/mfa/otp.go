@@ -224,7 +224,7 @@ func (s *Service) sendCode(ctx context.Context, userID, key, purpose, kind, phon
 	} else {
 		text := "%s code: %s (works once, %d min). Never share it."
 		if purpose == "reset" {
-			text = "%s code to reset your password: %s (works once, %d min). Never share it; if you did not ask, ignore it."
+			text = "%s code to reset your password: %s (works once, %d min). Never share it. If you did not ask, someone can read your email: secure it and tell your admin."
 		}
 		sendErr = s.text.Text(ctx, to, fmt.Sprintf(text, s.product, code, int(CodeLifetime/time.Minute)))
 	}
@@ -292,8 +292,8 @@ var errNoCode = errors.New("mfa: no code is waiting")
 
 // checkLoginCode judges code against the user's waiting login code and
 // says how it was sent.
-func (s *Service) checkLoginCode(ctx context.Context, userID, code string) (bool, string, error) {
-	ok, p, err := s.checkPending(ctx, loginCodeKey(userID), userID, "login", code)
+func (s *Service) checkLoginCode(ctx context.Context, userID, code string, allowed func(kind string) bool) (bool, string, error) {
+	ok, p, err := s.checkPendingOf(ctx, loginCodeKey(userID), userID, "login", code, allowed)
 	return ok, p.Kind, err
 }
 
@@ -303,6 +303,14 @@ func (s *Service) checkLoginCode(ctx context.Context, userID, code string) (bool
 // sees it; a wrong guess puts it back with one try fewer, and the last
 // wrong try leaves nothing to guess.
 func (s *Service) checkPending(ctx context.Context, key, userID, purpose, code string) (bool, pendingCode, error) {
+	return s.checkPendingOf(ctx, key, userID, purpose, code, nil)
+}
+
+// checkPendingOf is checkPending for codes of the kinds allowed says yes
+// to (all when nil): a waiting code of another kind is put back as it
+// was, not compared, so a guess where it does not count (an emailed code
+// on the reset page) neither spends its tries nor uses it up.
+func (s *Service) checkPendingOf(ctx context.Context, key, userID, purpose, code string, allowed func(kind string) bool) (bool, pendingCode, error) {
 	var p pendingCode
 	sealed, err := s.state.Take(ctx, key)
 	if errors.Is(err, session.ErrNotFound) {
@@ -317,6 +325,9 @@ func (s *Service) checkPending(ctx context.Context, key, userID, purpose, code s
 	}
 	if err := json.Unmarshal(plain, &p); err != nil || !s.now().Before(time.Unix(p.Expires, 0)) {
 		return false, p, errNoCode
+	}
+	if allowed != nil && !allowed(p.Kind) {
+		return false, p, s.putBack(ctx, key, userID, purpose, p)
 	}
 	code = strings.TrimSpace(code)
 	if len(code) == len(p.Code) && subtle.ConstantTimeCompare([]byte(code), []byte(p.Code)) == 1 {
