@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -183,6 +184,14 @@ func (c *Config) parsePublicURL() error {
 		return errors.New("public_url: remove the query, fragment or user info; give only scheme, host and port")
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if a, err := netip.ParseAddr(host); err == nil {
+		// An IP as the browser writes it ([0:0::1] is [::1]); a zone or
+		// an IPv4-mapped address has no form browsers and this agree on.
+		if a.Zone() != "" || a.Is4In6() {
+			return fmt.Errorf("public_url: host %q: give a plain IPv4 or IPv6 address, or a DNS name", u.Hostname())
+		}
+		host = a.String()
+	}
 	for _, r := range host {
 		if r > 0x7f {
 			return fmt.Errorf("public_url: host %q must be written in ASCII; give the punycode form (xn--…) browsers send as the origin", u.Hostname())

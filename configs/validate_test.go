@@ -157,8 +157,8 @@ func TestPublicURLIsABrowserOrigin(t *testing.T) {
 	if c, _ := Parse([]byte("public_url: 'https://crm.example.com/'"), nil); slices.ContainsFunc(c.Warnings(), func(w string) bool { return strings.Contains(w, "is used as") }) {
 		t.Errorf("a public_url already in the browser's form warns: %q", c.Warnings())
 	}
-	for _, bad := range []string{"https://crm.example.com:99999", "https://crm.example.com:0"} {
-		if _, err := Parse([]byte("public_url: '"+bad+"'"), nil); err == nil || !strings.Contains(err.Error(), "public_url: port") {
+	for _, bad := range []string{"https://crm.example.com:99999", "https://crm.example.com:0", "http://[::ffff:1.2.3.4]:8080"} {
+		if _, err := Parse([]byte("public_url: '"+bad+"'"), nil); err == nil || !strings.Contains(err.Error(), "public_url: ") {
 			t.Errorf("%s: %v, want a port error", bad, err)
 		}
 	}
