@@ -138,6 +138,9 @@ type Nonces interface {
 	PutOnce(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
 	// Take returns and deletes the value under key, or ErrNotFound.
 	Take(ctx context.Context, key string) ([]byte, error)
+	// Peek returns the value under key without deleting it, or
+	// ErrNotFound: a check that must not use up what it checks.
+	Peek(ctx context.Context, key string) ([]byte, error)
 }
 
 // Values keeps short-lived named values that are read many times and

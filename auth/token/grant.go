@@ -344,6 +344,9 @@ type graceCopy struct {
 	Resp    TokenResponse `json:"r"`
 	Family  string        `json:"f"`
 	Expires int64         `json:"e"`
+	// JKT is the device key's thumbprint: only a retry signed by it gets
+	// the answer again.
+	JKT string `json:"k"`
 }
 
 func (s *Service) refresh(ctx context.Context, req TokenRequest, p dpop.Proof) (*TokenResponse, *Error) {
@@ -351,23 +354,33 @@ func (s *Service) refresh(ctx context.Context, req TokenRequest, p dpop.Proof) (
 	if err != nil {
 		return nil, invalidGrant("the refresh token is not valid")
 	}
+	// The ".<jkt>" ending is the client's to write, so it only refuses
+	// early; the key the token was bound to is the sealed state's, and
+	// it is compared before anything is taken: without the device key a
+	// thief can neither use the token nor use it up.
 	if jkt != p.JKT {
-		// Checked before anything is consumed: a thief without the
-		// device key cannot even use the token up.
-		s.o.Audit.Record(ctx, audit.Event{Event: audit.TokenRefused, ClientIP: req.ClientIP, Detail: map[string]string{"reason": "refresh_wrong_key"}})
-		return nil, invalidGrant("the refresh token is bound to another key")
+		return nil, s.wrongKey(ctx, req)
 	}
-	raw, err := s.o.Store.Take(ctx, "oauth:rt:"+t.ID)
+	raw, err := s.o.Store.Peek(ctx, "oauth:rt:"+t.ID)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
-		return s.refreshUsed(ctx, req, t)
+		return s.refreshUsed(ctx, req, t, p.JKT)
 	case err != nil:
 		return nil, s.unavailable(ctx, err)
 	}
 	plain, err := t.Open(raw)
 	var st refreshState
-	if err != nil || json.Unmarshal(plain, &st) != nil || st.JKT != jkt {
+	if err != nil || json.Unmarshal(plain, &st) != nil {
 		return nil, invalidGrant("the refresh token is not valid")
+	}
+	if st.JKT != p.JKT {
+		return nil, s.wrongKey(ctx, req)
+	}
+	switch _, err := s.o.Store.Take(ctx, "oauth:rt:"+t.ID); {
+	case errors.Is(err, session.ErrNotFound):
+		return s.refreshUsed(ctx, req, t, p.JKT) // used meanwhile
+	case err != nil:
+		return nil, s.unavailable(ctx, err)
 	}
 	resp, e := s.rotate(ctx, req, t, st)
 	if e != nil && e.Status == http.StatusServiceUnavailable {
@@ -396,20 +409,8 @@ func (s *Service) rotate(ctx context.Context, req TokenRequest, t session.Ticket
 	if sess.Device == nil || sess.Device.JKT != jkt {
 		return nil, invalidGrant("the refresh token is not valid")
 	}
-	if s.o.Policies.Disabled(sess.Identity.UserID) {
-		s.EndDevices(ctx, sess.Identity.UserID, []string{fam.ID}, ReasonRevoked, "system", req.ClientIP)
-		return nil, invalidGrant("the account is disabled")
-	}
-	if e := s.allowedFrom(req.ClientIP, sess.Identity.Role, sess.Identity.UserID); e != nil {
+	if e := s.deviceUsable(ctx, req, fam, sess); e != nil {
 		return nil, e
-	}
-	dev, err := s.o.Devices.Device(ctx, fam.ID)
-	if err != nil && !errors.Is(err, directory.ErrNotFound) {
-		return nil, s.unavailable(ctx, err)
-	}
-	if dev == nil || !dev.RevokedAt.IsZero() {
-		s.o.Sessions.Revoke(ctx, fam.ID)
-		return nil, invalidGrant("the device was signed out")
 	}
 	now := s.o.Now()
 	resp, e := s.issue(ctx, fam, sess.Created.Add(limits(&cur.Policy).Absolute), jkt, sess.Device.Bound, t.ID)
@@ -419,11 +420,11 @@ func (s *Service) rotate(ctx context.Context, req TokenRequest, t session.Ticket
 	left := time.Duration(st.Deadline-now.Unix()) * time.Second
 	// The used token is remembered for as long as it could have lived,
 	// so a replay at any time is recognised as one.
-	if _, err := s.o.Store.PutOnce(ctx, "oauth:rtused:"+t.ID, []byte(fam.ID), max(left, time.Minute)); err != nil {
+	if _, err := s.o.Store.PutOnce(ctx, "oauth:rtused:"+t.ID, []byte(fam.ID+" "+jkt), max(left, time.Minute)); err != nil {
 		return nil, s.unavailable(ctx, err)
 	}
 	if g := cur.Policy.Mobile.Grace(); g > 0 {
-		b, _ := json.Marshal(graceCopy{Resp: *resp, Family: st.Family, Expires: now.Add(g).Unix()})
+		b, _ := json.Marshal(graceCopy{Resp: *resp, Family: st.Family, Expires: now.Add(g).Unix(), JKT: jkt})
 		if sealed, err := t.Seal(b); err == nil {
 			s.o.Store.PutOnce(ctx, "oauth:rtgrace:"+t.ID, sealed, g)
 		}
@@ -439,30 +440,78 @@ func (s *Service) rotate(ctx context.Context, req TokenRequest, t session.Ticket
 	return resp, nil
 }
 
-// refreshUsed handles a refresh token that is no longer live: the retry
-// of the token just rotated (inside the grace window) gets the same
-// answer again; any other use of a used token is a replay, and the whole
-// device is signed out (RFC 9700 §4.14.2) — whoever holds the current
-// token, the thief or the app, must log in again.
-func (s *Service) refreshUsed(ctx context.Context, req TokenRequest, t session.Ticket) (*TokenResponse, *Error) {
-	raw, err := s.o.Store.Take(ctx, "oauth:rtgrace:"+t.ID)
+// deviceUsable is what every refresh answer checks of the device login
+// fam (its session sess): the user is enabled, the caller's address
+// allowed, the device not signed out in the directory.
+func (s *Service) deviceUsable(ctx context.Context, req TokenRequest, fam session.Ticket, sess *session.Session) *Error {
+	if s.o.Policies.Disabled(sess.Identity.UserID) {
+		s.EndDevices(ctx, sess.Identity.UserID, []string{fam.ID}, ReasonRevoked, "system", req.ClientIP)
+		return invalidGrant("the account is disabled")
+	}
+	if e := s.allowedFrom(req.ClientIP, sess.Identity.Role, sess.Identity.UserID); e != nil {
+		return e
+	}
+	dev, err := s.o.Devices.Device(ctx, fam.ID)
+	if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		return s.unavailable(ctx, err)
+	}
+	if dev == nil || !dev.RevokedAt.IsZero() {
+		s.o.Sessions.Revoke(ctx, fam.ID)
+		return invalidGrant("the device was signed out")
+	}
+	return nil
+}
+
+// wrongKey refuses a refresh token presented with a proof by another key
+// than the one it is bound to.
+func (s *Service) wrongKey(ctx context.Context, req TokenRequest) *Error {
+	s.o.Audit.Record(ctx, audit.Event{Event: audit.TokenRefused, ClientIP: req.ClientIP, Detail: map[string]string{"reason": "refresh_wrong_key"}})
+	return invalidGrant("the refresh token is bound to another key")
+}
+
+// refreshUsed handles a refresh token that is no longer live, presented
+// with a proof by the key jkt: the retry of the token just rotated
+// (inside the grace window) gets the same answer again; any other use of
+// a used token by the device's key is a replay, and the whole device is
+// signed out (RFC 9700 §4.14.2) — whoever holds the current token, the
+// thief or the app, must log in again. By another key it is refused and
+// changes nothing: that key cannot use any of the device's tokens, so
+// signing the device out would only hand anyone holding an old token a
+// way to log it out.
+func (s *Service) refreshUsed(ctx context.Context, req TokenRequest, t session.Ticket, jkt string) (*TokenResponse, *Error) {
+	raw, err := s.o.Store.Peek(ctx, "oauth:rtgrace:"+t.ID)
 	if err == nil {
+		// Read, not taken: two retries at once both get the answer.
 		var g graceCopy
 		plain, err := t.Open(raw)
-		if err == nil && json.Unmarshal(plain, &g) == nil {
-			now := s.o.Now()
-			if left := time.Unix(g.Expires, 0).Sub(now); left > 0 {
-				s.o.Store.PutOnce(ctx, "oauth:rtgrace:"+t.ID, raw, left)
+		if err == nil && json.Unmarshal(plain, &g) == nil && s.o.Now().Before(time.Unix(g.Expires, 0)) {
+			if g.JKT != jkt {
+				return nil, s.wrongKey(ctx, req)
 			}
 			cur := s.o.Policies.Policy()
-			if _, err := s.o.Sessions.Load(ctx, g.Family, limits(&cur.Policy)); err != nil {
-				fam, _ := session.ParseTicket(g.Family)
-				return nil, s.sessionGone(ctx, fam.ID, err)
+			sess, err := s.o.Sessions.Load(ctx, g.Family, limits(&cur.Policy))
+			fam, _ := session.ParseTicket(g.Family)
+			if e := s.sessionGone(ctx, fam.ID, err); e != nil {
+				return nil, e
+			}
+			if e := s.deviceUsable(ctx, req, fam, sess); e != nil {
+				return nil, e
 			}
 			return &g.Resp, nil
 		}
 	} else if !errors.Is(err, session.ErrNotFound) {
 		return nil, s.unavailable(ctx, err)
+	}
+	used, err := s.o.Store.Peek(ctx, "oauth:rtused:"+t.ID)
+	if errors.Is(err, session.ErrNotFound) {
+		return nil, invalidGrant("the refresh token is invalid or expired")
+	}
+	if err != nil {
+		return nil, s.unavailable(ctx, err)
+	}
+	famID, usedJKT, _ := strings.Cut(string(used), " ")
+	if usedJKT != "" && usedJKT != jkt {
+		return nil, s.wrongKey(ctx, req)
 	}
 	fam, err := s.o.Store.Take(ctx, "oauth:rtused:"+t.ID)
 	if errors.Is(err, session.ErrNotFound) {
@@ -471,7 +520,7 @@ func (s *Service) refreshUsed(ctx context.Context, req TokenRequest, t session.T
 	if err != nil {
 		return nil, s.unavailable(ctx, err)
 	}
-	famID := string(fam)
+	famID, _, _ = strings.Cut(string(fam), " ")
 	recs := s.userOf(ctx, famID)
 	s.o.Audit.Record(ctx, audit.Event{Event: audit.RefreshReuse, UserID: recs, ClientIP: req.ClientIP,
 		Detail: map[string]string{"device": famID}})

@@ -138,6 +138,8 @@ type Sessions interface {
 type Store interface {
 	PutOnce(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
 	Take(ctx context.Context, key string) ([]byte, error)
+	// Peek reads what is under key without taking it.
+	Peek(ctx context.Context, key string) ([]byte, error)
 	IncrBy(ctx context.Context, key string, by int64, window time.Duration) (int64, error)
 	Count(ctx context.Context, key string) (int64, error)
 }

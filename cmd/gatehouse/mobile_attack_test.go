@@ -353,3 +353,41 @@ func TestMobileAuthorizeAttacks(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMobileRefreshTokenWithoutTheKey: a refresh token copied off a
+// device, presented with the thief's own key (its public ".<jkt>" ending
+// rewritten to match) neither works, nor uses the token up, nor gets the
+// grace window's copy of the last answer, nor signs the device out as a
+// replay would: without the device key a bound refresh token is inert.
+func TestMobileRefreshTokenWithoutTheKey(t *testing.T) {
+	clk := newClock()
+	r := startReplica(t, sqliteConfig(t, startUpstream(t), mobileConfig), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	app := mobileLogin(t, r, clk, "alice", alicePW)
+	thief := mobileApp(t, r, clk)
+	as := func(tok string) string { return tok[:strings.LastIndexByte(tok, '.')+1] + thief.JKT() }
+	steal := func(what, tok string) {
+		t.Helper()
+		thief.Refresh, thief.Access = as(tok), ""
+		if err := thief.RefreshTokens(t.Context()); err == nil || thief.Access != "" {
+			t.Fatalf("%s with the thief's key: %v, got an access token: %t", what, err, thief.Access != "")
+		}
+		if resp, body := appCall(t, app, r.URL, "GET", "/"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("the device after %s with the thief's key: %d %s", what, resp.StatusCode, body)
+		}
+	}
+
+	steal("the live refresh token", app.Refresh)
+	t1 := app.Refresh
+	if err := app.RefreshTokens(t.Context()); err != nil {
+		t.Fatalf("the device's own refresh after the theft: %v", err)
+	}
+	steal("the previous token inside the grace window", t1)
+	clk.Advance(11 * time.Second) // refresh_grace is 10s
+	r.refresh(t)
+	steal("a used token outside the grace window", t1)
+	if err := app.RefreshTokens(t.Context()); err != nil {
+		t.Fatalf("the device's own refresh at the end: %v", err)
+	}
+	wantAudit(t, r, "token_refused", "")
+}

@@ -144,6 +144,18 @@ func (s *Store) Take(_ context.Context, key string) ([]byte, error) {
 	return n.value, nil
 }
 
+// Peek returns a copy of the live value under key.
+func (s *Store) Peek(_ context.Context, key string) ([]byte, error) {
+	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n, ok := s.nonces[key]
+	if !ok || expired(n.expires, now) {
+		return nil, session.ErrNotFound
+	}
+	return append([]byte{}, n.value...), nil
+}
+
 // SetValue stores a copy of value, replacing what was under key.
 func (s *Store) SetValue(_ context.Context, key string, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {

@@ -118,6 +118,15 @@ func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
+// Peek reads the nonce's value and leaves it.
+func (s *Store) Peek(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.c.Get(ctx, s.nonceKey(key)).Bytes()
+	if err != nil {
+		return nil, storeErr("peek nonce", err)
+	}
+	return v, nil
+}
+
 // SetValue is SET PX: the last writer wins.
 func (s *Store) SetValue(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {

@@ -109,9 +109,17 @@ func testNonces(t *testing.T, e env) {
 	if putOnce(t, e, "n", []byte("second"), time.Hour) {
 		t.Error("second PutOnce: got true, want false")
 	}
+	for range 2 { // Peek leaves it
+		if v, err := e.b.Peek(e.ctx, "n"); err != nil || !bytes.Equal(v, []byte("first")) {
+			t.Fatalf("Peek = %q, %v; want \"first\", nil", v, err)
+		}
+	}
 	v, err := e.b.Take(e.ctx, "n")
 	if err != nil || !bytes.Equal(v, []byte("first")) {
 		t.Fatalf("Take = %q, %v; want \"first\", nil", v, err)
+	}
+	if _, err := e.b.Peek(e.ctx, "n"); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Peek after Take: got %v, want ErrNotFound", err)
 	}
 	if _, err := e.b.Take(e.ctx, "n"); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("second Take: got %v, want ErrNotFound", err)
