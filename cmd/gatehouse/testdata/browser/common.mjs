@@ -14,6 +14,22 @@ export function launchChromium() {
   });
 }
 
+// virtualAuthenticator gives page's browser Chromium's virtual passkey
+// authenticator (the DevTools WebAuthn domain): a CTAP2 platform one that
+// keeps discoverable credentials and verifies the user. It returns the
+// DevTools session and the authenticator's id.
+export async function virtualAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
+      isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
 // expect throws (failing the script) unless cond holds, else prints "ok".
 export function expect(cond, what, detail = '') {
   if (!cond) throw new Error(`${what}${detail ? `: ${detail}` : ''}`);

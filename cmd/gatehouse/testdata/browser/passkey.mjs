@@ -14,7 +14,7 @@
 // (webauthn); sees the passkey on the account page; and, with the
 // authenticator's credentials wiped (another device), is refused. Run by
 // TestBrowserPasskeys (cmd/gatehouse/passkey_test.go).
-import { axe, expect, launchChromium } from './common.mjs';
+import { axe, expect, launchChromium, virtualAuthenticator } from './common.mjs';
 
 const [base, username, password] = process.argv.slice(2);
 
@@ -37,14 +37,7 @@ const browser = await launchChromium();
 try {
   const page = await (await browser.newContext()).newPage();
   page.setDefaultTimeout(10000);
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
-      isUserVerified: true, automaticPresenceSimulation: true,
-    },
-  });
+  const { cdp, authenticatorId } = await virtualAuthenticator(page);
 
   await login(page);
   expect(page.url().includes('/.gatehouse/2fa/enroll'), 'first factor leads to enrolment', page.url());

@@ -13,7 +13,7 @@
 // Run by TestBrowserPasswordReset (cmd/gatehouse/reset_test.go) and
 // TestBrowserPasswordResetWithPasskey (reset_factors_test.go). Every
 // step prints one "ok ..." line; the first failed expectation throws.
-import { axe, expect, launchChromium } from './common.mjs';
+import { axe, expect, launchChromium, virtualAuthenticator } from './common.mjs';
 
 const [mode, base, ...rest] = process.argv.slice(2);
 if (!['ask', 'complete'].includes(mode) || !base) {
@@ -38,14 +38,7 @@ try {
     const [link, username, newPassword, passkeyJSON] = rest;
     const passkey = passkeyJSON ? JSON.parse(passkeyJSON) : null;
     if (passkey) {
-      const cdp = await page.context().newCDPSession(page);
-      await cdp.send('WebAuthn.enable');
-      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-        options: {
-          protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
-          isUserVerified: true, automaticPresenceSimulation: true,
-        },
-      });
+      const { cdp, authenticatorId } = await virtualAuthenticator(page);
       await cdp.send('WebAuthn.addCredential', {
         authenticatorId,
         credential: {
