@@ -27,7 +27,25 @@ type AuthRequest struct {
 	JKT string `json:"jkt,omitempty"`
 	// Expires bounds a sealed request carried through the login.
 	Expires int64 `json:"exp,omitempty"`
+	// Sealed is when it was sealed (Unix nanoseconds).
+	Sealed int64 `json:"iat,omitempty"`
 }
+
+// Started is when a sealed request was sealed (SealRequest): the app's
+// login began then.
+func (r AuthRequest) Started() time.Time { return time.Unix(0, r.Sealed) }
+
+// ClientName is the registered app's name for the consent page (its id
+// when it has none).
+func (s *Service) ClientName(id string) string {
+	if c, ok := s.client(id); ok && c.Name != "" {
+		return c.Name
+	}
+	return id
+}
+
+// Denied is the answer to an app whose request the user turned down.
+var Denied = oauthErr(http.StatusForbidden, "access_denied", "the user declined the sign-in")
 
 // codeTTL is an authorization code's lifetime.
 const codeTTL = 60 * time.Second
@@ -130,7 +148,8 @@ func withQuery(uri string, q url.Values) string {
 // return path (an https redirect URI in rd would not pass the
 // open-redirect checks, and should not have to).
 func (s *Service) SealRequest(req AuthRequest) string {
-	req.Expires = s.o.Now().Add(requestTTL).Unix()
+	now := s.o.Now()
+	req.Expires, req.Sealed = now.Add(requestTTL).Unix(), now.UnixNano()
 	b, _ := json.Marshal(req)
 	return base64.RawURLEncoding.EncodeToString(s.o.Keys.Seal(b, []byte(adRequest)))
 }

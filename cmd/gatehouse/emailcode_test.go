@@ -261,22 +261,31 @@ func TestMobileLoginWithEmailCode(t *testing.T) {
 	app := mobileApp(t, r, clk)
 	p := client.NewPKCE()
 	b := newBrowser(t, r.URL)
-	authorize := strings.TrimPrefix(app.AuthorizeURL(p, true), r.URL)
-	resp, _ := b.Get(t, authorize)
-	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("authorize without a session: %d", resp.StatusCode)
-	}
+	authorize := authorizeBack(t, b, strings.TrimPrefix(app.AuthorizeURL(p, true), r.URL))
 	loginTo(t, b, "alice", "/.gatehouse/2fa")
 	form := url.Values{"rd": {authorize}}
 	if resp, body := b.Do(t, "POST", "/.gatehouse/2fa/email", form); resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="rd" value="`+strings.ReplaceAll(authorize, "&", "&amp;")+`"`) {
 		t.Fatalf("send during the app's login: %d\n%s", resp.StatusCode, body)
 	}
 	form.Set("code", codeIn(t, mail, 2, "alice@corp.example"))
-	resp, _ = b.Do(t, "POST", "/.gatehouse/2fa", form)
+	resp, _ := b.Do(t, "POST", "/.gatehouse/2fa", form)
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != authorize {
 		t.Fatalf("the code: %d to %q, want back to the authorize endpoint", resp.StatusCode, loc)
 	}
 	appLoginDone(t, app, b, authorize, r.URL, p)
+}
+
+// authorizeBack opens the app's authorize path in b, which has no
+// session, and returns the path the login page is to come back to (the
+// authorize endpoint with the request sealed).
+func authorizeBack(t *testing.T, b *browser, authorize string) string {
+	t.Helper()
+	resp, _ := b.Get(t, authorize)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || err != nil || loc.Path != "/.gatehouse/login" || !strings.HasPrefix(loc.Query().Get("rd"), "/.gatehouse/oauth/authorize?resume=") {
+		t.Fatalf("authorize without a session: %d to %q, want the login page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return loc.Query().Get("rd")
 }
 
 // appLoginDone ends an app's login whose browser b is back at the

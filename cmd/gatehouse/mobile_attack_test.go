@@ -9,8 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -336,21 +336,64 @@ func TestMobileAuthorizeAttacks(t *testing.T) {
 		t.Fatalf("expired code: %v", err)
 	}
 
-	// A signed-in browser gets its code without a second login, and
-	// the login page returns to the authorize endpoint (a return path).
-	jar, _ := cookiejar.New(nil)
-	bc := &http.Client{Jar: jar}
-	p2 := client.NewPKCE()
-	if _, err := client.BrowserLogin(t.Context(), bc, app.AuthorizeURL(p2, true), "alice", alicePW); err != nil {
-		t.Fatal(err)
+}
+
+// TestMobileAuthorizeConsent: a browser already signed in does not hand
+// a code to whatever app opened it (RFC 8252 §8.6: any app on the device
+// may use the registered client's id and catch its redirect): the user
+// confirms on a page first, by a same-origin POST; Cancel tells the app
+// access_denied. A login the request itself sent the user through needs
+// no second confirmation, and a sealed request fetched by an app and
+// opened in the signed-in browser is no such login.
+func TestMobileAuthorizeConsent(t *testing.T) {
+	clk := newClock()
+	r := startReplica(t, sqliteConfig(t, startUpstream(t), mobileConfig), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	app := mobileApp(t, r, clk)
+	b := newBrowser(t, r.URL)
+	loginTo(t, b, "alice", "/")
+	clk.Advance(time.Second) // the session is from before the app's request
+
+	p := client.NewPKCE()
+	authorize := strings.TrimPrefix(app.AuthorizeURL(p, true), r.URL)
+	consentPage := func(path string) string {
+		t.Helper()
+		resp, body := b.Get(t, path)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="consent"`) || !strings.Contains(body, "“CRM”") || !strings.Contains(body, "alice") {
+			t.Fatalf("authorize in a signed-in browser: %d to %q, want the consent page\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+		return regexp.MustCompile(`name="resume" value="([^"]+)"`).FindStringSubmatch(body)[1]
 	}
-	p3 := client.NewPKCE()
-	final, err := client.BrowserLogin(t.Context(), bc, app.AuthorizeURL(p3, true), "", "")
+	resume := consentPage(authorize)
+	// The app fetched a sealed request itself (no cookies) and opened
+	// it in the signed-in browser: still the consent page.
+	anon := newBrowser(t, r.URL)
+	resp, _ := anon.Get(t, authorize)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	consentPage(loc.Query().Get("rd"))
+
+	answer := func(a string, hdr ...string) *http.Response {
+		t.Helper()
+		resp, _ := b.Do(t, "POST", "/.gatehouse/oauth/authorize", url.Values{"resume": {resume}, "answer": {a}}, hdr...)
+		return resp
+	}
+	if resp := answer("continue", "Sec-Fetch-Site", "cross-site"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site continue: %d, want 403", resp.StatusCode)
+	}
+	resp = answer("cancel")
+	if to, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusSeeOther || to.Query().Get("error") != "access_denied" || !strings.HasPrefix(to.String(), "com.example.crm:/oauth/callback?") {
+		t.Fatalf("cancel: %d to %q, want the app with access_denied", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp = answer("continue")
+	code, err := app.CodeFrom(resp.Header.Get("Location"), p)
 	if err != nil {
-		t.Fatalf("second authorization in a signed-in browser: %v", err)
+		t.Fatalf("continue: %d: %v", resp.StatusCode, err)
 	}
-	if _, err := app.CodeFrom(final, p3); err != nil {
-		t.Fatal(err)
+	if err := app.Exchange(t.Context(), code, p); err != nil {
+		t.Fatalf("token exchange after consent: %v", err)
+	}
+	if resp, _ := appCall(t, app, r.URL, "GET", "/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the app's call: %d", resp.StatusCode)
 	}
 }
 

@@ -217,10 +217,7 @@ func TestMobileLoginWithPasskey(t *testing.T) {
 	app := mobileApp(t, r, clk)
 	p := client.NewPKCE()
 	b := newBrowser(t, base)
-	authorize := strings.TrimPrefix(app.AuthorizeURL(p, true), base)
-	if resp, _ := b.Get(t, authorize); resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("authorize without a session: %d", resp.StatusCode)
-	}
+	authorize := authorizeBack(t, b, strings.TrimPrefix(app.AuthorizeURL(p, true), base))
 	_, body := b.Do(t, "POST", "/.gatehouse/login/passkey", url.Values{"rd": {authorize}})
 	answer, err := k.Get(optionsIn(t, body), passkeytest.Ceremony{Origin: base})
 	if err != nil {

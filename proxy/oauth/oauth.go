@@ -30,6 +30,7 @@ func (o *Routes) Mount(m *proxy.Mux) {
 	// Anyone: the login state is read (the user may already be signed
 	// in), and the network rules of the caller apply as on the login page.
 	m.Handle("GET "+token.AuthorizePath, proxy.Anyone, o.authorize)
+	m.Handle("POST "+token.AuthorizePath, proxy.Anyone, o.consent)
 	m.Handle("POST "+token.TokenPath, proxy.Anyone, o.token)
 	m.Handle("POST "+token.RevokePath, proxy.Anyone, o.revoke)
 	m.HandleWellKnown(token.MetadataPath, func(w http.ResponseWriter, r *http.Request) {
@@ -67,22 +68,71 @@ func (o *Routes) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	resumed := q.Get("resume") != ""
 	c := proxy.CallerOf(r)
-	back := token.AuthorizePath + "?" + url.Values{"resume": {o.svc.SealRequest(req)}}.Encode()
+	sealed := o.svc.SealRequest(req)
+	if !o.signedIn(w, r, c, sealed) {
+		return
+	}
+	// A login this request sent the user through is their say-so. A
+	// session from before it is not: any app on the device can open the
+	// browser with the registered client's id and its own redirect (RFC
+	// 8252 §8.6), so the user confirms first, by a same-origin POST.
+	if resumed && !c.Created.Before(req.Started()) {
+		o.issue(w, r, req, c, http.StatusFound)
+		return
+	}
+	o.render.Page(w, r, http.StatusOK, "consent.html", web.PageData{Title: "consent.title", Message: "consent.ask",
+		MessageArg: o.svc.ClientName(req.ClientID), Username: c.Identity.Username, Resume: sealed})
+}
+
+// signedIn sends a caller who is not (fully) signed in to the login, to
+// come back to the request sealed; it reports whether the caller is.
+func (o *Routes) signedIn(w http.ResponseWriter, r *http.Request, c *proxy.Caller, sealed string) bool {
+	back := token.AuthorizePath + "?" + url.Values{"resume": {sealed}}.Encode()
 	switch {
 	case !c.SignedIn():
 		http.Redirect(w, r, proxy.LoginURL(back, c.Ended), http.StatusFound)
-		return
+		return false
 	case !c.Complete():
 		http.Redirect(w, r, proxy.PendingPath(c.Pending, back), http.StatusFound)
+		return false
+	}
+	return true
+}
+
+// consent is the consent page's answer: continue issues the code, cancel
+// tells the app the user declined.
+func (o *Routes) consent(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if err := web.ParseForm(w, r); err != nil {
+		o.render.Error(w, r, err)
 		return
 	}
+	req, err := o.svc.OpenRequest(r.PostForm.Get("resume"))
+	if err != nil {
+		o.render.Error(w, r, &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: err.Error()})
+		return
+	}
+	if r.PostForm.Get("answer") != "continue" {
+		http.Redirect(w, r, o.svc.ErrorRedirect(req, token.Denied), http.StatusSeeOther)
+		return
+	}
+	c := proxy.CallerOf(r)
+	if !o.signedIn(w, r, c, r.PostForm.Get("resume")) {
+		return
+	}
+	o.issue(w, r, req, c, http.StatusSeeOther)
+}
+
+// issue redirects to the app with a one-time code.
+func (o *Routes) issue(w http.ResponseWriter, r *http.Request, req token.AuthRequest, c *proxy.Caller, status int) {
 	to, err := o.svc.IssueCode(r.Context(), req, c.Identity)
 	if err != nil {
 		o.render.Error(w, r, web.ErrUnavailable.With(err))
 		return
 	}
-	http.Redirect(w, r, to, http.StatusFound)
+	http.Redirect(w, r, to, status)
 }
 
 // maxForm bounds a token or revocation request body.

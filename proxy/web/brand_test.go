@@ -52,7 +52,9 @@ var everyPage = map[string]PageData{
 	"logout.html":  {Title: "Log out"},
 	"message.html": {Title: "Forbidden", Message: "No."},
 	"forgot.html":  {Title: "Forgot your password?"},
-	"reset.html":   {Title: "Choose a new password", ResetToken: "t"},
+	"reset.html": {Title: "Choose a new password", ResetToken: "t", CodeOwed: true, CodeLabel: "reset.code_sms", PhoneTo: "+••••••••78",
+		PasskeyOptions: `{"publicKey":{"challenge":"AA"}}`},
+	"consent.html": {Title: "Sign in to the app", Message: "The app asks.", Username: "alice", Resume: "r"},
 	"passkey.html": {Title: "Sign in with a passkey", PasskeyOptions: `{"publicKey":{"challenge":"AA"}}`},
 }
 

@@ -255,6 +255,8 @@ type PageData struct {
 	// PasskeyOptions offer an SMS code and a passkey for it).
 	ResetToken string
 	CodeOwed   bool
+	// Resume, on the mobile app's consent page, is its sealed request.
+	Resume string
 	// CodeLabel names the reset page's code field by what the user can
 	// enter there (a message id).
 	CodeLabel string
