@@ -583,7 +583,9 @@ func (s *Service) Revoke(ctx context.Context, form url.Values, ip string) *Error
 		if err != nil {
 			return nil
 		}
-		raw, err := s.o.Store.Take(ctx, "oauth:rt:"+t.ID)
+		// Read, not taken: a request refused below (another client)
+		// leaves the token as it was; ending the device ends it anyway.
+		raw, err := s.o.Store.Peek(ctx, "oauth:rt:"+t.ID)
 		if errors.Is(err, session.ErrNotFound) {
 			return nil
 		}

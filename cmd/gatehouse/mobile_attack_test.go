@@ -434,3 +434,24 @@ func TestMobileRefreshTokenWithoutTheKey(t *testing.T) {
 	}
 	wantAudit(t, r, "token_refused", "")
 }
+
+// TestMobileRevokeByAnotherClient: a revocation naming another client is
+// refused and leaves the refresh token usable (it used to be taken
+// before the client was compared).
+func TestMobileRevokeByAnotherClient(t *testing.T) {
+	clk := newClock()
+	r := startReplica(t, sqliteConfig(t, startUpstream(t), mobileConfig), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	app := mobileLogin(t, r, clk, "alice", alicePW)
+	resp, err := http.PostForm(r.URL+"/.gatehouse/oauth/revoke", url.Values{"token": {app.Refresh}, "client_id": {"other-app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("revocation by another client: %d, want 401", resp.StatusCode)
+	}
+	if err := app.RefreshTokens(t.Context()); err != nil {
+		t.Fatalf("the device's refresh after another client's revocation: %v", err)
+	}
+}
