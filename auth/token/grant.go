@@ -509,7 +509,7 @@ func (s *Service) refreshUsed(ctx context.Context, req TokenRequest, t session.T
 	if err != nil {
 		return nil, s.unavailable(ctx, err)
 	}
-	famID, usedJKT, _ := strings.Cut(string(used), " ")
+	_, usedJKT, _ := strings.Cut(string(used), " ")
 	if usedJKT != "" && usedJKT != jkt {
 		return nil, s.wrongKey(ctx, req)
 	}
@@ -520,7 +520,7 @@ func (s *Service) refreshUsed(ctx context.Context, req TokenRequest, t session.T
 	if err != nil {
 		return nil, s.unavailable(ctx, err)
 	}
-	famID, _, _ = strings.Cut(string(fam), " ")
+	famID, _, _ := strings.Cut(string(fam), " ")
 	recs := s.userOf(ctx, famID)
 	s.o.Audit.Record(ctx, audit.Event{Event: audit.RefreshReuse, UserID: recs, ClientIP: req.ClientIP,
 		Detail: map[string]string{"device": famID}})
