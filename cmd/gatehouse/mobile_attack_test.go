@@ -365,6 +365,8 @@ func TestMobileAuthorizeConsent(t *testing.T) {
 		return regexp.MustCompile(`name="resume" value="([^"]+)"`).FindStringSubmatch(body)[1]
 	}
 	resume := consentPage(authorize)
+	// A resume parameter added to a plain request is no sealed request.
+	consentPage(authorize + "&resume=x")
 	// The app fetched a sealed request itself (no cookies) and opened
 	// it in the signed-in browser: still the consent page.
 	anon := newBrowser(t, r.URL)

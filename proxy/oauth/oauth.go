@@ -48,8 +48,12 @@ func (o *Routes) authorize(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	q := r.URL.Query()
 	var req token.AuthRequest
+	// resumed: the request came back sealed from a login it sent the
+	// user through (only then may that login stand for consent).
+	resumed := false
 	if v := q.Get("resume"); v != "" && len(q) == 1 {
 		var err error
+		resumed = true
 		if req, err = o.svc.OpenRequest(v); err != nil {
 			o.render.Error(w, r, &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: err.Error()})
 			return
@@ -68,7 +72,6 @@ func (o *Routes) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	resumed := q.Get("resume") != ""
 	c := proxy.CallerOf(r)
 	sealed := o.svc.SealRequest(req)
 	if !o.signedIn(w, r, c, sealed) {
@@ -78,7 +81,7 @@ func (o *Routes) authorize(w http.ResponseWriter, r *http.Request) {
 	// session from before it is not: any app on the device can open the
 	// browser with the registered client's id and its own redirect (RFC
 	// 8252 §8.6), so the user confirms first, by a same-origin POST.
-	if resumed && !c.Created.Before(req.Started()) {
+	if resumed && req.Sealed != 0 && !c.Created.Before(req.Started()) {
 		o.issue(w, r, req, c, http.StatusFound)
 		return
 	}
