@@ -418,16 +418,18 @@ func (s *Service) rotate(ctx context.Context, req TokenRequest, t session.Ticket
 		return nil, e
 	}
 	left := time.Duration(st.Deadline-now.Unix()) * time.Second
-	// The used token is remembered for as long as it could have lived,
-	// so a replay at any time is recognised as one.
-	if _, err := s.o.Store.PutOnce(ctx, "oauth:rtused:"+t.ID, []byte(fam.ID+" "+jkt), max(left, time.Minute)); err != nil {
-		return nil, s.unavailable(ctx, err)
-	}
+	// The grace copy first: a retry that finds the used marker must
+	// find the copy too, or it would be taken for a replay.
 	if g := cur.Policy.Mobile.Grace(); g > 0 {
 		b, _ := json.Marshal(graceCopy{Resp: *resp, Family: st.Family, Expires: now.Add(g).Unix(), JKT: jkt})
 		if sealed, err := t.Seal(b); err == nil {
 			s.o.Store.PutOnce(ctx, "oauth:rtgrace:"+t.ID, sealed, g)
 		}
+	}
+	// The used token is remembered for as long as it could have lived,
+	// so a replay at any time is recognised as one.
+	if _, err := s.o.Store.PutOnce(ctx, "oauth:rtused:"+t.ID, []byte(fam.ID+" "+jkt), max(left, time.Minute)); err != nil {
+		return nil, s.unavailable(ctx, err)
 	}
 	if st.Prev != "" {
 		// The token before this one is no longer the immediately
@@ -509,8 +511,9 @@ func (s *Service) refreshUsed(ctx context.Context, req TokenRequest, t session.T
 	if err != nil {
 		return nil, s.unavailable(ctx, err)
 	}
-	_, usedJKT, _ := strings.Cut(string(used), " ")
-	if usedJKT != "" && usedJKT != jkt {
+	// A marker without a key (written before keys were recorded) proves
+	// nothing about who presents the token: refused, nothing revoked.
+	if _, usedJKT, _ := strings.Cut(string(used), " "); usedJKT != jkt {
 		return nil, s.wrongKey(ctx, req)
 	}
 	fam, err := s.o.Store.Take(ctx, "oauth:rtused:"+t.ID)
