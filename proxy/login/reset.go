@@ -163,12 +163,12 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	pw := r.PostForm.Get("new_password")
 	if pw != r.PostForm.Get("confirm_password") {
-		p.resetRefused(w, r, token, a, msgMismatch)
+		p.resetRefused(w, r, token, a, http.StatusBadRequest, msgMismatch)
 		return
 	}
 	var refused *PasswordRefused
 	if err := p.resets.CheckNewPassword(pw); errors.As(err, &refused) {
-		p.resetRefused(w, r, token, a, refused.Reason)
+		p.resetRefused(w, r, token, a, http.StatusBadRequest, refused.Reason)
 		return
 	}
 	c := proxy.CallerOf(r)
@@ -196,12 +196,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 			if msg == msgBadCode {
 				msg = wrong
 			}
-			d, ok := p.resetData(w, r, token, a)
-			if !ok {
-				return
-			}
-			d.Error = msg
-			p.renderReset(w, r, status, d)
+			p.resetRefused(w, r, token, a, status, msg)
 			return
 		}
 		p.audit.Record(r.Context(), audit.Event{Event: audit.MFASuccess, Actor: a.Username, UserID: a.UserID, ClientIP: c.IP.String(),
@@ -209,7 +204,7 @@ func (p *Pages) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	switch err := p.resets.CompleteReset(r.Context(), token, pw); {
 	case errors.As(err, &refused):
-		p.resetRefused(w, r, token, a, refused.Reason)
+		p.resetRefused(w, r, token, a, http.StatusBadRequest, refused.Reason)
 		return
 	case errors.Is(err, ErrResetLink):
 		p.render.Page(w, r, http.StatusBadRequest, "reset.html", web.PageData{Title: "password.title", Error: msgResetLink})
@@ -311,14 +306,15 @@ func (p *Pages) resetData(w http.ResponseWriter, r *http.Request, token string, 
 	return d, true
 }
 
-// resetRefused shows the reset page again with msg.
-func (p *Pages) resetRefused(w http.ResponseWriter, r *http.Request, token string, a ResetAccount, msg string) {
+// resetRefused shows the reset page again, with its ways to pass the
+// factor asked for anew, and msg.
+func (p *Pages) resetRefused(w http.ResponseWriter, r *http.Request, token string, a ResetAccount, status int, msg string) {
 	d, ok := p.resetData(w, r, token, a)
 	if !ok {
 		return
 	}
 	d.Error = msg
-	p.renderReset(w, r, http.StatusBadRequest, d)
+	p.renderReset(w, r, status, d)
 }
 
 // resetCeremony is where a passkey asked for on a reset page waits: the
