@@ -208,14 +208,7 @@ func TestOTPEnrollmentKindStillAllowed(t *testing.T) {
 	ctx := t.Context()
 	box := &outbox{}
 	WithEmail(box)(e.svc)
-	alice, err := e.dir.UserByID(ctx, e.alice.UserID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice.Email = "alice@corp.example"
-	if err := e.dir.Store.(directory.Directory).UpdateUser(ctx, alice); err != nil {
-		t.Fatal(err)
-	}
+	alice := e.withEmail(t, "alice@corp.example")
 	id := auth.Identity{UserID: alice.ID, Username: "alice"}
 	if _, err := e.svc.StartEmailEnrollment(ctx, "s1", id); err != nil {
 		t.Fatal(err)
@@ -308,14 +301,7 @@ func TestResetRefusesEmailedCodes(t *testing.T) {
 	if err := e.dir.AddOTP(ctx, directory.OTPFactor{UserID: e.alice.UserID, Kind: directory.OTPSMS, Target: "+919812345678"}); err != nil {
 		t.Fatal(err)
 	}
-	alice, err := e.dir.UserByID(ctx, e.alice.UserID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice.Email = "alice@corp.example"
-	if err := e.dir.Store.(directory.Directory).UpdateUser(ctx, alice); err != nil {
-		t.Fatal(err)
-	}
+	alice := e.withEmail(t, "alice@corp.example")
 	send := func() string {
 		t.Helper()
 		if _, err := e.svc.SendLoginCode(ctx, alice.ID, directory.OTPEmail); err != nil {
@@ -325,7 +311,7 @@ func TestResetRefusesEmailedCodes(t *testing.T) {
 	}
 	code := send()
 	for range 2 { // under the attempt limit
-		_, err = e.svc.VerifyForReset(ctx, alice.ID, code)
+		_, err := e.svc.VerifyForReset(ctx, alice.ID, code)
 		if f := (*auth.Failure)(nil); !errors.Is(err, auth.ErrInvalidCredentials) || !errors.As(err, &f) || f.Reason != ReasonWrongCode {
 			t.Fatalf("an emailed code for a reset: %v, want a wrong code", err)
 		}
@@ -335,4 +321,18 @@ func TestResetRefusesEmailedCodes(t *testing.T) {
 	if m, err := e.svc.Verify(ctx, alice.ID, code); err != nil || m != MethodEmail {
 		t.Fatalf("the emailed code at its login, after the reset page refused it: %q, %v", m, err)
 	}
+}
+
+// withEmail gives alice an email address and returns her record.
+func (e *env) withEmail(t *testing.T, addr string) *directory.User {
+	t.Helper()
+	u, err := e.dir.UserByID(t.Context(), e.alice.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Email = addr
+	if err := e.dir.Store.(directory.Directory).UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
