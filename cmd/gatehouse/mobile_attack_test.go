@@ -457,3 +457,27 @@ func TestMobileRevokeByAnotherClient(t *testing.T) {
 		t.Fatalf("the device's refresh after another client's revocation: %v", err)
 	}
 }
+
+// TestMobileGraceRetryOfADisabledUser: once the user is disabled, a
+// retry of the token just rotated gets nothing from the grace window.
+// (Disabling also ends the device session, which refuses it first; the
+// grace path's own rotation checks are a second line this does not
+// isolate.)
+func TestMobileGraceRetryOfADisabledUser(t *testing.T) {
+	clk := newClock()
+	r := startReplica(t, sqliteConfig(t, startUpstream(t), mobileConfig), clk)
+	r.addUser(t, "alice", alicePW, "sales")
+	app := mobileLogin(t, r, clk, "alice", alicePW)
+	t1 := app.Refresh
+	if err := app.RefreshTokens(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runCLI(t, r, "user", "disable", "alice"); code != 0 {
+		t.Fatal(out)
+	}
+	r.refresh(t)
+	app.Refresh, app.Access = t1, ""
+	if err := app.RefreshTokens(t.Context()); err == nil || app.Access != "" {
+		t.Fatalf("a grace-window retry after the user was disabled: %v, got an access token: %t", err, app.Access != "")
+	}
+}
